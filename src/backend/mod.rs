@@ -1,0 +1,121 @@
+//! The storage contract every database kind implements, and the one place
+//! that dispatches on kind.
+//!
+//! # Adding a backend: the checklist
+//!
+//! 1. Add a variant to [`crate::config::Kind`] with its file extension, and a
+//!    module here with a type implementing [`Backend`].
+//! 2. Keep it thin: translate steps into the database's own calls. Planning,
+//!    validation and ordering already happened in [`crate::plan`]; never
+//!    correct or reinterpret the user's files.
+//! 3. `applied` must not create anything: `status` and `plan` are read-only.
+//!    On the no-op path it is the only call the engine makes, so make it one
+//!    round trip.
+//! 4. `lock` must exclude every other runner of the same database on any
+//!    host, wait at most the given timeout, and name the holder when it gives
+//!    up. A lock left by a dead process must be detectable and breakable,
+//!    never silently stolen. Document exactly what your lock guarantees.
+//! 5. `run` executes one step. Where the kind has transactional DDL, the
+//!    script and its record commit in one transaction. Otherwise write the
+//!    record dirty (`success = false`) first and complete it after, so an
+//!    interruption is visible and `up` refuses until `repair`.
+//! 6. Errors: report the file, the line (or statement, or JSON path) and the
+//!    server's own code and message, scrubbed of the URL's secrets.
+//! 7. Add the variant to [`AnyBackend`] and its `connect`, and run the shared
+//!    conformance suite (`tests/conformance.rs`) against a real server.
+
+pub mod postgres;
+
+use std::time::Duration;
+
+use crate::catalog::Script;
+use crate::config::{DatabaseConfig, Kind};
+use crate::error::Result;
+use crate::history::Record;
+use crate::plan::Step;
+
+/// Storage operations for one database. The engine owns the algorithm; a
+/// backend only stores, locks and runs.
+#[allow(async_fn_in_trait)] // used through the `AnyBackend` enum only, never boxed
+pub trait Backend {
+    /// The history as recorded, in version order. An absent history store
+    /// means an empty history; this never creates anything.
+    async fn applied(&mut self) -> Result<Vec<Record>>;
+
+    /// Creates the history store if it is missing. Called under the lock.
+    async fn ensure_history(&mut self) -> Result<()>;
+
+    /// Takes the exclusive migration lock for this database, waiting at most
+    /// `timeout`.
+    async fn lock(&mut self, timeout: Duration) -> Result<()>;
+
+    /// Releases the lock. Must be safe to call when the run failed.
+    async fn unlock(&mut self) -> Result<()>;
+
+    /// Runs one step (apply or revert) with its script and updates the
+    /// history accordingly. Returns the execution time in milliseconds.
+    async fn run(&mut self, step: &Step, script: &Script) -> Result<i64>;
+
+    /// Inserts or replaces a record (for `baseline` and `repair`).
+    async fn upsert(&mut self, record: &Record) -> Result<()>;
+
+    /// Deletes the record of a version (for `repair`).
+    async fn remove(&mut self, version: u64) -> Result<()>;
+
+    /// Closes the connection; releases a session lock if one is still held.
+    async fn close(self) -> Result<()>;
+}
+
+/// Every concrete backend. The engine talks to this enum; this file is the
+/// only place that matches on the kind of database.
+#[non_exhaustive]
+pub enum AnyBackend {
+    /// PostgreSQL.
+    Postgres(postgres::PostgresBackend),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $b:ident => $call:expr) => {
+        match $self {
+            AnyBackend::Postgres($b) => $call,
+        }
+    };
+}
+
+impl AnyBackend {
+    /// Connects to the configured database.
+    pub async fn connect(db: &DatabaseConfig, connect_timeout: Duration) -> Result<AnyBackend> {
+        match db.kind {
+            Kind::Postgres => Ok(AnyBackend::Postgres(
+                postgres::PostgresBackend::connect(db, connect_timeout).await?,
+            )),
+        }
+    }
+}
+
+impl Backend for AnyBackend {
+    async fn applied(&mut self) -> Result<Vec<Record>> {
+        dispatch!(self, b => b.applied().await)
+    }
+    async fn ensure_history(&mut self) -> Result<()> {
+        dispatch!(self, b => b.ensure_history().await)
+    }
+    async fn lock(&mut self, timeout: Duration) -> Result<()> {
+        dispatch!(self, b => b.lock(timeout).await)
+    }
+    async fn unlock(&mut self) -> Result<()> {
+        dispatch!(self, b => b.unlock().await)
+    }
+    async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
+        dispatch!(self, b => b.run(step, script).await)
+    }
+    async fn upsert(&mut self, record: &Record) -> Result<()> {
+        dispatch!(self, b => b.upsert(record).await)
+    }
+    async fn remove(&mut self, version: u64) -> Result<()> {
+        dispatch!(self, b => b.remove(version).await)
+    }
+    async fn close(self) -> Result<()> {
+        dispatch!(self, b => b.close().await)
+    }
+}

@@ -1,0 +1,320 @@
+//! `migrate`: the command line. Parses, calls the library, prints.
+//!
+//! Exit codes: 0 success, 1 a migration, connection or lock failed,
+//! 2 usage or bad input files, 3 drift, dirty or validation refused the run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use strata::config::Config;
+use strata::plan::{Command, DownTarget, OutOfOrder, Pending, UpTarget};
+use strata::{Error, Migrator, Options, render};
+
+#[derive(Parser)]
+#[command(
+    name = "migrate",
+    version,
+    about = "Schema migrations with a checksummed history inside each database"
+)]
+struct Cli {
+    /// The config file (default: ./migrate.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Work on this database only (repeatable; default: all in the config).
+    #[arg(long = "database", global = true, value_name = "NAME")]
+    databases: Vec<String>,
+    /// Single-database mode without a config file.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
+    /// Migrations folder in single-database mode.
+    #[arg(long, global = true, default_value = "migrations", value_name = "DIR")]
+    migrations: PathBuf,
+    /// Rollbacks folder in single-database mode.
+    #[arg(long, global = true, default_value = "rollbacks", value_name = "DIR")]
+    rollbacks: PathBuf,
+    /// Seconds to wait for another runner's migration lock.
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
+    lock_timeout: u64,
+    /// Seconds to wait for a server to accept a connection.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
+    connect_timeout: u64,
+    /// Log progress to stderr (-v: each step, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Apply pending migrations.
+    Up {
+        /// Stop after this version.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<u64>,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply pending versions below the newest applied one.
+        #[arg(long)]
+        allow_out_of_order: bool,
+    },
+    /// Revert applied migrations with their rollback files (default: the newest one).
+    Down {
+        /// Revert this many of the newest applied migrations.
+        #[arg(long, conflicts_with = "to", value_name = "N")]
+        steps: Option<usize>,
+        /// Revert every applied migration above this version (0: all).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<u64>,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show every version and its state.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Check files against each history (drift, dirty, out of order); run nothing.
+    Validate {
+        /// Accept pending versions below the newest applied one.
+        #[arg(long)]
+        allow_out_of_order: bool,
+        /// Also refuse when migrations are pending.
+        #[arg(long)]
+        no_pending: bool,
+    },
+    /// Show what `up` would do.
+    Plan {
+        /// Stop after this version.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<u64>,
+        /// Include pending versions below the newest applied one.
+        #[arg(long)]
+        allow_out_of_order: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Write the next V file and its U file for a database.
+    New {
+        /// The database (as named in the config; `default` with --database-url).
+        database: String,
+        /// What the migration does, e.g. "add user email".
+        #[arg(required = true, num_args = 1..)]
+        description: Vec<String>,
+    },
+    /// Realign the history with the files after a human has looked: update
+    /// changed checksums and names, forget dirty and vanished records.
+    Repair,
+    /// Record versions 1..=N as applied on a database that has no history yet.
+    Baseline {
+        /// The newest version the database already has.
+        #[arg(long, value_name = "N")]
+        version: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "strata=info",
+        _ => "strata=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    let from_file = |path: &Path| {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(
+            &text,
+            &path.display().to_string(),
+            path.parent().unwrap_or(Path::new("")),
+            env,
+        )
+    };
+    if let Some(path) = &cli.config {
+        return from_file(path);
+    }
+    if let Some(url) = &cli.database_url {
+        return Config::single(url, cli.migrations.clone(), cli.rollbacks.clone());
+    }
+    let default = Path::new("migrate.toml");
+    if default.is_file() {
+        return from_file(default);
+    }
+    Err(Error::Usage(
+        "no migrate.toml in this folder: pass --config FILE, or --database-url URL (or set DATABASE_URL)".into(),
+    ))
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("plain data serialises")
+    );
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    let options = Options {
+        lock_timeout: Duration::from_secs(cli.lock_timeout),
+        connect_timeout: Duration::from_secs(cli.connect_timeout),
+    };
+    if let Cmd::New {
+        database,
+        description,
+    } = &cli.command
+    {
+        // Writing files needs folders, not servers: unset variables in URLs
+        // must not stop a developer from adding a migration.
+        let config = load_config(&cli, &|name| {
+            Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
+        })?;
+        let db = config.select(std::slice::from_ref(database))?[0];
+        let (v, u) = strata::catalog::new_migration(db, &description.join(" "))?;
+        println!("created {}", v.display());
+        println!("created {}", u.display());
+        return Ok(());
+    }
+    let config = load_config(&cli, &|name| std::env::var(name).ok())?;
+    let migrator = Migrator::new(&config, &cli.databases)?.with_options(options);
+    let ooo = |allow: bool| {
+        if allow {
+            OutOfOrder::Allow
+        } else {
+            OutOfOrder::Refuse
+        }
+    };
+    let up_to = |to: Option<u64>| to.map_or(UpTarget::Latest, UpTarget::Version);
+    match cli.command {
+        Cmd::Up {
+            to,
+            dry_run,
+            allow_out_of_order,
+        } => {
+            let command = Command::Up {
+                to: up_to(to),
+                out_of_order: ooo(allow_out_of_order),
+            };
+            if dry_run {
+                print!("{}", render::plans(&migrator.plan(command).await?));
+            } else {
+                print!("{}", render::reports(&migrator.run(command).await?));
+            }
+        }
+        Cmd::Down { steps, to, dry_run } => {
+            let target = match (steps, to) {
+                (_, Some(v)) => DownTarget::Version(v),
+                (Some(n), None) => DownTarget::Steps(n),
+                (None, None) => DownTarget::Steps(1),
+            };
+            let command = Command::Down { to: target };
+            if dry_run {
+                print!("{}", render::plans(&migrator.plan(command).await?));
+            } else {
+                print!("{}", render::reports(&migrator.run(command).await?));
+            }
+        }
+        Cmd::Status { format } => {
+            let status = migrator.status().await?;
+            match format {
+                Format::Text => print!("{}", render::status(&status)),
+                Format::Json => print_json(&status),
+            }
+        }
+        Cmd::Validate {
+            allow_out_of_order,
+            no_pending,
+        } => {
+            let pending = if no_pending {
+                Pending::Refuse
+            } else {
+                Pending::Allow
+            };
+            migrator.validate(pending, ooo(allow_out_of_order)).await?;
+            for t in migrator.targets() {
+                println!("{} ({}): valid", t.config.name, t.config.kind);
+            }
+        }
+        Cmd::Plan {
+            to,
+            allow_out_of_order,
+            format,
+        } => {
+            let plans = migrator
+                .plan(Command::Up {
+                    to: up_to(to),
+                    out_of_order: ooo(allow_out_of_order),
+                })
+                .await?;
+            match format {
+                Format::Text => print!("{}", render::plans(&plans)),
+                Format::Json => print_json(&serde_json::json!({ "plans": plans })),
+            }
+        }
+        Cmd::Repair => print!("{}", render::repairs(&migrator.repair().await?)),
+        Cmd::Baseline { version } => {
+            for (db, versions) in migrator.baseline(version).await? {
+                let list: Vec<String> = versions.iter().map(u64::to_string).collect();
+                println!(
+                    "{db}: recorded as applied without running: {}",
+                    if list.is_empty() {
+                        "none".to_string()
+                    } else {
+                        list.join(", ")
+                    }
+                );
+            }
+        }
+        Cmd::New { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}

@@ -1,0 +1,627 @@
+//! Discovering migration and rollback files, parsing their names, checksums.
+//!
+//! A catalog is built from plain `(path, bytes)` pairs ([`SourceFile`]) so the
+//! same validation serves files on disk and files compiled into a binary.
+//! Everything here is checked before any database is touched: a bad name, a
+//! duplicate version, a rollback without its migration or non-UTF-8 content
+//! is an error naming the file.
+//!
+//! The checksum is SHA-256 (lowercase hex) of the content after exactly two
+//! normalisations: a leading UTF-8 byte-order mark is removed and every CRLF
+//! becomes LF. Nothing else (no trimming, no comment stripping), so a checksum
+//! recorded today stays valid across strata versions and operating systems.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Kind;
+use crate::error::{Error, Result};
+
+/// The first-line directive that runs a PostgreSQL file outside a transaction.
+pub const NO_TRANSACTION_DIRECTIVE: &str = "-- strata:no-transaction";
+
+/// A file handed to the catalog: where it came from and its raw bytes.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Shown in errors and plans; for files on disk, the path as found.
+    pub path: PathBuf,
+    /// The file's content, unnormalised.
+    pub bytes: Vec<u8>,
+}
+
+/// Whether a script runs inside one transaction with its history record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransactionMode {
+    /// One transaction: the script and its record commit together or not at all.
+    Transaction,
+    /// Statement by statement, recorded dirty first and completed after.
+    NoTransaction,
+}
+
+/// One normalised, checksummed file ready to run.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// Where it came from.
+    pub file: PathBuf,
+    /// SHA-256 hex of `content`.
+    pub checksum: String,
+    /// The normalised text (no BOM, LF line ends).
+    pub content: String,
+    /// How the backend must run it.
+    pub mode: TransactionMode,
+}
+
+/// A migration and, when one exists, its rollback.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    /// Positive version; ordering is numeric.
+    pub version: u64,
+    /// The description from the file name, underscores shown as spaces.
+    pub description: String,
+    /// The `V` file.
+    pub script: Script,
+    /// The `U` file, if any.
+    pub rollback: Option<Script>,
+}
+
+/// Every migration of one database, sorted by version, validated.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Sorted by version, no duplicates.
+    pub migrations: Vec<Migration>,
+}
+
+/// Which side of the pair a file name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    /// `V`: a migration.
+    Migration,
+    /// `U`: a rollback (undo).
+    Rollback,
+}
+
+/// What a file name turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParsedName {
+    /// Not a migration file at all (README.md, .gitkeep, …): ignored.
+    Ignored,
+    /// A well-formed `V`/`U` file name.
+    Valid {
+        /// `V` or `U`.
+        prefix: Prefix,
+        /// The numeric version.
+        version: u64,
+        /// The description, underscores turned into spaces.
+        description: String,
+    },
+    /// Looks like a migration but is malformed; the string says how.
+    Invalid(String),
+}
+
+/// Parses `V<version>__<description>.<ext>` / `U…`. Pure.
+///
+/// A file with the kind's extension must be a valid name (a misspelled
+/// migration is never silently skipped); so must a `V<digits>__`/`U<digits>__`
+/// name with another extension. Everything else is ignored.
+pub fn parse_name(file_name: &str, ext: &str) -> ParsedName {
+    if file_name.starts_with('.') {
+        return ParsedName::Ignored;
+    }
+    let (stem, has_ext) = match file_name.rsplit_once('.') {
+        Some((stem, e)) if e.eq_ignore_ascii_case(ext) => (stem, true),
+        _ => (file_name, false),
+    };
+    let expected =
+        format!("expected V<version>__<description>.{ext} or U<version>__<description>.{ext}");
+    let prefix = match stem.chars().next() {
+        Some('V') => Prefix::Migration,
+        Some('U') => Prefix::Rollback,
+        _ if has_ext => {
+            return ParsedName::Invalid(format!("not a migration file name: {expected}"));
+        }
+        _ => return ParsedName::Ignored,
+    };
+    let rest = &stem[1..];
+    let digits: &str = &rest[..rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len())];
+    let after = &rest[digits.len()..];
+    if !has_ext {
+        // Only a name that clearly means to be a migration is refused.
+        if !digits.is_empty() && after.starts_with("__") {
+            return ParsedName::Invalid(format!("wrong extension: {expected}"));
+        }
+        return ParsedName::Ignored;
+    }
+    if digits.is_empty() {
+        return ParsedName::Invalid(format!("no version number after the prefix: {expected}"));
+    }
+    let Some(description) = after.strip_prefix("__") else {
+        return ParsedName::Invalid(format!(
+            "the version must be followed by two underscores: {expected}"
+        ));
+    };
+    if description.trim_matches('_').trim().is_empty() {
+        return ParsedName::Invalid(format!("the description is empty: {expected}"));
+    }
+    let version = match digits.parse::<u64>() {
+        Ok(0) => {
+            return ParsedName::Invalid("version 0 is not allowed: versions start at 1".into());
+        }
+        Ok(v) if v <= i64::MAX as u64 => v,
+        _ => return ParsedName::Invalid(format!("version {digits} is too large")),
+    };
+    ParsedName::Valid {
+        prefix,
+        version,
+        description: description.replace('_', " "),
+    }
+}
+
+/// Removes a leading BOM and turns CRLF into LF; refuses non-UTF-8. Pure.
+pub fn normalize(bytes: &[u8]) -> std::result::Result<String, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "is not valid UTF-8 (first bad byte at offset {}); save it as UTF-8",
+            e.valid_up_to()
+        )
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    Ok(text.replace("\r\n", "\n"))
+}
+
+/// SHA-256 of normalised content, lowercase hex (64 characters). Pure.
+pub fn checksum(normalized: &str) -> String {
+    Sha256::digest(normalized.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn transaction_mode(kind: Kind, content: &str) -> std::result::Result<TransactionMode, String> {
+    match kind {
+        Kind::Postgres => {
+            let first = content.lines().next().unwrap_or("").trim();
+            if first == NO_TRANSACTION_DIRECTIVE {
+                Ok(TransactionMode::NoTransaction)
+            } else if let Some(other) = first.strip_prefix("-- strata:") {
+                Err(format!(
+                    "line 1: unknown directive \"strata:{other}\" (the only one is {NO_TRANSACTION_DIRECTIVE})"
+                ))
+            } else {
+                Ok(TransactionMode::Transaction)
+            }
+        }
+    }
+}
+
+fn script(kind: Kind, file: &SourceFile) -> Result<Script> {
+    let content = normalize(&file.bytes).map_err(|m| Error::file(&file.path, m))?;
+    if content.trim().is_empty() {
+        return Err(Error::file(
+            &file.path,
+            "is empty; a migration must change something",
+        ));
+    }
+    let mode = transaction_mode(kind, &content).map_err(|m| Error::file(&file.path, m))?;
+    if mode == TransactionMode::NoTransaction {
+        // These run statement by statement, so the split must work now,
+        // not half-way through the file.
+        let statements = crate::split::split_sql(&content)
+            .map_err(|e| Error::file(&file.path, format!("line {}: {}", e.line, e.message)))?;
+        if statements.is_empty() {
+            return Err(Error::file(
+                &file.path,
+                "holds no statement after its directive",
+            ));
+        }
+    }
+    Ok(Script {
+        file: file.path.clone(),
+        checksum: checksum(&content),
+        content,
+        mode,
+    })
+}
+
+impl Catalog {
+    /// Reads both folders. The migrations folder must exist; a missing
+    /// rollbacks folder means "no rollbacks".
+    pub fn load(kind: Kind, migrations: &Path, rollbacks: &Path) -> Result<Catalog> {
+        if !migrations.is_dir() {
+            return Err(Error::file(
+                migrations,
+                "migrations folder not found (set `migrations` in migrate.toml or --migrations)",
+            ));
+        }
+        let m = read_dir(migrations)?;
+        let r = if rollbacks.is_dir() {
+            read_dir(rollbacks)?
+        } else {
+            Vec::new()
+        };
+        Catalog::from_files(kind, m, r)
+    }
+
+    /// Builds and validates a catalog from files already in memory.
+    pub fn from_files(
+        kind: Kind,
+        migrations: Vec<SourceFile>,
+        rollbacks: Vec<SourceFile>,
+    ) -> Result<Catalog> {
+        let ext = kind.extension();
+        let mut by_version: BTreeMap<u64, Migration> = BTreeMap::new();
+        for file in &migrations {
+            let Some((prefix, version, description)) = classify(file, ext)? else {
+                continue;
+            };
+            if prefix == Prefix::Rollback {
+                return Err(Error::file(
+                    &file.path,
+                    "is a rollback (U…) in the migrations folder; move it to the rollbacks folder",
+                ));
+            }
+            let script = script(kind, file)?;
+            if let Some(existing) = by_version.get(&version) {
+                return Err(Error::file(
+                    &file.path,
+                    format!(
+                        "duplicate version {version}: {} has it too",
+                        existing.script.file.display()
+                    ),
+                ));
+            }
+            by_version.insert(
+                version,
+                Migration {
+                    version,
+                    description,
+                    script,
+                    rollback: None,
+                },
+            );
+        }
+        for file in &rollbacks {
+            let Some((prefix, version, _)) = classify(file, ext)? else {
+                continue;
+            };
+            if prefix == Prefix::Migration {
+                return Err(Error::file(
+                    &file.path,
+                    "is a migration (V…) in the rollbacks folder; move it to the migrations folder",
+                ));
+            }
+            let script = script(kind, file)?;
+            let Some(migration) = by_version.get_mut(&version) else {
+                return Err(Error::file(
+                    &file.path,
+                    format!("rollback for version {version}, but there is no migration V{version}"),
+                ));
+            };
+            if let Some(existing) = &migration.rollback {
+                return Err(Error::file(
+                    &file.path,
+                    format!(
+                        "duplicate rollback for version {version}: {} has it too",
+                        existing.file.display()
+                    ),
+                ));
+            }
+            migration.rollback = Some(script);
+        }
+        Ok(Catalog {
+            migrations: by_version.into_values().collect(),
+        })
+    }
+
+    /// The migration with this version, if any.
+    pub fn get(&self, version: u64) -> Option<&Migration> {
+        self.migrations
+            .binary_search_by_key(&version, |m| m.version)
+            .ok()
+            .map(|i| &self.migrations[i])
+    }
+}
+
+/// Turns "Add user e-mail" into `add_user_e_mail`. Pure.
+pub fn slug(description: &str) -> String {
+    let mut out = String::new();
+    for c in description.trim().chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
+/// Writes the next `V` file of a database and its `U` file, numbered one
+/// above the newest existing version and zero-padded like it.
+pub fn new_migration(
+    db: &crate::config::DatabaseConfig,
+    description: &str,
+) -> Result<(PathBuf, PathBuf)> {
+    let slug = slug(description);
+    if slug.is_empty() {
+        return Err(Error::Usage(
+            "the description must contain a letter or digit".into(),
+        ));
+    }
+    for dir in [&db.migrations, &db.rollbacks] {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let catalog = Catalog::load(db.kind, &db.migrations, &db.rollbacks)?;
+    let (next, width) = match catalog.migrations.last() {
+        None => (1, 1),
+        Some(m) => {
+            let name = m
+                .script
+                .file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("V");
+            let digits = name[1..].chars().take_while(char::is_ascii_digit).count();
+            (m.version + 1, digits)
+        }
+    };
+    let ext = db.kind.extension();
+    let v = db.migrations.join(format!("V{next:0width$}__{slug}.{ext}"));
+    let u = db.rollbacks.join(format!("U{next:0width$}__{slug}.{ext}"));
+    let header = |what: &str| format!("-- {what} {next}: {}\n", description.trim());
+    for (path, text) in [(&v, header("Migration")), (&u, header("Reverts migration"))] {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    Ok((v, u))
+}
+
+fn classify(file: &SourceFile, ext: &str) -> Result<Option<(Prefix, u64, String)>> {
+    let name = file
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::file(&file.path, "file name is not valid UTF-8"))?;
+    match parse_name(name, ext) {
+        ParsedName::Ignored => Ok(None),
+        ParsedName::Invalid(why) => Err(Error::file(&file.path, why)),
+        ParsedName::Valid {
+            prefix,
+            version,
+            description,
+        } => Ok(Some((prefix, version, description))),
+    }
+}
+
+/// Regular files of one folder (not recursive), sorted by name so errors are
+/// deterministic.
+fn read_dir(dir: &Path) -> Result<Vec<SourceFile>> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if entry.file_type().map_err(io)?.is_file() {
+            paths.push(entry.path());
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(SourceFile { path, bytes })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str, text: &str) -> SourceFile {
+        SourceFile {
+            path: PathBuf::from(name),
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    fn valid(prefix: Prefix, version: u64, description: &str) -> ParsedName {
+        ParsedName::Valid {
+            prefix,
+            version,
+            description: description.to_string(),
+        }
+    }
+
+    #[test]
+    fn names_parse_numerically_with_any_padding() {
+        assert_eq!(
+            parse_name("V1__init.sql", "sql"),
+            valid(Prefix::Migration, 1, "init")
+        );
+        assert_eq!(
+            parse_name("V0002__add_users_table.sql", "sql"),
+            valid(Prefix::Migration, 2, "add users table")
+        );
+        assert_eq!(
+            parse_name("U10__x.sql", "sql"),
+            valid(Prefix::Rollback, 10, "x")
+        );
+        assert_eq!(
+            parse_name("V3__Upper.SQL", "sql"),
+            valid(Prefix::Migration, 3, "Upper")
+        );
+    }
+
+    #[test]
+    fn non_migrations_are_ignored() {
+        for name in [
+            "README.md",
+            ".gitkeep",
+            "notes.txt",
+            "Vagrantfile",
+            ".V1__x.sql",
+        ] {
+            assert_eq!(parse_name(name, "sql"), ParsedName::Ignored, "{name}");
+        }
+    }
+
+    #[test]
+    fn malformed_names_are_invalid() {
+        for name in [
+            "V1_init.sql",
+            "V__init.sql",
+            "Vx__init.sql",
+            "V1__.sql",
+            "V1_____.sql",
+            "V0__init.sql",
+            "V000__init.sql",
+            "V99999999999999999999__big.sql",
+            "V9223372036854775808__over_i64.sql",
+            "seed.sql",
+            "v1__lowercase.sql",
+            "V1__init.sq",
+            "V1__init.sql.bak",
+        ] {
+            assert!(
+                matches!(parse_name(name, "sql"), ParsedName::Invalid(_)),
+                "{name}: {:?}",
+                parse_name(name, "sql")
+            );
+        }
+        assert_eq!(
+            parse_name("V9223372036854775807__max.sql", "sql"),
+            valid(Prefix::Migration, i64::MAX as u64, "max")
+        );
+    }
+
+    #[test]
+    fn checksum_ignores_bom_and_crlf_only() {
+        let plain = checksum(&normalize(b"create table t (id int);\n").unwrap());
+        let crlf = checksum(&normalize(b"create table t (id int);\r\n").unwrap());
+        let bom = checksum(&normalize(b"\xef\xbb\xbfcreate table t (id int);\r\n").unwrap());
+        assert_eq!(plain, crlf);
+        assert_eq!(plain, bom);
+        assert_eq!(plain.len(), 64);
+        // Known value, so the algorithm can never change silently.
+        assert_eq!(
+            checksum("select 1;\n"),
+            "4a45092ccf992ea92250053a80b931b787924ba61648f420555511b84f10ab6c"
+        );
+        let trailing = checksum(&normalize(b"create table t (id int); \n").unwrap());
+        assert_ne!(plain, trailing, "only BOM and CRLF are normalised");
+        let lone_cr = checksum(&normalize(b"create table t (id int);\r").unwrap());
+        assert_ne!(plain, lone_cr);
+    }
+
+    #[test]
+    fn slugs_are_file_name_safe() {
+        assert_eq!(slug("Add user e-mail"), "add_user_e_mail");
+        assert_eq!(slug("  --  "), "");
+        assert_eq!(slug("Ünïcode OK"), "ünïcode_ok");
+    }
+
+    #[test]
+    fn catalog_sorts_pairs_and_detects_modes() {
+        let cat = Catalog::from_files(
+            Kind::Postgres,
+            vec![
+                f("V10__ten.sql", "select 10;"),
+                f(
+                    "V2__two.sql",
+                    "-- strata:no-transaction\ncreate index concurrently i on t(a);",
+                ),
+                f("README.md", "docs"),
+            ],
+            vec![f("U10__ten.sql", "select -10;")],
+        )
+        .unwrap();
+        let versions: Vec<u64> = cat.migrations.iter().map(|m| m.version).collect();
+        assert_eq!(versions, [2, 10]);
+        assert_eq!(
+            cat.migrations[0].script.mode,
+            TransactionMode::NoTransaction
+        );
+        assert_eq!(cat.migrations[1].script.mode, TransactionMode::Transaction);
+        assert!(cat.migrations[0].rollback.is_none());
+        assert_eq!(
+            cat.get(10).unwrap().rollback.as_ref().unwrap().content,
+            "select -10;"
+        );
+    }
+
+    fn err(m: Vec<SourceFile>, r: Vec<SourceFile>) -> String {
+        Catalog::from_files(Kind::Postgres, m, r)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn catalog_errors_name_the_file() {
+        let e = err(vec![f("V1__a.sql", "x"), f("V01__b.sql", "y")], vec![]);
+        assert!(
+            e.contains("V1__a.sql") && e.contains("duplicate version 1"),
+            "{e}"
+        );
+        let e = err(vec![f("V1__a.sql", "x")], vec![f("U2__b.sql", "y")]);
+        assert!(
+            e.starts_with("U2__b.sql") && e.contains("no migration V2"),
+            "{e}"
+        );
+        let e = err(
+            vec![SourceFile {
+                path: "V1__bin.sql".into(),
+                bytes: vec![b's', 0xff, 0xfe],
+            }],
+            vec![],
+        );
+        assert!(e.starts_with("V1__bin.sql") && e.contains("UTF-8"), "{e}");
+        let e = err(vec![f("V1__empty.sql", " \n\n")], vec![]);
+        assert!(e.contains("V1__empty.sql") && e.contains("empty"), "{e}");
+        let e = err(
+            vec![f("V1__d.sql", "-- strata:no-transactoin\nselect 1;")],
+            vec![],
+        );
+        assert!(
+            e.contains("line 1") && e.contains("unknown directive"),
+            "{e}"
+        );
+        let e = err(
+            vec![f(
+                "V1__q.sql",
+                "-- strata:no-transaction\nselect 1;\nselect 'x;",
+            )],
+            vec![],
+        );
+        assert!(
+            e.contains("V1__q.sql") && e.contains("line 3") && e.contains("unterminated"),
+            "{e}"
+        );
+        let e = err(vec![f("U1__a.sql", "x")], vec![]);
+        assert!(e.contains("rollbacks folder"), "{e}");
+        let e = err(
+            vec![f("V1__a.sql", "x")],
+            vec![f("U1__a.sql", "y"), f("U001__b.sql", "z")],
+        );
+        assert!(e.contains("duplicate rollback"), "{e}");
+    }
+}

@@ -1,0 +1,566 @@
+//! `migrate.toml` and the single-database shortcut (`--database-url`).
+//!
+//! The file is read into raw string fields first, then each value's
+//! `${VAR}` references are expanded with the name of the setting at hand, so
+//! an unset variable is reported as "databases.app.url: environment variable
+//! APP_DB_URL is not set" rather than as a parse error somewhere later.
+//! Unknown keys are refused (a typo in `migratons` must not silently fall back
+//! to a default). Relative folders are resolved against the config file's own
+//! folder, so `migrate --config deploy/migrate.toml` works from anywhere.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The default name of the history table/collection/index in every database.
+pub const DEFAULT_HISTORY_TABLE: &str = "schema_migrations";
+
+/// Which kind of database a target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Kind {
+    /// PostgreSQL, migrated with `.sql` files.
+    Postgres,
+}
+
+impl Kind {
+    /// The file extension of this kind's migration files.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Kind::Postgres => "sql",
+        }
+    }
+
+    /// The lowercase name used in config files and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A connection URL that never shows its password when printed.
+///
+/// `Display` and `Debug` both redact; [`ConnectionUrl::expose`] is the only way
+/// to the real string, and only backends call it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionUrl(String);
+
+impl ConnectionUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        ConnectionUrl(url.into())
+    }
+
+    /// The URL with its secret parts, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL as it may be shown to people.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+
+    /// The secret strings in this URL (password, raw and percent-decoded), for
+    /// scrubbing server and driver messages before they are shown.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some((_, pass)) = userinfo(&self.0).and_then(|u| u.split_once(':'))
+            && !pass.is_empty()
+        {
+            out.push(pass.to_string());
+            let decoded = percent_decode(pass);
+            if decoded != pass {
+                out.push(decoded);
+            }
+        }
+        if let Some((_, query)) = self.0.split_once('?') {
+            for pair in query.split('&') {
+                if let Some((k, v)) = pair.split_once('=')
+                    && is_secret_param(k)
+                    && !v.is_empty()
+                {
+                    out.push(v.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// Replaces every secret of this URL in `text` with `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in self.secrets() {
+            out = out.replace(&secret, "***");
+        }
+        out
+    }
+}
+
+impl fmt::Display for ConnectionUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for ConnectionUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnectionUrl({:?})", self.redacted())
+    }
+}
+
+fn userinfo(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    Some(&authority[..authority.rfind('@')?])
+}
+
+fn is_secret_param(key: &str) -> bool {
+    matches!(
+        key.to_ascii_lowercase().as_str(),
+        "password" | "pass" | "api_key" | "apikey" | "token" | "sslpassword"
+    )
+}
+
+/// Redacts the password in `scheme://user:password@host/...` and secret query
+/// parameters (`?password=...`). Pure; anything unparsable is returned as is,
+/// because a URL without `://` carries no userinfo to hide.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(info) = userinfo(url)
+        && let Some((user, pass)) = info.split_once(':')
+        && !pass.is_empty()
+    {
+        let start = url.find("://").map(|i| i + 3).unwrap_or(0);
+        out = format!(
+            "{}{}:***{}",
+            &url[..start],
+            user,
+            &url[start + info.len()..]
+        );
+    }
+    if let Some((base, query)) = out.clone().split_once('?') {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if is_secret_param(k) => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out = format!("{base}?{}", pairs.join("&"));
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One named database target.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// The name used in `--database` and in output.
+    pub name: String,
+    /// What kind of server this is.
+    pub kind: Kind,
+    /// How to connect; printed only redacted.
+    pub url: ConnectionUrl,
+    /// Folder holding `V<version>__<description>.<ext>` files.
+    pub migrations: PathBuf,
+    /// Folder holding `U<version>__<description>.<ext>` files.
+    pub rollbacks: PathBuf,
+    /// Name of the history store inside the database (may be schema-qualified).
+    pub history_table: String,
+}
+
+/// The whole configuration: every database, in name order.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Databases by name; a `BTreeMap` so every listing and plan is ordered.
+    pub databases: BTreeMap<String, DatabaseConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    databases: BTreeMap<String, RawDatabase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    kind: String,
+    url: String,
+    migrations: Option<String>,
+    rollbacks: Option<String>,
+    history_table: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates a `migrate.toml`, expanding `${VAR}` from the
+    /// process environment.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, &path.display().to_string(), base, &|name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// Parses config text. `origin` names the source in errors, `base` is the
+    /// folder relative paths are resolved against, `env` looks up variables.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| Error::config(origin, e.to_string().trim_end().to_string()))?;
+        if raw.databases.is_empty() {
+            return Err(Error::config(
+                format!("{origin}: databases"),
+                "no database is configured; add a [databases.NAME] table",
+            ));
+        }
+        let mut databases = BTreeMap::new();
+        for (name, db) in raw.databases {
+            validate_name(&name)
+                .map_err(|m| Error::config(format!("{origin}: databases.{name}"), m))?;
+            let setting = |key: &str| format!("{origin}: databases.{name}.{key}");
+            let get = |key: &str, value: &str| {
+                expand(value, env).map_err(|m| Error::config(setting(key), m))
+            };
+            let kind = parse_kind(&get("kind", &db.kind)?)
+                .map_err(|m| Error::config(setting("kind"), m))?;
+            let url = get("url", &db.url)?;
+            if url.trim().is_empty() {
+                return Err(Error::config(setting("url"), "is empty"));
+            }
+            let dir = |key: &str, value: Option<&String>, default: String| -> Result<PathBuf> {
+                let value = match value {
+                    Some(v) => get(key, v)?,
+                    None => default,
+                };
+                Ok(base.join(value))
+            };
+            let migrations = dir(
+                "migrations",
+                db.migrations.as_ref(),
+                format!("migrations/{name}"),
+            )?;
+            let rollbacks = dir(
+                "rollbacks",
+                db.rollbacks.as_ref(),
+                format!("rollbacks/{name}"),
+            )?;
+            let history_table = match &db.history_table {
+                Some(v) => get("history_table", v)?,
+                None => DEFAULT_HISTORY_TABLE.to_string(),
+            };
+            validate_history_table(&history_table)
+                .map_err(|m| Error::config(setting("history_table"), m))?;
+            databases.insert(
+                name.clone(),
+                DatabaseConfig {
+                    name,
+                    kind,
+                    url: ConnectionUrl::new(url),
+                    migrations,
+                    rollbacks,
+                    history_table,
+                },
+            );
+        }
+        Ok(Config { databases })
+    }
+
+    /// The single-database configuration behind `--database-url`: one
+    /// database named `default`, its kind taken from the URL scheme.
+    pub fn single(url: &str, migrations: PathBuf, rollbacks: PathBuf) -> Result<Config> {
+        let scheme = url.split("://").next().unwrap_or_default();
+        let kind = match scheme {
+            "postgres" | "postgresql" => Kind::Postgres,
+            _ => {
+                return Err(Error::config(
+                    "--database-url",
+                    format!(
+                        "cannot tell the database kind from {}; use a postgres:// URL or a migrate.toml",
+                        redact_url(url)
+                    ),
+                ));
+            }
+        };
+        let mut databases = BTreeMap::new();
+        databases.insert(
+            "default".to_string(),
+            DatabaseConfig {
+                name: "default".to_string(),
+                kind,
+                url: ConnectionUrl::new(url),
+                migrations,
+                rollbacks,
+                history_table: DEFAULT_HISTORY_TABLE.to_string(),
+            },
+        );
+        Ok(Config { databases })
+    }
+
+    /// The databases named in `only` (all when empty), in name order.
+    /// An unknown name is a usage error listing the known ones.
+    pub fn select(&self, only: &[String]) -> Result<Vec<&DatabaseConfig>> {
+        if only.is_empty() {
+            return Ok(self.databases.values().collect());
+        }
+        for name in only {
+            if !self.databases.contains_key(name) {
+                let known: Vec<&str> = self.databases.keys().map(String::as_str).collect();
+                return Err(Error::Usage(format!(
+                    "--database {name}: no such database in the config (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(self
+            .databases
+            .values()
+            .filter(|db| only.contains(&db.name))
+            .collect())
+    }
+}
+
+fn parse_kind(value: &str) -> std::result::Result<Kind, String> {
+    match value {
+        "postgres" | "postgresql" => Ok(Kind::Postgres),
+        "neo4j" | "qdrant" | "elasticsearch" => Err(format!(
+            "kind {value:?} is not supported by this build yet (supported: postgres)"
+        )),
+        other => Err(format!(
+            "unknown kind {other:?} (expected postgres, neo4j, qdrant or elasticsearch)"
+        )),
+    }
+}
+
+fn validate_name(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err("database names may hold only letters, digits, '_' and '-'".to_string())
+    }
+}
+
+/// `name` or `schema.name`, each part a plain identifier, so it can be
+/// quoted safely wherever a backend needs it.
+fn validate_history_table(name: &str) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let ident = |p: &str| {
+        let mut chars = p.chars();
+        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && p.len() <= 63
+    };
+    if (1..=2).contains(&parts.len()) && parts.iter().all(|p| ident(p)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid name: use letters, digits and '_', optionally schema.table"
+        ))
+    }
+}
+
+/// Expands `${VAR}` references. A `$` not followed by `{` is kept as is, so
+/// passwords with dollar signs need no escaping.
+pub fn expand(
+    value: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| "unterminated ${ (expected ${NAME})".to_string())?;
+        let name = &after[..end];
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!(
+                "${{{name}}} is not a valid environment variable reference"
+            ));
+        }
+        match env(name) {
+            Some(v) => out.push_str(&v),
+            None => return Err(format!("environment variable {name} is not set")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "APP_URL" => Some("postgres://app:s3cr%40t@db:5433/app".to_string()),
+            "DIR" => Some("sql".to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn parses_databases_with_defaults_and_expansion() {
+        let cfg = Config::parse(
+            r#"
+            [databases.app]
+            kind = "postgres"
+            url = "${APP_URL}"
+            [databases.billing]
+            kind = "postgres"
+            url = "postgres://localhost:5434/billing"
+            migrations = "${DIR}/billing"
+            history_table = "ops.history"
+            "#,
+            "migrate.toml",
+            Path::new("/etc/strata"),
+            &env,
+        )
+        .unwrap();
+        let names: Vec<&String> = cfg.databases.keys().collect();
+        assert_eq!(names, ["app", "billing"]);
+        let app = &cfg.databases["app"];
+        assert_eq!(app.url.expose(), "postgres://app:s3cr%40t@db:5433/app");
+        assert_eq!(app.migrations, Path::new("/etc/strata/migrations/app"));
+        assert_eq!(app.rollbacks, Path::new("/etc/strata/rollbacks/app"));
+        assert_eq!(app.history_table, "schema_migrations");
+        let billing = &cfg.databases["billing"];
+        assert_eq!(billing.migrations, Path::new("/etc/strata/sql/billing"));
+        assert_eq!(billing.history_table, "ops.history");
+    }
+
+    #[test]
+    fn unset_variable_names_variable_and_setting() {
+        let err = Config::parse(
+            "[databases.app]\nkind = \"postgres\"\nurl = \"${NOPE}\"\n",
+            "migrate.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("databases.app.url"), "{msg}");
+        assert!(msg.contains("NOPE is not set"), "{msg}");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_line() {
+        let err = Config::parse(
+            "[databases.app]\nkind = \"postgres\"\nurl = \"x\"\nmigratons = \"m\"\n",
+            "migrate.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("migratons"), "{msg}");
+        assert!(msg.contains("line 4"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_kind_and_bad_history_table_are_refused() {
+        let err = Config::parse(
+            "[databases.app]\nkind = \"mysql\"\nurl = \"x\"\n",
+            "m.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("databases.app.kind"), "{err}");
+        let err = Config::parse(
+            "[databases.app]\nkind = \"postgres\"\nurl = \"x\"\nhistory_table = \"a;drop\"\n",
+            "m.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("history_table"), "{err}");
+    }
+
+    #[test]
+    fn expansion_keeps_lone_dollars_and_rejects_bad_references() {
+        assert_eq!(expand("pa$$word", &env).unwrap(), "pa$$word");
+        assert_eq!(expand("${DIR}/x/${DIR}", &env).unwrap(), "sql/x/sql");
+        assert!(expand("${DIR", &env).unwrap_err().contains("unterminated"));
+        assert!(expand("${A-B}", &env).unwrap_err().contains("not a valid"));
+    }
+
+    #[test]
+    fn urls_are_redacted_everywhere() {
+        let url =
+            ConnectionUrl::new("postgres://app:s3cr%40t@db:5433/app?sslmode=require&password=two");
+        let shown = format!("{url} {url:?} {}", url.redacted());
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(!shown.contains("two"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db:5433/app?sslmode=require&password=***"));
+        assert_eq!(
+            url.scrub("auth failed for s3cr@t and s3cr%40t"),
+            "auth failed for *** and ***"
+        );
+        assert_eq!(
+            redact_url("postgres://localhost/x"),
+            "postgres://localhost/x"
+        );
+        assert_eq!(redact_url("postgres://u@h/x"), "postgres://u@h/x");
+        // An '@' inside the password: the last '@' ends the userinfo.
+        assert_eq!(redact_url("postgres://u:p@ss@h/x"), "postgres://u:***@h/x");
+    }
+
+    #[test]
+    fn select_refuses_unknown_names() {
+        let cfg = Config::single("postgres://h/db", "m".into(), "r".into()).unwrap();
+        assert_eq!(cfg.select(&[]).unwrap().len(), 1);
+        let err = cfg.select(&["nope".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("known: default"), "{err}");
+    }
+}

@@ -1,0 +1,180 @@
+//! Stable text renderings of plans, status and reports. Pure.
+//!
+//! The CLI prints these; tests snapshot them. No time stamps appear in plans,
+//! and rows are always in version order, so the text only changes when what
+//! a run would do changes.
+
+use std::fmt::Write;
+
+use crate::catalog::TransactionMode;
+use crate::engine::{RepairChange, Report};
+use crate::plan::{Action, Plan, State, Status};
+
+fn action(a: Action) -> &'static str {
+    match a {
+        Action::Apply => "apply",
+        Action::Revert => "revert",
+    }
+}
+
+/// One block per database: a header line, then one line per step.
+pub fn plans(plans: &[Plan]) -> String {
+    let mut out = String::new();
+    for p in plans {
+        if p.steps.is_empty() {
+            let _ = writeln!(out, "{} ({}): nothing to do", p.database, p.kind);
+            continue;
+        }
+        let n = p.steps.len();
+        let _ = writeln!(
+            out,
+            "{} ({}): {n} step{}",
+            p.database,
+            p.kind,
+            if n == 1 { "" } else { "s" }
+        );
+        let width = p
+            .steps
+            .iter()
+            .map(|s| s.version.to_string().len())
+            .max()
+            .unwrap_or(1);
+        let desc = p
+            .steps
+            .iter()
+            .map(|s| s.description.chars().count())
+            .max()
+            .unwrap_or(0);
+        for s in &p.steps {
+            let mode = match s.mode {
+                TransactionMode::Transaction => "",
+                TransactionMode::NoTransaction => "  [no transaction]",
+            };
+            let _ = writeln!(
+                out,
+                "  {:<6} {:>width$}  {:<desc$}  {}{mode}",
+                action(s.action),
+                s.version,
+                s.description,
+                s.file
+            );
+        }
+    }
+    out
+}
+
+/// One table per database: version, state, applied at, description.
+pub fn status(status: &Status) -> String {
+    let mut out = String::new();
+    for (i, db) in status.databases.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{} ({})", db.name, db.kind);
+        if db.migrations.is_empty() {
+            let _ = writeln!(out, "  no migrations");
+            continue;
+        }
+        let width = db
+            .migrations
+            .iter()
+            .map(|r| r.version.to_string().len())
+            .max()
+            .unwrap_or(1)
+            .max("VERSION".len());
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<8} {:<23}  DESCRIPTION",
+            "VERSION", "STATE", "APPLIED AT"
+        );
+        let mut counts = [0usize; 5];
+        for r in &db.migrations {
+            counts[r.state as usize] += 1;
+            let at = r
+                .applied_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:<8} {:<23}  {}",
+                r.version,
+                r.state.as_str(),
+                at,
+                r.description
+            );
+        }
+        let summary: Vec<String> = [
+            State::Applied,
+            State::Pending,
+            State::Dirty,
+            State::Drifted,
+            State::Missing,
+        ]
+        .iter()
+        .filter(|s| counts[**s as usize] > 0)
+        .map(|s| format!("{} {}", counts[*s as usize], s.as_str()))
+        .collect();
+        let _ = writeln!(out, "  {}", summary.join(", "));
+    }
+    out
+}
+
+/// What `up`/`down` did, per database.
+pub fn reports(reports: &[Report]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        if r.done.is_empty() {
+            let _ = writeln!(out, "{} ({}): nothing to do", r.database, r.kind);
+            continue;
+        }
+        for d in &r.done {
+            let verb = match d.action {
+                Action::Apply => "applied",
+                Action::Revert => "reverted",
+            };
+            let _ = writeln!(
+                out,
+                "{}: {verb} {} {} ({} ms)",
+                r.database, d.version, d.description, d.execution_time_ms
+            );
+        }
+    }
+    out
+}
+
+/// What `repair` changed, per database.
+pub fn repairs(changes: &[(String, Vec<RepairChange>)]) -> String {
+    let mut out = String::new();
+    for (db, list) in changes {
+        if list.is_empty() {
+            let _ = writeln!(out, "{db}: history matches the files, nothing to repair");
+        }
+        for c in list {
+            let _ = match c {
+                RepairChange::Checksum { version, from, to } => {
+                    writeln!(
+                        out,
+                        "{db}: version {version}: recorded checksum {from} replaced by {to}"
+                    )
+                }
+                RepairChange::Name { version, from, to } => {
+                    writeln!(
+                        out,
+                        "{db}: version {version}: recorded name {from:?} replaced by {to:?}"
+                    )
+                }
+                RepairChange::Forgotten {
+                    version,
+                    name,
+                    reason,
+                } => {
+                    writeln!(
+                        out,
+                        "{db}: version {version} ({name:?}): record removed ({reason})"
+                    )
+                }
+            };
+        }
+    }
+    out
+}

@@ -1,0 +1,276 @@
+//! Splitting a SQL script into statements at top-level `;`.
+//!
+//! Only `-- strata:no-transaction` files need this: PostgreSQL runs a
+//! multi-statement simple query as one implicit transaction, where
+//! `CREATE INDEX CONCURRENTLY` is refused, so such files are sent one
+//! statement at a time. Transactional files go to the server whole.
+//!
+//! The splitter knows single-quoted strings (`''` escapes, and backslash
+//! escapes in `E'…'`), double-quoted identifiers, dollar-quoted bodies
+//! (`$$…$$`, `$tag$…$tag$`), `--` line comments and nested `/* */` block
+//! comments. It does not know SQL-standard `BEGIN ATOMIC … END` bodies; put
+//! those in a transactional file.
+
+/// One statement and where it starts in the script (byte offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement<'a> {
+    /// Byte offset of the statement's first character in the script.
+    pub offset: usize,
+    /// The statement text, without the terminating `;`, trimmed.
+    pub text: &'a str,
+}
+
+/// Why a script could not be split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitError {
+    /// 1-based line where the unterminated construct starts.
+    pub line: usize,
+    /// What is unterminated.
+    pub message: String,
+}
+
+/// Splits `sql` into statements; empty and comment-only pieces are dropped.
+pub fn split_sql(sql: &str) -> Result<Vec<Statement<'_>>, SplitError> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut has_code = false;
+    let mut i = 0;
+    let unterminated = |at: usize, what: &str| SplitError {
+        line: line_of(sql, at),
+        message: format!("unterminated {what}"),
+    };
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0usize;
+                let begin = i;
+                loop {
+                    if i + 1 >= bytes.len() {
+                        return Err(unterminated(begin, "block comment /* … */"));
+                    }
+                    if bytes[i] == b'/' && bytes[i + 1] == b'*' {
+                        depth += 1;
+                        i += 2;
+                    } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'\'' => {
+                let backslash = i > 0
+                    && matches!(bytes[i - 1], b'E' | b'e')
+                    && !is_ident_byte(bytes.get(i.wrapping_sub(2)).copied());
+                i = skip_quoted(bytes, i, b'\'', backslash)
+                    .ok_or_else(|| unterminated(i, "string '…'"))?;
+                has_code = true;
+                continue;
+            }
+            b'"' => {
+                i = skip_quoted(bytes, i, b'"', false)
+                    .ok_or_else(|| unterminated(i, "quoted identifier \"…\""))?;
+                has_code = true;
+                continue;
+            }
+            b'$' => {
+                if let Some(tag_len) = dollar_tag(bytes, i) {
+                    let tag = &sql[i..i + tag_len];
+                    let body = i + tag_len;
+                    let end = sql[body..].find(tag).ok_or_else(|| {
+                        unterminated(i, &format!("dollar-quoted body {tag}…{tag}"))
+                    })?;
+                    i = body + end + tag_len;
+                    has_code = true;
+                    continue;
+                }
+            }
+            b';' => {
+                push(&mut out, sql, start, i, has_code);
+                start = i + 1;
+                has_code = false;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        if !c.is_ascii_whitespace() {
+            has_code = true;
+        }
+        i += 1;
+    }
+    push(&mut out, sql, start, bytes.len(), has_code);
+    Ok(out)
+}
+
+fn push<'a>(out: &mut Vec<Statement<'a>>, sql: &'a str, start: usize, end: usize, has_code: bool) {
+    if !has_code {
+        return;
+    }
+    let piece = &sql[start..end];
+    let lead = piece.len() - piece.trim_start().len();
+    out.push(Statement {
+        offset: start + lead,
+        text: piece.trim(),
+    });
+}
+
+fn is_ident_byte(b: Option<u8>) -> bool {
+    matches!(b, Some(b) if b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Index just past the closing quote. A doubled quote is an escaped quote.
+fn skip_quoted(bytes: &[u8], open: usize, quote: u8, backslash: bool) -> Option<usize> {
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if backslash => i += 2,
+            b if b == quote => {
+                if bytes.get(i + 1) == Some(&quote) {
+                    i += 2;
+                } else {
+                    return Some(i + 1);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Length of a dollar-quote tag (`$$` or `$name$`) starting at `i`, if any.
+/// `$1` parameters and identifiers containing `$` are not tags.
+fn dollar_tag(bytes: &[u8], i: usize) -> Option<usize> {
+    if i > 0 && is_ident_byte(Some(bytes[i - 1])) {
+        return None;
+    }
+    let mut j = i + 1;
+    if bytes.get(j).is_some_and(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    while j < bytes.len()
+        && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] >= 0x80)
+    {
+        j += 1;
+    }
+    (bytes.get(j) == Some(&b'$')).then_some(j + 1 - i)
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// 1-based (line, column) of the `position`-th character (1-based), the way
+/// PostgreSQL reports error positions: in characters, not bytes.
+pub fn line_col_of_char(text: &str, position: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut col = 1;
+    for (n, ch) in text.chars().enumerate() {
+        if n + 1 == position {
+            break;
+        }
+        if ch == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(sql: &str) -> Vec<&str> {
+        split_sql(sql)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.text)
+            .collect()
+    }
+
+    #[test]
+    fn splits_plain_statements_and_drops_empty_ones() {
+        assert_eq!(
+            texts("select 1; select 2;;\n  ; select 3"),
+            ["select 1", "select 2", "select 3"]
+        );
+        assert_eq!(
+            texts("-- only a comment\n/* and this */;"),
+            Vec::<&str>::new()
+        );
+    }
+
+    #[test]
+    fn semicolons_inside_quotes_comments_and_bodies_stay() {
+        let sql = "insert into t values ('a;b', 'it''s;');\n\
+                   select \"we;ird\" from x; -- trailing; comment\n\
+                   create function f() returns int as $$ begin return 1; end $$ language plpgsql;\n\
+                   do $body$ begin perform 'x;'; end $body$;\n\
+                   /* block; /* nested; */ still; */ select 2;\n\
+                   select E'back\\'slash;';";
+        let got = texts(sql);
+        assert_eq!(got.len(), 6, "{got:#?}");
+        assert!(got[0].ends_with("'it''s;')"));
+        assert!(got[2].ends_with("language plpgsql"));
+        assert!(got[3].starts_with("do $body$"));
+        assert!(got[4].ends_with("select 2"));
+        assert_eq!(got[5], "select E'back\\'slash;'");
+    }
+
+    #[test]
+    fn dollar_parameters_and_identifiers_are_not_quotes() {
+        assert_eq!(
+            texts("select $1; select a$b$c from t;"),
+            ["select $1", "select a$b$c from t"]
+        );
+    }
+
+    #[test]
+    fn offsets_point_at_the_statement() {
+        let sql = "select 1;\n\n  create index concurrently i on t (a);";
+        let stmts = split_sql(sql).unwrap();
+        assert_eq!(&sql[stmts[1].offset..stmts[1].offset + 6], "create");
+        assert_eq!(line_of(sql, stmts[1].offset), 3);
+    }
+
+    #[test]
+    fn unterminated_constructs_name_their_line() {
+        for (sql, what, line) in [
+            ("select 1;\nselect 'oops;", "string", 2),
+            ("select 1;\n\n/* never closed", "block comment", 3),
+            ("do $$ begin", "dollar-quoted", 1),
+            ("select \"x", "identifier", 1),
+        ] {
+            let e = split_sql(sql).unwrap_err();
+            assert!(e.message.contains(what), "{sql}: {e:?}");
+            assert_eq!(e.line, line, "{sql}");
+        }
+    }
+
+    #[test]
+    fn char_positions_become_line_and_column() {
+        let text = "select 1;\nselect ä frm t;";
+        // "frm" starts at character 20 (1-based).
+        assert_eq!(line_col_of_char(text, 20), (2, 10));
+        assert_eq!(line_col_of_char(text, 1), (1, 1));
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The demo: migrates the demo system (migrate.toml) and prints its status.
+# With APP_DATABASE_URL unset, it installs PostgreSQL from Debian's packages
+# if needed and starts a throwaway cluster for the run, stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+cargo build --quiet --bin migrate
+migrate=target/debug/migrate
+
+if [ -z "${APP_DATABASE_URL:-}" ]; then
+  # shellcheck source=tests/support/pg.sh
+  source tests/support/pg.sh
+  trap pg_stop EXIT
+  pg_start
+  export APP_DATABASE_URL="${STRATA_TEST_PG_URL%/postgres}/app"
+  psql -q "$STRATA_TEST_PG_URL" -c "CREATE DATABASE app"
+fi
+
+echo "== migrate plan"
+"$migrate" plan
+echo
+echo "== migrate up"
+"$migrate" up
+echo
+echo "== migrate status"
+"$migrate" status
