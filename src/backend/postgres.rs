@@ -100,8 +100,11 @@ impl PostgresBackend {
     }
 
     /// Turns a server error into one naming the file, line and column.
-    /// `base` is the byte offset of the statement within the script.
-    fn step_error(&self, script: &Script, base: usize, e: sqlx::Error) -> Error {
+    /// `statement` is the byte offset of the failing statement within the
+    /// script when it ran on its own, so its line can be named even when
+    /// the server reports no position.
+    fn step_error(&self, script: &Script, statement: Option<usize>, e: sqlx::Error) -> Error {
+        let base = statement.unwrap_or(0);
         let file = script.file.clone();
         let Some(pg) = e
             .as_database_error()
@@ -122,7 +125,9 @@ impl PostgresBackend {
                 let (line, col) = line_col_of_char(&script.content, before + pos);
                 format!(":{line}:{col}")
             }
-            _ => String::new(),
+            _ => statement
+                .map(|offset| format!(":{}", crate::split::line_of(&script.content, offset)))
+                .unwrap_or_default(),
         };
         let mut message = pg.message().to_string();
         if let Some(detail) = pg.detail() {
@@ -184,7 +189,7 @@ impl PostgresBackend {
             .await
         {
             let _ = tx.rollback().await;
-            return Err(self.step_error(script, 0, e));
+            return Err(self.step_error(script, None, e));
         }
         let elapsed = started.elapsed().as_millis() as i64;
         let record = match step.action {
@@ -241,7 +246,7 @@ impl PostgresBackend {
             .collect();
         for (offset, text) in statements {
             if let Err(e) = self.exec(text).await {
-                return Err(self.step_error(script, offset, e));
+                return Err(self.step_error(script, Some(offset), e));
             }
         }
         let elapsed = started.elapsed().as_millis() as i64;
@@ -324,8 +329,13 @@ impl Backend for PostgresBackend {
         let ms = timeout.as_millis().max(1);
         // One round trip. If the wait times out, the implicit transaction of
         // this multi-statement query rolls the SET back as well.
+        // client_connection_check_interval (PostgreSQL 14+) makes the server
+        // notice within seconds that a killed runner is gone, even during a
+        // long statement, and so end its session and release its lock.
         let sql = format!(
-            "SET lock_timeout = '{ms}ms'; SELECT pg_advisory_lock({}); RESET lock_timeout;",
+            "SELECT CASE WHEN current_setting('server_version_num')::int >= 140000 \
+                    THEN set_config('client_connection_check_interval', '2000', false) END; \
+             SET lock_timeout = '{ms}ms'; SELECT pg_advisory_lock({}); RESET lock_timeout;",
             self.lock_key
         );
         match self.exec(sql).await {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: starts the servers the integration tests need
+# (installing them from the package registries when missing), runs every
+# test, and always stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# shellcheck source=tests/support/pg.sh
+source tests/support/pg.sh
+trap pg_stop EXIT
+pg_start
+
+cargo build --all-targets --locked
+cargo test --locked --all-targets --no-fail-fast
+cargo test --locked --doc
