@@ -202,11 +202,14 @@ pub struct DatabaseConfig {
     pub history_table: String,
 }
 
-/// The whole configuration: every database, in name order.
+/// The whole configuration: every database, in name order, and the
+/// partition policies.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Databases by name; a `BTreeMap` so every listing and plan is ordered.
     pub databases: BTreeMap<String, DatabaseConfig>,
+    /// `[[partitions]]` policies, in file order.
+    pub partitions: Vec<crate::partition::Policy>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +217,8 @@ pub struct Config {
 struct RawConfig {
     #[serde(default)]
     databases: BTreeMap<String, RawDatabase>,
+    #[serde(default)]
+    partitions: Vec<crate::partition::policy::RawPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -305,7 +310,39 @@ impl Config {
                 },
             );
         }
-        Ok(Config { databases })
+        let names: Vec<&str> = databases.keys().map(String::as_str).collect();
+        let expand_value = |v: &str| expand(v, env);
+        let partitions = raw
+            .partitions
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| p.resolve(i, origin, &expand_value, &names))
+            .collect::<Result<Vec<_>>>()?;
+        for (i, p) in partitions.iter().enumerate() {
+            let kind = databases[&p.database].kind;
+            if kind != Kind::Postgres {
+                return Err(Error::config(
+                    format!("{origin}: partitions[{i}] ({})", p.table),
+                    format!(
+                        "database {} is {kind}; partitions are managed for postgres only",
+                        p.database
+                    ),
+                ));
+            }
+            if partitions[..i]
+                .iter()
+                .any(|q| q.database == p.database && q.qualified() == p.qualified())
+            {
+                return Err(Error::config(
+                    format!("{origin}: partitions[{i}] ({})", p.table),
+                    "a second policy for the same table",
+                ));
+            }
+        }
+        Ok(Config {
+            databases,
+            partitions,
+        })
     }
 
     /// The single-database configuration behind `--database-url`: one
@@ -336,7 +373,10 @@ impl Config {
                 history_table: DEFAULT_HISTORY_TABLE.to_string(),
             },
         );
-        Ok(Config { databases })
+        Ok(Config {
+            databases,
+            partitions: Vec::new(),
+        })
     }
 
     /// The databases named in `only` (all when empty), in name order.

@@ -30,6 +30,7 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod migrator;
+pub mod partition;
 pub mod plan;
 pub mod render;
 pub mod split;
@@ -40,3 +41,17 @@ pub use error::{Error, Result};
 pub use history::Record;
 pub use migrator::Migrator;
 pub use plan::{Command, DownTarget, OutOfOrder, Pending, Plan, Status, UpTarget};
+
+#[cfg(test)]
+mod send_checks {
+    //! Services spawn these futures on multi-threaded runtimes.
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[allow(dead_code)]
+    fn futures_are_send(m: &crate::Migrator, p: crate::partition::scheduler::Maintenance) {
+        assert_send(&m.up());
+        assert_send(&m.status());
+        assert_send(&p.run(chrono::Utc::now()));
+        assert_send(&p.spawn(std::time::Duration::from_secs(1)).shutdown());
+    }
+}

@@ -178,3 +178,96 @@ pub fn repairs(changes: &[(String, Vec<RepairChange>)]) -> String {
     }
     out
 }
+
+/// Partition plans: one block per table, then its notes.
+pub fn partition_plans(plans: &[crate::partition::TablePlan]) -> String {
+    use crate::partition::plan::{Action as P, Reason, Then};
+    let mut out = String::new();
+    let day = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let then = |t: &Then| match t {
+        Then::Drop => "then drop".to_string(),
+        Then::Keep { schema: None } => "keep the table".to_string(),
+        Then::Keep { schema: Some(s) } => format!("move the table to schema {s}"),
+    };
+    for p in plans {
+        let n = p.actions.len();
+        if n == 0 {
+            let _ = writeln!(out, "{} {}: nothing to do", p.database, p.table);
+        } else {
+            let _ = writeln!(
+                out,
+                "{} {}: {n} action{}",
+                p.database,
+                p.table,
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        for a in &p.actions {
+            let _ = match a {
+                P::Create {
+                    name,
+                    from,
+                    to,
+                    reason,
+                } => writeln!(
+                    out,
+                    "  create    {name}  {} .. {}  ({})",
+                    day(from),
+                    day(to),
+                    match reason {
+                        Reason::Premake => "premake",
+                        Reason::Gap => "gap",
+                    }
+                ),
+                P::Detach {
+                    name,
+                    from,
+                    to,
+                    then: t,
+                } => {
+                    writeln!(
+                        out,
+                        "  detach    {name}  {} .. {}  ({})",
+                        day(from),
+                        day(to),
+                        then(t)
+                    )
+                }
+                P::Finalize { name, then: t } => {
+                    writeln!(out, "  finalize  {name}  (interrupted detach; {})", then(t))
+                }
+            };
+        }
+        for note in &p.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
+    }
+    out
+}
+
+/// What a maintenance run did, per table.
+pub fn partition_reports(reports: &[crate::partition::scheduler::TableReport]) -> String {
+    use crate::partition::plan::Action as P;
+    let mut out = String::new();
+    for r in reports {
+        if r.done.is_empty() && r.error.is_none() {
+            let _ = writeln!(out, "{} {}: nothing to do", r.database, r.table);
+        }
+        for d in &r.done {
+            let (verb, name) = match &d.action {
+                P::Create { name, .. } => ("created", name),
+                P::Detach { name, .. } => ("detached", name),
+                P::Finalize { name, .. } => ("finalized", name),
+            };
+            let _ = writeln!(
+                out,
+                "{} {}: {verb} {name} ({} ms)",
+                r.database, r.table, d.ms
+            );
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "{} {}: FAILED: {e}", r.database, r.table);
+        }
+    }
+    out
+}

@@ -92,7 +92,19 @@ impl PostgresBackend {
         })
     }
 
-    fn db_error(&self, context: &str, e: sqlx::Error) -> Error {
+    /// The dedicated connection, for the partition executor, which shares
+    /// this backend's lock.
+    pub(crate) fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// The configured database name.
+    pub(crate) fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Wraps a driver error with context, scrubbed of the URL's secrets.
+    pub(crate) fn db_error(&self, context: &str, e: sqlx::Error) -> Error {
         Error::Database {
             database: self.database.clone(),
             message: self.url.scrub(&format!("{context}: {e}")),

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use strata::config::Config;
+use strata::partition::scheduler::Maintenance;
 use strata::plan::{Command, DownTarget, OutOfOrder, Pending, UpTarget};
 use strata::{Error, Migrator, Options, render};
 
@@ -123,12 +125,71 @@ enum Cmd {
     /// Realign the history with the files after a human has looked: update
     /// changed checksums and names, forget dirty and vanished records.
     Repair,
+    /// Partition maintenance for the `[[partitions]]` policies.
+    Partitions {
+        #[command(subcommand)]
+        command: PartitionCmd,
+    },
     /// Record versions 1..=N as applied on a database that has no history yet.
     Baseline {
         /// The newest version the database already has.
         #[arg(long, value_name = "N")]
         version: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum PartitionCmd {
+    /// Show what `run` would do; changes nothing.
+    Plan {
+        /// Plan as of this instant (RFC 3339) instead of now.
+        #[arg(long, value_parser = parse_now)]
+        now: Option<DateTime<Utc>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Create future partitions and retire expired ones, once (for cron).
+    Run {
+        /// Run as of this instant (RFC 3339) instead of now.
+        #[arg(long, value_parser = parse_now)]
+        now: Option<DateTime<Utc>>,
+        /// Move DEFAULT-partition rows into the partitions being created.
+        #[arg(long)]
+        move_default_rows: bool,
+    },
+    /// Run now and then at every interval until SIGTERM or SIGINT.
+    Daemon {
+        /// Interval between runs: e.g. 30s, 15m, 1h, 1d.
+        #[arg(long, default_value = "1h", value_parser = parse_every)]
+        every: Duration,
+    },
+    /// Report rows sitting in DEFAULT partitions, by month.
+    CheckDefault,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2027-01-15T00:00:00Z: {e}"))
+}
+
+fn parse_every(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("the interval must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 fn main() -> ExitCode {
@@ -225,6 +286,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
         return Ok(());
     }
     let config = load_config(&cli, &|name| std::env::var(name).ok())?;
+    if let Cmd::Partitions { command } = &cli.command {
+        return partitions(&config, &cli.databases, options, command).await;
+    }
     let migrator = Migrator::new(&config, &cli.databases)?.with_options(options);
     let ooo = |allow: bool| {
         if allow {
@@ -314,7 +378,92 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 );
             }
         }
-        Cmd::New { .. } => unreachable!("handled above"),
+        Cmd::New { .. } | Cmd::Partitions { .. } => unreachable!("handled above"),
     }
     Ok(())
+}
+
+async fn partitions(
+    config: &Config,
+    only: &[String],
+    options: Options,
+    command: &PartitionCmd,
+) -> Result<(), Error> {
+    let mut exec = strata::partition::postgres::ExecOptions::default();
+    if let PartitionCmd::Run {
+        move_default_rows: true,
+        ..
+    } = command
+    {
+        exec.default_rows = strata::partition::postgres::DefaultRows::Move;
+    }
+    let m = Maintenance::new(config, only)?
+        .with_options(options)
+        .with_exec_options(exec);
+    if m.is_empty() {
+        return Err(Error::Usage(
+            "no [[partitions]] policy applies to the selected databases".into(),
+        ));
+    }
+    match command {
+        PartitionCmd::Plan { now, format } => {
+            let plans = m.plan(now.unwrap_or_else(Utc::now)).await?;
+            match format {
+                Format::Text => print!("{}", render::partition_plans(&plans)),
+                Format::Json => print_json(&serde_json::json!({ "partitions": plans })),
+            }
+        }
+        PartitionCmd::Run { now, .. } => {
+            let reports = m.run(now.unwrap_or_else(Utc::now)).await?;
+            print!("{}", render::partition_reports(&reports));
+            let failed = reports.iter().filter(|r| r.error.is_some()).count();
+            if failed > 0 {
+                return Err(Error::Database {
+                    database: "partitions".into(),
+                    message: format!(
+                        "{failed} of {} table(s) failed; the others were maintained",
+                        reports.len()
+                    ),
+                });
+            }
+        }
+        PartitionCmd::Daemon { every } => {
+            m.daemon(*every, shutdown_signal()).await;
+            eprintln!("partition daemon stopped");
+        }
+        PartitionCmd::CheckDefault => {
+            for r in m.check_default().await? {
+                match (&r.default, r.months.is_empty()) {
+                    (None, _) => println!("{} {}: no DEFAULT partition", r.database, r.table),
+                    (Some(d), true) => {
+                        println!("{} {}: DEFAULT partition {d} is empty", r.database, r.table)
+                    }
+                    (Some(d), false) => {
+                        for (month, rows) in &r.months {
+                            println!(
+                                "{} {}: DEFAULT partition {d} holds {rows} row(s) for {month}",
+                                r.database, r.table
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

@@ -25,3 +25,12 @@ echo "== migrate up"
 echo
 echo "== migrate status"
 "$migrate" status
+echo
+echo "== migrate partitions plan"
+"$migrate" partitions plan
+echo
+echo "== migrate partitions run"
+"$migrate" partitions run
+echo
+echo "== migrate partitions plan (a second run has nothing to do)"
+"$migrate" partitions plan

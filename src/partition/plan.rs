@@ -1,0 +1,528 @@
+//! Partition planning: (policy, existing children, clock) → actions. Pure.
+//!
+//! Bounds come from the catalog (`pg_get_expr(relpartbound)`, read in a UTC
+//! session), never from names. Only children whose range is exactly one
+//! aligned interval are *managed*; any other child is left alone, though its
+//! range still counts as occupied. Retention never reaches the current or a
+//! future partition, and nothing but a child of the managed parent is ever
+//! detached or dropped.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::calendar::partition_name;
+use super::policy::{Policy, RetentionMode};
+
+/// A partition's bound as the catalog states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    /// The DEFAULT partition.
+    Default,
+    /// `FROM (from) TO (to)`, in UTC.
+    Range {
+        /// Inclusive lower bound.
+        from: DateTime<Utc>,
+        /// Exclusive upper bound.
+        to: DateTime<Utc>,
+    },
+    /// Anything else (MINVALUE, MAXVALUE, …), kept as text.
+    Other(String),
+}
+
+/// A child of the managed parent, as found in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    /// Its schema.
+    pub schema: String,
+    /// Its name.
+    pub name: String,
+    /// Its bound.
+    pub bound: Bound,
+    /// An interrupted `DETACH … CONCURRENTLY` left it half-detached.
+    pub detach_pending: bool,
+}
+
+/// Why a partition is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reason {
+    /// The current interval or one of the premade ones.
+    Premake,
+    /// A hole between existing partitions.
+    Gap,
+}
+
+/// What happens to a detached partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "then", rename_all = "lowercase")]
+pub enum Then {
+    /// `DROP TABLE`.
+    Drop,
+    /// Keep the table, optionally moved to this schema.
+    Keep {
+        /// Target schema, if any.
+        schema: Option<String>,
+    },
+}
+
+/// One step of partition maintenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Action {
+    /// Finish an interrupted `DETACH … CONCURRENTLY`.
+    Finalize {
+        /// The half-detached child.
+        name: String,
+        /// What to do with it after.
+        then: Then,
+    },
+    /// Create and attach a partition.
+    Create {
+        /// The new child's name.
+        name: String,
+        /// Inclusive lower bound.
+        from: DateTime<Utc>,
+        /// Exclusive upper bound.
+        to: DateTime<Utc>,
+        /// Why.
+        reason: Reason,
+    },
+    /// Detach a partition past retention.
+    Detach {
+        /// The child.
+        name: String,
+        /// Its lower bound.
+        from: DateTime<Utc>,
+        /// Its upper bound.
+        to: DateTime<Utc>,
+        /// What to do with it after.
+        then: Then,
+    },
+}
+
+/// The actions for one policy, plus anything a human should know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TablePlan {
+    /// The configured database.
+    pub database: String,
+    /// `schema.table` of the parent.
+    pub table: String,
+    /// In execution order: finalize, create (oldest first), detach (oldest first).
+    pub actions: Vec<Action>,
+    /// Children left alone and why, name clashes, a DEFAULT partition.
+    pub notes: Vec<String>,
+}
+
+/// Reads `FOR VALUES FROM ('…') TO ('…')` or `DEFAULT`. Timestamps must be
+/// rendered in UTC (the session's time zone), dates are taken at midnight UTC.
+pub fn parse_bound(expr: &str) -> Bound {
+    let expr = expr.trim();
+    if expr == "DEFAULT" {
+        return Bound::Default;
+    }
+    let parsed = (|| {
+        let rest = expr.strip_prefix("FOR VALUES FROM (")?;
+        let (from, rest) = rest.split_once(") TO (")?;
+        let to = rest.strip_suffix(')')?;
+        Some(Bound::Range {
+            from: parse_literal(from)?,
+            to: parse_literal(to)?,
+        })
+    })();
+    parsed.unwrap_or_else(|| Bound::Other(expr.to_string()))
+}
+
+fn parse_literal(lit: &str) -> Option<DateTime<Utc>> {
+    let s = lit.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z") {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
+        return Some(t.and_utc());
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+}
+
+fn overlaps(a: (DateTime<Utc>, DateTime<Utc>), b: (DateTime<Utc>, DateTime<Utc>)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+/// Plans maintenance of one policy at `now`. `taken` holds the names of all
+/// relations in the parent's schema, so a new partition never collides with
+/// a table that is not a child.
+pub fn plan(
+    policy: &Policy,
+    children: &[Child],
+    taken: &BTreeSet<String>,
+    now: DateTime<Utc>,
+) -> TablePlan {
+    let iv = policy.interval;
+    let current = iv.floor(now);
+    let then = match &policy.retention_mode {
+        RetentionMode::Drop => Then::Drop,
+        RetentionMode::Detach { schema } => Then::Keep {
+            schema: schema.clone(),
+        },
+    };
+    let cutoff = policy
+        .retention
+        .map(|r| iv.step(current, -(r.intervals as i64)));
+    let mut actions = Vec::new();
+    let mut notes = Vec::new();
+
+    let mut ranges = Vec::new();
+    let mut managed = Vec::new();
+    for c in children {
+        if c.detach_pending {
+            actions.push(Action::Finalize {
+                name: c.name.clone(),
+                then: then.clone(),
+            });
+            continue;
+        }
+        match &c.bound {
+            Bound::Default => notes.push(format!(
+                "{} is the DEFAULT partition: rows it holds for a new range block that partition \
+                 (see `migrate partitions check-default`)",
+                c.name
+            )),
+            Bound::Other(text) => notes.push(format!("{} has bound {text}: left alone", c.name)),
+            Bound::Range { from, to } => {
+                ranges.push((*from, *to));
+                if iv.is_one_interval(*from, *to) {
+                    managed.push((c, *from, *to));
+                } else {
+                    notes.push(format!(
+                        "{} covers {} to {}, not one {}: left alone",
+                        c.name,
+                        from.format("%Y-%m-%d"),
+                        to.format("%Y-%m-%d"),
+                        iv.as_str()
+                    ));
+                }
+            }
+        }
+    }
+
+    let expired = |to: DateTime<Utc>| cutoff.is_some_and(|c| to <= c);
+    // Wanted: holes between the oldest kept partition and now, then the
+    // current interval and the premade ones.
+    let oldest_kept = managed
+        .iter()
+        .filter(|(_, _, to)| !expired(*to))
+        .map(|(_, from, _)| *from)
+        .min();
+    let mut start = current;
+    if let Some(oldest) = oldest_kept
+        && oldest < current
+    {
+        start = oldest;
+    }
+    let end = iv.step(current, policy.premake as i64 + 1);
+    let mut m = start;
+    while m < end {
+        let next = iv.step(m, 1);
+        if !ranges.iter().any(|r| overlaps(*r, (m, next))) {
+            let name = partition_name(&policy.naming, &policy.table, m);
+            if taken.contains(&name) {
+                notes.push(format!(
+                    "{name} exists but is not a partition of {}: not touched, so {} has no partition",
+                    policy.qualified(),
+                    m.format("%Y-%m")
+                ));
+            } else {
+                actions.push(Action::Create {
+                    name,
+                    from: m,
+                    to: next,
+                    reason: if m < current {
+                        Reason::Gap
+                    } else {
+                        Reason::Premake
+                    },
+                });
+            }
+        }
+        m = next;
+    }
+
+    let mut old: Vec<_> = managed
+        .into_iter()
+        .filter(|(_, _, to)| expired(*to))
+        .collect();
+    old.sort_by_key(|(_, from, _)| *from);
+    for (c, from, to) in old {
+        // Belt and braces: never the current or a future interval.
+        if to <= current {
+            actions.push(Action::Detach {
+                name: c.name.clone(),
+                from,
+                to,
+                then: then.clone(),
+            });
+        }
+    }
+    TablePlan {
+        database: policy.database.clone(),
+        table: policy.qualified(),
+        actions,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::calendar::Interval;
+    use crate::partition::policy::Retention;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn policy(premake: u32, retention: Option<u32>, mode: RetentionMode) -> Policy {
+        Policy {
+            database: "app".into(),
+            schema: "public".into(),
+            table: "audit_logs".into(),
+            interval: Interval::Month,
+            premake,
+            retention: retention.map(|intervals| Retention { intervals }),
+            retention_mode: mode,
+            naming: "{table}_{YYYY}_{MM}".into(),
+        }
+    }
+
+    fn child(month: &str) -> Child {
+        let from = at(&format!("{month}-01T00:00:00Z"));
+        Child {
+            schema: "public".into(),
+            name: format!("audit_logs_{}", month.replace('-', "_")),
+            bound: Bound::Range {
+                from,
+                to: Interval::Month.step(from, 1),
+            },
+            detach_pending: false,
+        }
+    }
+
+    fn names(p: &TablePlan) -> Vec<String> {
+        p.actions
+            .iter()
+            .map(|a| match a {
+                Action::Create { name, .. } => format!("+{name}"),
+                Action::Detach { name, .. } => format!("-{name}"),
+                Action::Finalize { name, .. } => format!("!{name}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bounds_parse_from_the_catalog_text() {
+        assert_eq!(parse_bound("DEFAULT"), Bound::Default);
+        let tz =
+            parse_bound("FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')");
+        assert_eq!(
+            tz,
+            Bound::Range {
+                from: at("2026-12-01T00:00:00Z"),
+                to: at("2027-01-01T00:00:00Z")
+            }
+        );
+        let ts = parse_bound("FOR VALUES FROM ('2026-12-01 00:00:00') TO ('2027-01-01 00:00:00')");
+        assert_eq!(ts, tz);
+        let date = parse_bound("FOR VALUES FROM ('2026-12-01') TO ('2027-01-01')");
+        assert_eq!(date, tz);
+        // A zone other than UTC is still read correctly.
+        let offset =
+            parse_bound("FOR VALUES FROM ('2026-12-01 01:00:00+01') TO ('2027-01-01 01:00:00+01')");
+        assert_eq!(offset, tz);
+        assert!(matches!(
+            parse_bound("FOR VALUES FROM (MINVALUE) TO ('2020-01-01 00:00:00+00')"),
+            Bound::Other(_)
+        ));
+    }
+
+    #[test]
+    fn creates_current_and_premade_partitions_across_the_year_end() {
+        let p = plan(
+            &policy(3, None, RetentionMode::Drop),
+            &[],
+            &BTreeSet::new(),
+            at("2026-11-24T10:00:00Z"),
+        );
+        assert_eq!(
+            names(&p),
+            [
+                "+audit_logs_2026_11",
+                "+audit_logs_2026_12",
+                "+audit_logs_2027_01",
+                "+audit_logs_2027_02"
+            ]
+        );
+        // Last second of December: December is current.
+        let p = plan(
+            &policy(1, None, RetentionMode::Drop),
+            &[],
+            &BTreeSet::new(),
+            at("2026-12-31T23:59:59Z"),
+        );
+        assert_eq!(names(&p), ["+audit_logs_2026_12", "+audit_logs_2027_01"]);
+    }
+
+    #[test]
+    fn existing_partitions_make_a_second_run_a_no_op() {
+        let existing: Vec<Child> = ["2026-11", "2026-12", "2027-01", "2027-02"]
+            .iter()
+            .map(|m| child(m))
+            .collect();
+        let p = plan(
+            &policy(3, None, RetentionMode::Drop),
+            &existing,
+            &BTreeSet::new(),
+            at("2026-11-24T10:00:00Z"),
+        );
+        assert!(p.actions.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn gaps_are_filled_and_retention_removes_only_the_expired() {
+        let existing: Vec<Child> = ["2025-09", "2025-10", "2025-11", "2026-01", "2026-11"]
+            .iter()
+            .map(|m| child(m))
+            .collect();
+        let p = plan(
+            &policy(1, Some(12), RetentionMode::Drop),
+            &existing,
+            &BTreeSet::new(),
+            at("2026-11-24T10:00:00Z"),
+        );
+        let n = names(&p);
+        // Kept: 2025-11 .. 2026-11 (current plus 12 before); gaps filled in that window.
+        assert!(n.contains(&"+audit_logs_2025_12".to_string()), "{n:?}");
+        assert!(n.contains(&"+audit_logs_2026_10".to_string()), "{n:?}");
+        assert!(n.contains(&"+audit_logs_2026_12".to_string()), "{n:?}");
+        assert!(!n.iter().any(|x| x == "+audit_logs_2025_10"), "{n:?}");
+        assert_eq!(
+            n.iter().filter(|x| x.starts_with('-')).collect::<Vec<_>>(),
+            ["-audit_logs_2025_09", "-audit_logs_2025_10"]
+        );
+        assert!(matches!(
+            p.actions.last(),
+            Some(Action::Detach {
+                then: Then::Drop,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn retention_never_touches_current_or_future_partitions() {
+        let existing: Vec<Child> = ["2026-10", "2026-11", "2026-12"]
+            .iter()
+            .map(|m| child(m))
+            .collect();
+        let p = plan(
+            &policy(1, Some(1), RetentionMode::Drop),
+            &existing,
+            &BTreeSet::new(),
+            at("2026-11-01T00:00:00Z"),
+        );
+        assert!(p.actions.is_empty(), "{:?}", names(&p));
+        let p = plan(
+            &policy(1, Some(1), RetentionMode::Drop),
+            &existing,
+            &BTreeSet::new(),
+            at("2026-12-15T00:00:00Z"),
+        );
+        assert_eq!(names(&p), ["+audit_logs_2027_01", "-audit_logs_2026_10"]);
+    }
+
+    #[test]
+    fn foreign_children_and_clashing_names_are_left_alone() {
+        let mut wide = child("2026-11");
+        wide.name = "audit_logs_q4".into();
+        wide.bound = Bound::Range {
+            from: at("2026-10-01T00:00:00Z"),
+            to: at("2027-01-01T00:00:00Z"),
+        };
+        let default = Child {
+            schema: "public".into(),
+            name: "audit_logs_default".into(),
+            bound: Bound::Default,
+            detach_pending: false,
+        };
+        let taken: BTreeSet<String> = ["audit_logs_2027_01".to_string()].into();
+        let p = plan(
+            &policy(2, Some(3), RetentionMode::Drop),
+            &[wide, default],
+            &taken,
+            at("2026-11-24T00:00:00Z"),
+        );
+        // Nov and Dec are inside the quarter child; Jan's name is taken by a non-child.
+        assert!(p.actions.is_empty(), "{:?}", names(&p));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("audit_logs_q4") && n.contains("left alone")),
+            "{:?}",
+            p.notes
+        );
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("audit_logs_2027_01 exists but is not a partition"))
+        );
+        assert!(p.notes.iter().any(|n| n.contains("DEFAULT")));
+        // The wide child is never a retention candidate, however old.
+        let p = plan(
+            &policy(0, Some(1), RetentionMode::Drop),
+            &p_children_wide(),
+            &BTreeSet::new(),
+            at("2030-01-01T00:00:00Z"),
+        );
+        assert!(!p.actions.iter().any(|a| matches!(a, Action::Detach { .. })));
+    }
+
+    fn p_children_wide() -> Vec<Child> {
+        vec![Child {
+            schema: "public".into(),
+            name: "audit_logs_old".into(),
+            bound: Bound::Range {
+                from: at("2020-01-01T00:00:00Z"),
+                to: at("2021-01-01T00:00:00Z"),
+            },
+            detach_pending: false,
+        }]
+    }
+
+    #[test]
+    fn detach_mode_keeps_tables_and_interrupted_detaches_are_finalized() {
+        let mut pending = child("2025-01");
+        pending.detach_pending = true;
+        let existing = vec![pending, child("2025-02"), child("2026-11")];
+        let mode = RetentionMode::Detach {
+            schema: Some("archive".into()),
+        };
+        let p = plan(
+            &policy(0, Some(6), mode),
+            &existing,
+            &BTreeSet::new(),
+            at("2026-11-02T00:00:00Z"),
+        );
+        assert_eq!(names(&p)[0], "!audit_logs_2025_01");
+        assert!(p.actions.contains(&Action::Detach {
+            name: "audit_logs_2025_02".into(),
+            from: at("2025-02-01T00:00:00Z"),
+            to: at("2025-03-01T00:00:00Z"),
+            then: Then::Keep {
+                schema: Some("archive".into())
+            },
+        }));
+    }
+}

@@ -1,0 +1,330 @@
+//! `[[partitions]]` policies: which table, how long a partition is, how many
+//! to keep ready, how long to keep old ones and what to do with them.
+//!
+//! Everything that can be checked without a server is checked here, when the
+//! config is read; that the table exists and is range-partitioned on a
+//! timestamp or date column is checked against the catalog before any
+//! partition is touched.
+
+use serde::{Deserialize, Serialize};
+
+use super::calendar::Interval;
+use crate::error::{Error, Result};
+
+/// What happens to a partition past retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum RetentionMode {
+    /// Detach it, then drop the table.
+    Drop,
+    /// Detach it and keep the table, optionally moved to another schema.
+    Detach {
+        /// Where detached tables go (created if missing); `None`: stay put.
+        schema: Option<String>,
+    },
+}
+
+/// How long partitions are kept, in whole intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Number of intervals before the current one that are kept.
+    pub intervals: u32,
+}
+
+/// One managed partitioned table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// The configured database it lives in.
+    pub database: String,
+    /// The parent's schema (`public` unless the table was qualified).
+    pub schema: String,
+    /// The parent table.
+    pub table: String,
+    /// Partition length.
+    pub interval: Interval,
+    /// Partitions kept ready beyond the current one.
+    pub premake: u32,
+    /// `None`: keep forever.
+    pub retention: Option<Retention>,
+    /// What to do with expired partitions.
+    pub retention_mode: RetentionMode,
+    /// Child name pattern, e.g. `{table}_{YYYY}_{MM}`.
+    pub naming: String,
+}
+
+impl Policy {
+    /// `schema.table`, for messages.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.table)
+    }
+}
+
+/// A policy as written in `migrate.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    database: String,
+    table: String,
+    interval: Option<String>,
+    premake: Option<i64>,
+    retention: Option<String>,
+    retention_mode: Option<String>,
+    retention_schema: Option<String>,
+    naming: Option<String>,
+}
+
+/// The default child name pattern.
+pub const DEFAULT_NAMING: &str = "{table}_{YYYY}_{MM}";
+/// The default number of partitions kept ready beyond the current one.
+pub const DEFAULT_PREMAKE: u32 = 3;
+
+fn ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 63
+}
+
+/// Parses `"12 months"`, `"1 year"`, `"6 month"` into intervals. Pure.
+pub fn parse_retention(text: &str, interval: Interval) -> std::result::Result<Retention, String> {
+    let mut parts = text.split_whitespace();
+    let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!(
+            "{text:?} is not a retention: write a number and a unit, e.g. \"12 months\" or \"1 year\""
+        ));
+    };
+    let n: u32 = n
+        .parse()
+        .map_err(|_| format!("{text:?}: {n:?} is not a whole number"))?;
+    if n == 0 {
+        return Err(format!("{text:?}: a retention must be at least 1"));
+    }
+    let per = match (interval, unit.to_ascii_lowercase().as_str()) {
+        (Interval::Month, "month" | "months") => 1,
+        (Interval::Month, "year" | "years") => 12,
+        (_, other) => {
+            return Err(format!(
+                "{text:?}: unit {other:?} does not fit a {} interval (use months or years)",
+                interval.as_str()
+            ));
+        }
+    };
+    Ok(Retention { intervals: n * per })
+}
+
+impl RawPolicy {
+    pub(crate) fn resolve(
+        self,
+        index: usize,
+        origin: &str,
+        expand: &dyn Fn(&str) -> std::result::Result<String, String>,
+        databases: &[&str],
+    ) -> Result<Policy> {
+        let name = format!("{origin}: partitions[{index}] ({})", self.table);
+        let err = |m: String| Error::config(&name, m);
+        let get = |v: &str| expand(v).map_err(err);
+        let database = get(&self.database)?;
+        if !databases.contains(&database.as_str()) {
+            return Err(err(format!(
+                "database {database:?} is not configured under [databases]"
+            )));
+        }
+        let full = get(&self.table)?;
+        let (schema, table) = match full.split_once('.') {
+            Some((s, t)) => (s.to_string(), t.to_string()),
+            None => ("public".to_string(), full.clone()),
+        };
+        if !ident(&schema) || !ident(&table) {
+            return Err(err(format!(
+                "table {full:?}: use a plain name or schema.name (letters, digits, '_')"
+            )));
+        }
+        let interval = match self.interval.as_deref().map(get).transpose()?.as_deref() {
+            None | Some("month") | Some("monthly") => Interval::Month,
+            Some(other) => {
+                return Err(err(format!(
+                    "unknown interval {other:?} (supported: month)"
+                )));
+            }
+        };
+        let premake = match self.premake {
+            None => DEFAULT_PREMAKE,
+            Some(n) if (0..=120).contains(&n) => n as u32,
+            Some(n) => return Err(err(format!("premake = {n}: must be between 0 and 120"))),
+        };
+        let retention = match &self.retention {
+            None => None,
+            Some(text) => Some(
+                parse_retention(&get(text)?, interval)
+                    .map_err(|m| err(format!("retention {m}")))?,
+            ),
+        };
+        if let Some(r) = retention
+            && r.intervals < premake
+        {
+            return Err(err(format!(
+                "retention of {} {}(s) is shorter than the premake window of {premake}",
+                r.intervals,
+                interval.as_str()
+            )));
+        }
+        let retention_schema = self.retention_schema.as_deref().map(get).transpose()?;
+        if let Some(s) = &retention_schema
+            && !ident(s)
+        {
+            return Err(err(format!("retention_schema {s:?} is not a plain name")));
+        }
+        let retention_mode = match self
+            .retention_mode
+            .as_deref()
+            .map(get)
+            .transpose()?
+            .as_deref()
+        {
+            None | Some("drop") => {
+                if retention_schema.is_some() {
+                    return Err(err(
+                        "retention_schema only applies to retention_mode = \"detach\"".into(),
+                    ));
+                }
+                RetentionMode::Drop
+            }
+            Some("detach") => RetentionMode::Detach {
+                schema: retention_schema,
+            },
+            Some(other) => {
+                return Err(err(format!(
+                    "retention_mode {other:?}: use \"drop\" or \"detach\""
+                )));
+            }
+        };
+        let naming = match &self.naming {
+            Some(p) => get(p)?,
+            None => DEFAULT_NAMING.to_string(),
+        };
+        if !(naming.contains("{YYYY}") && naming.contains("{MM}")) {
+            return Err(err(format!(
+                "naming {naming:?} must contain {{YYYY}} and {{MM}} so every month gets its own name"
+            )));
+        }
+        let sample = super::calendar::partition_name(&naming, &table, chrono::Utc::now());
+        if !ident(&sample) {
+            return Err(err(format!(
+                "naming {naming:?} gives {sample:?}, which is not a plain name of at most 63 characters"
+            )));
+        }
+        Ok(Policy {
+            database,
+            schema,
+            table,
+            interval,
+            premake,
+            retention,
+            retention_mode,
+            naming,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(toml_text: &str) -> Result<Policy> {
+        let raw: RawPolicy = toml::from_str(toml_text).unwrap();
+        raw.resolve(0, "migrate.toml", &|s: &str| Ok(s.to_string()), &["app"])
+    }
+
+    #[test]
+    fn defaults_and_full_policies() {
+        let p = resolve("database = \"app\"\ntable = \"audit_logs\"\n").unwrap();
+        assert_eq!(
+            (p.schema.as_str(), p.table.as_str()),
+            ("public", "audit_logs")
+        );
+        assert_eq!(p.premake, 3);
+        assert_eq!(p.retention, None);
+        assert_eq!(p.retention_mode, RetentionMode::Drop);
+        let p = resolve(
+            "database = \"app\"\ntable = \"ops.events\"\ninterval = \"month\"\npremake = 2\nretention = \"1 year\"\n\
+             retention_mode = \"detach\"\nretention_schema = \"archive\"\nnaming = \"{table}_p{YYYY}{MM}\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.schema, "ops");
+        assert_eq!(p.retention, Some(Retention { intervals: 12 }));
+        assert_eq!(
+            p.retention_mode,
+            RetentionMode::Detach {
+                schema: Some("archive".into())
+            }
+        );
+    }
+
+    #[test]
+    fn bad_policies_name_the_policy_and_the_problem() {
+        for (text, needle) in [
+            ("database = \"nope\"\ntable = \"t\"", "not configured"),
+            (
+                "database = \"app\"\ntable = \"t\"\ninterval = \"fortnight\"",
+                "unknown interval",
+            ),
+            (
+                "database = \"app\"\ntable = \"t\"\nretention = \"12\"",
+                "write a number and a unit",
+            ),
+            (
+                "database = \"app\"\ntable = \"t\"\nretention = \"12 parsecs\"",
+                "does not fit",
+            ),
+            (
+                "database = \"app\"\ntable = \"t\"\nretention = \"2 months\"",
+                "shorter than the premake",
+            ),
+            (
+                "database = \"app\"\ntable = \"t\"\npremake = -1",
+                "premake = -1",
+            ),
+            (
+                "database = \"app\"\ntable = \"t\"\nretention_mode = \"archive\"",
+                "use \"drop\" or \"detach\"",
+            ),
+            (
+                "database = \"app\"\ntable = \"t\"\nnaming = \"{table}_{YYYY}\"",
+                "{MM}",
+            ),
+            ("database = \"app\"\ntable = \"t;drop\"", "plain name"),
+            (
+                "database = \"app\"\ntable = \"t\"\nretention_schema = \"x\"",
+                "only applies",
+            ),
+        ] {
+            let e = resolve(text).unwrap_err().to_string();
+            assert!(e.contains("partitions[0]"), "{e}");
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn retention_units() {
+        assert_eq!(
+            parse_retention("6 months", Interval::Month)
+                .unwrap()
+                .intervals,
+            6
+        );
+        assert_eq!(
+            parse_retention("1 month", Interval::Month)
+                .unwrap()
+                .intervals,
+            1
+        );
+        assert_eq!(
+            parse_retention("2 Years", Interval::Month)
+                .unwrap()
+                .intervals,
+            24
+        );
+        assert!(parse_retention("0 months", Interval::Month).is_err());
+        assert!(parse_retention("twelve months", Interval::Month).is_err());
+    }
+}
