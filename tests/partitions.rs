@@ -421,3 +421,162 @@ async fn demo_partition_plan_snapshot() {
     json.expect(0);
     insta::assert_snapshot!("demo_partition_plan_later_json", json.stdout);
 }
+
+#[tokio::test]
+async fn one_failing_table_does_not_stop_the_others() {
+    let db = TestDb::new("part_isolate").await;
+    sql(&db, EVENTS).await;
+    sql(&db, &EVENTS.replace("events", "other")).await;
+    sql(
+        &db,
+        "CREATE TABLE events_default PARTITION OF events DEFAULT",
+    )
+    .await;
+    sql(
+        &db,
+        "INSERT INTO events (payload, created_at) VALUES ('stray', '2026-11-20T00:00:00Z')",
+    )
+    .await;
+    let p = project(
+        "table = \"events\"\npremake = 0\n\n[[partitions]]\ndatabase = \"app\"\ntable = \"other\"\npremake = 1",
+    );
+    let r = run(&p, &db, &["run", "--now", "2026-11-15T00:00:00Z"]);
+    r.expect(1);
+    assert!(
+        r.stdout.contains("app public.events: FAILED"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("created other_2026_12"), "{}", r.stdout);
+    assert!(r.stderr.contains("1 of 2 table(s) failed"), "{}", r.stderr);
+    assert_eq!(
+        names(&children(&db, "other").await),
+        ["other_2026_11", "other_2026_12"]
+    );
+}
+
+#[tokio::test]
+async fn the_daemon_maintains_then_stops_cleanly_on_sigterm() {
+    let db = TestDb::new("part_daemon").await;
+    sql(&db, EVENTS).await;
+    let p = project("table = \"events\"\npremake = 2");
+    let mut child = std::process::Command::new(support::migrate_bin())
+        .args(["partitions", "daemon", "--every", "1h"])
+        .current_dir(p.path())
+        .env("APP_URL", &db.url)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while children(&db, "events").await.len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never maintained the table"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the daemon exited early"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("partition daemon stopped"));
+}
+
+#[tokio::test]
+async fn a_service_can_run_maintenance_as_a_task() {
+    let db = TestDb::new("part_task").await;
+    sql(&db, EVENTS).await;
+    let text = "[databases.app]\nkind = \"postgres\"\nurl = \"${APP_URL}\"\n\
+                [[partitions]]\ndatabase = \"app\"\ntable = \"events\"\npremake = 1\n";
+    let url = db.url.clone();
+    let config = strata::Config::parse(text, "inline", std::path::Path::new("."), &move |n| {
+        (n == "APP_URL").then(|| url.clone())
+    })
+    .unwrap();
+    let task = strata::partition::scheduler::Maintenance::new(&config, &[])
+        .unwrap()
+        .spawn(Duration::from_secs(3600));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while children(&db, "events").await.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the task never maintained the table"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(30), task.shutdown())
+        .await
+        .expect("the task stops when asked");
+}
+
+#[tokio::test]
+async fn an_interrupted_concurrent_detach_is_finalized() {
+    let db = TestDb::new("part_finalize").await;
+    sql(&db, EVENTS).await;
+    let p = project("table = \"events\"\npremake = 0\nretention = \"1 month\"");
+    run(&p, &db, &["run", "--now", "2026-01-15T00:00:00Z"]).expect(0);
+    run(&p, &db, &["run", "--now", "2026-02-15T00:00:00Z"]).expect(0);
+    assert_eq!(
+        names(&children(&db, "events").await),
+        ["events_2026_01", "events_2026_02"]
+    );
+
+    // A reader keeps a transaction open on the parent, so the second phase
+    // of DETACH CONCURRENTLY waits; cancelling it there leaves the partition
+    // half-detached, as a crash would.
+    let mut reader = db.connect().await;
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM events;")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let mut detacher = db.connect().await;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut detacher)
+        .await
+        .unwrap();
+    let detach = tokio::spawn(async move {
+        sqlx::raw_sql("ALTER TABLE events DETACH PARTITION events_2026_01 CONCURRENTLY")
+            .execute(&mut detacher)
+            .await
+            .map(|_| ())
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !db
+        .scalar::<bool>(&format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhdetachpending) AND \
+             EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {pid} AND wait_event_type = 'Lock')"
+        ))
+        .await
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the detach never reached its second phase"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sql(&db, &format!("SELECT pg_cancel_backend({pid})")).await;
+    assert!(detach.await.unwrap().is_err(), "the detach was cancelled");
+    sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+
+    // Not past retention yet: the detach is finished, the table kept.
+    let plan = run(&p, &db, &["plan", "--now", "2026-02-15T00:00:00Z"]);
+    assert!(
+        plan.stdout
+            .contains("finalize  events_2026_01  (interrupted detach; keep the table)"),
+        "{}",
+        plan.stdout
+    );
+    run(&p, &db, &["run", "--now", "2026-02-15T00:00:00Z"]).expect(0);
+    assert_eq!(names(&children(&db, "events").await), ["events_2026_02"]);
+    assert!(
+        db.has_table("events_2026_01").await,
+        "a partition inside retention is never dropped"
+    );
+}

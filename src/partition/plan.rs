@@ -175,13 +175,28 @@ pub fn plan(
     let mut actions = Vec::new();
     let mut notes = Vec::new();
 
+    let expired = |to: DateTime<Utc>| cutoff.is_some_and(|c| to <= c);
     let mut ranges = Vec::new();
     let mut managed = Vec::new();
     for c in children {
         if c.detach_pending {
+            // Finish what was started, but only drop what retention says
+            // may go: the detach may have been a human's.
+            let past_retention = matches!(c.bound, Bound::Range { from, to }
+                if iv.is_one_interval(from, to) && expired(to) && to <= current);
+            if !past_retention {
+                notes.push(format!(
+                    "{} was half-detached and is not past retention: the detach is finished, the table kept",
+                    c.name
+                ));
+            }
             actions.push(Action::Finalize {
                 name: c.name.clone(),
-                then: then.clone(),
+                then: if past_retention {
+                    then.clone()
+                } else {
+                    Then::Keep { schema: None }
+                },
             });
             continue;
         }
@@ -209,7 +224,6 @@ pub fn plan(
         }
     }
 
-    let expired = |to: DateTime<Utc>| cutoff.is_some_and(|c| to <= c);
     // Wanted: holes between the oldest kept partition and now, then the
     // current interval and the premade ones.
     let oldest_kept = managed
@@ -499,6 +513,26 @@ mod tests {
             },
             detach_pending: false,
         }]
+    }
+
+    #[test]
+    fn a_half_detached_partition_inside_retention_is_kept() {
+        let mut pending = child("2026-10");
+        pending.detach_pending = true;
+        let p = plan(
+            &policy(0, Some(12), RetentionMode::Drop),
+            &[pending, child("2026-11")],
+            &BTreeSet::new(),
+            at("2026-11-02T00:00:00Z"),
+        );
+        assert_eq!(
+            p.actions,
+            [Action::Finalize {
+                name: "audit_logs_2026_10".into(),
+                then: Then::Keep { schema: None }
+            }]
+        );
+        assert!(p.notes[0].contains("table kept"));
     }
 
     #[test]
