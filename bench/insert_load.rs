@@ -30,7 +30,7 @@ async fn main() {
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut n = 0u64;
     loop {
-        if n % 64 == 0 && Path::new(stop).exists() {
+        if n.is_multiple_of(64) && Path::new(stop).exists() {
             break;
         }
         n += 1;
