@@ -330,17 +330,63 @@ async fn concurrent_runners_apply_each_migration_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_runner_waiting_for_the_lock_never_deadlocks_an_index_build() {
+    // CREATE INDEX CONCURRENTLY waits for every older snapshot; a second
+    // runner blocked in pg_advisory_lock() would hold one, and the two
+    // would deadlock (flyway#1654 from the waiter's side).
+    let db = TestDb::new("cic_waiter").await;
+    let p = Project::new();
+    p.migration("V1__t.sql", "CREATE TABLE t (id int);\n");
+    p.migrate(&db, &["up"]).expect(0);
+    p.migration(
+        "V2__t_idx.sql",
+        "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY t_idx ON t (id);\n",
+    );
+    // An open writer keeps the index build waiting while its runner holds the lock.
+    let mut writer = db.connect().await;
+    sqlx::raw_sql("BEGIN; INSERT INTO t VALUES (1);")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let mut cmd = p.command(&db, &["up"]);
+    let first = std::thread::spawn(move || cmd.output().unwrap());
+    let builder = "SELECT pid FROM pg_stat_activity WHERE application_name = 'strata' \
+                   AND query LIKE '%CREATE INDEX CONCURRENTLY%' AND state = 'active'";
+    support::wait_until(
+        &db,
+        "the index build to wait for the writer",
+        &format!("SELECT EXISTS ({builder} AND wait_event_type = 'Lock')"),
+    )
+    .await;
+    let mut cmd = p.command(&db, &["up"]);
+    let second = std::thread::spawn(move || cmd.output().unwrap());
+    support::wait_until(
+        &db,
+        "the second runner to try for the lock",
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'strata' \
+             AND query LIKE '%advisory_lock%' AND pid NOT IN ({builder}))"
+        ),
+    )
+    .await;
+    sqlx::raw_sql("COMMIT").execute(&mut writer).await.unwrap();
+
+    support::Run::from(first.join().unwrap()).expect(0);
+    support::Run::from(second.join().unwrap()).expect(0);
+    assert!(
+        db.scalar::<bool>("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_idx'::regclass")
+            .await
+    );
+    assert_eq!(db.history().await, vec![(1, true), (2, true)]);
+}
+
+#[tokio::test]
 async fn a_held_lock_times_out_naming_the_holder() {
     let db = TestDb::new("lock").await;
     let p = Project::new();
     p.migration("V1__a.sql", "CREATE TABLE a (id int);\n");
-    let mut holder = db.connect().await;
+    let mut holder = db.hold_migration_lock().await;
     let key = strata::backend::postgres::lock_key("schema_migrations");
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(key)
-        .execute(&mut holder)
-        .await
-        .unwrap();
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut holder)
         .await

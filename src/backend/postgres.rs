@@ -338,29 +338,43 @@ impl Backend for PostgresBackend {
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        let ms = timeout.as_millis().max(1);
-        // One round trip. If the wait times out, the implicit transaction of
-        // this multi-statement query rolls the SET back as well.
         // client_connection_check_interval (PostgreSQL 14+) makes the server
         // notice within seconds that a killed runner is gone, even during a
         // long statement, and so end its session and release its lock.
-        let sql = format!(
+        self.exec(
             "SELECT CASE WHEN current_setting('server_version_num')::int >= 140000 \
-                    THEN set_config('client_connection_check_interval', '2000', false) END; \
-             SET lock_timeout = '{ms}ms'; SELECT pg_advisory_lock({}); RESET lock_timeout;",
-            self.lock_key
-        );
-        match self.exec(sql).await {
-            Ok(()) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
-                Err(Error::LockTimeout {
+                    THEN set_config('client_connection_check_interval', '2000', false) END"
+                .to_string(),
+        )
+        .await
+        .map_err(|e| self.db_error("preparing the connection failed", e))?;
+        // Try, never block: a session blocked in pg_advisory_lock() holds a
+        // snapshot, and a CREATE INDEX CONCURRENTLY run by the lock's holder
+        // waits for every older snapshot to go away, so holder and waiter
+        // deadlock (one of them is killed). Between tries this session is
+        // idle, outside any transaction.
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(self.lock_key)
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(|e| self.db_error("taking the migration lock failed", e))?;
+            if got {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::LockTimeout {
                     database: self.database.clone(),
                     lock: format!("advisory lock {} for {}", self.lock_key, self.table_name),
                     holder: self.holder().await,
                     waited: timeout,
-                })
+                });
             }
-            Err(e) => Err(self.db_error("taking the migration lock failed", e)),
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
         }
     }
 

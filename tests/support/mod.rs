@@ -58,6 +58,18 @@ impl TestDb {
         TestDb { name, url }
     }
 
+    /// A session holding the migration lock (as another runner would),
+    /// until it is closed or unlocks.
+    pub async fn hold_migration_lock(&self) -> PgConnection {
+        let mut holder = self.connect().await;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(strata::backend::postgres::lock_key("schema_migrations"))
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        holder
+    }
+
     /// A connection to this database.
     pub async fn connect(&self) -> PgConnection {
         PgConnection::connect(&self.url).await.unwrap()
@@ -124,6 +136,18 @@ impl TestDb {
             out.push(format!("history {v} {ok}"));
         }
         out.join("\n")
+    }
+}
+
+/// Polls `sql` (one boolean) until it is true; fails the test after 60 s.
+pub async fn wait_until(db: &TestDb, what: &str, sql: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !db.scalar::<bool>(sql).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
@@ -198,6 +222,20 @@ impl Project {
             .env_remove("DATABASE_URL");
         cmd
     }
+}
+
+/// Runs `migrate` in the repository (the demo's `migrate.toml`) with the
+/// demo database pointed at `url`.
+pub fn demo_migrate(url: &str, args: &[&str]) -> Run {
+    Run::from(
+        Command::new(migrate_bin())
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("APP_DATABASE_URL", url)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap(),
+    )
 }
 
 /// The binary under test.
