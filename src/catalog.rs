@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Kind;
 use crate::error::{Error, Result};
+pub use crate::names::{EXTENSIONS, ParsedName, Prefix, normalize, parse_name};
 
 /// The first-line directive that runs a PostgreSQL file outside a transaction.
 pub const NO_TRANSACTION_DIRECTIVE: &str = "-- strata:no-transaction";
@@ -72,105 +73,6 @@ pub struct Migration {
 pub struct Catalog {
     /// Sorted by version, no duplicates.
     pub migrations: Vec<Migration>,
-}
-
-/// Which side of the pair a file name is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prefix {
-    /// `V`: a migration.
-    Migration,
-    /// `U`: a rollback (undo).
-    Rollback,
-}
-
-/// What a file name turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParsedName {
-    /// Not a migration file at all (README.md, .gitkeep, …): ignored.
-    Ignored,
-    /// A well-formed `V`/`U` file name.
-    Valid {
-        /// `V` or `U`.
-        prefix: Prefix,
-        /// The numeric version.
-        version: u64,
-        /// The description, underscores turned into spaces.
-        description: String,
-    },
-    /// Looks like a migration but is malformed; the string says how.
-    Invalid(String),
-}
-
-/// Parses `V<version>__<description>.<ext>` / `U…`. Pure.
-///
-/// A file with the kind's extension must be a valid name (a misspelled
-/// migration is never silently skipped); so must a `V<digits>__`/`U<digits>__`
-/// name with another extension. Everything else is ignored.
-pub fn parse_name(file_name: &str, ext: &str) -> ParsedName {
-    if file_name.starts_with('.') {
-        return ParsedName::Ignored;
-    }
-    let (stem, has_ext) = match file_name.rsplit_once('.') {
-        Some((stem, e)) if e.eq_ignore_ascii_case(ext) => (stem, true),
-        _ => (file_name, false),
-    };
-    let expected =
-        format!("expected V<version>__<description>.{ext} or U<version>__<description>.{ext}");
-    let prefix = match stem.chars().next() {
-        Some('V') => Prefix::Migration,
-        Some('U') => Prefix::Rollback,
-        _ if has_ext => {
-            return ParsedName::Invalid(format!("not a migration file name: {expected}"));
-        }
-        _ => return ParsedName::Ignored,
-    };
-    let rest = &stem[1..];
-    let digits: &str = &rest[..rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len())];
-    let after = &rest[digits.len()..];
-    if !has_ext {
-        // Only a name that clearly means to be a migration is refused.
-        if !digits.is_empty() && after.starts_with("__") {
-            return ParsedName::Invalid(format!("wrong extension: {expected}"));
-        }
-        return ParsedName::Ignored;
-    }
-    if digits.is_empty() {
-        return ParsedName::Invalid(format!("no version number after the prefix: {expected}"));
-    }
-    let Some(description) = after.strip_prefix("__") else {
-        return ParsedName::Invalid(format!(
-            "the version must be followed by two underscores: {expected}"
-        ));
-    };
-    if description.trim_matches('_').trim().is_empty() {
-        return ParsedName::Invalid(format!("the description is empty: {expected}"));
-    }
-    let version = match digits.parse::<u64>() {
-        Ok(0) => {
-            return ParsedName::Invalid("version 0 is not allowed: versions start at 1".into());
-        }
-        Ok(v) if v <= i64::MAX as u64 => v,
-        _ => return ParsedName::Invalid(format!("version {digits} is too large")),
-    };
-    ParsedName::Valid {
-        prefix,
-        version,
-        description: description.replace('_', " "),
-    }
-}
-
-/// Removes a leading BOM and turns CRLF into LF; refuses non-UTF-8. Pure.
-pub fn normalize(bytes: &[u8]) -> std::result::Result<String, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        format!(
-            "is not valid UTF-8 (first bad byte at offset {}); save it as UTF-8",
-            e.valid_up_to()
-        )
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    Ok(text.replace("\r\n", "\n"))
 }
 
 /// SHA-256 of normalised content, lowercase hex (64 characters). Pure.

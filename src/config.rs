@@ -345,6 +345,38 @@ impl Config {
         })
     }
 
+    /// Adds a database in code, for services that take their connection
+    /// settings from elsewhere: folders and history table get their
+    /// defaults (`migrations/<name>`, `rollbacks/<name>`, `schema_migrations`).
+    pub fn with_database(
+        mut self,
+        name: &str,
+        kind: Kind,
+        url: impl Into<String>,
+    ) -> Result<Config> {
+        let setting = format!("database {name}");
+        validate_name(name).map_err(|m| Error::config(&setting, m))?;
+        let url = url.into();
+        if url.trim().is_empty() {
+            return Err(Error::config(format!("{setting}: url"), "is empty"));
+        }
+        if self.databases.contains_key(name) {
+            return Err(Error::config(setting, "is configured twice"));
+        }
+        self.databases.insert(
+            name.to_string(),
+            DatabaseConfig {
+                name: name.to_string(),
+                kind,
+                url: ConnectionUrl::new(url),
+                migrations: PathBuf::from("migrations").join(name),
+                rollbacks: PathBuf::from("rollbacks").join(name),
+                history_table: DEFAULT_HISTORY_TABLE.to_string(),
+            },
+        );
+        Ok(self)
+    }
+
     /// The single-database configuration behind `--database-url`: one
     /// database named `default`, its kind taken from the URL scheme.
     pub fn single(url: &str, migrations: PathBuf, rollbacks: PathBuf) -> Result<Config> {
@@ -479,6 +511,17 @@ pub fn expand(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embed_macro_knows_every_kinds_extension() {
+        let kinds = [Kind::Postgres];
+        for kind in kinds.iter() {
+            assert!(
+                crate::catalog::EXTENSIONS.contains(&kind.extension()),
+                "{kind}"
+            );
+        }
+    }
 
     fn env(name: &str) -> Option<String> {
         match name {

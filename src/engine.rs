@@ -115,6 +115,15 @@ impl Target {
         )
     }
 
+    /// The report of a run that had nothing to do here.
+    pub fn nothing_done(&self) -> Report {
+        Report {
+            database: self.config.name.clone(),
+            kind: self.config.kind,
+            done: Vec::new(),
+        }
+    }
+
     fn script(&self, step: &Step) -> &Script {
         let m = self
             .catalog

@@ -8,9 +8,16 @@
 //!
 //! # Migrating at start-up
 //!
+//! A service compiles its migrations in and applies them before it serves:
+//!
 //! ```no_run
+//! static MIGRATIONS: strata::Embedded = strata::embed!("migrations", "rollbacks");
+//!
 //! # async fn start() -> Result<(), strata::Error> {
-//! let migrator = strata::Migrator::from_config_file("migrate.toml")?;
+//! let url = std::env::var("APP_DATABASE_URL").unwrap_or_default();
+//! let config = strata::Config::default().with_database("app", strata::Kind::Postgres, url)?;
+//! let migrator = strata::Migrator::from_embedded(&MIGRATIONS, &config)?
+//!     .with_lock_timeout(std::time::Duration::from_secs(120));
 //! for report in migrator.up().await? {
 //!     println!("{}: {} step(s) applied", report.database, report.done.len());
 //! }
@@ -20,27 +27,41 @@
 //!
 //! Replicas may call this at once: each database's lock lets one runner
 //! apply while the others wait, re-read the history and find nothing to do.
+//! A service that must refuse to start behind its schema instead calls
+//! `.validate_only(true)` and gets [`Error::Refused`] naming what is pending.
+//!
+//! # Plans as data
+//!
+//! [`Migrator::deploy_plan`] asks the servers; [`Migrator::plan_offline`]
+//! plans from a recorded [`Status`] (`migrate status --format json`), so a
+//! CI job can snapshot the [`DeployPlan`] with `insta` and no database.
 
 #![deny(missing_docs)]
 
 pub mod backend;
 pub mod catalog;
 pub mod config;
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod history;
 pub mod migrator;
+mod names;
 pub mod partition;
 pub mod plan;
 pub mod render;
 pub mod split;
 
 pub use config::{Config, DatabaseConfig, Kind};
+pub use embed::Embedded;
 pub use engine::{Options, Report};
 pub use error::{Error, Result};
 pub use history::Record;
 pub use migrator::Migrator;
-pub use plan::{Command, DownTarget, OutOfOrder, Pending, Plan, Status, UpTarget};
+pub use partition::scheduler::Maintenance;
+pub use plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, Status, UpTarget};
+/// Compiles every migration and rollback folder into the binary; see [`embed`](mod@embed).
+pub use strata_macros::embed;
 
 #[cfg(test)]
 mod send_checks {

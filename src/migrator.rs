@@ -6,38 +6,39 @@
 //! 3. For each database whose plan has work: lock, re-plan, run, unlock.
 
 use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use crate::backend::{AnyBackend, Backend};
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, DatabaseConfig};
+use crate::embed::Embedded;
 use crate::engine::{self, Options, RepairChange, Report, Target};
 use crate::error::{Error, Result};
-use crate::plan::{self, Command, DatabaseStatus, OutOfOrder, Pending, Plan, Status, UpTarget};
+use crate::partition::plan::plan_observed;
+use crate::partition::scheduler::Maintenance;
+use crate::plan::{
+    self, Command, DatabaseStatus, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, Status,
+    UpTarget,
+};
 
 /// Migrates a set of databases. Build it once; every call connects afresh.
 #[derive(Debug, Clone)]
 pub struct Migrator {
     targets: Vec<Target>,
     options: Options,
+    maintenance: Maintenance,
+    validate_only: bool,
 }
 
 impl Migrator {
     /// Loads the catalogs of the selected databases (all when `only` is
-    /// empty). Every file is validated here; nothing is connected yet.
+    /// empty) from their folders. Every file is validated here; nothing is
+    /// connected yet.
     pub fn new(config: &Config, only: &[String]) -> Result<Migrator> {
-        let targets = config
-            .select(only)?
-            .into_iter()
-            .map(|db| {
-                Ok(Target {
-                    catalog: Catalog::load(db.kind, &db.migrations, &db.rollbacks)?,
-                    config: db.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Migrator {
-            targets,
-            options: Options::default(),
+        Migrator::build(config, only, |db| {
+            Catalog::load(db.kind, &db.migrations, &db.rollbacks)
         })
     }
 
@@ -46,9 +47,67 @@ impl Migrator {
         Migrator::new(&Config::load(path.as_ref())?, &[])
     }
 
+    /// Every database of `config`, its migrations taken from the binary: the
+    /// embedded folder named like the last part of the database's
+    /// `migrations` setting (by default, the database's name). Every file is
+    /// validated for its database's kind here, before anything connects.
+    pub fn from_embedded(embedded: &Embedded, config: &Config) -> Result<Migrator> {
+        Migrator::build(config, &[], |db| {
+            let folder = db
+                .migrations
+                .file_name()
+                .and_then(|f| f.to_str())
+                .unwrap_or(&db.name);
+            embedded.catalog(folder, db.kind)
+        })
+    }
+
+    fn build(
+        config: &Config,
+        only: &[String],
+        catalog: impl Fn(&DatabaseConfig) -> Result<Catalog>,
+    ) -> Result<Migrator> {
+        let targets = config
+            .select(only)?
+            .into_iter()
+            .map(|db| {
+                Ok(Target {
+                    catalog: catalog(db)?,
+                    config: db.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Migrator {
+            targets,
+            options: Options::default(),
+            maintenance: Maintenance::new(config, only)?,
+            validate_only: false,
+        })
+    }
+
     /// Replaces the run options (lock and connect timeouts).
     pub fn with_options(mut self, options: Options) -> Migrator {
         self.options = options;
+        self.maintenance = self.maintenance.with_options(options);
+        self
+    }
+
+    /// How long `up`/`down` wait for another runner's lock before failing
+    /// with [`Error::LockTimeout`] (default 60 s).
+    pub fn with_lock_timeout(self, timeout: Duration) -> Migrator {
+        let options = Options {
+            lock_timeout: timeout,
+            ..self.options
+        };
+        self.with_options(options)
+    }
+
+    /// Makes [`up`](Self::up) check instead of apply: it fails with
+    /// [`Error::Refused`] when anything is pending, drifted, dirty or out of
+    /// order, and changes nothing. For services that must not start against
+    /// a schema they were not built for.
+    pub fn validate_only(mut self, on: bool) -> Migrator {
+        self.validate_only = on;
         self
     }
 
@@ -71,13 +130,24 @@ impl Migrator {
         }
     }
 
-    /// Applies every pending migration of every database.
+    /// Applies every pending migration of every database (in
+    /// [`validate_only`](Self::validate_only) mode: checks that none is
+    /// pending and applies nothing).
     pub async fn up(&self) -> Result<Vec<Report>> {
+        if self.validate_only {
+            self.validate(Pending::Refuse, OutOfOrder::Refuse).await?;
+            return Ok(self.targets.iter().map(Target::nothing_done).collect());
+        }
         self.run(Command::Up {
             to: UpTarget::Latest,
             out_of_order: OutOfOrder::Refuse,
         })
         .await
+    }
+
+    /// Reverts migrations of every database with their rollback files.
+    pub async fn down(&self, to: DownTarget) -> Result<Vec<Report>> {
+        self.run(Command::Down { to }).await
     }
 
     /// Runs `up` or `down` (a `validate` command only checks).
@@ -112,11 +182,7 @@ impl Migrator {
             if work.contains(&target.config.name) {
                 reports.push(engine::execute(target, backend, command, self.options).await?);
             } else {
-                reports.push(Report {
-                    database: target.config.name.clone(),
-                    kind: target.config.kind,
-                    done: Vec::new(),
-                });
+                reports.push(target.nothing_done());
             }
         }
         Ok(reports)
@@ -154,7 +220,65 @@ impl Migrator {
         result.map(|()| plans)
     }
 
-    /// Every version of every database with its state. Read-only, no lock.
+    /// What `command` would do to each database now, then partition
+    /// maintenance at `now`. Read-only, no lock.
+    pub async fn deploy_plan(&self, command: Command, now: DateTime<Utc>) -> Result<DeployPlan> {
+        Ok(DeployPlan {
+            databases: self.plan(command).await?,
+            partitions: self.partition_plans(&self.maintenance.observe().await?, now),
+        })
+    }
+
+    /// The same plan from a recorded [`Status`] (the JSON `migrate status
+    /// --format json` prints) instead of the servers: CI needs no database.
+    /// Pure: the same inputs always give the same plan.
+    pub fn plan_offline(
+        &self,
+        command: Command,
+        recorded: &Status,
+        now: DateTime<Utc>,
+    ) -> Result<DeployPlan> {
+        let mut databases = Vec::new();
+        for target in &self.targets {
+            let name = &target.config.name;
+            let Some(db) = recorded.databases.iter().find(|d| &d.name == name) else {
+                return Err(Error::Usage(format!(
+                    "the recorded status has no database {name}; record it with `migrate status --format json`"
+                )));
+            };
+            if db.kind != target.config.kind {
+                return Err(Error::Usage(format!(
+                    "the recorded status says {name} is {}, the config says {}",
+                    db.kind, target.config.kind
+                )));
+            }
+            let history: Vec<_> = db.migrations.iter().filter_map(|r| r.record()).collect();
+            databases.push(target.plan(&history, command)?);
+        }
+        Ok(DeployPlan {
+            databases,
+            partitions: self.partition_plans(&recorded.partitions, now),
+        })
+    }
+
+    fn partition_plans(
+        &self,
+        observed: &[crate::partition::Observed],
+        now: DateTime<Utc>,
+    ) -> Vec<crate::partition::TablePlan> {
+        self.maintenance
+            .policies()
+            .map(|p| {
+                let o = observed
+                    .iter()
+                    .find(|o| o.database == p.database && o.table == p.qualified());
+                plan_observed(p, o, now)
+            })
+            .collect()
+    }
+
+    /// Every version of every database with its state, and what the catalog
+    /// shows of each partitioned parent. Read-only, no lock.
     pub async fn status(&self) -> Result<Status> {
         let mut databases = Vec::new();
         for target in &self.targets {
@@ -168,7 +292,10 @@ impl Migrator {
                 migrations: plan::status(&target.catalog, &history?),
             });
         }
-        Ok(Status { databases })
+        Ok(Status {
+            databases,
+            partitions: self.maintenance.observe().await?,
+        })
     }
 
     /// Realigns each history with its files (checksums, names, forgotten

@@ -346,11 +346,28 @@ pub struct DatabaseStatus {
     pub migrations: Vec<StatusRow>,
 }
 
-/// The status of every selected database: `{"databases": [...]}`.
+/// The status of every selected database: `{"databases": [...]}`, plus
+/// what the catalog shows of each partition policy's parent. Recorded as
+/// JSON, it is all [`Migrator::plan_offline`](crate::Migrator::plan_offline)
+/// needs to plan without a server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// In configuration (name) order.
     pub databases: Vec<DatabaseStatus>,
+    /// One entry per `[[partitions]]` policy, in configuration order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<crate::partition::Observed>,
+}
+
+/// Everything a deploy would do: each database's migration steps, then
+/// partition maintenance at a given clock. Ordered and free of timestamps
+/// other than partition bounds, so it snapshot-tests as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployPlan {
+    /// One plan per database, in name order (empty plans included).
+    pub databases: Vec<Plan>,
+    /// One plan per partition policy, in configuration order.
+    pub partitions: Vec<crate::partition::TablePlan>,
 }
 
 fn file_name(m: &Migration) -> String {

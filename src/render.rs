@@ -179,6 +179,16 @@ pub fn repairs(changes: &[(String, Vec<RepairChange>)]) -> String {
     out
 }
 
+/// `migrate plan`: the migration steps, then partition maintenance.
+pub fn deploy_plan(plan: &crate::plan::DeployPlan) -> String {
+    let mut out = plans(&plan.databases);
+    if !plan.partitions.is_empty() {
+        out.push('\n');
+        out.push_str(&partition_plans(&plan.partitions));
+    }
+    out
+}
+
 /// Partition plans: one block per table, then its notes.
 pub fn partition_plans(plans: &[crate::partition::TablePlan]) -> String {
     use crate::partition::plan::{Action as P, Reason, Then};

@@ -5,7 +5,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use strata::catalog::Catalog;
 use strata::plan::{Command as PlanCommand, OutOfOrder, UpTarget};
@@ -17,15 +16,7 @@ fn repo() -> &'static Path {
 }
 
 fn demo(db: &TestDb, args: &[&str]) -> Run {
-    Run::from(
-        Command::new(support::migrate_bin())
-            .args(args)
-            .current_dir(repo())
-            .env("APP_DATABASE_URL", &db.url)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap(),
-    )
+    support::demo_migrate(&db.url, args)
 }
 
 fn demo_catalog() -> Catalog {
@@ -69,7 +60,7 @@ async fn demo_applies_reports_and_rolls_back_cleanly() {
     let db = TestDb::new("demo").await;
     let empty = db.schema_dump().await;
 
-    let plan = demo(&db, &["plan"]);
+    let plan = demo(&db, &["plan", "--now", "2026-11-24T10:00:00Z"]);
     plan.expect(0);
     insta::assert_snapshot!("demo_plan_cli", plan.stdout);
 

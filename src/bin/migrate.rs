@@ -102,7 +102,7 @@ enum Cmd {
         #[arg(long)]
         no_pending: bool,
     },
-    /// Show what `up` would do.
+    /// Show what `up` and partition maintenance would do.
     Plan {
         /// Stop after this version.
         #[arg(long, value_name = "VERSION")]
@@ -110,6 +110,13 @@ enum Cmd {
         /// Include pending versions below the newest applied one.
         #[arg(long)]
         allow_out_of_order: bool,
+        /// Plan partitions as of this instant (RFC 3339) instead of now.
+        #[arg(long, value_parser = parse_now)]
+        now: Option<DateTime<Utc>>,
+        /// Plan against this recorded `status --format json` output instead
+        /// of the servers (no connection is made).
+        #[arg(long, value_name = "FILE")]
+        from_status: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -264,6 +271,20 @@ fn print_json<T: serde::Serialize>(value: &T) {
     );
 }
 
+/// Reads a recorded `migrate status --format json`.
+fn read_status(path: &Path) -> Result<strata::Status, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{}: not the output of `migrate status --format json`: {e}",
+            path.display()
+        ))
+    })
+}
+
 async fn run(cli: Cli) -> Result<(), Error> {
     let options = Options {
         lock_timeout: Duration::from_secs(cli.lock_timeout),
@@ -351,17 +372,22 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Plan {
             to,
             allow_out_of_order,
+            now,
+            from_status,
             format,
         } => {
-            let plans = migrator
-                .plan(Command::Up {
-                    to: up_to(to),
-                    out_of_order: ooo(allow_out_of_order),
-                })
-                .await?;
+            let command = Command::Up {
+                to: up_to(to),
+                out_of_order: ooo(allow_out_of_order),
+            };
+            let now = now.unwrap_or_else(Utc::now);
+            let plan = match from_status {
+                Some(path) => migrator.plan_offline(command, &read_status(&path)?, now)?,
+                None => migrator.deploy_plan(command, now).await?,
+            };
             match format {
-                Format::Text => print!("{}", render::plans(&plans)),
-                Format::Json => print_json(&serde_json::json!({ "plans": plans })),
+                Format::Text => print!("{}", render::deploy_plan(&plan)),
+                Format::Json => print_json(&plan),
             }
         }
         Cmd::Repair => print!("{}", render::repairs(&migrator.repair().await?)),

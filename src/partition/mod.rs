@@ -15,5 +15,5 @@ pub mod postgres;
 pub mod scheduler;
 
 pub use calendar::Interval;
-pub use plan::{Action, TablePlan};
+pub use plan::{Action, Observed, TablePlan};
 pub use policy::{Policy, Retention, RetentionMode};

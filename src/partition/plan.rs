@@ -116,6 +116,43 @@ pub struct TablePlan {
     pub notes: Vec<String>,
 }
 
+/// What the catalog showed of one managed parent: all a plan needs, so a
+/// recorded status can be planned against without a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// The configured database.
+    pub database: String,
+    /// `schema.table` of the parent.
+    pub table: String,
+    /// False while the migration that creates the parent is still pending.
+    pub exists: bool,
+    /// Its children with their bounds, by name.
+    pub children: Vec<Child>,
+    /// Other relations in the parent's schema (a new partition must not
+    /// take one of their names).
+    pub others: BTreeSet<String>,
+}
+
+/// Plans one policy against what was observed of it; a parent that does not
+/// exist yet (or was not observed) plans as one without children.
+pub fn plan_observed(
+    policy: &Policy,
+    observed: Option<&Observed>,
+    now: DateTime<Utc>,
+) -> TablePlan {
+    let Some(o) = observed.filter(|o| o.exists) else {
+        let mut p = plan(policy, &[], &BTreeSet::new(), now);
+        p.notes.push(format!(
+            "{} does not exist yet: these partitions are created once a migration creates it",
+            policy.qualified()
+        ));
+        return p;
+    };
+    let mut taken = o.others.clone();
+    taken.extend(o.children.iter().map(|c| c.name.clone()));
+    plan(policy, &o.children, &taken, now)
+}
+
 /// Reads `FOR VALUES FROM ('…') TO ('…')` or `DEFAULT`. Timestamps must be
 /// rendered in UTC (the session's time zone), dates are taken at midnight UTC.
 pub fn parse_bound(expr: &str) -> Bound {

@@ -244,6 +244,19 @@ pub async fn inspect(conn: &mut PgConnection, policy: &Policy) -> Result<Inspect
     })
 }
 
+/// Whether the parent table exists at all (it may still be pending).
+pub async fn parent_exists(conn: &mut PgConnection, policy: &Policy) -> Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname = $2)",
+    )
+    .bind(&policy.schema)
+    .bind(&policy.table)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| db_error(policy, "reading the catalog", e))
+}
+
 /// Rows of the DEFAULT partition that fall in `[from, to)`.
 pub async fn default_rows(
     conn: &mut PgConnection,

@@ -13,9 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::plan::{Action, TablePlan, plan};
+use super::plan::{Action, Observed, TablePlan, plan};
 use super::policy::Policy;
-use super::postgres::{ExecOptions, Inspection, execute, inspect};
+use super::postgres::{ExecOptions, Inspection, execute, inspect, parent_exists};
 use crate::backend::Backend;
 use crate::backend::postgres::PostgresBackend;
 use crate::config::{Config, DatabaseConfig};
@@ -119,6 +119,53 @@ impl Maintenance {
             out.push(inspect(backend.connection(), p).await?);
         }
         Ok(out)
+    }
+
+    /// What the catalog shows of every managed parent, for plans made
+    /// later or elsewhere ([`plan_observed`](super::plan::plan_observed)). A
+    /// parent that does not exist yet is reported as such, not as an error.
+    pub async fn observe(&self) -> Result<Vec<Observed>> {
+        let mut out = Vec::new();
+        for (db, policies) in &self.databases {
+            let mut backend = self.connect(db).await?;
+            let observed = Self::observe_db(&mut backend, db, policies).await;
+            let _ = backend.close().await;
+            out.extend(observed?);
+        }
+        Ok(out)
+    }
+
+    async fn observe_db(
+        backend: &mut PostgresBackend,
+        db: &DatabaseConfig,
+        policies: &[Policy],
+    ) -> Result<Vec<Observed>> {
+        let mut out = Vec::with_capacity(policies.len());
+        for p in policies {
+            let mut o = Observed {
+                database: db.name.clone(),
+                table: p.qualified(),
+                exists: parent_exists(backend.connection(), p).await?,
+                children: Vec::new(),
+                others: Default::default(),
+            };
+            if o.exists {
+                let insp = inspect(backend.connection(), p).await?;
+                o.others = insp
+                    .taken
+                    .into_iter()
+                    .filter(|t| t != &p.table && !insp.children.iter().any(|c| &c.name == t))
+                    .collect();
+                o.children = insp.children;
+            }
+            out.push(o);
+        }
+        Ok(out)
+    }
+
+    /// The policies this maintenance covers, by database.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        self.databases.iter().flat_map(|(_, p)| p.iter())
     }
 
     /// What a run at `now` would do. Read-only, no lock.

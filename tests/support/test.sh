@@ -11,6 +11,6 @@ trap pg_stop EXIT
 pg_start
 
 export INSTA_UPDATE=no  # an unreviewed snapshot change fails the run
-cargo build --all-targets --locked
-cargo test --locked --all-targets --no-fail-fast
-cargo test --locked --doc
+cargo build --workspace --all-targets --locked
+cargo test --locked --workspace --all-targets --no-fail-fast
+cargo test --locked --workspace --doc
