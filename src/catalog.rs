@@ -97,6 +97,10 @@ fn transaction_mode(kind: Kind, content: &str) -> std::result::Result<Transactio
                 Ok(TransactionMode::Transaction)
             }
         }
+        // Neo4j 5 cannot mix schema and data writes in one transaction, and
+        // `CALL { … } IN TRANSACTIONS` needs an implicit one: statements run
+        // one by one, recorded dirty first.
+        Kind::Neo4j => Ok(TransactionMode::NoTransaction),
     }
 }
 
@@ -112,13 +116,14 @@ fn script(kind: Kind, file: &SourceFile) -> Result<Script> {
     if mode == TransactionMode::NoTransaction {
         // These run statement by statement, so the split must work now,
         // not half-way through the file.
-        let statements = crate::split::split_sql(&content)
+        let split = match kind {
+            Kind::Neo4j => crate::split::split_cypher(&content),
+            Kind::Postgres => crate::split::split_sql(&content),
+        };
+        let statements = split
             .map_err(|e| Error::file(&file.path, format!("line {}: {}", e.line, e.message)))?;
         if statements.is_empty() {
-            return Err(Error::file(
-                &file.path,
-                "holds no statement after its directive",
-            ));
+            return Err(Error::file(&file.path, "holds no statement"));
         }
     }
     Ok(Script {

@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 /// The default name of the history table/collection/index in every database.
 pub const DEFAULT_HISTORY_TABLE: &str = "schema_migrations";
 
+/// The label of Neo4j history nodes unless `history_label` says otherwise.
+pub const DEFAULT_HISTORY_LABEL: &str = "SchemaMigration";
+
 /// Which kind of database a target is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -26,6 +29,8 @@ pub const DEFAULT_HISTORY_TABLE: &str = "schema_migrations";
 pub enum Kind {
     /// PostgreSQL, migrated with `.sql` files.
     Postgres,
+    /// Neo4j, migrated with `.cypher` files.
+    Neo4j,
 }
 
 impl Kind {
@@ -33,6 +38,7 @@ impl Kind {
     pub fn extension(self) -> &'static str {
         match self {
             Kind::Postgres => "sql",
+            Kind::Neo4j => "cypher",
         }
     }
 
@@ -40,6 +46,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Postgres => "postgres",
+            Kind::Neo4j => "neo4j",
         }
     }
 }
@@ -164,7 +171,7 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -229,6 +236,10 @@ struct RawDatabase {
     migrations: Option<String>,
     rollbacks: Option<String>,
     history_table: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    database: Option<String>,
+    history_label: Option<String>,
 }
 
 impl Config {
@@ -271,9 +282,39 @@ impl Config {
             };
             let kind = parse_kind(&get("kind", &db.kind)?)
                 .map_err(|m| Error::config(setting("kind"), m))?;
-            let url = get("url", &db.url)?;
+            let mut url = get("url", &db.url)?;
             if url.trim().is_empty() {
                 return Err(Error::config(setting("url"), "is empty"));
+            }
+            let neo4j_only = [
+                ("user", &db.user),
+                ("password", &db.password),
+                ("database", &db.database),
+                ("history_label", &db.history_label),
+            ];
+            if kind == Kind::Neo4j {
+                if db.history_table.is_some() {
+                    return Err(Error::config(
+                        setting("history_table"),
+                        "a neo4j history is a label: use history_label",
+                    ));
+                }
+                let opt =
+                    |key: &str, v: &Option<String>| v.as_ref().map(|v| get(key, v)).transpose();
+                url = neo4j_url(
+                    &url,
+                    opt("user", &db.user)?,
+                    opt("password", &db.password)?,
+                    opt("database", &db.database)?,
+                )
+                .map_err(|m| Error::config(setting("url"), m))?;
+            } else if let Some((key, _)) = neo4j_only.iter().find(|(_, v)| v.is_some()) {
+                return Err(Error::config(
+                    setting(key),
+                    format!(
+                        "is a neo4j setting; a {kind} database takes its credentials in the url"
+                    ),
+                ));
             }
             let dir = |key: &str, value: Option<&String>, default: String| -> Result<PathBuf> {
                 let value = match value {
@@ -292,12 +333,18 @@ impl Config {
                 db.rollbacks.as_ref(),
                 format!("rollbacks/{name}"),
             )?;
-            let history_table = match &db.history_table {
-                Some(v) => get("history_table", v)?,
-                None => DEFAULT_HISTORY_TABLE.to_string(),
+            let history_table = match (kind, &db.history_table, &db.history_label) {
+                (Kind::Neo4j, _, Some(v)) => get("history_label", v)?,
+                (Kind::Neo4j, _, None) => DEFAULT_HISTORY_LABEL.to_string(),
+                (_, Some(v), _) => get("history_table", v)?,
+                (_, None, _) => DEFAULT_HISTORY_TABLE.to_string(),
             };
-            validate_history_table(&history_table)
-                .map_err(|m| Error::config(setting("history_table"), m))?;
+            match kind {
+                Kind::Neo4j => validate_label(&history_table)
+                    .map_err(|m| Error::config(setting("history_label"), m))?,
+                _ => validate_history_table(&history_table)
+                    .map_err(|m| Error::config(setting("history_table"), m))?,
+            }
             databases.insert(
                 name.clone(),
                 DatabaseConfig {
@@ -437,8 +484,9 @@ impl Config {
 fn parse_kind(value: &str) -> std::result::Result<Kind, String> {
     match value {
         "postgres" | "postgresql" => Ok(Kind::Postgres),
-        "neo4j" | "qdrant" | "elasticsearch" => Err(format!(
-            "kind {value:?} is not supported by this build yet (supported: postgres)"
+        "neo4j" => Ok(Kind::Neo4j),
+        "qdrant" | "elasticsearch" => Err(format!(
+            "kind {value:?} is not supported by this build yet (supported: postgres, neo4j)"
         )),
         other => Err(format!(
             "unknown kind {other:?} (expected postgres, neo4j, qdrant or elasticsearch)"
@@ -475,6 +523,63 @@ fn validate_history_table(name: &str) -> std::result::Result<(), String> {
             "{name:?} is not a valid name: use letters, digits and '_', optionally schema.table"
         ))
     }
+}
+
+/// A plain identifier, so a label can go into Cypher unquoted.
+fn validate_label(name: &str) -> std::result::Result<(), String> {
+    let mut chars = name.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 63;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid label: use letters, digits and '_'"
+        ))
+    }
+}
+
+/// One URL holding everything a Neo4j connection needs, so redaction and
+/// scrubbing work as for every other kind: `user`/`password` become its
+/// userinfo (percent-encoded), `database` its path.
+fn neo4j_url(
+    url: &str,
+    user: Option<String>,
+    password: Option<String>,
+    database: Option<String>,
+) -> std::result::Result<String, String> {
+    let mut parsed = url::Url::parse(url).map_err(|e| format!("{}: {e}", redact_url(url)))?;
+    if !matches!(
+        parsed.scheme(),
+        "bolt" | "bolt+s" | "bolt+ssc" | "neo4j" | "neo4j+s" | "neo4j+ssc"
+    ) || parsed.host_str().is_none()
+    {
+        return Err(format!(
+            "{}: expected bolt://host:port or neo4j://host:port",
+            redact_url(url)
+        ));
+    }
+    if let Some(user) = user {
+        parsed
+            .set_username(&user)
+            .map_err(|()| "cannot set the user".to_string())?;
+    }
+    if let Some(password) = password {
+        parsed
+            .set_password(Some(&password))
+            .map_err(|()| "cannot set the password".to_string())?;
+    }
+    if let Some(db) = database {
+        parsed.set_path(&db);
+    }
+    if parsed.query().is_some() || parsed.path().trim_matches('/').contains('/') {
+        return Err(format!(
+            "{}: only bolt://user:password@host:port/database is understood",
+            redact_url(url)
+        ));
+    }
+    Ok(parsed.to_string())
 }
 
 /// Expands `${VAR}` references. A `$` not followed by `{` is kept as is, so
@@ -514,7 +619,7 @@ mod tests {
 
     #[test]
     fn the_embed_macro_knows_every_kinds_extension() {
-        let kinds = [Kind::Postgres];
+        let kinds = [Kind::Postgres, Kind::Neo4j];
         for kind in kinds.iter() {
             assert!(
                 crate::catalog::EXTENSIONS.contains(&kind.extension()),

@@ -145,17 +145,19 @@ impl Error {
 #[derive(Debug, thiserror::Error)]
 #[error("database {database}: {}{location} failed{}: {message}{}",
     file.display(),
-    sqlstate.as_ref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default(),
+    code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default(),
     render_applied(applied))]
 pub struct StepFailure {
     /// The configured database name.
     pub database: String,
     /// The file whose statement failed.
     pub file: PathBuf,
-    /// `:line:column` when the server reported a position, else empty.
+    /// `:line:column` when the server reported a position, `:line` and the
+    /// statement when it did not, else empty.
     pub location: String,
-    /// The server's error code, when it gave one.
-    pub sqlstate: Option<String>,
+    /// The server's error code, when it gave one (`SQLSTATE 42601`,
+    /// `Neo.ClientError.Statement.SyntaxError`).
+    pub code: Option<String>,
     /// The server's message, scrubbed of secrets.
     pub message: String,
     /// Versions applied (or reverted) by this run before the failure.

@@ -312,6 +312,21 @@ impl Migrator {
         Ok(out)
     }
 
+    /// Removes locks left behind by dead runners (`migrate unlock`). A lock
+    /// whose owner still renews it is refused unless `force`. Says what it
+    /// did, per database.
+    pub async fn unlock(&self, force: bool) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for target in &self.targets {
+            let mut backend =
+                AnyBackend::connect(&target.config, self.options.connect_timeout).await?;
+            let done = backend.break_lock(force).await;
+            let _ = backend.close().await;
+            out.push(done?);
+        }
+        Ok(out)
+    }
+
     /// Marks every migration up to `version` as applied on databases with
     /// no history yet. Returns the versions recorded, per database.
     pub async fn baseline(&self, version: u64) -> Result<Vec<(String, Vec<u64>)>> {

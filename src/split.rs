@@ -1,4 +1,4 @@
-//! Splitting a SQL script into statements at top-level `;`.
+//! Splitting SQL and Cypher scripts into statements at top-level `;`.
 //!
 //! Only `-- strata:no-transaction` files need this: PostgreSQL runs a
 //! multi-statement simple query as one implicit transaction, where
@@ -114,6 +114,63 @@ pub fn split_sql(sql: &str) -> Result<Vec<Statement<'_>>, SplitError> {
     Ok(out)
 }
 
+/// Splits a Cypher script at top-level `;`. Knows single- and
+/// double-quoted strings (backslash escapes), backtick identifiers (a doubled
+/// backtick escapes one), `//` line comments and `/* */` block comments
+/// (which Cypher does not nest). Empty and comment-only pieces are dropped.
+pub fn split_cypher(text: &str) -> Result<Vec<Statement<'_>>, SplitError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i, mut has_code) = (0, 0, false);
+    let unterminated = |at: usize, what: &str| SplitError {
+        line: line_of(text, at),
+        message: format!("unterminated {what}"),
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let end = text[i + 2..]
+                    .find("*/")
+                    .ok_or_else(|| unterminated(i, "block comment /* … */"))?;
+                i += 2 + end + 2;
+            }
+            q @ (b'\'' | b'"') => {
+                mark(&mut start, &mut has_code, i);
+                i = skip_quoted(bytes, i, q, true)
+                    .ok_or_else(|| unterminated(i, &format!("string {0}…{0}", q as char)))?;
+            }
+            b'`' => {
+                mark(&mut start, &mut has_code, i);
+                i = skip_quoted(bytes, i, b'`', false)
+                    .ok_or_else(|| unterminated(i, "identifier `…`"))?;
+            }
+            b';' => {
+                push(&mut out, text, start, i, has_code);
+                (start, has_code) = (i + 1, false);
+                i += 1;
+            }
+            c => {
+                if !c.is_ascii_whitespace() {
+                    mark(&mut start, &mut has_code, i);
+                }
+                i += 1;
+            }
+        }
+    }
+    push(&mut out, text, start, bytes.len(), has_code);
+    Ok(out)
+}
+
+/// Moves a statement's start to its first code character.
+fn mark(start: &mut usize, has_code: &mut bool, at: usize) {
+    if !*has_code {
+        (*start, *has_code) = (at, true);
+    }
+}
+
 fn push<'a>(out: &mut Vec<Statement<'a>>, sql: &'a str, start: usize, end: usize, has_code: bool) {
     if !has_code {
         return;
@@ -198,6 +255,77 @@ pub fn line_col_of_char(text: &str, position: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cypher(text: &str) -> Vec<&str> {
+        split_cypher(text)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.text)
+            .collect()
+    }
+
+    #[test]
+    fn cypher_splits_only_at_top_level_semicolons() {
+        assert_eq!(
+            cypher("CREATE (:A {s: 'a;b'});\nMATCH (n) RETURN n;"),
+            vec!["CREATE (:A {s: 'a;b'})", "MATCH (n) RETURN n"]
+        );
+        // Escaped quotes of both kinds, a semicolon after each.
+        assert_eq!(
+            cypher(r#"RETURN 'it\'s;' AS a; RETURN "say \"hi;\"" AS b"#),
+            vec![r#"RETURN 'it\'s;' AS a"#, r#"RETURN "say \"hi;\"" AS b"#]
+        );
+        // A double quote inside single quotes and the reverse.
+        assert_eq!(
+            cypher(r#"RETURN '";' ; RETURN "';""#),
+            vec![r#"RETURN '";'"#, r#"RETURN "';""#]
+        );
+        // Backtick identifiers, with a doubled backtick inside.
+        assert_eq!(
+            cypher("CREATE INDEX `idx;1` FOR (n:`We``ird;`) ON (n.x);RETURN 1"),
+            vec![
+                "CREATE INDEX `idx;1` FOR (n:`We``ird;`) ON (n.x)",
+                "RETURN 1"
+            ]
+        );
+        // Comments may hold anything, and comment-only pieces vanish.
+        assert_eq!(
+            cypher("// a; b\nRETURN 1; /* x; 'y */ RETURN 2;\n// the end;\n;;"),
+            vec!["RETURN 1", "RETURN 2"]
+        );
+        // `//` inside a string is not a comment; a URL keeps its slashes.
+        assert_eq!(
+            cypher("RETURN 'http://x;y' AS u; RETURN 3"),
+            vec!["RETURN 'http://x;y' AS u", "RETURN 3"]
+        );
+        // No final semicolon.
+        assert_eq!(cypher("RETURN 1"), vec!["RETURN 1"]);
+        // CALL { … } IN TRANSACTIONS is one statement.
+        assert_eq!(
+            cypher("MATCH (u:User) CALL { WITH u SET u.x = 1 } IN TRANSACTIONS OF 100 ROWS;"),
+            vec!["MATCH (u:User) CALL { WITH u SET u.x = 1 } IN TRANSACTIONS OF 100 ROWS"]
+        );
+    }
+
+    #[test]
+    fn cypher_offsets_and_unterminated_constructs() {
+        let s = split_cypher("RETURN 1;\n\n  RETURN 2;").unwrap();
+        assert_eq!(line_of("RETURN 1;\n\n  RETURN 2;", s[1].offset), 3);
+        let s = split_cypher("RETURN 1;\n// why\nRETURN 2 /* trailing */;").unwrap();
+        assert_eq!(s[1].text, "RETURN 2 /* trailing */");
+        assert_eq!(s[1].offset, 17);
+        for (text, line, what) in [
+            ("RETURN 1;\nRETURN 'oops;", 2, "string '…'"),
+            ("RETURN \"x", 1, "string \"…\""),
+            ("RETURN 1;\n\n/* never closed", 3, "block comment"),
+            ("MATCH (n:`Bad) RETURN n", 1, "identifier `…`"),
+            ("RETURN 'a\\'", 1, "string '…'"),
+        ] {
+            let e = split_cypher(text).unwrap_err();
+            assert_eq!(e.line, line, "{text}");
+            assert!(e.message.contains(what), "{text}: {}", e.message);
+        }
+    }
 
     fn texts(sql: &str) -> Vec<&str> {
         split_sql(sql)

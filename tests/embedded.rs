@@ -37,7 +37,11 @@ fn up_latest() -> PlanCommand {
 fn demo_config(url: &str) -> Config {
     let text = std::fs::read_to_string(repo().join("migrate.toml")).unwrap();
     Config::parse(&text, "migrate.toml", repo(), &|name| {
-        name.ends_with("_URL").then(|| url.to_string())
+        Some(match name {
+            "APP_DATABASE_URL" => url.to_string(),
+            "GRAPH_DATABASE_URL" => "bolt://127.0.0.1:1".to_string(),
+            _ => "unused".to_string(),
+        })
     })
     .unwrap()
 }
@@ -50,27 +54,34 @@ fn app_config(db: &TestDb) -> Config {
 
 #[test]
 fn embedded_checksums_equal_the_files_checksums() {
-    let embedded = DEMO.catalog("app", Kind::Postgres).unwrap();
-    let files = Catalog::load(
-        Kind::Postgres,
-        &repo().join("migrations/app"),
-        &repo().join("rollbacks/app"),
-    )
-    .unwrap();
-    assert_eq!(embedded.migrations.len(), files.migrations.len());
-    for (e, f) in embedded.migrations.iter().zip(&files.migrations) {
-        assert_eq!(e.version, f.version);
-        assert_eq!(e.description, f.description);
-        assert_eq!(e.script.checksum, f.script.checksum, "V{}", e.version);
-        assert_eq!(e.script.mode, f.script.mode, "V{}", e.version);
-        assert_eq!(
-            e.rollback.as_ref().map(|r| &r.checksum),
-            f.rollback.as_ref().map(|r| &r.checksum),
-            "U{}",
-            e.version
-        );
+    assert_eq!(DEMO.folders().collect::<Vec<_>>(), vec!["app", "graph"]);
+    for (folder, kind) in [("app", Kind::Postgres), ("graph", Kind::Neo4j)] {
+        let embedded = DEMO.catalog(folder, kind).unwrap();
+        let files = Catalog::load(
+            kind,
+            &repo().join("migrations").join(folder),
+            &repo().join("rollbacks").join(folder),
+        )
+        .unwrap();
+        assert!(!files.migrations.is_empty());
+        assert_eq!(embedded.migrations.len(), files.migrations.len());
+        for (e, f) in embedded.migrations.iter().zip(&files.migrations) {
+            assert_eq!(e.version, f.version);
+            assert_eq!(e.description, f.description);
+            assert_eq!(
+                e.script.checksum, f.script.checksum,
+                "{folder} V{}",
+                e.version
+            );
+            assert_eq!(e.script.mode, f.script.mode, "{folder} V{}", e.version);
+            assert_eq!(
+                e.rollback.as_ref().map(|r| &r.checksum),
+                f.rollback.as_ref().map(|r| &r.checksum),
+                "{folder} U{}",
+                e.version
+            );
+        }
     }
-    assert_eq!(DEMO.folders().collect::<Vec<_>>(), vec!["app"]);
 }
 
 #[test]
@@ -94,7 +105,7 @@ fn a_bad_file_the_macro_cannot_judge_fails_at_construction() {
     let e = Migrator::from_embedded(&DEMO, &config).unwrap_err();
     assert!(
         e.to_string()
-            .contains("no embedded migrations folder named nowhere (embedded: app)"),
+            .contains("no embedded migrations folder named nowhere (embedded: app, graph)"),
         "{e}"
     );
 }
@@ -211,7 +222,8 @@ fn an_offline_plan_needs_every_database_in_the_recording() {
 #[tokio::test]
 async fn a_plan_from_recorded_status_equals_the_plan_from_the_server() {
     let db = TestDb::new("offline_plan").await;
-    let migrator = Migrator::new(&demo_config(&db.url), &[]).unwrap();
+    // The PostgreSQL database of the demo (its graph needs a Neo4j).
+    let migrator = Migrator::new(&demo_config(&db.url), &["app".into()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let recorded = dir.path().join("status.json");
     // Empty, half-way, and fully applied with partitions a quarter old.
@@ -244,10 +256,21 @@ async fn a_plan_from_recorded_status_equals_the_plan_from_the_server() {
 
         // The CLI prints the same plan from the recording, connecting nowhere.
         let cli = Command::new(support::migrate_bin())
-            .args(["plan", "--format", "json", "--now", now, "--from-status"])
+            .args([
+                "--database",
+                "app",
+                "plan",
+                "--format",
+                "json",
+                "--now",
+                now,
+            ])
+            .arg("--from-status")
             .arg(&recorded)
             .current_dir(repo())
             .env("APP_DATABASE_URL", "postgres://nobody:x@127.0.0.1:1/none")
+            .env("GRAPH_DATABASE_URL", "bolt://nobody@127.0.0.1:1")
+            .env("GRAPH_DATABASE_PASSWORD", "unused")
             .output()
             .unwrap();
         let cli = Run::from(cli);

@@ -394,17 +394,7 @@ async fn writers_keep_writing_while_24_partitions_are_created() {
 #[tokio::test]
 async fn demo_partition_plan_snapshot() {
     let db = TestDb::new("part_demo").await;
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let demo = |args: &[&str]| {
-        Run::from(
-            std::process::Command::new(support::migrate_bin())
-                .args(args)
-                .current_dir(repo)
-                .env("APP_DATABASE_URL", &db.url)
-                .output()
-                .unwrap(),
-        )
-    };
+    let demo = |args: &[&str]| support::demo_migrate(&db.url, args);
     demo(&["up"]).expect(0);
     let plan = demo(&["partitions", "plan", "--now", "2027-01-15T12:00:00Z"]);
     plan.expect(0);

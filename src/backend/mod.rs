@@ -24,6 +24,7 @@
 //! 7. Add the variant to [`AnyBackend`] and its `connect`, and run the shared
 //!    conformance suite (`tests/conformance.rs`) against a real server.
 
+pub mod neo4j;
 pub mod postgres;
 
 use std::time::Duration;
@@ -72,12 +73,15 @@ pub trait Backend {
 pub enum AnyBackend {
     /// PostgreSQL.
     Postgres(postgres::PostgresBackend),
+    /// Neo4j.
+    Neo4j(neo4j::Neo4jBackend),
 }
 
 macro_rules! dispatch {
     ($self:expr, $b:ident => $call:expr) => {
         match $self {
             AnyBackend::Postgres($b) => $call,
+            AnyBackend::Neo4j($b) => $call,
         }
     };
 }
@@ -88,6 +92,23 @@ impl AnyBackend {
         match db.kind {
             Kind::Postgres => Ok(AnyBackend::Postgres(
                 postgres::PostgresBackend::connect(db, connect_timeout).await?,
+            )),
+            Kind::Neo4j => Ok(AnyBackend::Neo4j(
+                neo4j::Neo4jBackend::connect(db, connect_timeout).await?,
+            )),
+        }
+    }
+
+    /// Removes a lock left behind by a runner that died (`migrate unlock`).
+    /// Says what it did.
+    pub async fn break_lock(&mut self, force: bool) -> Result<String> {
+        match self {
+            AnyBackend::Neo4j(b) => b.break_lock(force).await,
+            // A session-level advisory lock ends with its session: a dead
+            // runner's lock is gone as soon as the server notices.
+            AnyBackend::Postgres(b) => Ok(format!(
+                "{}: PostgreSQL's advisory lock is released when its session ends; nothing to remove",
+                b.database()
             )),
         }
     }

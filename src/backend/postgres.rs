@@ -126,7 +126,7 @@ impl PostgresBackend {
                 database: self.database.clone(),
                 file,
                 location: String::new(),
-                sqlstate: None,
+                code: None,
                 message: self.url.scrub(&e.to_string()),
                 applied: Vec::new(),
             }));
@@ -152,7 +152,7 @@ impl PostgresBackend {
             database: self.database.clone(),
             file,
             location,
-            sqlstate: Some(pg.code().to_string()),
+            code: Some(format!("SQLSTATE {}", pg.code())),
             message: self.url.scrub(&message),
             applied: Vec::new(),
         }))

@@ -132,6 +132,13 @@ enum Cmd {
     /// Realign the history with the files after a human has looked: update
     /// changed checksums and names, forget dirty and vanished records.
     Repair,
+    /// Remove a migration lock left behind by a runner that died (Neo4j);
+    /// refused while its owner still renews it.
+    Unlock {
+        /// Remove it even though its lease is live.
+        #[arg(long)]
+        force: bool,
+    },
     /// Partition maintenance for the `[[partitions]]` policies.
     Partitions {
         #[command(subcommand)]
@@ -391,6 +398,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
         }
         Cmd::Repair => print!("{}", render::repairs(&migrator.repair().await?)),
+        Cmd::Unlock { force } => {
+            for line in migrator.unlock(force).await? {
+                println!("{line}");
+            }
+        }
         Cmd::Baseline { version } => {
             for (db, versions) in migrator.baseline(version).await? {
                 let list: Vec<String> = versions.iter().map(u64::to_string).collect();

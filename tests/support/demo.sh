@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: migrates the demo system (migrate.toml) and prints its status.
 # With APP_DATABASE_URL unset, it installs PostgreSQL from Debian's packages
-# if needed and starts a throwaway cluster for the run, stopped at the end.
+# if needed and starts a throwaway cluster for the run; with
+# GRAPH_DATABASE_URL unset, it starts a throwaway Neo4j (resolved from Maven
+# Central once). Both are stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,6 +17,14 @@ if [ -z "${APP_DATABASE_URL:-}" ]; then
   pg_start
   export APP_DATABASE_URL="${STRATA_TEST_PG_URL%/postgres}/app"
   psql -q "$STRATA_TEST_PG_URL" -c "CREATE DATABASE app"
+fi
+if [ -z "${GRAPH_DATABASE_URL:-}" ]; then
+  # shellcheck source=tests/support/neo4j.sh
+  source tests/support/neo4j.sh
+  trap 'neo4j_stop; if declare -F pg_stop >/dev/null; then pg_stop; fi' EXIT
+  neo4j_start
+  export GRAPH_DATABASE_URL="$STRATA_TEST_NEO4J_URL"
+  export GRAPH_DATABASE_PASSWORD="$STRATA_TEST_NEO4J_PASSWORD"
 fi
 
 echo "== migrate plan"

@@ -224,14 +224,18 @@ impl Project {
     }
 }
 
-/// Runs `migrate` in the repository (the demo's `migrate.toml`) with the
-/// demo database pointed at `url`.
+/// Runs `migrate --database app` in the repository (the demo's
+/// `migrate.toml`) with the demo's PostgreSQL database pointed at `url`.
+/// The graph database is configured but never reached.
 pub fn demo_migrate(url: &str, args: &[&str]) -> Run {
     Run::from(
         Command::new(migrate_bin())
+            .args(["--database", "app"])
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("APP_DATABASE_URL", url)
+            .env("GRAPH_DATABASE_URL", "bolt://127.0.0.1:1")
+            .env("GRAPH_DATABASE_PASSWORD", "unused")
             .env_remove("DATABASE_URL")
             .output()
             .unwrap(),

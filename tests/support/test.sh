@@ -7,8 +7,11 @@ cd "$(dirname "$0")/../.."
 
 # shellcheck source=tests/support/pg.sh
 source tests/support/pg.sh
-trap pg_stop EXIT
+# shellcheck source=tests/support/neo4j.sh
+source tests/support/neo4j.sh
+trap 'neo4j_stop; pg_stop' EXIT
 pg_start
+neo4j_start
 
 export INSTA_UPDATE=no  # an unreviewed snapshot change fails the run
 cargo build --workspace --all-targets --locked

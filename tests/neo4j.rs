@@ -1,0 +1,385 @@
+//! The Neo4j backend against the real Neo4j that `tests/support/test.sh`
+//! starts. Community Neo4j has one user database, so these tests take turns
+//! (a shared mutex) and each starts from an empty graph with no schema.
+
+mod support;
+
+use neo4rs::{ConfigBuilder, Graph, query};
+use support::{Project, Run};
+
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn server() -> (String, String) {
+    let url = std::env::var("STRATA_TEST_NEO4J_URL").unwrap_or_else(|_| {
+        panic!(
+            "STRATA_TEST_NEO4J_URL is not set: the Neo4j tests need a real server. \
+             Run the suite with `bash tests/support/test.sh`, which starts one."
+        )
+    });
+    (url, std::env::var("STRATA_TEST_NEO4J_PASSWORD").unwrap())
+}
+
+async fn graph() -> Graph {
+    let (url, password) = server();
+    let config = ConfigBuilder::default()
+        .uri(url)
+        .user("neo4j")
+        .password(password)
+        .build()
+        .unwrap();
+    Graph::connect(config).await.unwrap()
+}
+
+async fn strings(g: &Graph, cypher: &str) -> Vec<String> {
+    let mut rows = g.execute(query(cypher)).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await.unwrap() {
+        out.push(row.get::<String>("x").unwrap());
+    }
+    out.sort();
+    out
+}
+
+async fn count(g: &Graph, cypher: &str) -> i64 {
+    let mut rows = g.execute(query(cypher)).await.unwrap();
+    rows.next().await.unwrap().unwrap().get("n").unwrap()
+}
+
+/// Drops every constraint, index and node.
+async fn reset(g: &Graph) {
+    for c in strings(g, "SHOW CONSTRAINTS YIELD name RETURN name AS x").await {
+        g.run(query(&format!("DROP CONSTRAINT `{c}`")))
+            .await
+            .unwrap();
+    }
+    for i in strings(
+        g,
+        "SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP' RETURN name AS x",
+    )
+    .await
+    {
+        g.run(query(&format!("DROP INDEX `{i}`"))).await.unwrap();
+    }
+    g.run(query("MATCH (n) DETACH DELETE n")).await.unwrap();
+}
+
+/// `(version, success)` of every history node.
+async fn history(g: &Graph) -> Vec<(i64, bool)> {
+    let mut rows = g
+        .execute(query(
+            "MATCH (m:SchemaMigration) RETURN m.version AS v, m.success AS ok ORDER BY v",
+        ))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().await.unwrap() {
+        out.push((r.get("v").unwrap(), r.get("ok").unwrap()));
+    }
+    out
+}
+
+fn project() -> Project {
+    let p = Project::new();
+    p.config(
+        "[databases.graph]\nkind = \"neo4j\"\nurl = \"${NEO4J_URL}\"\nuser = \"neo4j\"\n\
+         password = \"${NEO4J_PASSWORD}\"\nmigrations = \"migrations\"\nrollbacks = \"rollbacks\"\n",
+    );
+    p
+}
+
+fn migrate(p: &Project, args: &[&str]) -> Run {
+    let (url, password) = server();
+    p.migrate_raw(args, &[("NEO4J_URL", &url), ("NEO4J_PASSWORD", &password)])
+}
+
+fn demo(args: &[&str]) -> Run {
+    let (url, password) = server();
+    Run::from(
+        std::process::Command::new(support::migrate_bin())
+            .args(["--database", "graph"])
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("APP_DATABASE_URL", "postgres://unused@127.0.0.1:1/none")
+            .env("GRAPH_DATABASE_URL", url)
+            .env("GRAPH_DATABASE_PASSWORD", password)
+            .output()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn demo_graph_applies_backfills_in_batches_and_rolls_back() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+
+    demo(&["up", "--to", "3"]).expect(0);
+    // Existing data for the backfill: more rows than one batch.
+    g.run(query(
+        "UNWIND range(1, 1234) AS i CREATE (:Concept {id: i, name: ' Linear Algebra ' + i})",
+    ))
+    .await
+    .unwrap();
+    demo(&["up"]).expect(0);
+    assert_eq!(
+        history(&g).await,
+        (1..=5).map(|v| (v, true)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        count(
+            &g,
+            "MATCH (c:Concept) WHERE c.slug STARTS WITH 'linear-algebra-' RETURN count(c) AS n"
+        )
+        .await,
+        1234
+    );
+    let constraints = strings(&g, "SHOW CONSTRAINTS YIELD name RETURN name AS x").await;
+    for c in [
+        "user_id_unique",
+        "concept_id_unique",
+        "entity_id_unique",
+        "learning_path_id_unique",
+        "SchemaMigration_version_unique",
+    ] {
+        assert!(
+            constraints.contains(&c.to_string()),
+            "{c} in {constraints:?}"
+        );
+    }
+    assert_eq!(
+        count(&g, "SHOW INDEXES YIELD name, entityType WHERE name = 'related_to_weight' AND entityType = 'RELATIONSHIP' RETURN count(*) AS n").await,
+        1
+    );
+    // The lock was released.
+    assert_eq!(
+        count(&g, "MATCH (l:SchemaMigrationLock) RETURN count(l) AS n").await,
+        0
+    );
+    let status = demo(&["status"]);
+    status.expect(0);
+    assert!(status.stdout.contains("5 applied"), "{}", status.stdout);
+
+    demo(&["down", "--to", "0"]).expect(0);
+    assert!(history(&g).await.is_empty());
+    assert_eq!(
+        count(
+            &g,
+            "MATCH (c:Concept) WHERE c.slug IS NOT NULL RETURN count(c) AS n"
+        )
+        .await,
+        0
+    );
+    let left = strings(&g, "SHOW CONSTRAINTS YIELD name RETURN name AS x").await;
+    assert!(
+        left.iter().all(|c| c.starts_with("SchemaMigration")),
+        "{left:?}"
+    );
+    assert_eq!(
+        strings(&g, "SHOW INDEXES YIELD name, type, owningConstraint WHERE type <> 'LOOKUP' AND owningConstraint IS NULL RETURN name AS x").await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_failing_statement_is_named_and_leaves_a_dirty_record_until_repair() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    p.migration("V1__ok.cypher", "CREATE (:Marker {v: 1});\n");
+    p.migration(
+        "V2__broken.cypher",
+        "CREATE (:Marker {v: 2});\n// the typo below\nMATCH (n:Marker) RETURNN n;\nCREATE (:Marker {v: 3});\n",
+    );
+    let up = migrate(&p, &["up"]);
+    up.expect(1);
+    for part in [
+        "V2__broken.cypher:3 (statement 2: MATCH (n:Marker) RETURNN n)",
+        "Neo.ClientError.Statement.SyntaxError",
+        "this run completed version(s) 1 before it",
+    ] {
+        assert!(up.stderr.contains(part), "{part} not in {}", up.stderr);
+    }
+    assert_eq!(history(&g).await, vec![(1, true), (2, false)]);
+    // The statement before the failure ran, the one after did not.
+    assert_eq!(count(&g, "MATCH (m:Marker) RETURN count(m) AS n").await, 2);
+
+    let again = migrate(&p, &["up"]);
+    again.expect(3);
+    assert!(again.stderr.contains("dirty"), "{}", again.stderr);
+
+    p.migration(
+        "V2__broken.cypher",
+        "CREATE (:Marker {v: 2});\nMATCH (n:Marker) RETURN n;\nCREATE (:Marker {v: 3});\n",
+    );
+    migrate(&p, &["repair"]).expect(0);
+    assert_eq!(history(&g).await, vec![(1, true)]);
+    migrate(&p, &["up"]).expect(0);
+    assert_eq!(history(&g).await, vec![(1, true), (2, true)]);
+}
+
+#[tokio::test]
+async fn syntax_neo4j_5_removed_fails_with_the_servers_message() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    p.migration(
+        "V1__old_constraint.cypher",
+        "CREATE CONSTRAINT ON (u:User) ASSERT u.id IS UNIQUE;\n",
+    );
+    let up = migrate(&p, &["up"]);
+    up.expect(1);
+    assert!(
+        up.stderr
+            .contains("V1__old_constraint.cypher:1 (statement 1: CREATE CONSTRAINT ON (u:User) ASSERT u.id IS UNIQUE)"),
+        "{}",
+        up.stderr
+    );
+    assert!(
+        up.stderr.contains("Neo.ClientError.Statement.SyntaxError"),
+        "{}",
+        up.stderr
+    );
+    assert!(
+        strings(&g, "SHOW CONSTRAINTS YIELD name, labelsOrTypes WHERE 'User' IN labelsOrTypes RETURN name AS x").await.is_empty()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_runners_apply_each_migration_once() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    p.migration(
+        "V1__constraint.cypher",
+        "CREATE CONSTRAINT run_v IF NOT EXISTS FOR (r:Run) REQUIRE r.v IS UNIQUE;\n",
+    );
+    for v in 2..=12 {
+        // A second application of any of these would fail on the constraint.
+        p.migration(
+            &format!("V{v}__run_{v}.cypher"),
+            &format!("CREATE (:Run {{v: {v}}});\n"),
+        );
+    }
+    let (url, password) = server();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(support::migrate_bin());
+            cmd.args(["up"])
+                .current_dir(p.path())
+                .env("NEO4J_URL", &url)
+                .env("NEO4J_PASSWORD", &password);
+            std::thread::spawn(move || cmd.output().unwrap())
+        })
+        .collect();
+    for h in handles {
+        Run::from(h.join().unwrap()).expect(0);
+    }
+    assert_eq!(
+        history(&g).await,
+        (1..=12).map(|v| (v, true)).collect::<Vec<_>>()
+    );
+    assert_eq!(count(&g, "MATCH (r:Run) RETURN count(r) AS n").await, 11);
+}
+
+#[tokio::test]
+async fn a_stale_lock_is_reported_and_broken_only_by_unlock() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    p.migration("V1__a.cypher", "CREATE (:A);\n");
+    // A runner that died an hour ago left its lock behind.
+    g.run(query(
+        "CREATE (:SchemaMigrationLock {name: 'lock', owner: 'gone-host pid 42', \
+         acquired_at: datetime() - duration('PT1H'), expires_at: datetime() - duration('PT59M')})",
+    ))
+    .await
+    .unwrap();
+    let up = migrate(&p, &["--lock-timeout", "1", "up"]);
+    up.expect(1);
+    for part in ["gone-host pid 42", "stale", "migrate unlock"] {
+        assert!(up.stderr.contains(part), "{part} not in {}", up.stderr);
+    }
+    assert!(history(&g).await.is_empty(), "never silently stolen");
+
+    let unlock = migrate(&p, &["unlock"]);
+    unlock.expect(0);
+    assert!(
+        unlock
+            .stdout
+            .contains("removed the lock held by gone-host pid 42"),
+        "{}",
+        unlock.stdout
+    );
+    migrate(&p, &["up"]).expect(0);
+    assert_eq!(history(&g).await, vec![(1, true)]);
+
+    // A live lock (its lease in the future) is not removed without --force.
+    g.run(query(
+        "CREATE (:SchemaMigrationLock {name: 'lock', owner: 'busy-host pid 7', \
+         acquired_at: datetime(), expires_at: datetime() + duration('PT1H')})",
+    ))
+    .await
+    .unwrap();
+    let refused = migrate(&p, &["unlock"]);
+    refused.expect(1);
+    assert!(
+        refused.stderr.contains("its owner is alive"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        count(&g, "MATCH (l:SchemaMigrationLock) RETURN count(l) AS n").await,
+        1
+    );
+    migrate(&p, &["unlock", "--force"]).expect(0);
+    assert_eq!(
+        count(&g, "MATCH (l:SchemaMigrationLock) RETURN count(l) AS n").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_to_connect_without_showing_it() {
+    let _turn = TURN.lock().await;
+    let (url, _) = server();
+    // Another user: Neo4j locks out a user after repeated failures, and
+    // the other tests need `neo4j`.
+    let p = Project::new();
+    p.config(
+        "[databases.graph]\nkind = \"neo4j\"\nurl = \"${NEO4J_URL}\"\nuser = \"intruder\"\n\
+         password = \"${NEO4J_PASSWORD}\"\nmigrations = \"migrations\"\n",
+    );
+    p.migration("V1__a.cypher", "CREATE (:A);\n");
+    let secret = "wrong-Pa55word-x";
+    let up = p.migrate_raw(&["up"], &[("NEO4J_URL", &url), ("NEO4J_PASSWORD", secret)]);
+    up.expect(1);
+    assert!(
+        up.stderr
+            .contains("database graph: cannot connect to bolt://intruder:***@"),
+        "{}",
+        up.stderr
+    );
+    assert!(!up.all().contains(secret), "{}", up.all());
+}
+
+#[test]
+fn bad_cypher_files_fail_before_connecting() {
+    let p = project();
+    p.migration("V1__a.cypher", "CREATE (:A {s: 'unterminated});\n");
+    // Nothing listens on port 1: validation must fail first.
+    let up = p.migrate_raw(
+        &["up"],
+        &[("NEO4J_URL", "bolt://127.0.0.1:1"), ("NEO4J_PASSWORD", "x")],
+    );
+    up.expect(2);
+    assert!(
+        up.stderr
+            .contains("V1__a.cypher: line 1: unterminated string '…'"),
+        "{}",
+        up.stderr
+    );
+}
