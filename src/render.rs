@@ -46,9 +46,13 @@ pub fn plans(plans: &[Plan]) -> String {
             .max()
             .unwrap_or(0);
         for s in &p.steps {
-            let mode = match s.mode {
-                TransactionMode::Transaction => "",
-                TransactionMode::NoTransaction => "  [no transaction]",
+            // Only an exception is worth a tag: Neo4j files always run
+            // statement by statement.
+            let mode = match (p.kind, s.mode) {
+                (crate::config::Kind::Postgres, TransactionMode::NoTransaction) => {
+                    "  [no transaction]"
+                }
+                _ => "",
             };
             let _ = writeln!(
                 out,
