@@ -53,6 +53,9 @@ pub struct Script {
     pub content: String,
     /// How the backend must run it.
     pub mode: TransactionMode,
+    /// For operation files (Elasticsearch): one line per operation, shown
+    /// in plans. Empty for SQL and Cypher, whose text speaks for itself.
+    pub operations: Vec<String>,
 }
 
 /// A migration and, when one exists, its rollback.
@@ -101,6 +104,8 @@ fn transaction_mode(kind: Kind, content: &str) -> std::result::Result<Transactio
         // `CALL { … } IN TRANSACTIONS` needs an implicit one: statements run
         // one by one, recorded dirty first.
         Kind::Neo4j => Ok(TransactionMode::NoTransaction),
+        // Nothing in Elasticsearch is transactional.
+        Kind::Elasticsearch => Ok(TransactionMode::NoTransaction),
     }
 }
 
@@ -113,12 +118,18 @@ fn script(kind: Kind, file: &SourceFile) -> Result<Script> {
         ));
     }
     let mode = transaction_mode(kind, &content).map_err(|m| Error::file(&file.path, m))?;
-    if mode == TransactionMode::NoTransaction {
+    let mut operations = Vec::new();
+    if kind == Kind::Elasticsearch {
+        // The whole operation list must parse now, not half-way through.
+        let ops = crate::backend::elasticsearch::ops::parse(&content)
+            .map_err(|e| Error::file(&file.path, e.to_string()))?;
+        operations = ops.iter().map(|o| o.describe()).collect();
+    } else if mode == TransactionMode::NoTransaction {
         // These run statement by statement, so the split must work now,
         // not half-way through the file.
         let split = match kind {
             Kind::Neo4j => crate::split::split_cypher(&content),
-            Kind::Postgres => crate::split::split_sql(&content),
+            _ => crate::split::split_sql(&content),
         };
         let statements = split
             .map_err(|e| Error::file(&file.path, format!("line {}: {}", e.line, e.message)))?;
@@ -131,6 +142,7 @@ fn script(kind: Kind, file: &SourceFile) -> Result<Script> {
         checksum: checksum(&content),
         content,
         mode,
+        operations,
     })
 }
 

@@ -31,6 +31,8 @@ pub enum Kind {
     Postgres,
     /// Neo4j, migrated with `.cypher` files.
     Neo4j,
+    /// Elasticsearch, migrated with `.json` operation lists.
+    Elasticsearch,
 }
 
 impl Kind {
@@ -39,6 +41,7 @@ impl Kind {
         match self {
             Kind::Postgres => "sql",
             Kind::Neo4j => "cypher",
+            Kind::Elasticsearch => "json",
         }
     }
 
@@ -47,6 +50,7 @@ impl Kind {
         match self {
             Kind::Postgres => "postgres",
             Kind::Neo4j => "neo4j",
+            Kind::Elasticsearch => "elasticsearch",
         }
     }
 }
@@ -100,6 +104,11 @@ impl ConnectionUrl {
                     && !v.is_empty()
                 {
                     out.push(v.to_string());
+                    // Query values may be form-encoded ('+' for space).
+                    let decoded = percent_decode(&v.replace('+', " "));
+                    if decoded != v {
+                        out.push(decoded);
+                    }
                 }
             }
         }
@@ -240,6 +249,7 @@ struct RawDatabase {
     password: Option<String>,
     database: Option<String>,
     history_label: Option<String>,
+    api_key: Option<String>,
 }
 
 impl Config {
@@ -286,35 +296,60 @@ impl Config {
             if url.trim().is_empty() {
                 return Err(Error::config(setting("url"), "is empty"));
             }
-            let neo4j_only = [
-                ("user", &db.user),
-                ("password", &db.password),
-                ("database", &db.database),
-                ("history_label", &db.history_label),
+            let opt = |key: &str, v: &Option<String>| v.as_ref().map(|v| get(key, v)).transpose();
+            // Each kind takes only the extra keys it understands; a key meant
+            // for another kind is a mistake worth stopping for.
+            let extras = [
+                ("user", db.user.is_some()),
+                ("password", db.password.is_some()),
+                ("database", db.database.is_some()),
+                ("history_label", db.history_label.is_some()),
+                ("api_key", db.api_key.is_some()),
             ];
-            if kind == Kind::Neo4j {
-                if db.history_table.is_some() {
-                    return Err(Error::config(
-                        setting("history_table"),
-                        "a neo4j history is a label: use history_label",
-                    ));
-                }
-                let opt =
-                    |key: &str, v: &Option<String>| v.as_ref().map(|v| get(key, v)).transpose();
-                url = neo4j_url(
-                    &url,
-                    opt("user", &db.user)?,
-                    opt("password", &db.password)?,
-                    opt("database", &db.database)?,
-                )
-                .map_err(|m| Error::config(setting("url"), m))?;
-            } else if let Some((key, _)) = neo4j_only.iter().find(|(_, v)| v.is_some()) {
+            let allowed: &[&str] = match kind {
+                Kind::Neo4j => &["user", "password", "database", "history_label"],
+                Kind::Elasticsearch => &["user", "password", "api_key"],
+                Kind::Postgres => &[],
+            };
+            if let Some((key, _)) = extras
+                .iter()
+                .find(|(key, set)| *set && !allowed.contains(key))
+            {
                 return Err(Error::config(
                     setting(key),
                     format!(
-                        "is a neo4j setting; a {kind} database takes its credentials in the url"
+                        "is not a setting of kind {kind} (it takes: url{}{})",
+                        if allowed.is_empty() { "" } else { ", " },
+                        allowed.join(", ")
                     ),
                 ));
+            }
+            match kind {
+                Kind::Neo4j => {
+                    if db.history_table.is_some() {
+                        return Err(Error::config(
+                            setting("history_table"),
+                            "a neo4j history is a label: use history_label",
+                        ));
+                    }
+                    url = neo4j_url(
+                        &url,
+                        opt("user", &db.user)?,
+                        opt("password", &db.password)?,
+                        opt("database", &db.database)?,
+                    )
+                    .map_err(|m| Error::config(setting("url"), m))?;
+                }
+                Kind::Elasticsearch => {
+                    url = http_url(
+                        &url,
+                        opt("user", &db.user)?,
+                        opt("password", &db.password)?,
+                        opt("api_key", &db.api_key)?,
+                    )
+                    .map_err(|m| Error::config(setting("url"), m))?;
+                }
+                Kind::Postgres => {}
             }
             let dir = |key: &str, value: Option<&String>, default: String| -> Result<PathBuf> {
                 let value = match value {
@@ -342,6 +377,8 @@ impl Config {
             match kind {
                 Kind::Neo4j => validate_label(&history_table)
                     .map_err(|m| Error::config(setting("history_label"), m))?,
+                Kind::Elasticsearch => validate_index_name(&history_table)
+                    .map_err(|m| Error::config(setting("history_table"), m))?,
                 _ => validate_history_table(&history_table)
                     .map_err(|m| Error::config(setting("history_table"), m))?,
             }
@@ -485,8 +522,9 @@ fn parse_kind(value: &str) -> std::result::Result<Kind, String> {
     match value {
         "postgres" | "postgresql" => Ok(Kind::Postgres),
         "neo4j" => Ok(Kind::Neo4j),
-        "qdrant" | "elasticsearch" => Err(format!(
-            "kind {value:?} is not supported by this build yet (supported: postgres, neo4j)"
+        "elasticsearch" => Ok(Kind::Elasticsearch),
+        "qdrant" => Err(format!(
+            "kind {value:?} is not supported by this build yet (supported: postgres, neo4j, elasticsearch)"
         )),
         other => Err(format!(
             "unknown kind {other:?} (expected postgres, neo4j, qdrant or elasticsearch)"
@@ -540,6 +578,73 @@ fn validate_label(name: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// A lowercase Elasticsearch index name that needs no escaping in a path.
+fn validate_index_name(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with(['_', '-', '+'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid index name: use lowercase letters, digits, '_', '-' and '.'"
+        ))
+    }
+}
+
+/// Puts `user`/`password` settings into a URL's userinfo (percent-encoded).
+fn set_userinfo(
+    url: &mut url::Url,
+    user: Option<String>,
+    password: Option<String>,
+) -> std::result::Result<(), String> {
+    if let Some(user) = user {
+        url.set_username(&user)
+            .map_err(|()| "cannot set the user".to_string())?;
+    }
+    if let Some(password) = password {
+        url.set_password(Some(&password))
+            .map_err(|()| "cannot set the password".to_string())?;
+    }
+    Ok(())
+}
+
+/// One URL holding everything an HTTP connection needs (Elasticsearch), so
+/// redaction and scrubbing work as for every other kind: `user`/`password`
+/// become its userinfo, `api_key` a query parameter the backend turns into
+/// an `Authorization` header.
+fn http_url(
+    url: &str,
+    user: Option<String>,
+    password: Option<String>,
+    api_key: Option<String>,
+) -> std::result::Result<String, String> {
+    let mut parsed = url::Url::parse(url).map_err(|e| format!("{}: {e}", redact_url(url)))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!(
+            "{}: expected http://host:port or https://host:port",
+            redact_url(url)
+        ));
+    }
+    set_userinfo(&mut parsed, user, password)?;
+    if parsed.query().is_some_and(|q| !q.is_empty()) {
+        return Err(format!(
+            "{}: query parameters are not understood; use the api_key setting",
+            redact_url(url)
+        ));
+    }
+    if let Some(key) = api_key {
+        if !parsed.username().is_empty() {
+            return Err("give either user/password or api_key, not both".to_string());
+        }
+        parsed.query_pairs_mut().append_pair("api_key", &key);
+    }
+    Ok(parsed.to_string())
+}
+
 /// One URL holding everything a Neo4j connection needs, so redaction and
 /// scrubbing work as for every other kind: `user`/`password` become its
 /// userinfo (percent-encoded), `database` its path.
@@ -560,16 +665,7 @@ fn neo4j_url(
             redact_url(url)
         ));
     }
-    if let Some(user) = user {
-        parsed
-            .set_username(&user)
-            .map_err(|()| "cannot set the user".to_string())?;
-    }
-    if let Some(password) = password {
-        parsed
-            .set_password(Some(&password))
-            .map_err(|()| "cannot set the password".to_string())?;
-    }
+    set_userinfo(&mut parsed, user, password)?;
     if let Some(db) = database {
         parsed.set_path(&db);
     }
@@ -619,7 +715,7 @@ mod tests {
 
     #[test]
     fn the_embed_macro_knows_every_kinds_extension() {
-        let kinds = [Kind::Postgres, Kind::Neo4j];
+        let kinds = [Kind::Postgres, Kind::Neo4j, Kind::Elasticsearch];
         for kind in kinds.iter() {
             assert!(
                 crate::catalog::EXTENSIONS.contains(&kind.extension()),
@@ -713,6 +809,70 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("history_table"), "{err}");
+    }
+
+    fn parse_one(body: &str) -> Result<Config> {
+        Config::parse(
+            &format!("[databases.search]\n{body}"),
+            "m.toml",
+            Path::new("."),
+            &|name| (name == "KEY").then(|| "aWQ6c2Vj+ZXQ=".to_string()),
+        )
+    }
+
+    #[test]
+    fn elasticsearch_credentials_become_one_redacted_url() {
+        let cfg = parse_one(
+            "kind = \"elasticsearch\"\nurl = \"http://es:9200\"\nuser = \"elastic\"\npassword = \"p@ss w\"\n",
+        )
+        .unwrap();
+        let db = &cfg.databases["search"];
+        assert_eq!(db.kind, Kind::Elasticsearch);
+        assert_eq!(db.url.expose(), "http://elastic:p%40ss%20w@es:9200/");
+        assert_eq!(db.url.redacted(), "http://elastic:***@es:9200/");
+        assert_eq!(db.url.scrub("refused p@ss w"), "refused ***");
+        assert_eq!(db.history_table, "schema_migrations");
+
+        let cfg = parse_one(
+            "kind = \"elasticsearch\"\nurl = \"https://es:9200\"\napi_key = \"${KEY}\"\n",
+        )
+        .unwrap();
+        let url = &cfg.databases["search"].url;
+        assert!(!url.redacted().contains("aWQ6"), "{}", url.redacted());
+        assert_eq!(url.scrub("key aWQ6c2Vj+ZXQ= bad"), "key *** bad");
+        assert!(!format!("{url:?}").contains("aWQ6"));
+    }
+
+    #[test]
+    fn elasticsearch_settings_are_checked() {
+        let cases = [
+            ("url = \"bolt://es:7687\"\n", "databases.search.url"),
+            (
+                "url = \"http://es:9200\"\nhistory_label = \"X\"\n",
+                "databases.search.history_label: is not a setting of kind elasticsearch",
+            ),
+            (
+                "url = \"http://u:p@es:9200\"\napi_key = \"k\"\n",
+                "either user/password or api_key",
+            ),
+            (
+                "url = \"http://es:9200\"\nhistory_table = \"History\"\n",
+                "not a valid index name",
+            ),
+            ("url = \"http://es:9200/?x=1\"\n", "query parameters"),
+        ];
+        for (body, expected) in cases {
+            let err = parse_one(&format!("kind = \"elasticsearch\"\n{body}")).unwrap_err();
+            assert!(err.to_string().contains(expected), "{body}: {err}");
+            assert_eq!(err.exit_code(), 2);
+        }
+        let err = parse_one("kind = \"postgres\"\nurl = \"postgres://x\"\napi_key = \"k\"\n")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is not a setting of kind postgres (it takes: url)"),
+            "{err}"
+        );
     }
 
     #[test]

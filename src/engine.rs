@@ -139,6 +139,13 @@ impl Target {
     }
 }
 
+/// Checks a plan's steps against the live database (see
+/// [`Backend::check`]) before any of them runs. Read-only.
+pub async fn check(target: &Target, backend: &mut AnyBackend, plan: &Plan) -> Result<()> {
+    let steps: Vec<(&Step, &Script)> = plan.steps.iter().map(|s| (s, target.script(s))).collect();
+    backend.check(&steps).await
+}
+
 /// Runs the work under the lock and always releases it, whatever happened.
 async fn locked<T>(
     backend: &mut AnyBackend,
@@ -175,6 +182,7 @@ pub async fn execute(
         backend.ensure_history().await?;
         let history = backend.applied().await?;
         let plan = target.plan(&history, command)?;
+        check(target, backend, &plan).await?;
         for step in &plan.steps {
             let script = target.script(step);
             tracing::info!(database = %target.config.name, version = step.version, action = ?step.action, file = %step.file, "running");

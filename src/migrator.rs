@@ -167,6 +167,11 @@ impl Migrator {
         let mut work = Vec::new();
         for (target, backend) in self.targets.iter().zip(backends.iter_mut()) {
             let planned = target.plan(&backend.applied().await?, command);
+            if let Ok(plan) = &planned {
+                // Refuse what the server would refuse half-way, before
+                // anything changes anywhere.
+                engine::check(target, backend, plan).await?;
+            }
             if engine::nothing_to_do(&planned) || matches!(command, Command::Validate { .. }) {
                 planned?;
                 continue;
@@ -204,11 +209,15 @@ impl Migrator {
         let mut plans = Vec::new();
         let mut result = Ok(());
         for (target, backend) in self.targets.iter().zip(backends.iter_mut()) {
-            match backend
-                .applied()
-                .await
-                .and_then(|h| target.plan(&h, command))
-            {
+            let planned = match backend.applied().await {
+                Ok(history) => target.plan(&history, command),
+                Err(e) => Err(e),
+            };
+            let checked = match planned {
+                Ok(p) => engine::check(target, backend, &p).await.map(|()| p),
+                Err(e) => Err(e),
+            };
+            match checked {
                 Ok(p) => plans.push(p),
                 Err(e) => {
                     result = Err(e);

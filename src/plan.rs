@@ -104,6 +104,10 @@ pub struct Step {
     pub checksum: String,
     /// Whether it runs in one transaction with its record.
     pub mode: TransactionMode,
+    /// What an operation file will do, one line per operation (empty for
+    /// SQL and Cypher files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<String>,
 }
 
 /// The ordered steps for one database. Serialisable and deterministic.
@@ -491,6 +495,7 @@ fn apply_step(m: &Migration) -> Step {
         file: file_name(m),
         checksum: m.script.checksum.clone(),
         mode: m.script.mode,
+        operations: m.script.operations.clone(),
     }
 }
 
@@ -562,6 +567,7 @@ pub fn plan(
                         file: display_name(&rb.file),
                         checksum: rb.checksum.clone(),
                         mode: rb.mode,
+                        operations: rb.operations.clone(),
                     }),
                     None => problems.push(Problem::MissingRollback {
                         version: m.version,

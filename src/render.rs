@@ -62,6 +62,9 @@ pub fn plans(plans: &[Plan]) -> String {
                 s.description,
                 s.file
             );
+            for op in &s.operations {
+                let _ = writeln!(out, "      {:>width$}  - {op}", "");
+            }
         }
     }
     out

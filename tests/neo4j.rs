@@ -102,6 +102,7 @@ fn demo(args: &[&str]) -> Run {
             .env("APP_DATABASE_URL", "postgres://unused@127.0.0.1:1/none")
             .env("GRAPH_DATABASE_URL", url)
             .env("GRAPH_DATABASE_PASSWORD", password)
+            .env("SEARCH_DATABASE_URL", "http://127.0.0.1:1")
             .output()
             .unwrap(),
     )

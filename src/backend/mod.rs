@@ -24,6 +24,8 @@
 //! 7. Add the variant to [`AnyBackend`] and its `connect`, and run the shared
 //!    conformance suite (`tests/conformance.rs`) against a real server.
 
+pub mod elasticsearch;
+pub mod lease;
 pub mod neo4j;
 pub mod postgres;
 
@@ -53,6 +55,15 @@ pub trait Backend {
     /// Releases the lock. Must be safe to call when the run failed.
     async fn unlock(&mut self) -> Result<()>;
 
+    /// Checks the pending steps against the live database before the first
+    /// one runs, for kinds whose statements cannot be rolled back: anything
+    /// the server would refuse half-way through is refused here instead,
+    /// naming the file. Read-only.
+    async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
+        let _ = steps;
+        Ok(())
+    }
+
     /// Runs one step (apply or revert) with its script and updates the
     /// history accordingly. Returns the execution time in milliseconds.
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64>;
@@ -75,6 +86,8 @@ pub enum AnyBackend {
     Postgres(postgres::PostgresBackend),
     /// Neo4j.
     Neo4j(neo4j::Neo4jBackend),
+    /// Elasticsearch.
+    Elasticsearch(elasticsearch::ElasticsearchBackend),
 }
 
 macro_rules! dispatch {
@@ -82,6 +95,7 @@ macro_rules! dispatch {
         match $self {
             AnyBackend::Postgres($b) => $call,
             AnyBackend::Neo4j($b) => $call,
+            AnyBackend::Elasticsearch($b) => $call,
         }
     };
 }
@@ -96,6 +110,9 @@ impl AnyBackend {
             Kind::Neo4j => Ok(AnyBackend::Neo4j(
                 neo4j::Neo4jBackend::connect(db, connect_timeout).await?,
             )),
+            Kind::Elasticsearch => Ok(AnyBackend::Elasticsearch(
+                elasticsearch::ElasticsearchBackend::connect(db, connect_timeout).await?,
+            )),
         }
     }
 
@@ -104,6 +121,7 @@ impl AnyBackend {
     pub async fn break_lock(&mut self, force: bool) -> Result<String> {
         match self {
             AnyBackend::Neo4j(b) => b.break_lock(force).await,
+            AnyBackend::Elasticsearch(b) => b.break_lock(force).await,
             // A session-level advisory lock ends with its session: a dead
             // runner's lock is gone as soon as the server notices.
             AnyBackend::Postgres(b) => Ok(format!(
@@ -126,6 +144,9 @@ impl Backend for AnyBackend {
     }
     async fn unlock(&mut self) -> Result<()> {
         dispatch!(self, b => b.unlock().await)
+    }
+    async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
+        dispatch!(self, b => b.check(steps).await)
     }
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
         dispatch!(self, b => b.run(step, script).await)

@@ -23,15 +23,13 @@ use neo4rs::{ConfigBuilder, Graph, query};
 use tokio::task::JoinHandle;
 
 use super::Backend;
+use super::lease::{Holder, LEASE, owner_tag};
 use crate::catalog::Script;
 use crate::config::{ConnectionUrl, DatabaseConfig, percent_decode};
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
 use crate::plan::{Action, Step};
 use crate::split::{Statement, line_of, split_cypher};
-
-/// How long a lock stays valid without renewal; renewed every third of it.
-const LEASE: Duration = Duration::from_secs(30);
 
 /// A connection to one Neo4j database.
 pub struct Neo4jBackend {
@@ -41,41 +39,6 @@ pub struct Neo4jBackend {
     label: String,
     owner: String,
     heartbeat: Option<JoinHandle<()>>,
-}
-
-/// What a `<Label>Lock` node says.
-#[derive(Debug, Clone)]
-struct Holder {
-    owner: String,
-    acquired_at: String,
-    expires_at: String,
-    stale: bool,
-}
-
-impl std::fmt::Display for Holder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} since {}", self.owner, self.acquired_at)?;
-        if self.stale {
-            write!(
-                f,
-                " (stale: its lease expired at {} and was not renewed; if that runner is dead, \
-                 run `migrate unlock`)",
-                self.expires_at
-            )
-        } else {
-            write!(f, " (lease renewed until {})", self.expires_at)
-        }
-    }
-}
-
-fn owner_tag() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown-host".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{host} pid {} ({nanos:08x})", std::process::id())
 }
 
 impl Neo4jBackend {

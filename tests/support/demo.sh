@@ -2,18 +2,25 @@
 # The demo: migrates the demo system (migrate.toml) and prints its status.
 # With APP_DATABASE_URL unset, it installs PostgreSQL from Debian's packages
 # if needed and starts a throwaway cluster for the run; with
-# GRAPH_DATABASE_URL unset, it starts a throwaway Neo4j (resolved from Maven
-# Central once). Both are stopped at the end.
+# GRAPH_DATABASE_URL unset, it starts a throwaway Neo4j, and with
+# SEARCH_DATABASE_URL unset a throwaway Elasticsearch (both fetched from
+# Maven Central once). Whatever it started is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 cargo build --quiet --bin migrate
 migrate=target/debug/migrate
 
+stop_all() {
+  if declare -F es_stop >/dev/null; then es_stop; fi
+  if declare -F neo4j_stop >/dev/null; then neo4j_stop; fi
+  if declare -F pg_stop >/dev/null; then pg_stop; fi
+}
+trap stop_all EXIT
+
 if [ -z "${APP_DATABASE_URL:-}" ]; then
   # shellcheck source=tests/support/pg.sh
   source tests/support/pg.sh
-  trap pg_stop EXIT
   pg_start
   export APP_DATABASE_URL="${STRATA_TEST_PG_URL%/postgres}/app"
   psql -q "$STRATA_TEST_PG_URL" -c "CREATE DATABASE app"
@@ -21,10 +28,15 @@ fi
 if [ -z "${GRAPH_DATABASE_URL:-}" ]; then
   # shellcheck source=tests/support/neo4j.sh
   source tests/support/neo4j.sh
-  trap 'neo4j_stop; if declare -F pg_stop >/dev/null; then pg_stop; fi' EXIT
   neo4j_start
   export GRAPH_DATABASE_URL="$STRATA_TEST_NEO4J_URL"
   export GRAPH_DATABASE_PASSWORD="$STRATA_TEST_NEO4J_PASSWORD"
+fi
+if [ -z "${SEARCH_DATABASE_URL:-}" ]; then
+  # shellcheck source=tests/support/es.sh
+  source tests/support/es.sh
+  es_start
+  export SEARCH_DATABASE_URL="$STRATA_TEST_ES_URL"
 fi
 
 echo "== migrate plan"

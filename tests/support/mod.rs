@@ -226,7 +226,7 @@ impl Project {
 
 /// Runs `migrate --database app` in the repository (the demo's
 /// `migrate.toml`) with the demo's PostgreSQL database pointed at `url`.
-/// The graph database is configured but never reached.
+/// The other databases are configured but never reached.
 pub fn demo_migrate(url: &str, args: &[&str]) -> Run {
     Run::from(
         Command::new(migrate_bin())
@@ -236,6 +236,7 @@ pub fn demo_migrate(url: &str, args: &[&str]) -> Run {
             .env("APP_DATABASE_URL", url)
             .env("GRAPH_DATABASE_URL", "bolt://127.0.0.1:1")
             .env("GRAPH_DATABASE_PASSWORD", "unused")
+            .env("SEARCH_DATABASE_URL", "http://127.0.0.1:1")
             .env_remove("DATABASE_URL")
             .output()
             .unwrap(),

@@ -9,9 +9,12 @@ cd "$(dirname "$0")/../.."
 source tests/support/pg.sh
 # shellcheck source=tests/support/neo4j.sh
 source tests/support/neo4j.sh
-trap 'neo4j_stop; pg_stop' EXIT
+# shellcheck source=tests/support/es.sh
+source tests/support/es.sh
+trap 'es_stop; neo4j_stop; pg_stop' EXIT
 pg_start
 neo4j_start
+es_start
 
 export INSTA_UPDATE=no  # an unreviewed snapshot change fails the run
 cargo build --workspace --all-targets --locked

@@ -1,0 +1,591 @@
+//! What an Elasticsearch migration file may say: a JSON array of
+//! operations, each an object with one key naming the operation.
+//!
+//! ```json
+//! [
+//!   {"create_index": {"index": "messages_v1", "mappings": {"properties": {"body": {"type": "text"}}}}},
+//!   {"put_alias": {"index": "messages_v1", "alias": "messages"}}
+//! ]
+//! ```
+//!
+//! Parsing is pure and strict (unknown operations and fields are refused),
+//! and every error carries the JSON path of the offending value, so the
+//! message can say `$[1].put_alias.alias` rather than "somewhere".
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A JSON object, kept as written: settings and mappings are Elasticsearch's
+/// own language, passed through unchanged.
+pub type Object = Map<String, Value>;
+
+/// One operation of a migration file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Creates an index with its settings, mappings and aliases.
+    CreateIndex(CreateIndex),
+    /// Deletes an index (a concrete index, never an alias or a pattern).
+    DeleteIndex(IndexOnly),
+    /// Adds fields to the mapping of an index (or of every index behind an alias).
+    PutMapping(PutMapping),
+    /// Changes index settings, closing and reopening the index when a
+    /// setting can only change on a closed index.
+    PutSettings(PutSettings),
+    /// Points an alias at an index.
+    PutAlias(PutAlias),
+    /// Removes an alias from an index.
+    DeleteAlias(DeleteAlias),
+    /// Moves an alias to another index in one atomic `_aliases` request.
+    SwitchAlias(SwitchAlias),
+    /// Creates or replaces a composable index template.
+    PutIndexTemplate(PutIndexTemplate),
+    /// Deletes a composable index template.
+    DeleteIndexTemplate(TemplateOnly),
+    /// Creates a new index, copies every document into it, checks the
+    /// count, then switches the alias atomically.
+    Reindex(Reindex),
+}
+
+/// `create_index`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIndex {
+    /// The new index.
+    pub index: String,
+    /// Index settings (`number_of_shards`, `analysis`, …).
+    pub settings: Option<Object>,
+    /// Mappings (`properties`, `dynamic`, …).
+    pub mappings: Option<Object>,
+    /// Aliases to create with it.
+    pub aliases: Option<Object>,
+}
+
+/// `delete_index`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexOnly {
+    /// The index.
+    pub index: String,
+}
+
+/// `put_mapping`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutMapping {
+    /// An index or an alias.
+    pub index: String,
+    /// The fields to add, as in a mapping's `properties`.
+    pub properties: Object,
+}
+
+/// `put_settings`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutSettings {
+    /// An index or an alias.
+    pub index: String,
+    /// The settings to change.
+    pub settings: Object,
+    /// Close the index around the change. When absent, strata closes it
+    /// exactly when a setting needs it (analysis, similarity, codec).
+    pub close: Option<bool>,
+}
+
+/// `put_alias`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutAlias {
+    /// The index.
+    pub index: String,
+    /// The alias.
+    pub alias: String,
+    /// A filter query limiting what the alias shows.
+    pub filter: Option<Object>,
+    /// Whether writes through the alias go to this index.
+    pub is_write_index: Option<bool>,
+}
+
+/// `delete_alias`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAlias {
+    /// The index.
+    pub index: String,
+    /// The alias.
+    pub alias: String,
+}
+
+/// `switch_alias`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchAlias {
+    /// The alias.
+    pub alias: String,
+    /// The index that gets it.
+    pub to: String,
+    /// The index that loses it; when absent, every index holding it.
+    pub from: Option<String>,
+}
+
+/// `put_index_template`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutIndexTemplate {
+    /// The template's name.
+    pub name: String,
+    /// Index name patterns it applies to.
+    pub index_patterns: Vec<String>,
+    /// `settings`, `mappings` and `aliases` of matching new indices.
+    pub template: Option<Object>,
+    /// Which template wins when several match.
+    pub priority: Option<u64>,
+    /// Component templates it is composed of.
+    pub composed_of: Option<Vec<String>>,
+    /// A version number for the template itself.
+    pub version: Option<u64>,
+    /// Free-form metadata.
+    #[serde(rename = "_meta")]
+    pub meta: Option<Object>,
+}
+
+/// `delete_index_template`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateOnly {
+    /// The template's name.
+    pub name: String,
+}
+
+/// The documents copied per round trip when `batch_size` is not given.
+pub const DEFAULT_BATCH_SIZE: u32 = 1000;
+
+/// `reindex`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reindex {
+    /// The alias readers use; it ends up on `to`.
+    pub alias: String,
+    /// The new index, created by this operation.
+    pub to: String,
+    /// The index to copy from; when absent, the one index behind `alias`.
+    pub from: Option<String>,
+    /// Settings of the new index.
+    pub settings: Option<Object>,
+    /// Mappings of the new index.
+    pub mappings: Option<Object>,
+    /// Documents per batch when strata copies them itself.
+    pub batch_size: Option<u32>,
+    /// Delete the source index in the same atomic request as the switch.
+    #[serde(default)]
+    pub delete_source: bool,
+}
+
+impl Reindex {
+    /// The batch size in effect.
+    pub fn batch(&self) -> u32 {
+        self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE)
+    }
+}
+
+/// An error in a file, at a JSON path (`$[2].put_mapping.index`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    /// Where, as a JSON path; `$` is the whole file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> OpError {
+    OpError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+impl Operation {
+    /// The operation's name as written in files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::CreateIndex(_) => "create_index",
+            Operation::DeleteIndex(_) => "delete_index",
+            Operation::PutMapping(_) => "put_mapping",
+            Operation::PutSettings(_) => "put_settings",
+            Operation::PutAlias(_) => "put_alias",
+            Operation::DeleteAlias(_) => "delete_alias",
+            Operation::SwitchAlias(_) => "switch_alias",
+            Operation::PutIndexTemplate(_) => "put_index_template",
+            Operation::DeleteIndexTemplate(_) => "delete_index_template",
+            Operation::Reindex(_) => "reindex",
+        }
+    }
+
+    /// One line saying what the operation does, for plans.
+    pub fn describe(&self) -> String {
+        match self {
+            Operation::CreateIndex(o) => format!("create_index {}", o.index),
+            Operation::DeleteIndex(o) => format!("delete_index {}", o.index),
+            Operation::PutMapping(o) => format!(
+                "put_mapping {} (+{})",
+                o.index,
+                o.properties.keys().cloned().collect::<Vec<_>>().join(", +")
+            ),
+            Operation::PutSettings(o) => format!(
+                "put_settings {} ({})",
+                o.index,
+                flatten_keys(&o.settings).join(", ")
+            ),
+            Operation::PutAlias(o) => format!("put_alias {} -> {}", o.alias, o.index),
+            Operation::DeleteAlias(o) => format!("delete_alias {} -> {}", o.alias, o.index),
+            Operation::SwitchAlias(o) => match &o.from {
+                Some(from) => format!("switch_alias {}: {from} -> {}", o.alias, o.to),
+                None => format!("switch_alias {} -> {}", o.alias, o.to),
+            },
+            Operation::PutIndexTemplate(o) => format!(
+                "put_index_template {} ({})",
+                o.name,
+                o.index_patterns.join(", ")
+            ),
+            Operation::DeleteIndexTemplate(o) => format!("delete_index_template {}", o.name),
+            Operation::Reindex(o) => format!(
+                "reindex {}: {} -> {}{}",
+                o.alias,
+                o.from.as_deref().unwrap_or("(its index)"),
+                o.to,
+                if o.delete_source {
+                    ", delete the source"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+/// Setting names flattened to dotted keys (`analysis.analyzer.x.type`). Pure.
+pub fn flatten_keys(settings: &Object) -> Vec<String> {
+    fn walk(prefix: &str, value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in settings {
+        walk(k, v, &mut out);
+    }
+    out
+}
+
+/// Whether changing these settings needs the index closed: analysis and
+/// similarity definitions and the codec are static in Elasticsearch. Pure.
+pub fn needs_close(settings: &Object) -> bool {
+    flatten_keys(settings).iter().any(|k| {
+        let k = k.strip_prefix("index.").unwrap_or(k);
+        k.starts_with("analysis.") || k.starts_with("similarity.") || k == "codec"
+    })
+}
+
+/// Parses and checks a whole file. Pure: nothing here knows the cluster.
+pub fn parse(content: &str) -> Result<Vec<Operation>, OpError> {
+    let de = &mut serde_json::Deserializer::from_str(content);
+    let ops: Vec<Operation> = serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.inner();
+        let path = json_path(&e.path().to_string());
+        let message = inner.to_string();
+        // serde_json appends " at line L column C"; keep it, it helps.
+        err(path, message)
+    })?;
+    if ops.is_empty() {
+        return Err(err(
+            "$",
+            "holds no operation; a migration must change something",
+        ));
+    }
+    for (i, op) in ops.iter().enumerate() {
+        check(op)
+            .map_err(|(field, message)| err(format!("$[{i}].{}{}", op.name(), field), message))?;
+    }
+    Ok(ops)
+}
+
+/// Turns serde_path_to_error's `[1].create_index.index` into `$[1].create_index.index`.
+fn json_path(path: &str) -> String {
+    match path {
+        "" | "." => "$".to_string(),
+        p if p.starts_with('[') => format!("${p}"),
+        p => format!("$.{p}"),
+    }
+}
+
+type Check = Result<(), (String, String)>;
+
+fn name_ok(field: &str, value: &str, what: &str) -> Check {
+    index_name(value).map_err(|m| (format!(".{field}"), format!("{what} {value:?}: {m}")))
+}
+
+/// Elasticsearch's rules for index and alias names, so a typo fails before
+/// anything runs. Pure.
+pub fn index_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > 255 {
+        return Err("is longer than 255 bytes".into());
+    }
+    if name.starts_with(['_', '-', '+']) {
+        return Err("must not start with '_', '-' or '+'".into());
+    }
+    if name == "." || name == ".." {
+        return Err("is not a name".into());
+    }
+    if name.chars().any(|c| c.is_uppercase()) {
+        return Err("must be lowercase".into());
+    }
+    if let Some(c) = name.chars().find(|c| {
+        matches!(
+            c,
+            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ',' | '#' | ':'
+        )
+    }) {
+        return Err(format!("must not contain {c:?}"));
+    }
+    Ok(())
+}
+
+fn check(op: &Operation) -> Check {
+    match op {
+        Operation::CreateIndex(o) => {
+            name_ok("index", &o.index, "index")?;
+            if let Some(aliases) = &o.aliases {
+                for alias in aliases.keys() {
+                    name_ok(&format!("aliases.{alias}"), alias, "alias")?;
+                }
+            }
+            Ok(())
+        }
+        Operation::DeleteIndex(o) => name_ok("index", &o.index, "index"),
+        Operation::PutMapping(o) => {
+            name_ok("index", &o.index, "index")?;
+            if o.properties.is_empty() {
+                return Err((".properties".into(), "adds no field".into()));
+            }
+            for (field, def) in &o.properties {
+                if !def.is_object() {
+                    return Err((
+                        format!(".properties.{field}"),
+                        "a field definition must be an object like {\"type\": \"keyword\"}".into(),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Operation::PutSettings(o) => {
+            name_ok("index", &o.index, "index")?;
+            if o.settings.is_empty() {
+                return Err((".settings".into(), "changes no setting".into()));
+            }
+            Ok(())
+        }
+        Operation::PutAlias(o) => {
+            name_ok("index", &o.index, "index")?;
+            name_ok("alias", &o.alias, "alias")
+        }
+        Operation::DeleteAlias(o) => {
+            name_ok("index", &o.index, "index")?;
+            name_ok("alias", &o.alias, "alias")
+        }
+        Operation::SwitchAlias(o) => {
+            name_ok("alias", &o.alias, "alias")?;
+            name_ok("to", &o.to, "index")?;
+            if let Some(from) = &o.from {
+                name_ok("from", from, "index")?;
+                if from == &o.to {
+                    return Err((".to".into(), "is the same index as `from`".into()));
+                }
+            }
+            Ok(())
+        }
+        Operation::PutIndexTemplate(o) => {
+            template_name(&o.name)?;
+            if o.index_patterns.is_empty() {
+                return Err((".index_patterns".into(), "is empty".into()));
+            }
+            Ok(())
+        }
+        Operation::DeleteIndexTemplate(o) => template_name(&o.name),
+        Operation::Reindex(o) => {
+            name_ok("alias", &o.alias, "alias")?;
+            name_ok("to", &o.to, "index")?;
+            if let Some(from) = &o.from {
+                name_ok("from", from, "index")?;
+                if from == &o.to {
+                    return Err((".to".into(), "is the same index as `from`".into()));
+                }
+            }
+            if o.to == o.alias {
+                return Err((".to".into(), "is the alias's own name".into()));
+            }
+            if !(1..=10_000).contains(&o.batch()) {
+                return Err((".batch_size".into(), "must be between 1 and 10000".into()));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn template_name(name: &str) -> Check {
+    if name.is_empty() || name.contains(['*', ',', ' ', '/', '\\']) {
+        return Err((
+            ".name".into(),
+            format!("template name {name:?} must be non-empty, without '*', ',', '/' or spaces"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_every_operation() {
+        let ops = parse(
+            r#"[
+              {"create_index": {"index": "m_v1", "settings": {"number_of_shards": 1},
+                                "mappings": {"properties": {"body": {"type": "text"}}},
+                                "aliases": {"m": {}}}},
+              {"put_mapping": {"index": "m", "properties": {"tags": {"type": "keyword"}}}},
+              {"put_settings": {"index": "m_v1", "settings": {"refresh_interval": "5s"}}},
+              {"put_alias": {"index": "m_v1", "alias": "m_read", "is_write_index": false}},
+              {"delete_alias": {"index": "m_v1", "alias": "m_read"}},
+              {"switch_alias": {"alias": "m", "to": "m_v2", "from": "m_v1"}},
+              {"put_index_template": {"name": "logs", "index_patterns": ["logs-*"], "priority": 10}},
+              {"delete_index_template": {"name": "logs"}},
+              {"reindex": {"alias": "m", "to": "m_v3", "mappings": {}, "delete_source": true}},
+              {"delete_index": {"index": "m_v1"}}
+            ]"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = ops.iter().map(Operation::name).collect();
+        assert_eq!(
+            names,
+            [
+                "create_index",
+                "put_mapping",
+                "put_settings",
+                "put_alias",
+                "delete_alias",
+                "switch_alias",
+                "put_index_template",
+                "delete_index_template",
+                "reindex",
+                "delete_index"
+            ]
+        );
+        assert_eq!(
+            ops[8].describe(),
+            "reindex m: (its index) -> m_v3, delete the source"
+        );
+        assert_eq!(ops[1].describe(), "put_mapping m (+tags)");
+    }
+
+    #[test]
+    fn unknown_operation_names_its_position() {
+        let e = error(r#"[{"create_index": {"index": "a"}}, {"creat_index": {"index": "b"}}]"#);
+        assert!(e.starts_with("$[1]: unknown variant `creat_index`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_names_its_path() {
+        let e = error(r#"[{"create_index": {"index": "a", "mapping": {}}}]"#);
+        assert!(
+            e.starts_with("$[0].create_index.mapping: unknown field `mapping`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_field_and_bad_type_are_refused() {
+        let e = error(r#"[{"put_alias": {"index": "a"}}]"#);
+        assert!(e.contains("missing field `alias`"), "{e}");
+        let e = error(r#"[{"put_mapping": {"index": "a", "properties": []}}]"#);
+        assert!(
+            e.starts_with("$[0].put_mapping.properties: invalid type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_json_says_line_and_column() {
+        let e = error("[\n  {\"delete_index\": {\"index\": \"a\"}},\n  oops\n]");
+        assert!(e.contains("line 3 column"), "{e}");
+    }
+
+    #[test]
+    fn empty_list_and_bad_names_are_refused() {
+        assert!(error("[]").contains("holds no operation"));
+        let e = error(r#"[{"delete_index": {"index": "Messages"}}]"#);
+        assert_eq!(
+            e,
+            "$[0].delete_index.index: index \"Messages\": must be lowercase"
+        );
+        let e = error(r#"[{"switch_alias": {"alias": "m", "to": "a", "from": "a"}}]"#);
+        assert_eq!(e, "$[0].switch_alias.to: is the same index as `from`");
+        let e = error(r#"[{"put_mapping": {"index": "a", "properties": {"x": "text"}}}]"#);
+        assert!(
+            e.starts_with("$[0].put_mapping.properties.x: a field definition"),
+            "{e}"
+        );
+        let e = error(r#"[{"reindex": {"alias": "m", "to": "b", "batch_size": 0}}]"#);
+        assert_eq!(e, "$[0].reindex.batch_size: must be between 1 and 10000");
+    }
+
+    #[test]
+    fn a_second_key_in_one_operation_is_refused() {
+        let e = error(
+            r#"[{"delete_index": {"index": "a"}, "put_alias": {"index": "a", "alias": "b"}}]"#,
+        );
+        assert!(e.starts_with("$[0]"), "{e}");
+    }
+
+    #[test]
+    fn static_settings_need_a_closed_index() {
+        let analysis: Object =
+            serde_json::from_str(r#"{"analysis": {"analyzer": {"x": {"type": "standard"}}}}"#)
+                .unwrap();
+        assert!(needs_close(&analysis));
+        let prefixed: Object =
+            serde_json::from_str(r#"{"index.codec": "best_compression"}"#).unwrap();
+        assert!(needs_close(&prefixed));
+        let dynamic: Object = serde_json::from_str(
+            r#"{"index": {"refresh_interval": "1s", "number_of_replicas": 0}}"#,
+        )
+        .unwrap();
+        assert!(!needs_close(&dynamic));
+        assert_eq!(
+            flatten_keys(&dynamic),
+            ["index.number_of_replicas", "index.refresh_interval"]
+        );
+    }
+}
