@@ -166,11 +166,20 @@ impl Migrator {
         // Phase 2: look everywhere before touching anything.
         let mut work = Vec::new();
         for (target, backend) in self.targets.iter().zip(backends.iter_mut()) {
-            let planned = target.plan(&backend.applied().await?, command);
-            if let Ok(plan) = &planned {
+            let history = backend.applied().await?;
+            let planned = target.plan(&history, command);
+            if let Ok(plan) = &planned
+                && let Err(refused) = engine::check(target, backend, plan).await
+            {
                 // Refuse what the server would refuse half-way, before
-                // anything changes anywhere.
-                engine::check(target, backend, plan).await?;
+                // anything changes anywhere, unless the check may have seen
+                // another runner's work in progress: runners record a
+                // version (dirty) before its first operation, so a history
+                // that changed since the read above means one is at work.
+                // The locked phase then re-plans and checks again.
+                if backend.applied().await? == history {
+                    return Err(refused);
+                }
             }
             if engine::nothing_to_do(&planned) || matches!(command, Command::Validate { .. }) {
                 planned?;
