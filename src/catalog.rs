@@ -104,8 +104,8 @@ fn transaction_mode(kind: Kind, content: &str) -> std::result::Result<Transactio
         // `CALL { … } IN TRANSACTIONS` needs an implicit one: statements run
         // one by one, recorded dirty first.
         Kind::Neo4j => Ok(TransactionMode::NoTransaction),
-        // Nothing in Elasticsearch is transactional.
-        Kind::Elasticsearch => Ok(TransactionMode::NoTransaction),
+        // Nothing in Elasticsearch or Qdrant is transactional.
+        Kind::Elasticsearch | Kind::Qdrant => Ok(TransactionMode::NoTransaction),
     }
 }
 
@@ -122,6 +122,10 @@ fn script(kind: Kind, file: &SourceFile) -> Result<Script> {
     if kind == Kind::Elasticsearch {
         // The whole operation list must parse now, not half-way through.
         let ops = crate::backend::elasticsearch::ops::parse(&content)
+            .map_err(|e| Error::file(&file.path, e.to_string()))?;
+        operations = ops.iter().map(|o| o.describe()).collect();
+    } else if kind == Kind::Qdrant {
+        let ops = crate::backend::qdrant::ops::parse(&content)
             .map_err(|e| Error::file(&file.path, e.to_string()))?;
         operations = ops.iter().map(|o| o.describe()).collect();
     } else if mode == TransactionMode::NoTransaction {

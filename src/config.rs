@@ -33,6 +33,8 @@ pub enum Kind {
     Neo4j,
     /// Elasticsearch, migrated with `.json` operation lists.
     Elasticsearch,
+    /// Qdrant, migrated with `.json` operation lists.
+    Qdrant,
 }
 
 impl Kind {
@@ -41,7 +43,7 @@ impl Kind {
         match self {
             Kind::Postgres => "sql",
             Kind::Neo4j => "cypher",
-            Kind::Elasticsearch => "json",
+            Kind::Elasticsearch | Kind::Qdrant => "json",
         }
     }
 
@@ -51,6 +53,7 @@ impl Kind {
             Kind::Postgres => "postgres",
             Kind::Neo4j => "neo4j",
             Kind::Elasticsearch => "elasticsearch",
+            Kind::Qdrant => "qdrant",
         }
     }
 }
@@ -309,6 +312,7 @@ impl Config {
             let allowed: &[&str] = match kind {
                 Kind::Neo4j => &["user", "password", "database", "history_label"],
                 Kind::Elasticsearch => &["user", "password", "api_key"],
+                Kind::Qdrant => &["api_key"],
                 Kind::Postgres => &[],
             };
             if let Some((key, _)) = extras
@@ -340,7 +344,7 @@ impl Config {
                     )
                     .map_err(|m| Error::config(setting("url"), m))?;
                 }
-                Kind::Elasticsearch => {
+                Kind::Elasticsearch | Kind::Qdrant => {
                     url = http_url(
                         &url,
                         opt("user", &db.user)?,
@@ -378,6 +382,8 @@ impl Config {
                 Kind::Neo4j => validate_label(&history_table)
                     .map_err(|m| Error::config(setting("history_label"), m))?,
                 Kind::Elasticsearch => validate_index_name(&history_table)
+                    .map_err(|m| Error::config(setting("history_table"), m))?,
+                Kind::Qdrant => validate_label(&history_table)
                     .map_err(|m| Error::config(setting("history_table"), m))?,
                 _ => validate_history_table(&history_table)
                     .map_err(|m| Error::config(setting("history_table"), m))?,
@@ -523,9 +529,7 @@ fn parse_kind(value: &str) -> std::result::Result<Kind, String> {
         "postgres" | "postgresql" => Ok(Kind::Postgres),
         "neo4j" => Ok(Kind::Neo4j),
         "elasticsearch" => Ok(Kind::Elasticsearch),
-        "qdrant" => Err(format!(
-            "kind {value:?} is not supported by this build yet (supported: postgres, neo4j, elasticsearch)"
-        )),
+        "qdrant" => Ok(Kind::Qdrant),
         other => Err(format!(
             "unknown kind {other:?} (expected postgres, neo4j, qdrant or elasticsearch)"
         )),
@@ -715,7 +719,12 @@ mod tests {
 
     #[test]
     fn the_embed_macro_knows_every_kinds_extension() {
-        let kinds = [Kind::Postgres, Kind::Neo4j, Kind::Elasticsearch];
+        let kinds = [
+            Kind::Postgres,
+            Kind::Neo4j,
+            Kind::Elasticsearch,
+            Kind::Qdrant,
+        ];
         for kind in kinds.iter() {
             assert!(
                 crate::catalog::EXTENSIONS.contains(&kind.extension()),
@@ -866,6 +875,17 @@ mod tests {
             assert!(err.to_string().contains(expected), "{body}: {err}");
             assert_eq!(err.exit_code(), 2);
         }
+        let err =
+            parse_one("kind = \"qdrant\"\nurl = \"http://q:6334\"\nuser = \"u\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("user: is not a setting of kind qdrant (it takes: url, api_key)"),
+            "{err}"
+        );
+        let cfg = parse_one("kind = \"qdrant\"\nurl = \"http://q:6334\"\napi_key = \"${KEY}\"\n")
+            .unwrap();
+        assert_eq!(cfg.databases["search"].kind, Kind::Qdrant);
+        assert!(!cfg.databases["search"].url.redacted().contains("aWQ6"));
         let err = parse_one("kind = \"postgres\"\nurl = \"postgres://x\"\napi_key = \"k\"\n")
             .unwrap_err();
         assert!(

@@ -182,6 +182,7 @@ fn demo(args: &[&str]) -> Run {
             .env("GRAPH_DATABASE_URL", "bolt://127.0.0.1:1")
             .env("GRAPH_DATABASE_PASSWORD", "unused")
             .env("SEARCH_DATABASE_URL", server())
+            .env("VECTORS_DATABASE_URL", "http://127.0.0.1:1")
             .output()
             .unwrap(),
     )

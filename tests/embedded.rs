@@ -40,7 +40,7 @@ fn demo_config(url: &str) -> Config {
         Some(match name {
             "APP_DATABASE_URL" => url.to_string(),
             "GRAPH_DATABASE_URL" => "bolt://127.0.0.1:1".to_string(),
-            "SEARCH_DATABASE_URL" => "http://127.0.0.1:1".to_string(),
+            "SEARCH_DATABASE_URL" | "VECTORS_DATABASE_URL" => "http://127.0.0.1:1".to_string(),
             _ => "unused".to_string(),
         })
     })
@@ -57,12 +57,13 @@ fn app_config(db: &TestDb) -> Config {
 fn embedded_checksums_equal_the_files_checksums() {
     assert_eq!(
         DEMO.folders().collect::<Vec<_>>(),
-        vec!["app", "graph", "search"]
+        vec!["app", "graph", "search", "vectors"]
     );
     for (folder, kind) in [
         ("app", Kind::Postgres),
         ("graph", Kind::Neo4j),
         ("search", Kind::Elasticsearch),
+        ("vectors", Kind::Qdrant),
     ] {
         let embedded = DEMO.catalog(folder, kind).unwrap();
         let files = Catalog::load(
@@ -112,8 +113,9 @@ fn a_bad_file_the_macro_cannot_judge_fails_at_construction() {
         .unwrap();
     let e = Migrator::from_embedded(&DEMO, &config).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("no embedded migrations folder named nowhere (embedded: app, graph, search)"),
+        e.to_string().contains(
+            "no embedded migrations folder named nowhere (embedded: app, graph, search, vectors)"
+        ),
         "{e}"
     );
 }
@@ -280,6 +282,7 @@ async fn a_plan_from_recorded_status_equals_the_plan_from_the_server() {
             .env("GRAPH_DATABASE_URL", "bolt://nobody@127.0.0.1:1")
             .env("GRAPH_DATABASE_PASSWORD", "unused")
             .env("SEARCH_DATABASE_URL", "http://127.0.0.1:1")
+            .env("VECTORS_DATABASE_URL", "http://127.0.0.1:1")
             .output()
             .unwrap();
         let cli = Run::from(cli);

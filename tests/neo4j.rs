@@ -103,6 +103,7 @@ fn demo(args: &[&str]) -> Run {
             .env("GRAPH_DATABASE_URL", url)
             .env("GRAPH_DATABASE_PASSWORD", password)
             .env("SEARCH_DATABASE_URL", "http://127.0.0.1:1")
+            .env("VECTORS_DATABASE_URL", "http://127.0.0.1:1")
             .output()
             .unwrap(),
     )

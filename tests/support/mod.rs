@@ -237,6 +237,7 @@ pub fn demo_migrate(url: &str, args: &[&str]) -> Run {
             .env("GRAPH_DATABASE_URL", "bolt://127.0.0.1:1")
             .env("GRAPH_DATABASE_PASSWORD", "unused")
             .env("SEARCH_DATABASE_URL", "http://127.0.0.1:1")
+            .env("VECTORS_DATABASE_URL", "http://127.0.0.1:1")
             .env_remove("DATABASE_URL")
             .output()
             .unwrap(),

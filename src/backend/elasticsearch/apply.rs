@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use super::http::Failure;
 use super::ops::{self, Operation};
 use super::{ElasticsearchBackend, state};
+use crate::backend::operations;
 use crate::catalog::Script;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::Step;
 
 impl ElasticsearchBackend {
@@ -78,19 +79,7 @@ impl ElasticsearchBackend {
             return Ok(());
         }
         let mut cluster = self.cluster().await?;
-        for (_, script) in steps {
-            let ops = ops::parse(&script.content)
-                .map_err(|e| Error::file(&script.file, e.to_string()))?;
-            for (i, op) in ops.iter().enumerate() {
-                cluster.apply(op).map_err(|(path, message)| {
-                    Error::file(
-                        &script.file,
-                        format!("$[{i}].{}{path}: {message}", op.name()),
-                    )
-                })?;
-            }
-        }
-        Ok(())
+        operations::play::<Operation>(&mut cluster, steps)
     }
 
     pub(super) async fn aliases_update(

@@ -76,12 +76,7 @@ impl ElasticsearchBackend {
             url: db.url.redacted(),
             message: db.url.scrub(&message),
         };
-        let mut parsed =
-            url::Url::parse(db.url.expose()).map_err(|e| connect_error(e.to_string()))?;
-        let api_key = parsed
-            .query_pairs()
-            .find(|(k, _)| k == "api_key")
-            .map(|(_, v)| v.into_owned());
+        let (mut parsed, api_key) = super::split_api_key(db.url.expose()).map_err(connect_error)?;
         let credentials = match parsed.username() {
             "" => None,
             user => Some(Credentials::Basic(
@@ -89,7 +84,6 @@ impl ElasticsearchBackend {
                 percent_decode(parsed.password().unwrap_or("")),
             )),
         };
-        parsed.set_query(None);
         let _ = parsed.set_username("");
         let _ = parsed.set_password(None);
         let mut builder =

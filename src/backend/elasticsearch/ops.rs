@@ -15,6 +15,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::backend::operations;
+pub use crate::backend::operations::OpError;
+
 /// A JSON object, kept as written: settings and mappings are Elasticsearch's
 /// own language, passed through unchanged.
 pub type Object = Map<String, Value>;
@@ -188,28 +191,6 @@ impl Reindex {
     }
 }
 
-/// An error in a file, at a JSON path (`$[2].put_mapping.index`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpError {
-    /// Where, as a JSON path; `$` is the whole file.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for OpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
-
-fn err(path: impl Into<String>, message: impl Into<String>) -> OpError {
-    OpError {
-        path: path.into(),
-        message: message.into(),
-    }
-}
-
 impl Operation {
     /// The operation's name as written in files.
     pub fn name(&self) -> &'static str {
@@ -304,33 +285,16 @@ pub fn needs_close(settings: &Object) -> bool {
 
 /// Parses and checks a whole file. Pure: nothing here knows the cluster.
 pub fn parse(content: &str) -> Result<Vec<Operation>, OpError> {
-    let de = &mut serde_json::Deserializer::from_str(content);
-    let ops: Vec<Operation> = serde_path_to_error::deserialize(de).map_err(|e| {
-        let inner = e.inner();
-        let path = json_path(&e.path().to_string());
-        let message = inner.to_string();
-        // serde_json appends " at line L column C"; keep it, it helps.
-        err(path, message)
-    })?;
-    if ops.is_empty() {
-        return Err(err(
-            "$",
-            "holds no operation; a migration must change something",
-        ));
-    }
-    for (i, op) in ops.iter().enumerate() {
-        check(op)
-            .map_err(|(field, message)| err(format!("$[{i}].{}{}", op.name(), field), message))?;
-    }
-    Ok(ops)
+    operations::parse(content)
 }
 
-/// Turns serde_path_to_error's `[1].create_index.index` into `$[1].create_index.index`.
-fn json_path(path: &str) -> String {
-    match path {
-        "" | "." => "$".to_string(),
-        p if p.starts_with('[') => format!("${p}"),
-        p => format!("$.{p}"),
+impl operations::Operation for Operation {
+    fn name(&self) -> &'static str {
+        Operation::name(self)
+    }
+
+    fn check(&self) -> Check {
+        check(self)
     }
 }
 

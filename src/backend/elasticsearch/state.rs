@@ -337,6 +337,12 @@ impl Cluster {
     }
 }
 
+impl crate::backend::operations::Model<Operation> for Cluster {
+    fn apply(&mut self, op: &Operation) -> Result<(), Refusal> {
+        Cluster::apply(self, op)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::ops::parse;

@@ -1,0 +1,91 @@
+//! What the operation-file kinds (Elasticsearch, Qdrant) share: parsing a
+//! JSON array of operations with a JSON path in every error, and playing
+//! pending files on a model of the live server before anything runs.
+
+use serde::de::DeserializeOwned;
+
+use crate::catalog::Script;
+use crate::error::{Error, Result};
+use crate::plan::Step;
+
+/// An error in a file, at a JSON path (`$[2].put_mapping.index`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    /// Where, as a JSON path; `$` is the whole file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// An operation of a file.
+pub trait Operation: DeserializeOwned {
+    /// Its name as written in files (`create_index`).
+    fn name(&self) -> &'static str;
+
+    /// Checks what serde cannot (names, ranges): the JSON path under the
+    /// operation (`.index`) and why, on failure. Pure.
+    fn check(&self) -> std::result::Result<(), (String, String)>;
+}
+
+/// A model of the live server that pending operations are played on.
+pub trait Model<Op> {
+    /// Applies one operation, or says why the server would refuse it: the
+    /// JSON path under the operation and why.
+    fn apply(&mut self, op: &Op) -> std::result::Result<(), (String, String)>;
+}
+
+/// Turns serde_path_to_error's `[1].create_index.index` into `$[1].create_index.index`.
+fn json_path(path: &str) -> String {
+    match path {
+        "" | "." => "$".to_string(),
+        p if p.starts_with('[') => format!("${p}"),
+        p => format!("$.{p}"),
+    }
+}
+
+/// Parses and checks a whole file. Pure.
+pub fn parse<Op: Operation>(content: &str) -> std::result::Result<Vec<Op>, OpError> {
+    let de = &mut serde_json::Deserializer::from_str(content);
+    // serde_json's message ends with " at line L column C": kept, it helps.
+    let ops: Vec<Op> = serde_path_to_error::deserialize(de).map_err(|e| OpError {
+        path: json_path(&e.path().to_string()),
+        message: e.inner().to_string(),
+    })?;
+    if ops.is_empty() {
+        return Err(OpError {
+            path: "$".into(),
+            message: "holds no operation; a migration must change something".into(),
+        });
+    }
+    for (i, op) in ops.iter().enumerate() {
+        op.check().map_err(|(field, message)| OpError {
+            path: format!("$[{i}].{}{field}", op.name()),
+            message,
+        })?;
+    }
+    Ok(ops)
+}
+
+/// Plays every pending file on the model, in order, and refuses the first
+/// operation the server would refuse, naming its file and JSON path.
+pub fn play<Op: Operation>(model: &mut impl Model<Op>, steps: &[(&Step, &Script)]) -> Result<()> {
+    for (_, script) in steps {
+        let ops: Vec<Op> =
+            parse(&script.content).map_err(|e| Error::file(&script.file, e.to_string()))?;
+        for (i, op) in ops.iter().enumerate() {
+            model.apply(op).map_err(|(path, message)| {
+                Error::file(
+                    &script.file,
+                    format!("$[{i}].{}{path}: {message}", op.name()),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! The file operations as Qdrant's gRPC requests (the `qdrant-client`
+//! message types). Pure translation: no defaults are invented, an unset
+//! field stays unset so the server applies its own.
+//!
+//! `on_disk`, `on_disk_payload` and `always_ram` are the fields Qdrant's
+//! documentation and every server version know; the client marks them
+//! deprecated in favour of a newer `memory` field that older servers
+//! ignore, so they are used on purpose.
+#![allow(deprecated)]
+
+use std::collections::HashMap;
+
+use qdrant_client::qdrant as pb;
+
+use super::ops::{
+    Compression, CreateCollection, Distance, FieldSchema, Hnsw, Modifier, Optimizers, Quantization,
+    UpdateCollection, VectorParams, VectorUpdate,
+};
+
+fn distance(d: Distance) -> i32 {
+    (match d {
+        Distance::Cosine => pb::Distance::Cosine,
+        Distance::Euclid => pb::Distance::Euclid,
+        Distance::Dot => pb::Distance::Dot,
+        Distance::Manhattan => pb::Distance::Manhattan,
+    }) as i32
+}
+
+/// The file's distance for a server's distance number, if it is one.
+pub fn distance_of(n: i32) -> Option<Distance> {
+    match pb::Distance::try_from(n).ok()? {
+        pb::Distance::Cosine => Some(Distance::Cosine),
+        pb::Distance::Euclid => Some(Distance::Euclid),
+        pb::Distance::Dot => Some(Distance::Dot),
+        pb::Distance::Manhattan => Some(Distance::Manhattan),
+        _ => None,
+    }
+}
+
+fn hnsw(h: &Hnsw) -> pb::HnswConfigDiff {
+    pb::HnswConfigDiff {
+        m: h.m,
+        ef_construct: h.ef_construct,
+        full_scan_threshold: h.full_scan_threshold,
+        max_indexing_threads: h.max_indexing_threads,
+        on_disk: h.on_disk,
+        payload_m: h.payload_m,
+        ..Default::default()
+    }
+}
+
+fn optimizers(o: &Optimizers) -> pb::OptimizersConfigDiff {
+    pb::OptimizersConfigDiff {
+        deleted_threshold: o.deleted_threshold,
+        vacuum_min_vector_number: o.vacuum_min_vector_number,
+        default_segment_number: o.default_segment_number,
+        max_segment_size: o.max_segment_size,
+        memmap_threshold: o.memmap_threshold,
+        indexing_threshold: o.indexing_threshold,
+        flush_interval_sec: o.flush_interval_sec,
+        ..Default::default()
+    }
+}
+
+fn scalar(q: &super::ops::Scalar) -> pb::ScalarQuantization {
+    pb::ScalarQuantization {
+        r#type: pb::QuantizationType::Int8 as i32,
+        quantile: q.quantile,
+        always_ram: q.always_ram,
+        ..Default::default()
+    }
+}
+
+fn product(q: &super::ops::Product) -> pb::ProductQuantization {
+    let ratio = match q.compression {
+        Compression::X4 => pb::CompressionRatio::X4,
+        Compression::X8 => pb::CompressionRatio::X8,
+        Compression::X16 => pb::CompressionRatio::X16,
+        Compression::X32 => pb::CompressionRatio::X32,
+        Compression::X64 => pb::CompressionRatio::X64,
+    };
+    pb::ProductQuantization {
+        compression: ratio as i32,
+        always_ram: q.always_ram,
+        ..Default::default()
+    }
+}
+
+fn binary(q: &super::ops::Binary) -> pb::BinaryQuantization {
+    pb::BinaryQuantization {
+        always_ram: q.always_ram,
+        ..Default::default()
+    }
+}
+
+fn quantization(q: &Quantization) -> pb::QuantizationConfig {
+    use pb::quantization_config::Quantization as Q;
+    pb::QuantizationConfig {
+        quantization: Some(match q {
+            Quantization::Scalar(s) => Q::Scalar(scalar(s)),
+            Quantization::Product(p) => Q::Product(product(p)),
+            Quantization::Binary(b) => Q::Binary(binary(b)),
+        }),
+    }
+}
+
+fn quantization_diff(q: &Quantization) -> pb::QuantizationConfigDiff {
+    use pb::quantization_config_diff::Quantization as Q;
+    pb::QuantizationConfigDiff {
+        quantization: Some(match q {
+            Quantization::Scalar(s) => Q::Scalar(scalar(s)),
+            Quantization::Product(p) => Q::Product(product(p)),
+            Quantization::Binary(b) => Q::Binary(binary(b)),
+        }),
+    }
+}
+
+fn vector(v: &VectorParams) -> pb::VectorParams {
+    pb::VectorParams {
+        size: v.size,
+        distance: distance(v.distance),
+        on_disk: v.on_disk,
+        hnsw_config: v.hnsw_config.as_ref().map(hnsw),
+        quantization_config: v.quantization_config.as_ref().map(quantization),
+        ..Default::default()
+    }
+}
+
+fn vector_diff(v: &VectorUpdate) -> pb::VectorParamsDiff {
+    pb::VectorParamsDiff {
+        on_disk: v.on_disk,
+        hnsw_config: v.hnsw_config.as_ref().map(hnsw),
+        quantization_config: v.quantization_config.as_ref().map(quantization_diff),
+        ..Default::default()
+    }
+}
+
+/// `create_collection` as a request.
+pub fn create(o: &CreateCollection) -> pb::CreateCollection {
+    use pb::vectors_config::Config;
+    let vectors_config = match (&o.vectors, &o.named_vectors) {
+        (Some(v), _) => Some(Config::Params(vector(v))),
+        (None, Some(named)) => Some(Config::ParamsMap(pb::VectorParamsMap {
+            map: named.iter().map(|(k, v)| (k.clone(), vector(v))).collect(),
+        })),
+        (None, None) => None,
+    }
+    .map(|config| pb::VectorsConfig {
+        config: Some(config),
+    });
+    let sparse_vectors_config = o.sparse_vectors.as_ref().map(|m| pb::SparseVectorConfig {
+        map: m
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k.clone(),
+                    pb::SparseVectorParams {
+                        index: s.on_disk.map(|on_disk| pb::SparseIndexConfig {
+                            on_disk: Some(on_disk),
+                            ..Default::default()
+                        }),
+                        modifier: s.modifier.map(|m| {
+                            (match m {
+                                Modifier::None => pb::Modifier::None,
+                                Modifier::Idf => pb::Modifier::Idf,
+                            }) as i32
+                        }),
+                    },
+                )
+            })
+            .collect(),
+    });
+    pb::CreateCollection {
+        collection_name: o.collection.clone(),
+        vectors_config,
+        sparse_vectors_config,
+        hnsw_config: o.hnsw_config.as_ref().map(hnsw),
+        optimizers_config: o.optimizers_config.as_ref().map(optimizers),
+        quantization_config: o.quantization_config.as_ref().map(quantization),
+        on_disk_payload: o.on_disk_payload,
+        shard_number: o.shard_number,
+        replication_factor: o.replication_factor,
+        write_consistency_factor: o.write_consistency_factor,
+        ..Default::default()
+    }
+}
+
+/// `update_collection` as a request.
+pub fn update(o: &UpdateCollection) -> pb::UpdateCollection {
+    use pb::vectors_config_diff::Config;
+    let vectors_config = match (&o.vectors, &o.named_vectors) {
+        (Some(v), _) => Some(Config::Params(vector_diff(v))),
+        (None, Some(named)) => Some(Config::ParamsMap(pb::VectorParamsDiffMap {
+            map: named
+                .iter()
+                .map(|(k, v)| (k.clone(), vector_diff(v)))
+                .collect(),
+        })),
+        (None, None) => None,
+    }
+    .map(|config| pb::VectorsConfigDiff {
+        config: Some(config),
+    });
+    pb::UpdateCollection {
+        collection_name: o.collection.clone(),
+        vectors_config,
+        hnsw_config: o.hnsw_config.as_ref().map(hnsw),
+        optimizers_config: o.optimizers_config.as_ref().map(optimizers),
+        quantization_config: o.quantization_config.as_ref().map(quantization_diff),
+        params: o.params.as_ref().map(|p| pb::CollectionParamsDiff {
+            replication_factor: p.replication_factor,
+            write_consistency_factor: p.write_consistency_factor,
+            on_disk_payload: p.on_disk_payload,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A payload index type as Qdrant's field type number.
+pub fn field_type(s: FieldSchema) -> i32 {
+    (match s {
+        FieldSchema::Keyword => pb::FieldType::Keyword,
+        FieldSchema::Integer => pb::FieldType::Integer,
+        FieldSchema::Float => pb::FieldType::Float,
+        FieldSchema::Bool => pb::FieldType::Bool,
+        FieldSchema::Geo => pb::FieldType::Geo,
+        FieldSchema::Datetime => pb::FieldType::Datetime,
+        FieldSchema::Text => pb::FieldType::Text,
+        FieldSchema::Uuid => pb::FieldType::Uuid,
+    }) as i32
+}
+
+/// Alias actions in one atomic request.
+pub fn aliases(actions: Vec<pb::alias_operations::Action>) -> pb::ChangeAliases {
+    pb::ChangeAliases {
+        actions: actions
+            .into_iter()
+            .map(|a| pb::AliasOperations { action: Some(a) })
+            .collect(),
+        timeout: None,
+    }
+}
+
+/// The dense vectors of a live collection: name → (size, distance); the
+/// unnamed vector is `""`.
+pub fn live_vectors(info: &pb::CollectionInfo) -> HashMap<String, (u64, i32)> {
+    use pb::vectors_config::Config;
+    let config = info
+        .config
+        .as_ref()
+        .and_then(|c| c.params.as_ref())
+        .and_then(|p| p.vectors_config.as_ref())
+        .and_then(|v| v.config.as_ref());
+    match config {
+        Some(Config::Params(p)) => HashMap::from([(String::new(), (p.size, p.distance))]),
+        Some(Config::ParamsMap(m)) => m
+            .map
+            .iter()
+            .map(|(k, p)| (k.clone(), (p.size, p.distance)))
+            .collect(),
+        None => HashMap::new(),
+    }
+}
