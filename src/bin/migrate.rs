@@ -132,8 +132,8 @@ enum Cmd {
     /// Realign the history with the files after a human has looked: update
     /// changed checksums and names, forget dirty and vanished records.
     Repair,
-    /// Remove a migration lock left behind by a runner that died (Neo4j);
-    /// refused while its owner still renews it.
+    /// Remove a migration lock left behind by a runner that died (Neo4j,
+    /// Elasticsearch, Qdrant); refused while its owner still renews it.
     Unlock {
         /// Remove it even though its lease is live.
         #[arg(long)]
