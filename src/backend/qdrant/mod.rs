@@ -685,7 +685,9 @@ impl Backend for QdrantBackend {
             success: false,
         };
         if step.action == Action::Revert {
-            // Keep what was recorded, only mark it unfinished.
+            // Keep what was recorded (the step carries the rollback file's
+            // checksum, not the migration's), only mark it unfinished. One
+            // read per rollback step; rollbacks are rare.
             if let Some(old) = self
                 .applied()
                 .await?
