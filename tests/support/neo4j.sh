@@ -39,7 +39,7 @@ neo4j_start() {
     "$NEO4J_TMP/data" "$port" "$password" >"$NEO4J_TMP/out.log" 2>"$NEO4J_TMP/err.log" &
   NEO4J_PID=$!
   local waited=0
-  until grep -q '^neo4j ready' "$NEO4J_TMP/out.log"; do
+  until grep -qs '^neo4j ready' "$NEO4J_TMP/out.log"; do
     if ! kill -0 "$NEO4J_PID" 2>/dev/null || [ "$waited" -ge 1800 ]; then
       echo "Neo4j did not start:" >&2
       tail -n 40 "$NEO4J_TMP/err.log" >&2
