@@ -46,6 +46,10 @@ pub struct PostgresBackend {
     /// The history table as configured, for messages.
     table_name: String,
     lock_key: i64,
+    /// The DDL creating the history table, until it has run: it runs with
+    /// the first write (inside the first migration's transaction), so a
+    /// first run that fails leaves the database exactly as it was.
+    pending_history: Option<String>,
 }
 
 /// Quotes `name` or `schema.name` (already validated as plain identifiers).
@@ -89,6 +93,7 @@ impl PostgresBackend {
             table: quote_table(&db.history_table),
             table_name: db.history_table.clone(),
             lock_key: lock_key(&db.history_table),
+            pending_history: None,
         })
     }
 
@@ -192,10 +197,17 @@ impl PostgresBackend {
 
     async fn run_in_transaction(&mut self, step: &Step, script: &Script) -> Result<i64> {
         let started = Instant::now();
+        let history_ddl = self.pending_history.clone();
         let mut tx = self.conn.begin().await.map_err(|e| Error::Database {
             database: self.database.clone(),
             message: format!("BEGIN failed: {e}"),
         })?;
+        if let Some(ddl) = history_ddl
+            && let Err(e) = sqlx::raw_sql(AssertSqlSafe(ddl)).execute(&mut *tx).await
+        {
+            let _ = tx.rollback().await;
+            return Err(self.db_error(&format!("creating {} failed", self.table_name), e));
+        }
         if let Err(e) = sqlx::raw_sql(AssertSqlSafe(script.content.clone()))
             .execute(&mut *tx)
             .await
@@ -227,11 +239,25 @@ impl PostgresBackend {
         tx.commit()
             .await
             .map_err(|e| self.db_error("COMMIT failed", e))?;
+        self.pending_history = None;
         Ok(elapsed)
+    }
+
+    /// Creates the history table now if it is still pending.
+    async fn create_pending_history(&mut self) -> Result<()> {
+        if let Some(ddl) = self.pending_history.take() {
+            let created = self.exec(ddl.clone()).await;
+            if let Err(e) = created {
+                self.pending_history = Some(ddl);
+                return Err(self.db_error(&format!("creating {} failed", self.table_name), e));
+            }
+        }
+        Ok(())
     }
 
     async fn run_without_transaction(&mut self, step: &Step, script: &Script) -> Result<i64> {
         let started = Instant::now();
+        self.create_pending_history().await?;
         // Dirty first: if we die half-way, the record says so.
         let mark = match step.action {
             Action::Apply => sqlx::query(AssertSqlSafe(format!(
@@ -316,6 +342,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn ensure_history(&mut self) -> Result<()> {
+        // Not created here but with the first write (see `pending_history`).
         let mut sql = String::new();
         if let Some((schema, _)) = self.table_name.split_once('.') {
             sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
@@ -332,9 +359,8 @@ impl Backend for PostgresBackend {
              )",
             self.table
         ));
-        self.exec(sql)
-            .await
-            .map_err(|e| self.db_error(&format!("creating {} failed", self.table_name), e))
+        self.pending_history = Some(sql);
+        Ok(())
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
@@ -392,6 +418,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn upsert(&mut self, record: &Record) -> Result<()> {
+        self.create_pending_history().await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO {} (version, name, checksum, applied_at, execution_time_ms, success) \
              VALUES ($1, $2, $3, $4, $5, $6) \

@@ -1,0 +1,2 @@
+-- strata:no-transactoin
+CREATE TABLE t1 (id int);

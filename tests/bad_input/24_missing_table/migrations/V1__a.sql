@@ -1,0 +1,2 @@
+CREATE TABLE t1 (id int);
+INSERT INTO nowhere VALUES (1);

@@ -1,0 +1,2 @@
+CREATE (:A {name: 'x'});
+CREATE (:B {name: 'y});
