@@ -498,3 +498,30 @@ async fn a_stale_lock_is_reported_and_broken_only_by_unlock() {
     migrate(&p, &server.url, &["unlock", "--force"]).expect(0);
     assert!(q.config("schema_migrations_lock").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_rollback_marks_the_recorded_version_dirty_and_keeps_it() {
+    let q = TestQdrant::default();
+    let server = q.clone().start().await;
+    let p = project();
+    p.migration(
+        "V1__a.json",
+        r#"[{"create_collection": {"collection": "a", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
+    );
+    p.rollback(
+        "U1__a.json",
+        r#"[{"delete_collection": {"collection": "a"}},
+            {"create_collection": {"collection": "parking", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
+    );
+    migrate(&p, &server.url, &["up"]).expect(0);
+    q.fail_creating("parking");
+    let run = migrate(&p, &server.url, &["down"]);
+    run.expect(1);
+    assert!(run.stderr.contains("U1__a.json at $[1]"), "{}", run.stderr);
+    assert_eq!(history(&q), [(1, false)]);
+    // Only `success` changed: the migration's own checksum is still the
+    // recorded one, so the version shows dirty, not drifted.
+    let status = migrate(&p, &server.url, &["status"]);
+    assert!(status.stdout.contains("dirty"), "{}", status.stdout);
+    assert!(!status.stdout.contains("drift"), "{}", status.stdout);
+}

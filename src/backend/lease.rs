@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 /// How long a lock stays valid without renewal; renewed every third of it.
 pub const LEASE: Duration = Duration::from_secs(30);
 
@@ -50,4 +52,23 @@ pub fn owner_tag() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     format!("{host} pid {} ({nanos:08x})", std::process::id())
+}
+
+/// The fields a lock stores: its owner, when it was taken, and a lease
+/// running [`LEASE`] from now.
+pub fn lease_fields(owner: &str, acquired_at: &str) -> serde_json::Value {
+    let expires = Utc::now() + chrono::Duration::from_std(LEASE).expect("small");
+    serde_json::json!({
+        "owner": owner,
+        "acquired_at": acquired_at,
+        "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+/// Whether a stored `expires_at` has passed (an unreadable one counts as
+/// passed: nobody renews what nobody can read). Judged by this host's clock.
+pub fn expired(expires_at: &str) -> bool {
+    DateTime::parse_from_rfc3339(expires_at)
+        .map(|t| t < Utc::now())
+        .unwrap_or(true)
 }

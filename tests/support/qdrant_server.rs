@@ -686,6 +686,31 @@ impl Points for TestQdrant {
         ok(applied())
     }
 
+    async fn set_payload(
+        &self,
+        request: Request<SetPayloadPoints>,
+    ) -> Answer<PointsOperationResponse> {
+        let r = request.into_inner();
+        let mut state = self.state.lock().unwrap();
+        let c = state.collection(&r.collection_name)?;
+        match r.points_selector.and_then(|s| s.points_selector_one_of) {
+            Some(points_selector::PointsSelectorOneOf::Points(list)) => {
+                for id in list.ids {
+                    // Keys given are set, others kept; a missing point is skipped.
+                    if let Some(p) = c.points.get_mut(&num(&Some(id))?) {
+                        p.payload.extend(r.payload.clone());
+                    }
+                }
+            }
+            _ => {
+                return Err(Status::invalid_argument(
+                    "this test server selects by id only",
+                ));
+            }
+        }
+        ok(applied())
+    }
+
     async fn get(&self, request: Request<GetPoints>) -> Answer<GetResponse> {
         let r = request.into_inner();
         let mut state = self.state.lock().unwrap();
@@ -782,7 +807,6 @@ impl Points for TestQdrant {
     unimplemented_rpcs! {
         update_vectors(UpdatePointVectors) -> PointsOperationResponse;
         delete_vectors(DeletePointVectors) -> PointsOperationResponse;
-        set_payload(SetPayloadPoints) -> PointsOperationResponse;
         overwrite_payload(SetPayloadPoints) -> PointsOperationResponse;
         delete_payload(DeletePayloadPoints) -> PointsOperationResponse;
         clear_payload(ClearPayloadPoints) -> PointsOperationResponse;

@@ -4,13 +4,12 @@
 //! conditioned on the `_seq_no`/`_primary_term` just read, so a holder
 //! never overwrites or removes a lock that was broken and taken since.
 
-use chrono::{DateTime, Utc};
 use elasticsearch::params::Refresh;
 use elasticsearch::{DeleteParts, Elasticsearch, GetParts, IndexParts};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::ElasticsearchBackend;
-use crate::backend::lease::{Holder, LEASE};
+use crate::backend::lease::{Holder, LEASE, expired, lease_fields};
 use crate::error::{Error, Result};
 
 /// The lock document: its holder and the version to condition writes on.
@@ -31,9 +30,7 @@ pub(super) fn lock_doc(body: &Value) -> Option<LockDoc> {
             .to_string()
     };
     let expires_at = text("expires_at");
-    let stale = DateTime::parse_from_rfc3339(&expires_at)
-        .map(|t| t < Utc::now())
-        .unwrap_or(true);
+    let stale = expired(&expires_at);
     Some(LockDoc {
         holder: Holder {
             owner: text("owner"),
@@ -43,15 +40,6 @@ pub(super) fn lock_doc(body: &Value) -> Option<LockDoc> {
         },
         seq_no: body.get("_seq_no").and_then(Value::as_i64)?,
         primary_term: body.get("_primary_term").and_then(Value::as_i64)?,
-    })
-}
-
-pub(super) fn lease_document(owner: &str, acquired_at: &str) -> Value {
-    let expires = Utc::now() + chrono::Duration::from_std(LEASE).expect("small");
-    json!({
-        "owner": owner,
-        "acquired_at": acquired_at,
-        "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     })
 }
 
@@ -77,7 +65,7 @@ pub(super) async fn renew(client: Elasticsearch, index: String, owner: String) {
             .if_seq_no(lock.seq_no)
             .if_primary_term(lock.primary_term)
             .refresh(Refresh::True)
-            .body(lease_document(&owner, &lock.holder.acquired_at))
+            .body(lease_fields(&owner, &lock.holder.acquired_at))
             .send()
             .await;
         if !matches!(&renewed, Ok(r) if r.status_code().is_success()) {

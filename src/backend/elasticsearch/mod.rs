@@ -43,10 +43,10 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use self::http::{Failure, Reply, reply};
-use self::lock::{lease_document, renew};
+use self::lock::renew;
 use self::ops::Operation;
 use super::Backend;
-use super::lease::owner_tag;
+use super::lease::{lease_fields, owner_tag};
 use crate::catalog::Script;
 use crate::config::{ConnectionUrl, DatabaseConfig, percent_decode};
 use crate::error::{Error, Result, StepFailure};
@@ -328,7 +328,7 @@ impl Backend for ElasticsearchBackend {
                     self.client
                         .create(elasticsearch::CreateParts::IndexId(&index, "lock"))
                         .refresh(Refresh::True)
-                        .body(lease_document(&self.owner, &now))
+                        .body(lease_fields(&self.owner, &now))
                         .send()
                         .await,
                 )

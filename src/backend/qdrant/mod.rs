@@ -45,7 +45,7 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use self::ops::Operation;
 use super::Backend;
-use super::lease::{Holder, LEASE, owner_tag};
+use super::lease::{Holder, LEASE, expired, lease_fields, owner_tag};
 use crate::catalog::Script;
 use crate::config::{ConnectionUrl, DatabaseConfig};
 use crate::error::{Error, Result, StepFailure};
@@ -154,23 +154,12 @@ fn record_of(payload: &HashMap<String, pb::Value>) -> Option<Record> {
 
 fn holder_of(payload: &HashMap<String, pb::Value>) -> Option<Holder> {
     let expires_at = text(payload, "expires_at")?;
-    let stale = DateTime::parse_from_rfc3339(&expires_at)
-        .map(|t| t < Utc::now())
-        .unwrap_or(true);
+    let stale = expired(&expires_at);
     Some(Holder {
         owner: text(payload, "owner")?,
         acquired_at: text(payload, "acquired_at").unwrap_or_default(),
         expires_at,
         stale,
-    })
-}
-
-fn lease_payload(owner: &str, acquired_at: &str) -> serde_json::Value {
-    let expires = Utc::now() + chrono::Duration::from_std(LEASE).expect("small");
-    json!({
-        "owner": owner,
-        "acquired_at": acquired_at,
-        "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     })
 }
 
@@ -208,7 +197,7 @@ async fn renew(mut points: PointsClient<Service>, lock: String, owner: String) {
                     .upsert(pb::UpsertPoints {
                         collection_name: lock.clone(),
                         wait: Some(true),
-                        points: vec![point(LOCK_POINT, lease_payload(&owner, &h.acquired_at))],
+                        points: vec![point(LOCK_POINT, lease_fields(&owner, &h.acquired_at))],
                         ..Default::default()
                     })
                     .await;
@@ -634,7 +623,7 @@ impl Backend for QdrantBackend {
             .upsert(pb::UpsertPoints {
                 collection_name: lock.clone(),
                 wait: Some(true),
-                points: vec![point(LOCK_POINT, lease_payload(&self.owner, &now))],
+                points: vec![point(LOCK_POINT, lease_fields(&self.owner, &now))],
                 ..Default::default()
             })
             .await;
@@ -676,7 +665,7 @@ impl Backend for QdrantBackend {
         let started = Instant::now();
         let ops =
             ops::parse(&script.content).map_err(|e| Error::file(&script.file, e.to_string()))?;
-        let mut record = Record {
+        let record = Record {
             version: step.version,
             name: step.description.clone(),
             checksum: step.checksum.clone(),
@@ -684,24 +673,25 @@ impl Backend for QdrantBackend {
             execution_time_ms: 0,
             success: false,
         };
-        if step.action == Action::Revert {
-            // Keep what was recorded (the step carries the rollback file's
-            // checksum, not the migration's), only mark it unfinished. One
-            // read per rollback step; rollbacks are rare.
-            if let Some(old) = self
-                .applied()
-                .await?
-                .into_iter()
-                .find(|r| r.version == step.version)
-            {
-                record = Record {
-                    success: false,
-                    ..old
-                };
+        // Dirty first: if we die half-way, the record says so. A rollback
+        // only flips `success` of the recorded point (the step carries the
+        // rollback file's checksum, not the migration's).
+        match step.action {
+            Action::Apply => self.write_record(&record).await?,
+            Action::Revert => {
+                let flag = Payload::try_from(json!({ "success": false })).expect("an object");
+                self.points
+                    .set_payload(pb::SetPayloadPoints {
+                        collection_name: self.history.clone(),
+                        wait: Some(true),
+                        payload: flag.into(),
+                        points_selector: Some(vec![point_id(step.version)].into()),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|s| self.db_error("recording the rollback as started", s))?;
             }
         }
-        // Dirty first: if we die half-way, the record says so.
-        self.write_record(&record).await?;
         for (i, op) in ops.iter().enumerate() {
             tracing::debug!(database = %self.database, op = %op.describe(), "running");
             if let Err(s) = self.execute(op).await {
