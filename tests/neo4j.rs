@@ -4,79 +4,9 @@
 
 mod support;
 
-use neo4rs::{ConfigBuilder, Graph, query};
+use neo4rs::query;
+use support::neo4j_client::{TURN, count, graph, history, reset, server, strings};
 use support::{Project, Run};
-
-static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn server() -> (String, String) {
-    let url = std::env::var("STRATA_TEST_NEO4J_URL").unwrap_or_else(|_| {
-        panic!(
-            "STRATA_TEST_NEO4J_URL is not set: the Neo4j tests need a real server. \
-             Run the suite with `bash tests/support/test.sh`, which starts one."
-        )
-    });
-    (url, std::env::var("STRATA_TEST_NEO4J_PASSWORD").unwrap())
-}
-
-async fn graph() -> Graph {
-    let (url, password) = server();
-    let config = ConfigBuilder::default()
-        .uri(url)
-        .user("neo4j")
-        .password(password)
-        .build()
-        .unwrap();
-    Graph::connect(config).await.unwrap()
-}
-
-async fn strings(g: &Graph, cypher: &str) -> Vec<String> {
-    let mut rows = g.execute(query(cypher)).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().await.unwrap() {
-        out.push(row.get::<String>("x").unwrap());
-    }
-    out.sort();
-    out
-}
-
-async fn count(g: &Graph, cypher: &str) -> i64 {
-    let mut rows = g.execute(query(cypher)).await.unwrap();
-    rows.next().await.unwrap().unwrap().get("n").unwrap()
-}
-
-/// Drops every constraint, index and node.
-async fn reset(g: &Graph) {
-    for c in strings(g, "SHOW CONSTRAINTS YIELD name RETURN name AS x").await {
-        g.run(query(&format!("DROP CONSTRAINT `{c}`")))
-            .await
-            .unwrap();
-    }
-    for i in strings(
-        g,
-        "SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP' RETURN name AS x",
-    )
-    .await
-    {
-        g.run(query(&format!("DROP INDEX `{i}`"))).await.unwrap();
-    }
-    g.run(query("MATCH (n) DETACH DELETE n")).await.unwrap();
-}
-
-/// `(version, success)` of every history node.
-async fn history(g: &Graph) -> Vec<(i64, bool)> {
-    let mut rows = g
-        .execute(query(
-            "MATCH (m:SchemaMigration) RETURN m.version AS v, m.success AS ok ORDER BY v",
-        ))
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().await.unwrap() {
-        out.push((r.get("v").unwrap(), r.get("ok").unwrap()));
-    }
-    out
-}
 
 fn project() -> Project {
     let p = Project::new();
@@ -384,4 +314,42 @@ fn bad_cypher_files_fail_before_connecting() {
         "{}",
         up.stderr
     );
+}
+
+#[tokio::test]
+async fn an_index_left_by_a_killed_constraint_creation_is_cleared() {
+    // Neo4j builds a constraint's index before the constraint: a runner
+    // killed in between leaves an ownerless index of the constraint's name,
+    // on which every later CREATE CONSTRAINT … IF NOT EXISTS fails.
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    for (label, property) in [
+        ("SchemaMigrationLock", "name"),
+        ("SchemaMigration", "version"),
+    ] {
+        g.run(query(&format!(
+            "CREATE INDEX {label}_{property}_unique FOR (n:{label}) ON (n.{property})"
+        )))
+        .await
+        .unwrap();
+    }
+    let p = project();
+    p.migration("V1__a.cypher", "CREATE (:A);\n");
+    let up = migrate(&p, &["up"]);
+    up.expect(0);
+    assert!(
+        up.stderr
+            .contains("removing an index left by an interrupted creation of its constraint"),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(
+        strings(&g, "SHOW CONSTRAINTS YIELD name RETURN name AS x").await,
+        [
+            "SchemaMigrationLock_name_unique",
+            "SchemaMigration_version_unique"
+        ]
+    );
+    assert_eq!(history(&g).await, vec![(1, true)]);
 }

@@ -45,24 +45,6 @@ fn demo(url: &str, args: &[&str]) -> Run {
     )
 }
 
-/// `(version, success)` of every history point.
-fn history(q: &TestQdrant) -> Vec<(i64, bool)> {
-    q.points("schema_migrations")
-        .iter()
-        .map(|(_, payload)| {
-            let int = |k: &str| match payload[k].kind {
-                Some(pb::value::Kind::IntegerValue(n)) => n,
-                _ => panic!("{k} is not an integer"),
-            };
-            let ok = matches!(
-                payload["success"].kind,
-                Some(pb::value::Kind::BoolValue(true))
-            );
-            (int("version"), ok)
-        })
-        .collect()
-}
-
 fn vector(q: &TestQdrant, collection: &str) -> (u64, i32) {
     let config = q.config(collection).unwrap();
     match config
@@ -114,7 +96,7 @@ async fn demo_vectors_apply_switch_the_alias_and_roll_back() {
         ["difficulty", "timestamp", "type", "user_id"]
     );
     assert_eq!(alias(&q, "documents").as_deref(), Some("documents_v1"));
-    assert_eq!(history(&q), [(1, true), (2, true)]);
+    assert_eq!(q.history(), [(1, true), (2, true)]);
 
     demo(&server.url, &["up"]).expect(0);
     // The re-embedded collection took over the alias in one request.
@@ -135,7 +117,7 @@ async fn demo_vectors_apply_switch_the_alias_and_roll_back() {
         tuned.optimizer_config.unwrap().indexing_threshold,
         Some(50_000)
     );
-    assert_eq!(history(&q), [(1, true), (2, true), (3, true), (4, true)]);
+    assert_eq!(q.history(), [(1, true), (2, true), (3, true), (4, true)]);
     let status = demo(&server.url, &["status"]);
     status.expect(0);
     assert!(status.stdout.contains("4 applied"), "{}", status.stdout);
@@ -159,10 +141,10 @@ async fn demo_vectors_apply_switch_the_alias_and_roll_back() {
     demo(&server.url, &["down", "--to", "0"]).expect(0);
     assert_eq!(q.collection_names(), ["schema_migrations"]);
     assert!(q.aliases().is_empty());
-    assert_eq!(history(&q), []);
+    assert_eq!(q.history(), []);
 
     demo(&server.url, &["up"]).expect(0);
-    assert_eq!(history(&q).len(), 4);
+    assert_eq!(q.history().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +193,7 @@ async fn a_vector_size_change_is_refused_before_anything_runs() {
     // Nothing ran: not V2 before it, not the HNSW change beside it.
     assert!(q.payload_indexes("docs").is_empty());
     assert_eq!(q.config("docs").unwrap().hnsw_config.unwrap().m, Some(16));
-    assert_eq!(history(&q), [(1, true)]);
+    assert_eq!(q.history(), [(1, true)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +300,7 @@ async fn a_failing_operation_leaves_the_version_dirty_until_repair() {
     );
     assert!(run.stderr.contains("injected failure"), "{}", run.stderr);
     assert!(q.config("first").is_some());
-    assert_eq!(history(&q), [(1, false)]);
+    assert_eq!(q.history(), [(1, false)]);
     assert!(
         migrate(&p, &server.url, &["status"])
             .stdout
@@ -339,9 +321,9 @@ async fn a_failing_operation_leaves_the_version_dirty_until_repair() {
         .await
         .unwrap();
     migrate(&p, &server.url, &["repair"]).expect(0);
-    assert_eq!(history(&q), []);
+    assert_eq!(q.history(), []);
     migrate(&p, &server.url, &["up"]).expect(0);
-    assert_eq!(history(&q), [(1, true)]);
+    assert_eq!(q.history(), [(1, true)]);
     assert!(q.config("second").is_some());
 }
 
@@ -407,7 +389,7 @@ async fn concurrent_runners_apply_every_version_exactly_once() {
         applied, 4,
         "each version reported applied by exactly one runner"
     );
-    assert_eq!(history(&q), [(1, true), (2, true), (3, true), (4, true)]);
+    assert_eq!(q.history(), [(1, true), (2, true), (3, true), (4, true)]);
     assert!(
         q.config("schema_migrations_lock").is_none(),
         "the lock was released"
@@ -518,7 +500,7 @@ async fn a_failing_rollback_marks_the_recorded_version_dirty_and_keeps_it() {
     let run = migrate(&p, &server.url, &["down"]);
     run.expect(1);
     assert!(run.stderr.contains("U1__a.json at $[1]"), "{}", run.stderr);
-    assert_eq!(history(&q), [(1, false)]);
+    assert_eq!(q.history(), [(1, false)]);
     // Only `success` changed: the migration's own checksum is still the
     // recorded one, so the version shows dirty, not drifted.
     let status = migrate(&p, &server.url, &["status"]);

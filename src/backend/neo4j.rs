@@ -31,6 +31,10 @@ use crate::history::Record;
 use crate::plan::{Action, Step};
 use crate::split::{Statement, line_of, split_cypher};
 
+/// How long an index named like one of strata's constraints may stay
+/// without it before it counts as left by an interrupted creation.
+const ORPHAN_GRACE: Duration = Duration::from_secs(2);
+
 /// A connection to one Neo4j database.
 pub struct Neo4jBackend {
     graph: Graph,
@@ -110,6 +114,64 @@ impl Neo4jBackend {
             .run(q)
             .await
             .map_err(|e| self.db_error(context, e))
+    }
+
+    /// Creates one of strata's own uniqueness constraints unless it exists.
+    ///
+    /// Two runners creating it at once may collide: the loser finds it there
+    /// on a retry. Neo4j builds a constraint's index first and adds the
+    /// constraint once the index is populated; a runner killed in between
+    /// leaves the index behind, named like the constraint and owned by none,
+    /// and every later `CREATE CONSTRAINT … IF NOT EXISTS` fails on the name.
+    /// Such an index on strata's own label is removed once it has stayed
+    /// ownerless for [`ORPHAN_GRACE`] (a live creation takes milliseconds).
+    async fn ensure_constraint(&self, context: &str, label: &str, property: &str) -> Result<()> {
+        let name = format!("{label}_{property}_unique");
+        let create = format!(
+            "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{property} IS UNIQUE"
+        );
+        let deadline = Instant::now() + ORPHAN_GRACE;
+        loop {
+            let error = match self.graph.run(query(&create)).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            let name_taken = matches!(&error, neo4rs::Error::Neo4j(e)
+                if e.code() == "Neo.ClientError.Schema.IndexWithNameAlreadyExists");
+            if !name_taken || !self.orphaned_index(&name, label, property).await? {
+                return Err(self.db_error(context, error));
+            }
+            tracing::warn!(index = %name, "removing an index left by an interrupted creation of its constraint");
+            self.run_query(context, query(&format!("DROP INDEX {name} IF EXISTS")))
+                .await?;
+            return self.run_query(context, query(&create)).await;
+        }
+    }
+
+    /// Whether `name` is an index on `label(property)` that no constraint owns.
+    async fn orphaned_index(&self, name: &str, label: &str, property: &str) -> Result<bool> {
+        let context = "reading the indexes";
+        let mut rows = self
+            .graph
+            .execute(
+                query(
+                    "SHOW INDEXES YIELD name, labelsOrTypes, properties, owningConstraint \
+                     WHERE name = $name \
+                     RETURN labelsOrTypes = [$label] AND properties = [$property] \
+                            AND owningConstraint IS NULL AS orphaned",
+                )
+                .param("name", name)
+                .param("label", label)
+                .param("property", property),
+            )
+            .await
+            .map_err(|e| self.db_error(context, e))?;
+        let row = rows.next().await.map_err(|e| self.db_error(context, e))?;
+        Ok(row.is_some_and(|r| r.get::<bool>("orphaned").unwrap_or(false)))
     }
 
     async fn holder(&self) -> Result<Option<Holder>> {
@@ -236,27 +298,15 @@ impl Backend for Neo4jBackend {
     }
 
     async fn ensure_history(&mut self) -> Result<()> {
-        self.run_query(
-            "creating the history constraint",
-            query(&format!(
-                "CREATE CONSTRAINT {l}_version_unique IF NOT EXISTS FOR (m:{l}) REQUIRE m.version IS UNIQUE",
-                l = self.label
-            )),
-        )
-        .await
+        let label = self.label.clone();
+        self.ensure_constraint("creating the history constraint", &label, "version")
+            .await
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
         let lock = self.lock_label();
-        // Idempotent, but two runners creating it at once may collide:
-        // the loser just finds it there on the retry.
-        let constraint = format!(
-            "CREATE CONSTRAINT {lock}_name_unique IF NOT EXISTS FOR (l:{lock}) REQUIRE l.name IS UNIQUE"
-        );
-        if self.graph.run(query(&constraint)).await.is_err() {
-            self.run_query("creating the lock constraint", query(&constraint))
-                .await?;
-        }
+        self.ensure_constraint("creating the lock constraint", &lock, "name")
+            .await?;
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(10);
         loop {

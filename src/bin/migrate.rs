@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a migration, connection or lock failed,
 //! 2 usage or bad input files, 3 drift, dirty or validation refused the run.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -240,6 +241,8 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // Colour codes only for a person at a terminal, not in CI logs.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

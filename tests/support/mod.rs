@@ -6,6 +6,9 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod es_client;
+pub mod neo4j_client;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -281,8 +284,64 @@ impl Run {
         self
     }
 
+    /// Like [`Run::expect`], saying which step of a longer test ran.
+    pub fn expect_in(&self, code: i32, ctx: &str) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "{ctx}: unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
     /// Both streams together.
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+}
+
+/// A small seeded generator (SplitMix64): the crash trials draw their kill
+/// points from it, so one seed always gives the same schedule.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Standard base64 with padding: how a password travels in a basic-auth
+/// header, so it can be looked for in output in that form too.
+pub fn base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

@@ -284,6 +284,39 @@ impl TestQdrant {
             .unwrap_or_default()
     }
 
+    /// Sets one payload key of one point, as another client would.
+    pub fn set_payload(&self, name: &str, id: u64, key: &str, value: Value) {
+        let mut state = self.state.lock().unwrap();
+        let point = state
+            .collections
+            .get_mut(name)
+            .and_then(|c| c.points.get_mut(&id))
+            .unwrap_or_else(|| panic!("no point {id} in {name}"));
+        point.payload.insert(key.to_string(), value);
+    }
+
+    /// `(version, success)` of every point of strata's history collection.
+    pub fn history(&self) -> Vec<(i64, bool)> {
+        self.points("schema_migrations")
+            .iter()
+            .map(|(_, payload)| {
+                let version = match payload["version"].kind {
+                    Some(value::Kind::IntegerValue(n)) => n,
+                    _ => panic!("version is not an integer"),
+                };
+                let ok = matches!(payload["success"].kind, Some(value::Kind::BoolValue(true)));
+                (version, ok)
+            })
+            .collect()
+    }
+
+    /// Deletes a collection (and its aliases), as another client would.
+    pub fn drop_collection(&self, name: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.collections.remove(name);
+        state.aliases.retain(|_, c| c != name);
+    }
+
     /// Makes creating the collection `name` fail with `Unavailable`.
     pub fn fail_creating(&self, name: &str) {
         *self.fail_create.lock().unwrap() = Some(name.to_string());

@@ -167,6 +167,24 @@ impl ElasticsearchBackend {
         self.reply(sent).await?.into_result()
     }
 
+    /// Waits for the one primary shard of `index` to start. A read of an
+    /// index another runner created a moment ago answers 503 (no shard
+    /// available) until then; health "yellow" is reported before the
+    /// primary has started, so it is not the condition to wait for.
+    async fn wait_for_primary(&self, index: &str) -> std::result::Result<(), Failure> {
+        self.reply(
+            self.client
+                .cluster()
+                .health(ClusterHealthParts::Index(&[index]))
+                .wait_for_active_shards("1")
+                .timeout("30s")
+                .send()
+                .await,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Creates an index unless it exists (another runner may create it at
     /// the same moment).
     async fn ensure_index(&self, index: &str, body: Value) -> Result<()> {
@@ -242,20 +260,31 @@ fn record_of(source: &Value) -> Option<Record> {
 
 impl Backend for ElasticsearchBackend {
     async fn applied(&mut self) -> Result<Vec<Record>> {
-        let body = self
-            .ok(self
-                .client
-                .search(SearchParts::Index(&[&self.history]))
-                .ignore_unavailable(true)
-                .body(json!({
-                    "size": MAX_RECORDS,
-                    "sort": [{ "version": "asc" }],
-                    "query": { "match_all": {} },
-                }))
-                .send()
-                .await)
-            .await
-            .map_err(|f| self.db_error("reading the history", f))?;
+        let mut first = true;
+        let body = loop {
+            let r = self
+                .reply(
+                    self.client
+                        .search(SearchParts::Index(&[&self.history]))
+                        .ignore_unavailable(true)
+                        .body(json!({
+                            "size": MAX_RECORDS,
+                            "sort": [{ "version": "asc" }],
+                            "query": { "match_all": {} },
+                        }))
+                        .send()
+                        .await,
+                )
+                .await;
+            if first && matches!(&r, Ok(r) if r.status == 503) {
+                first = false;
+                self.wait_for_primary(&self.history).await.ok();
+                continue;
+            }
+            break r
+                .and_then(Reply::into_result)
+                .map_err(|f| self.db_error("reading the history", f))?;
+        };
         let hits = body
             .pointer("/hits/hits")
             .and_then(Value::as_array)
