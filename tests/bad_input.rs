@@ -152,11 +152,23 @@ async fn every_bad_input_is_refused_by_name_and_changes_nothing() {
             before,
             "{name}: the database changed"
         );
+        // Again with every log line of strata and of its drivers, at trace level.
+        let mut traced = env.to_vec();
+        traced.push(("STRATA_LOG", "trace"));
+        let logged = p.migrate_raw(&args, &traced);
+        assert_eq!(
+            logged.code,
+            case.exit,
+            "{name}: exit code with logging\n{}",
+            logged.all()
+        );
         for secret in PLANTED_SECRETS.iter().copied().chain([password.as_str()]) {
-            assert!(
-                !all.contains(secret),
-                "{name}: a secret was printed:\n{all}"
-            );
+            for (what, out) in [("output", &all), ("trace log", &logged.all())] {
+                assert!(
+                    !out.contains(secret),
+                    "{name}: a secret was printed in the {what}:\n{out}"
+                );
+            }
         }
     }
 }

@@ -93,6 +93,13 @@ fn command<S: Subject>(s: &S, p: &Project, args: &[&str]) -> tokio::process::Com
     cmd
 }
 
+/// Logs everything strata and its drivers log, at trace level: the
+/// secrets check then covers every log line too.
+fn traced(mut cmd: tokio::process::Command) -> tokio::process::Command {
+    cmd.env("STRATA_LOG", "trace");
+    cmd
+}
+
 /// Fails the test if any secret of the subject shows in a run's output.
 fn assert_no_secret<S: Subject>(s: &S, run: &Run, ctx: &str) {
     let all = run.all();
@@ -331,7 +338,13 @@ async fn assert_consistent<S: Subject>(s: &S, shape: Shape, ctx: &str) -> Option
 
 /// Waits until `records` versions are recorded or the runner has exited.
 async fn until_recorded<S: Subject>(s: &S, child: &mut tokio::process::Child, records: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
     while s.history().await.len() < records && child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "{}: gave up waiting for {records} record(s)",
+            S::KIND
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
@@ -433,11 +446,11 @@ async fn frozen_owner<S: Subject>(s: &mut S) {
         let ctx = format!("{} frozen owner, attempt {attempt}", S::KIND);
         s.fresh().await;
         let p = project(s, shape);
+        // Not traced: nobody reads its output until it ends, and a full
+        // pipe would stop it for good.
         let mut owner = command(s, &p, &["up"]).spawn().unwrap();
         let pid = owner.id().unwrap();
-        while s.history().await.is_empty() && owner.try_wait().unwrap().is_none() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        until_recorded(s, &mut owner, 1).await;
         signal(pid, "STOP");
         if s.lock_owner().await.is_none() {
             // It finished before it could be stopped: try again.
@@ -446,7 +459,10 @@ async fn frozen_owner<S: Subject>(s: &mut S) {
             continue;
         }
         let before = s.history().await;
-        let waiter = migrate(s, &p, &["--lock-timeout", "1", "up"], &ctx).await;
+        let waiter = traced(command(s, &p, &["--lock-timeout", "1", "up"]))
+            .spawn()
+            .unwrap();
+        let waiter = finished(s, waiter, &ctx).await;
         waiter.expect_in(1, &ctx);
         assert!(
             waiter.stderr.contains("waiting for the migration lock"),
@@ -459,7 +475,8 @@ async fn frozen_owner<S: Subject>(s: &mut S) {
             "held by server process".to_string()
         };
         assert!(waiter.stderr.contains(&holder), "{ctx}: {}", waiter.stderr);
-        let unlock = migrate(s, &p, &["unlock"], &ctx).await;
+        let unlock = traced(command(s, &p, &["unlock"])).spawn().unwrap();
+        let unlock = finished(s, unlock, &ctx).await;
         if S::LEASED {
             unlock.expect_in(1, &ctx);
             assert!(
