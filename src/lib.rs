@@ -46,7 +46,7 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod migrator;
-mod names;
+pub mod names;
 pub mod partition;
 pub mod plan;
 pub mod render;

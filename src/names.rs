@@ -73,7 +73,9 @@ pub fn parse_name(file_name: &str, ext: &str) -> ParsedName {
             "the version must be followed by two underscores: {expected}"
         ));
     };
-    if description.trim_matches('_').trim().is_empty() {
+    // Underscores are shown as spaces: a description of nothing but those
+    // and white space says nothing.
+    if description.replace('_', " ").trim().is_empty() {
         return ParsedName::Invalid(format!("the description is empty: {expected}"));
     }
     let version = match digits.parse::<u64>() {
@@ -105,3 +107,23 @@ pub fn normalize(bytes: &[u8]) -> std::result::Result<String, String> {
 /// Every extension a kind's files may have; the first is the fallback used
 /// to describe a name with an unknown extension.
 pub const EXTENSIONS: &[&str] = &["sql", "cypher", "json", "yaml", "yml"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_description_of_underscores_and_spaces_is_empty() {
+        // Found by fuzzing: "\u{c}_\u{c}" passed, and showed as blank.
+        for name in ["V2__\u{c}_\u{c}.sql", "V2__ _ .sql", "V2_____.sql"] {
+            assert!(
+                matches!(parse_name(name, "sql"), ParsedName::Invalid(m) if m.contains("empty")),
+                "{name:?}"
+            );
+        }
+        assert!(matches!(
+            parse_name("V2__a_b.sql", "sql"),
+            ParsedName::Valid { version: 2, ref description, .. } if description == "a b"
+        ));
+    }
+}

@@ -105,7 +105,7 @@ pub fn split_sql(sql: &str) -> Result<Vec<Statement<'_>>, SplitError> {
             }
             _ => {}
         }
-        if !c.is_ascii_whitespace() {
+        if !is_space(c) {
             has_code = true;
         }
         i += 1;
@@ -153,7 +153,7 @@ pub fn split_cypher(text: &str) -> Result<Vec<Statement<'_>>, SplitError> {
                 i += 1;
             }
             c => {
-                if !c.is_ascii_whitespace() {
+                if !is_space(c) {
                     mark(&mut start, &mut has_code, i);
                 }
                 i += 1;
@@ -171,15 +171,24 @@ fn mark(start: &mut usize, has_code: &mut bool, at: usize) {
     }
 }
 
+/// White space between tokens, as both servers' lexers have it: space,
+/// tab, line feed, carriage return, form feed and vertical tab. (Rust's
+/// `trim` would also take non-ASCII spaces, which PostgreSQL reads as part
+/// of an identifier, and `is_ascii_whitespace` leaves out vertical tab.)
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'\x0b')
+}
+
 fn push<'a>(out: &mut Vec<Statement<'a>>, sql: &'a str, start: usize, end: usize, has_code: bool) {
     if !has_code {
         return;
     }
     let piece = &sql[start..end];
-    let lead = piece.len() - piece.trim_start().len();
+    let space = |c: char| c.is_ascii() && is_space(c as u8);
+    let text = piece.trim_start_matches(space);
     out.push(Statement {
-        offset: start + lead,
-        text: piece.trim(),
+        offset: start + piece.len() - text.len(),
+        text: text.trim_end_matches(space),
     });
 }
 
@@ -378,6 +387,18 @@ mod tests {
         let stmts = split_sql(sql).unwrap();
         assert_eq!(&sql[stmts[1].offset..stmts[1].offset + 6], "create");
         assert_eq!(line_of(sql, stmts[1].offset), 3);
+    }
+
+    #[test]
+    fn white_space_is_the_servers_own() {
+        // Found by fuzzing: a trailing vertical tab made an empty statement
+        // (code to the splitter, trimmed away by `str::trim`).
+        assert_eq!(texts("CREATE x;\u{b}\n\u{c};"), ["CREATE x"]);
+        let stmts = split_cypher("// c\nCREATE (x);\u{b}\n\u{c};").unwrap();
+        assert_eq!(stmts.len(), 1);
+        assert_eq!(stmts[0].text, "CREATE (x)");
+        // A non-ASCII space is not white space to PostgreSQL: it stays.
+        assert_eq!(texts("select 1;\u{a0};"), ["select 1", "\u{a0}"]);
     }
 
     #[test]

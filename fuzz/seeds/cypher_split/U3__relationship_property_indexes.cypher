@@ -1,0 +1,2 @@
+DROP INDEX completed_at IF EXISTS;
+DROP INDEX related_to_weight IF EXISTS;

@@ -1,0 +1,1 @@
+DROP INDEX concept_slug IF EXISTS;

@@ -1,0 +1,1 @@
+CREATE INDEX concept_slug IF NOT EXISTS FOR (c:Concept) ON (c.slug);

@@ -1,0 +1,2 @@
+-- strata:no-transaction
+CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $body$ SELECT 1;

@@ -1,0 +1,3 @@
+-- Reverts V1.
+DROP TABLE users;
+DROP FUNCTION set_updated_at();

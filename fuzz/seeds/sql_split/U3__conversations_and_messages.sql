@@ -1,0 +1,3 @@
+-- Reverts V3.
+DROP TABLE messages;
+DROP TABLE conversations;

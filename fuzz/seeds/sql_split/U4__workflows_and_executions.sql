@@ -1,0 +1,3 @@
+-- Reverts V4.
+DROP TABLE workflow_executions;
+DROP TABLE workflows;

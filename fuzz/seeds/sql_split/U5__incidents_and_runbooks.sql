@@ -1,0 +1,3 @@
+-- Reverts V5.
+DROP TABLE incidents;
+DROP TABLE runbooks;
