@@ -5,8 +5,10 @@
 # Installs cargo-fuzz from crates.io when it is missing. libFuzzer's
 # instrumentation needs unstable compiler flags: a nightly toolchain is used
 # when rustup has one, otherwise the stable compiler with RUSTC_BOOTSTRAP=1.
-# Each target starts from the committed seeds in fuzz/seeds/<target> and
-# keeps what it learns in fuzz/corpus/<target> (not committed). A crash
+# Each target starts from the repository's own files of its kind (the
+# demo's migrations and rollbacks, the bad-input corpus; file names from
+# fuzz/seeds/file_name) and keeps what it learns in fuzz/corpus/<target>
+# (not committed). A crash
 # stops the run, leaves its input in fuzz/artifacts/<target>/ and makes
 # this script fail; turn such an input into a unit test beside the code it
 # broke before fixing it.
@@ -31,11 +33,24 @@ else
   export RUSTC_BOOTSTRAP=1
 fi
 
+# The seed folders of a target (read only; libFuzzer reads them recursively).
+seeds() {
+  case "$1" in
+    file_name) echo seeds/file_name ;;
+    sql_split) echo ../migrations/app ../rollbacks/app ../tests/bad_input ;;
+    cypher_split) echo ../migrations/graph ../rollbacks/graph ;;
+    elasticsearch_ops) echo ../migrations/search ../rollbacks/search ;;
+    qdrant_ops) echo ../migrations/vectors ../rollbacks/vectors ;;
+    *) echo "unknown target $1" >&2; return 1 ;;
+  esac
+}
+
 status=0
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
+  read -r -a from <<<"$(seeds "$target")"
   echo "== $target: ${seconds}s" >&2
-  if ! cargo "${toolchain[@]}" fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
+  if ! cargo "${toolchain[@]}" fuzz run -O "$target" "corpus/$target" "${from[@]}" -- \
       -max_total_time="$seconds" -print_final_stats=1 2>"corpus/$target.log"; then
     tail -n 60 "corpus/$target.log" >&2
     status=1

@@ -1,4 +1,0 @@
-MATCH (c:Concept) WHERE c.slug IS NOT NULL
-CALL (c) {
-  REMOVE c.slug
-} IN TRANSACTIONS OF 500 ROWS;

@@ -1,1 +1,0 @@
-DROP INDEX concept_slug IF EXISTS;

@@ -1,1 +1,0 @@
-CREATE INDEX concept_slug IF NOT EXISTS FOR (c:Concept) ON (c.slug);

@@ -1,3 +1,0 @@
--- strata:no-transaction
-CREATE TABLE t1 (id int);
-/* never closed

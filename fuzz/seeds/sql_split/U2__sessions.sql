@@ -1,2 +1,0 @@
--- Reverts V2.
-DROP TABLE sessions;

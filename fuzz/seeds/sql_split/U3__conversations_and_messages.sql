@@ -1,3 +1,0 @@
--- Reverts V3.
-DROP TABLE messages;
-DROP TABLE conversations;

@@ -1,3 +1,0 @@
--- Reverts V4.
-DROP TABLE workflow_executions;
-DROP TABLE workflows;

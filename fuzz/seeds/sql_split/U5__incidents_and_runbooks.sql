@@ -1,3 +1,0 @@
--- Reverts V5.
-DROP TABLE incidents;
-DROP TABLE runbooks;
