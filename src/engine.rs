@@ -184,6 +184,14 @@ pub async fn execute(
         let plan = target.plan(&history, command)?;
         check(target, backend, &plan).await?;
         for step in &plan.steps {
+            if let Some(holder) = backend.lock_lost().await? {
+                return Err(Error::LockLost {
+                    database: target.config.name.clone(),
+                    holder,
+                    next: step.version,
+                    applied: report.done.iter().map(|d| d.version).collect(),
+                });
+            }
             let script = target.script(step);
             tracing::info!(database = %target.config.name, version = step.version, action = ?step.action, file = %step.file, "running");
             match backend.run(step, script).await {

@@ -97,6 +97,25 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// The lock this run held was removed or taken by another runner
+    /// (`migrate unlock` of a lease that looked dead, or `--force`): the
+    /// run stopped before its next step.
+    #[error(
+        "database {database}: the migration lock was taken from this run (now {holder}); \
+         stopped before version {next}{}\n  another runner may be at work: check `migrate status` before running again",
+        render_applied(applied)
+    )]
+    LockLost {
+        /// The configured database name.
+        database: String,
+        /// Who holds the lock now, or that nobody does.
+        holder: String,
+        /// The version this run was about to run.
+        next: u64,
+        /// Versions applied (or reverted) by this run before it stopped.
+        applied: Vec<u64>,
+    },
+
     /// A migration or rollback failed on the server. Steps before it stay applied.
     #[error("{0}")]
     Step(Box<StepFailure>),
@@ -121,6 +140,7 @@ impl Error {
             Error::Refused { .. } => EXIT_REFUSED,
             Error::Connect { .. }
             | Error::LockTimeout { .. }
+            | Error::LockLost { .. }
             | Error::Step(_)
             | Error::Database { .. } => EXIT_FAILED,
         }

@@ -436,77 +436,116 @@ async fn crash<S: Subject>(s: &mut S, default_seed: u64) {
     );
 }
 
-/// A runner frozen (`SIGSTOP`) while it holds the lock keeps it.
-async fn frozen_owner<S: Subject>(s: &mut S) {
-    let shape = Shape {
-        migrations: 12,
-        ops: 3,
-    };
-    for attempt in 1..=5 {
-        let ctx = format!("{} frozen owner, attempt {attempt}", S::KIND);
+/// Migrations enough for a run to be caught holding the lock.
+const LONG: Shape = Shape {
+    migrations: 12,
+    ops: 3,
+};
+
+/// Starts `up` and stops it (`SIGSTOP`) while it holds the lock, after its
+/// first record; tries again when a run finishes before it can be stopped.
+/// The owner is not traced: nobody reads its output until it ends, and a
+/// full pipe would stop it for good.
+async fn stopped_owner<S: Subject>(s: &mut S, ctx: &str) -> (Project, tokio::process::Child, u32) {
+    for _ in 0..5 {
         s.fresh().await;
-        let p = project(s, shape);
-        // Not traced: nobody reads its output until it ends, and a full
-        // pipe would stop it for good.
+        let p = project(s, LONG);
         let mut owner = command(s, &p, &["up"]).spawn().unwrap();
         let pid = owner.id().unwrap();
         until_recorded(s, &mut owner, 1).await;
         signal(pid, "STOP");
-        if s.lock_owner().await.is_none() {
-            // It finished before it could be stopped: try again.
-            signal(pid, "CONT");
-            finished(s, owner, &ctx).await.expect_in(0, &ctx);
-            continue;
+        if s.lock_owner().await.is_some() {
+            return (p, owner, pid);
         }
-        let before = s.history().await;
-        let waiter = traced(command(s, &p, &["--lock-timeout", "1", "up"]))
-            .spawn()
-            .unwrap();
-        let waiter = finished(s, waiter, &ctx).await;
-        waiter.expect_in(1, &ctx);
-        assert!(
-            waiter.stderr.contains("waiting for the migration lock"),
-            "{ctx}: {}",
-            waiter.stderr
-        );
-        let holder = if S::LEASED {
-            format!("pid {pid} (")
-        } else {
-            "held by server process".to_string()
-        };
-        assert!(waiter.stderr.contains(&holder), "{ctx}: {}", waiter.stderr);
-        let unlock = traced(command(s, &p, &["unlock"])).spawn().unwrap();
-        let unlock = finished(s, unlock, &ctx).await;
-        if S::LEASED {
-            unlock.expect_in(1, &ctx);
-            assert!(
-                unlock.stderr.contains("its owner is alive"),
-                "{ctx}: {}",
-                unlock.stderr
-            );
-        } else {
-            unlock.expect_in(0, &ctx);
-        }
-        assert!(
-            s.lock_owner().await.is_some(),
-            "{ctx}: the lock was taken away"
-        );
-        assert_eq!(s.history().await, before, "{ctx}: nothing else ran");
         signal(pid, "CONT");
-        let run = finished(s, owner, &ctx).await;
-        run.expect_in(0, &ctx);
-        assert_eq!(
-            applied(&run.stdout),
-            (1..=shape.migrations).collect::<Vec<_>>(),
-            "{ctx}: the owner applied everything"
-        );
-        assert_complete(s, shape, &ctx).await;
-        return;
+        finished(s, owner, ctx).await.expect_in(0, ctx);
     }
-    panic!(
-        "{}: the run always finished before it could be stopped",
-        S::KIND
+    panic!("{ctx}: the run always finished before it could be stopped");
+}
+
+/// A runner frozen while it holds the lock keeps it.
+async fn frozen_owner<S: Subject>(s: &mut S) {
+    let ctx = format!("{} frozen owner", S::KIND);
+    let (p, owner, pid) = stopped_owner(s, &ctx).await;
+    let before = s.history().await;
+    let waiter = traced(command(s, &p, &["--lock-timeout", "1", "up"]))
+        .spawn()
+        .unwrap();
+    let waiter = finished(s, waiter, &ctx).await;
+    waiter.expect_in(1, &ctx);
+    assert!(
+        waiter.stderr.contains("waiting for the migration lock"),
+        "{ctx}: {}",
+        waiter.stderr
     );
+    let holder = if S::LEASED {
+        format!("pid {pid} (")
+    } else {
+        "held by server process".to_string()
+    };
+    assert!(waiter.stderr.contains(&holder), "{ctx}: {}", waiter.stderr);
+    let unlock = traced(command(s, &p, &["unlock"])).spawn().unwrap();
+    let unlock = finished(s, unlock, &ctx).await;
+    if S::LEASED {
+        unlock.expect_in(1, &ctx);
+        assert!(
+            unlock.stderr.contains("its owner is alive"),
+            "{ctx}: {}",
+            unlock.stderr
+        );
+    } else {
+        unlock.expect_in(0, &ctx);
+    }
+    assert!(
+        s.lock_owner().await.is_some(),
+        "{ctx}: the lock was taken away"
+    );
+    assert_eq!(s.history().await, before, "{ctx}: nothing else ran");
+    signal(pid, "CONT");
+    let run = finished(s, owner, &ctx).await;
+    run.expect_in(0, &ctx);
+    assert_eq!(
+        applied(&run.stdout),
+        (1..=LONG.migrations).collect::<Vec<_>>(),
+        "{ctx}: the owner applied everything"
+    );
+    assert_complete(s, LONG, &ctx).await;
+}
+
+/// A lease broken while its owner was frozen past it: once continued, the
+/// owner stops before its next step rather than run beside whoever may
+/// have taken the lock since.
+async fn broken_lease<S: Subject>(s: &mut S) {
+    assert!(S::LEASED);
+    let ctx = format!("{} broken lease", S::KIND);
+    let (p, owner, pid) = stopped_owner(s, &ctx).await;
+    // Frozen for longer than its lease (the test moves the expiry into the
+    // past, as 30 s would), the lock is stale: `unlock` removes it.
+    s.expire_lock().await;
+    let unlock = migrate(s, &p, &["unlock"], &ctx).await;
+    unlock.expect_in(0, &ctx);
+    assert!(
+        unlock.stdout.contains(&format!("pid {pid} (")),
+        "{ctx}: {}",
+        unlock.stdout
+    );
+    signal(pid, "CONT");
+    let run = finished(s, owner, &ctx).await;
+    run.expect_in(1, &ctx);
+    assert!(
+        run.stderr
+            .contains("the migration lock was taken from this run (now held by nobody)"),
+        "{ctx}: {}",
+        run.stderr
+    );
+    // It finished the migration it was in, and started no other.
+    let history = s.history().await;
+    assert!(
+        history.iter().all(|(_, ok)| *ok) && history.len() < LONG.migrations as usize,
+        "{ctx}: {history:?}"
+    );
+    migrate(s, &p, &["up"], &ctx).await.expect_in(0, &ctx);
+    assert_complete(s, LONG, &ctx).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -665,4 +704,22 @@ async fn qdrant_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qdrant_frozen_owner() {
     frozen_owner(&mut Vectors::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neo4j_broken_lease() {
+    let _turn = support::neo4j_client::TURN.lock().await;
+    let graph = support::neo4j_client::graph().await;
+    broken_lease(&mut Neo4j { graph }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_broken_lease() {
+    let (_turn, es) = support::es_client::fresh().await;
+    broken_lease(&mut Search { es }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qdrant_broken_lease() {
+    broken_lease(&mut Vectors::new().await).await;
 }

@@ -72,3 +72,13 @@ pub fn expired(expires_at: &str) -> bool {
         .map(|t| t < Utc::now())
         .unwrap_or(true)
 }
+
+/// What a holder's `lock_lost` answers once it has read the lock back:
+/// `None` while the lock is still `owner`'s, else who holds it now.
+pub fn lost(owner: &str, now: Option<&Holder>) -> Option<String> {
+    match now {
+        Some(h) if h.owner == owner => None,
+        Some(h) => Some(format!("held by {h}")),
+        None => Some("held by nobody".to_string()),
+    }
+}

@@ -14,7 +14,9 @@
 //! 4. `lock` must exclude every other runner of the same database on any
 //!    host, wait at most the given timeout, and name the holder when it gives
 //!    up. A lock left by a dead process must be detectable and breakable,
-//!    never silently stolen. Document exactly what your lock guarantees.
+//!    never silently stolen. Document exactly what your lock guarantees. A
+//!    lock that can be broken while its holder lives (a lease) implements
+//!    `lock_lost`, so the holder stops before its next step.
 //! 5. `run` executes one step. Where the kind has transactional DDL, the
 //!    script and its record commit in one transaction. Otherwise write the
 //!    record dirty (`success = false`) first and complete it after, so an
@@ -74,6 +76,15 @@ pub trait Backend {
 
     /// Releases the lock. Must be safe to call when the run failed.
     async fn unlock(&mut self) -> Result<()>;
+
+    /// Asked before every step: `Some(who holds it now)` when the lock this
+    /// runner took is no longer its own — a leased lock can be removed by
+    /// `migrate unlock` once this process was paused past its lease, or by
+    /// `--force`. A lock that lives and dies with the connection cannot be
+    /// lost without the connection; such kinds keep the default.
+    async fn lock_lost(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
 
     /// Checks the pending steps against the live database before the first
     /// one runs, for kinds whose statements cannot be rolled back: anything
@@ -172,6 +183,9 @@ impl Backend for AnyBackend {
     }
     async fn unlock(&mut self) -> Result<()> {
         dispatch!(self, b => b.unlock().await)
+    }
+    async fn lock_lost(&mut self) -> Result<Option<String>> {
+        dispatch!(self, b => b.lock_lost().await)
     }
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         dispatch!(self, b => b.check(steps).await)

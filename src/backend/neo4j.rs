@@ -363,6 +363,13 @@ impl Backend for Neo4jBackend {
         Ok(())
     }
 
+    async fn lock_lost(&mut self) -> Result<Option<String>> {
+        Ok(super::lease::lost(
+            &self.owner,
+            self.holder().await?.as_ref(),
+        ))
+    }
+
     async fn unlock(&mut self) -> Result<()> {
         self.stop_heartbeat();
         self.run_query(

@@ -393,6 +393,11 @@ impl Backend for ElasticsearchBackend {
         Ok(())
     }
 
+    async fn lock_lost(&mut self) -> Result<Option<String>> {
+        let now = self.holder().await?.map(|l| l.holder);
+        Ok(super::lease::lost(&self.owner, now.as_ref()))
+    }
+
     async fn unlock(&mut self) -> Result<()> {
         self.stop_heartbeat();
         match self.holder().await? {

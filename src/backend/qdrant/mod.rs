@@ -639,6 +639,13 @@ impl Backend for QdrantBackend {
         Ok(())
     }
 
+    async fn lock_lost(&mut self) -> Result<Option<String>> {
+        let now = read_holder(&mut self.points, &lock_name(&self.history))
+            .await
+            .map_err(|s| self.db_error("reading the lock", s))?;
+        Ok(super::lease::lost(&self.owner, now.as_ref()))
+    }
+
     async fn unlock(&mut self) -> Result<()> {
         self.stop_heartbeat();
         let lock = lock_name(&self.history);
