@@ -3,16 +3,22 @@
 //! at `${BAD_INPUT_URL}`), an optional `setup/` applied first, and a
 //! `case.toml` saying the command, the exit code, the kind of error and
 //! what the message must name. For each case, against a fresh database on
-//! the real test PostgreSQL: the exit code and the error kind are exact,
-//! the message names the file or setting (and line where there is one), the
-//! schema and the history are the same before and after, and no secret the
-//! case could see appears anywhere in the output.
+//! the real test PostgreSQL (and the real Elasticsearch and Neo4j, and a
+//! Qdrant test server, for the cases that configure them): the exit code
+//! and the error kind are exact, the message names the file or setting (and
+//! line where there is one), every server's schema and history are the same
+//! before and after, and no secret the case could see appears anywhere in
+//! the output, nor in its trace log.
 
+#[path = "support/qdrant_server.rs"]
+mod qdrant_server;
 mod support;
 
 use std::path::Path;
 
+use elasticsearch::http::Method;
 use serde::Deserialize;
+use support::es_client::Es;
 use support::{Project, TestDb, admin_password};
 
 #[derive(Deserialize)]
@@ -78,7 +84,39 @@ fn kind_matches(kind: &str, stderr: &str) -> bool {
     }
 }
 
-#[tokio::test]
+/// What the Elasticsearch, Neo4j and Qdrant servers hold: indices with their
+/// mappings, aliases and templates; constraints, indexes and node labels
+/// with counts; collections with their configs and aliases.
+async fn other_servers(
+    es: &Es,
+    graph: &neo4rs::Graph,
+    qdrant: &qdrant_server::TestQdrant,
+) -> String {
+    let mut out = Vec::new();
+    for path in ["/_mapping", "/_alias", "/_index_template"] {
+        out.push(format!(
+            "es {path} {}",
+            es.ok(Method::Get, path, None).await
+        ));
+    }
+    for cypher in [
+        "SHOW CONSTRAINTS YIELD name RETURN name AS x",
+        "SHOW INDEXES YIELD name RETURN name AS x",
+        "MATCH (n) WITH labels(n)[0] AS l, count(*) AS c RETURN l + ' ' + toString(c) AS x",
+    ] {
+        out.push(format!(
+            "neo4j {:?}",
+            support::neo4j_client::strings(graph, cypher).await
+        ));
+    }
+    for name in qdrant.collection_names() {
+        out.push(format!("qdrant {name} {:?}", qdrant.config(&name)));
+    }
+    out.push(format!("qdrant aliases {:?}", qdrant.aliases()));
+    out.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_is_refused_by_name_and_changes_nothing() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_input");
     let mut dirs: Vec<_> = std::fs::read_dir(&root)
@@ -89,6 +127,12 @@ async fn every_bad_input_is_refused_by_name_and_changes_nothing() {
     dirs.sort();
     assert!(dirs.len() >= 50, "the corpus has {} cases", dirs.len());
     let password = admin_password();
+    let es = Es::new();
+    let graph = support::neo4j_client::graph().await;
+    let qdrant = qdrant_server::TestQdrant::default();
+    let qdrant_server = qdrant.clone().start().await;
+    let es_url = support::es_client::server();
+    let neo4j_url = support::neo4j_client::server().0;
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let case: Case =
@@ -103,6 +147,9 @@ async fn every_bad_input_is_refused_by_name_and_changes_nothing() {
             ("BAD_INPUT_UNREACHABLE_URL", unreachable.as_str()),
             ("BAD_INPUT_WRONG_PASSWORD_URL", wrong.as_str()),
             ("BAD_INPUT_MISSING_DB_URL", missing.as_str()),
+            ("BAD_INPUT_ES_URL", es_url.as_str()),
+            ("BAD_INPUT_NEO4J_URL", neo4j_url.as_str()),
+            ("BAD_INPUT_QDRANT_URL", qdrant_server.url.as_str()),
         ];
 
         let p = Project::new();
@@ -129,6 +176,7 @@ async fn every_bad_input_is_refused_by_name_and_changes_nothing() {
         }
 
         let before = db.schema_dump().await;
+        let others_before = other_servers(&es, &graph, &qdrant).await;
         let args: Vec<&str> = match &case.args {
             Some(a) => a.iter().map(String::as_str).collect(),
             None => vec!["up"],
@@ -151,6 +199,11 @@ async fn every_bad_input_is_refused_by_name_and_changes_nothing() {
             db.schema_dump().await,
             before,
             "{name}: the database changed"
+        );
+        assert_eq!(
+            other_servers(&es, &graph, &qdrant).await,
+            others_before,
+            "{name}: another server changed"
         );
         // Again with every log line of strata and of its drivers, at trace level.
         let mut traced = env.to_vec();

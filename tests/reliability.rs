@@ -18,7 +18,8 @@
 //!   (leased kinds); then `up` finishes the work, each operation once.
 //! - **Frozen owner**: a runner stopped with `SIGSTOP` while it holds the
 //!   lock keeps it: another runner times out naming it, `unlock` refuses,
-//!   and once continued it finishes alone.
+//!   and once continued it finishes alone. When its lease is broken while
+//!   it is stopped (leased kinds), it stops before its next step instead.
 //!
 //! Every output of every process is checked for the secrets its config used.
 //! `STRATA_CRASH_SEED=<n>` replays a crash schedule; the seed, trial and
