@@ -77,25 +77,11 @@ pub(super) async fn renew(client: Elasticsearch, index: String, owner: String) {
 impl ElasticsearchBackend {
     pub(super) async fn holder(&self) -> Result<Option<LockDoc>> {
         let index = self.lock_index();
-        let mut first = true;
-        let r = loop {
-            let r = self
-                .reply(
-                    self.client
-                        .get(GetParts::IndexId(&index, "lock"))
-                        .send()
-                        .await,
-                )
-                .await
-                .map_err(|f| self.db_error("reading the lock", f))?;
-            // Created by another runner a moment ago: no shard is up yet.
-            if first && r.status == 503 {
-                first = false;
-                self.wait_for_primary(&index).await.ok();
-                continue;
-            }
-            break r;
-        };
+        let get = || self.client.get(GetParts::IndexId(&index, "lock")).send();
+        let r = self
+            .read(&index, get)
+            .await
+            .map_err(|f| self.db_error("reading the lock", f))?;
         if r.status == 404 {
             return Ok(None);
         }

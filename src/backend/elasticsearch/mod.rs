@@ -185,6 +185,25 @@ impl ElasticsearchBackend {
         .map(|_| ())
     }
 
+    /// Sends a read of `index` (`send` makes the request); when no shard of
+    /// the index is started yet (503), waits for its primary and sends it
+    /// once more.
+    async fn read<F>(
+        &self,
+        index: &str,
+        send: impl Fn() -> F,
+    ) -> std::result::Result<Reply, Failure>
+    where
+        F: std::future::Future<Output = std::result::Result<Response, elasticsearch::Error>>,
+    {
+        let first = self.reply(send().await).await?;
+        if first.status != 503 {
+            return Ok(first);
+        }
+        self.wait_for_primary(index).await.ok();
+        self.reply(send().await).await
+    }
+
     /// Creates an index unless it exists (another runner may create it at
     /// the same moment).
     async fn ensure_index(&self, index: &str, body: Value) -> Result<()> {
@@ -260,31 +279,23 @@ fn record_of(source: &Value) -> Option<Record> {
 
 impl Backend for ElasticsearchBackend {
     async fn applied(&mut self) -> Result<Vec<Record>> {
-        let mut first = true;
-        let body = loop {
-            let r = self
-                .reply(
-                    self.client
-                        .search(SearchParts::Index(&[&self.history]))
-                        .ignore_unavailable(true)
-                        .body(json!({
-                            "size": MAX_RECORDS,
-                            "sort": [{ "version": "asc" }],
-                            "query": { "match_all": {} },
-                        }))
-                        .send()
-                        .await,
-                )
-                .await;
-            if first && matches!(&r, Ok(r) if r.status == 503) {
-                first = false;
-                self.wait_for_primary(&self.history).await.ok();
-                continue;
-            }
-            break r
-                .and_then(Reply::into_result)
-                .map_err(|f| self.db_error("reading the history", f))?;
+        let indices = [self.history.as_str()];
+        let search = || {
+            self.client
+                .search(SearchParts::Index(&indices))
+                .ignore_unavailable(true)
+                .body(json!({
+                    "size": MAX_RECORDS,
+                    "sort": [{ "version": "asc" }],
+                    "query": { "match_all": {} },
+                }))
+                .send()
         };
+        let body = self
+            .read(&self.history, search)
+            .await
+            .and_then(Reply::into_result)
+            .map_err(|f| self.db_error("reading the history", f))?;
         let hits = body
             .pointer("/hits/hits")
             .and_then(Value::as_array)
