@@ -4,59 +4,17 @@
 //! same validation serves files on disk and files compiled into a binary.
 //! Everything here is checked before any database is touched: a bad name, a
 //! duplicate version, a rollback without its migration or non-UTF-8 content
-//! is an error naming the file.
-//!
-//! The checksum is SHA-256 (lowercase hex) of the content after exactly two
-//! normalisations: a leading UTF-8 byte-order mark is removed and every CRLF
-//! becomes LF. Nothing else (no trimming, no comment stripping), so a checksum
-//! recorded today stays valid across strata versions and operating systems.
+//! is an error naming the file. What a file's content must look like is the
+//! kind's business: the caller hands in the kind's [`Format`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
-use crate::config::Kind;
 use crate::error::{Error, Result};
 pub use crate::names::{EXTENSIONS, ParsedName, Prefix, normalize, parse_name};
-
-/// The first-line directive that runs a PostgreSQL file outside a transaction.
-pub const NO_TRANSACTION_DIRECTIVE: &str = "-- strata:no-transaction";
-
-/// A file handed to the catalog: where it came from and its raw bytes.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    /// Shown in errors and plans; for files on disk, the path as found.
-    pub path: PathBuf,
-    /// The file's content, unnormalised.
-    pub bytes: Vec<u8>,
-}
-
-/// Whether a script runs inside one transaction with its history record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TransactionMode {
-    /// One transaction: the script and its record commit together or not at all.
-    Transaction,
-    /// Statement by statement, recorded dirty first and completed after.
-    NoTransaction,
-}
-
-/// One normalised, checksummed file ready to run.
-#[derive(Debug, Clone)]
-pub struct Script {
-    /// Where it came from.
-    pub file: PathBuf,
-    /// SHA-256 hex of `content`.
-    pub checksum: String,
-    /// The normalised text (no BOM, LF line ends).
-    pub content: String,
-    /// How the backend must run it.
-    pub mode: TransactionMode,
-    /// For operation files (Elasticsearch): one line per operation, shown
-    /// in plans. Empty for SQL and Cypher, whose text speaks for itself.
-    pub operations: Vec<String>,
-}
+pub use crate::script::{
+    Format, NO_TRANSACTION_DIRECTIVE, Reading, Script, SourceFile, TransactionMode, checksum,
+};
 
 /// A migration and, when one exists, its rollback.
 #[derive(Debug, Clone)]
@@ -78,42 +36,7 @@ pub struct Catalog {
     pub migrations: Vec<Migration>,
 }
 
-/// SHA-256 of normalised content, lowercase hex (64 characters). Pure.
-pub fn checksum(normalized: &str) -> String {
-    // Every start-up hashes every file: no formatting machinery per byte.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in Sha256::digest(normalized.as_bytes()) {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    out
-}
-
-fn transaction_mode(kind: Kind, content: &str) -> std::result::Result<TransactionMode, String> {
-    match kind {
-        Kind::Postgres => {
-            let first = content.lines().next().unwrap_or("").trim();
-            if first == NO_TRANSACTION_DIRECTIVE {
-                Ok(TransactionMode::NoTransaction)
-            } else if let Some(other) = first.strip_prefix("-- strata:") {
-                Err(format!(
-                    "line 1: unknown directive \"strata:{other}\" (the only one is {NO_TRANSACTION_DIRECTIVE})"
-                ))
-            } else {
-                Ok(TransactionMode::Transaction)
-            }
-        }
-        // Neo4j 5 cannot mix schema and data writes in one transaction, and
-        // `CALL { … } IN TRANSACTIONS` needs an implicit one: statements run
-        // one by one, recorded dirty first.
-        Kind::Neo4j => Ok(TransactionMode::NoTransaction),
-        // Nothing in Elasticsearch or Qdrant is transactional.
-        Kind::Elasticsearch | Kind::Qdrant => Ok(TransactionMode::NoTransaction),
-    }
-}
-
-fn script(kind: Kind, file: &SourceFile) -> Result<Script> {
+fn script(format: &dyn Format, file: &SourceFile) -> Result<Script> {
     let content = normalize(&file.bytes).map_err(|m| Error::file(&file.path, m))?;
     if content.trim().is_empty() {
         return Err(Error::file(
@@ -121,43 +44,32 @@ fn script(kind: Kind, file: &SourceFile) -> Result<Script> {
             "is empty; a migration must change something",
         ));
     }
-    let mode = transaction_mode(kind, &content).map_err(|m| Error::file(&file.path, m))?;
-    let mut operations = Vec::new();
-    if kind == Kind::Elasticsearch {
-        // The whole operation list must parse now, not half-way through.
-        let ops = crate::backend::elasticsearch::ops::parse(&content)
-            .map_err(|e| Error::file(&file.path, e.to_string()))?;
-        operations = ops.iter().map(|o| o.describe()).collect();
-    } else if kind == Kind::Qdrant {
-        let ops = crate::backend::qdrant::ops::parse(&content)
-            .map_err(|e| Error::file(&file.path, e.to_string()))?;
-        operations = ops.iter().map(|o| o.describe()).collect();
-    } else if mode == TransactionMode::NoTransaction {
-        // These run statement by statement, so the split must work now,
-        // not half-way through the file.
-        let split = match kind {
-            Kind::Neo4j => crate::split::split_cypher(&content),
-            _ => crate::split::split_sql(&content),
-        };
-        let statements = split
-            .map_err(|e| Error::file(&file.path, format!("line {}: {}", e.line, e.message)))?;
-        if statements.is_empty() {
-            return Err(Error::file(&file.path, "holds no statement"));
-        }
-    }
+    let reading = format.read(&content).map_err(|e| Error::File {
+        file: file.path.clone(),
+        location: e.location(),
+        message: e.message,
+    })?;
     Ok(Script {
         file: file.path.clone(),
         checksum: checksum(&content),
         content,
-        mode,
-        operations,
+        mode: reading.mode,
+        operations: reading.operations,
     })
+}
+
+/// The file name of a path, for plans and messages that must not depend
+/// on where the folder is.
+pub fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 impl Catalog {
     /// Reads both folders. The migrations folder must exist; a missing
     /// rollbacks folder means "no rollbacks".
-    pub fn load(kind: Kind, migrations: &Path, rollbacks: &Path) -> Result<Catalog> {
+    pub fn load(format: &dyn Format, migrations: &Path, rollbacks: &Path) -> Result<Catalog> {
         if !migrations.is_dir() {
             return Err(Error::file(
                 migrations,
@@ -170,16 +82,16 @@ impl Catalog {
         } else {
             Vec::new()
         };
-        Catalog::from_files(kind, m, r)
+        Catalog::from_files(format, m, r)
     }
 
     /// Builds and validates a catalog from files already in memory.
     pub fn from_files(
-        kind: Kind,
+        format: &dyn Format,
         migrations: Vec<SourceFile>,
         rollbacks: Vec<SourceFile>,
     ) -> Result<Catalog> {
-        let ext = kind.extension();
+        let ext = format.kind().extension();
         let mut by_version: BTreeMap<u64, Migration> = BTreeMap::new();
         for file in &migrations {
             let Some((prefix, version, description)) = classify(file, ext)? else {
@@ -191,7 +103,7 @@ impl Catalog {
                     "is a rollback (U…) in the migrations folder; move it to the rollbacks folder",
                 ));
             }
-            let script = script(kind, file)?;
+            let script = script(format, file)?;
             if let Some(existing) = by_version.get(&version) {
                 return Err(Error::file(
                     &file.path,
@@ -221,7 +133,7 @@ impl Catalog {
                     "is a migration (V…) in the rollbacks folder; move it to the migrations folder",
                 ));
             }
-            let script = script(kind, file)?;
+            let script = script(format, file)?;
             let Some(migration) = by_version.get_mut(&version) else {
                 return Err(Error::file(
                     &file.path,
@@ -251,69 +163,6 @@ impl Catalog {
             .ok()
             .map(|i| &self.migrations[i])
     }
-}
-
-/// Turns "Add user e-mail" into `add_user_e_mail`. Pure.
-pub fn slug(description: &str) -> String {
-    let mut out = String::new();
-    for c in description.trim().chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with('_') && !out.is_empty() {
-            out.push('_');
-        }
-    }
-    out.trim_end_matches('_').to_string()
-}
-
-/// Writes the next `V` file of a database and its `U` file, numbered one
-/// above the newest existing version and zero-padded like it.
-pub fn new_migration(
-    db: &crate::config::DatabaseConfig,
-    description: &str,
-) -> Result<(PathBuf, PathBuf)> {
-    let slug = slug(description);
-    if slug.is_empty() {
-        return Err(Error::Usage(
-            "the description must contain a letter or digit".into(),
-        ));
-    }
-    for dir in [&db.migrations, &db.rollbacks] {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    let catalog = Catalog::load(db.kind, &db.migrations, &db.rollbacks)?;
-    let (next, width) = match catalog.migrations.last() {
-        None => (1, 1),
-        Some(m) => {
-            let name = m
-                .script
-                .file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("V");
-            let digits = name[1..].chars().take_while(char::is_ascii_digit).count();
-            (m.version + 1, digits)
-        }
-    };
-    let ext = db.kind.extension();
-    let v = db.migrations.join(format!("V{next:0width$}__{slug}.{ext}"));
-    let u = db.rollbacks.join(format!("U{next:0width$}__{slug}.{ext}"));
-    let header = |what: &str| format!("-- {what} {next}: {}\n", description.trim());
-    for (path, text) in [(&v, header("Migration")), (&u, header("Reverts migration"))] {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-    }
-    Ok((v, u))
 }
 
 fn classify(file: &SourceFile, ext: &str) -> Result<Option<(Prefix, u64, String)>> {
@@ -365,6 +214,8 @@ fn read_dir(dir: &Path) -> Result<Vec<SourceFile>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::postgres::SqlFormat;
+    use std::path::PathBuf;
 
     fn f(name: &str, text: &str) -> SourceFile {
         SourceFile {
@@ -463,16 +314,9 @@ mod tests {
     }
 
     #[test]
-    fn slugs_are_file_name_safe() {
-        assert_eq!(slug("Add user e-mail"), "add_user_e_mail");
-        assert_eq!(slug("  --  "), "");
-        assert_eq!(slug("Ünïcode OK"), "ünïcode_ok");
-    }
-
-    #[test]
     fn catalog_sorts_pairs_and_detects_modes() {
         let cat = Catalog::from_files(
-            Kind::Postgres,
+            &SqlFormat::default(),
             vec![
                 f("V10__ten.sql", "select 10;"),
                 f(
@@ -499,7 +343,7 @@ mod tests {
     }
 
     fn err(m: Vec<SourceFile>, r: Vec<SourceFile>) -> String {
-        Catalog::from_files(Kind::Postgres, m, r)
+        Catalog::from_files(&SqlFormat::default(), m, r)
             .unwrap_err()
             .to_string()
     }

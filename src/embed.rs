@@ -25,9 +25,9 @@
 
 use std::path::PathBuf;
 
-use crate::catalog::{Catalog, SourceFile};
-use crate::config::Kind;
+use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::script::{Format, SourceFile};
 
 /// Every database folder the [`embed!`](crate::embed!) macro found.
 #[derive(Debug, Clone, Copy)]
@@ -62,8 +62,9 @@ impl Embedded {
         self.folders.iter().map(|f| f.name)
     }
 
-    /// Builds and validates the catalog of one folder for a kind.
-    pub fn catalog(&self, folder: &str, kind: Kind) -> Result<Catalog> {
+    /// Builds and validates the catalog of one folder, read as `format`
+    /// says (see [`crate::backend::format`]).
+    pub fn catalog(&self, folder: &str, format: &dyn Format) -> Result<Catalog> {
         let Some(f) = self.folders.iter().find(|f| f.name == folder) else {
             let known: Vec<&str> = self.folders().collect();
             return Err(Error::Usage(format!(
@@ -83,7 +84,7 @@ impl Embedded {
                 })
                 .collect()
         };
-        Catalog::from_files(kind, files(f.migrations), files(f.rollbacks))
+        Catalog::from_files(format, files(f.migrations), files(f.rollbacks))
     }
 }
 

@@ -11,11 +11,15 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::backend::{AnyBackend, Backend};
-use crate::catalog::{Catalog, Script};
-use crate::config::{DatabaseConfig, Kind};
+use crate::catalog::Catalog;
+use crate::config::DatabaseConfig;
 use crate::error::{Error, Result};
 use crate::history::Record;
-use crate::plan::{self, Action, Command, Plan, Problem, Step};
+use crate::kind::Kind;
+use crate::plan::{self, Command, Plan};
+use crate::problem::Problem;
+use crate::script::Script;
+use crate::step::{Action, Step};
 
 /// Knobs that apply to every database of a run.
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::plan::Problem;
+use crate::problem::Problem;
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
@@ -34,10 +34,12 @@ pub enum Error {
     },
 
     /// A migration or rollback file is unusable (name, content, pairing).
-    #[error("{}: {message}", file.display())]
+    #[error("{}{location}: {message}", file.display())]
     File {
         /// The offending file.
         file: PathBuf,
+        /// `:line:column` or `:line` when the problem has a place, else empty.
+        location: String,
         /// What is wrong with it.
         message: String,
     },
@@ -149,6 +151,7 @@ impl Error {
     pub(crate) fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::File {
             file: file.into(),
+            location: String::new(),
             message: message.into(),
         }
     }

@@ -27,3 +27,63 @@ impl Record {
         !self.success
     }
 }
+
+impl Record {
+    /// The record as the document kinds store it (an Elasticsearch
+    /// document, a Qdrant payload): one field per column.
+    pub fn to_document(&self) -> serde_json::Value {
+        serde_json::json!({
+            "version": self.version,
+            "name": self.name,
+            "checksum": self.checksum,
+            "applied_at": self.applied_at.to_rfc3339(),
+            "execution_time_ms": self.execution_time_ms,
+            "success": self.success,
+        })
+    }
+
+    /// Reads [`to_document`](Self::to_document) back; `None` when a field
+    /// is missing or of the wrong type. Numbers stored as floats (Qdrant
+    /// payloads may hold them so) are taken as integers.
+    pub fn from_document(doc: &serde_json::Value) -> Option<Record> {
+        let int = |k: &str| {
+            let v = doc.get(k)?;
+            v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
+        };
+        Some(Record {
+            version: u64::try_from(int("version")?).ok()?,
+            name: doc.get("name")?.as_str()?.to_string(),
+            checksum: doc.get("checksum")?.as_str()?.to_string(),
+            applied_at: DateTime::parse_from_rfc3339(doc.get("applied_at")?.as_str()?)
+                .ok()?
+                .with_timezone(&Utc),
+            execution_time_ms: int("execution_time_ms")?,
+            success: doc.get("success")?.as_bool()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_round_trip() {
+        let r = Record {
+            version: 7,
+            name: "add users".into(),
+            checksum: "ab".repeat(32),
+            applied_at: DateTime::parse_from_rfc3339("2026-11-30T09:00:00.5Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            execution_time_ms: 12,
+            success: false,
+        };
+        assert_eq!(Record::from_document(&r.to_document()), Some(r.clone()));
+        let mut doc = r.to_document();
+        doc["execution_time_ms"] = serde_json::json!(12.0);
+        assert_eq!(Record::from_document(&doc), Some(r));
+        doc["version"] = serde_json::json!(-1);
+        assert_eq!(Record::from_document(&doc), None);
+    }
+}

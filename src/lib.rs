@@ -38,28 +38,43 @@
 
 #![deny(missing_docs)]
 
-pub mod backend;
+// Vocabulary: leaves every layer may use.
+pub mod error;
+pub mod history;
+pub mod kind;
+pub mod names;
+pub mod problem;
+pub mod script;
+pub mod secret;
+pub mod split;
+pub mod step;
+// Inputs: settings and files, checked before anything connects.
 pub mod catalog;
 pub mod config;
 pub mod embed;
-pub mod engine;
-pub mod error;
-pub mod history;
-pub mod migrator;
-pub mod names;
-pub mod partition;
+pub mod operations;
+// Pure decisions.
 pub mod plan;
+pub mod status;
+// Talking to servers, and running plans on them.
+pub mod backend;
+pub mod engine;
+pub mod partition;
+// The front door and what it prints.
+pub mod migrator;
 pub mod render;
-pub mod split;
+pub mod scaffold;
 
-pub use config::{Config, DatabaseConfig, Kind};
+pub use config::{Config, DatabaseConfig};
 pub use embed::Embedded;
 pub use engine::{Options, Report};
 pub use error::{Error, Result};
 pub use history::Record;
+pub use kind::Kind;
 pub use migrator::Migrator;
 pub use partition::scheduler::Maintenance;
-pub use plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, Status, UpTarget};
+pub use plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, UpTarget};
+pub use status::Status;
 /// Compiles every migration and rollback folder into the binary; see [`embed`](mod@embed).
 pub use strata_macros::embed;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::backend::{AnyBackend, Backend};
+use crate::backend::{self, AnyBackend, Backend};
 use crate::catalog::Catalog;
 use crate::config::{Config, DatabaseConfig};
 use crate::embed::Embedded;
@@ -18,10 +18,8 @@ use crate::engine::{self, Options, RepairChange, Report, Target};
 use crate::error::{Error, Result};
 use crate::partition::plan::plan_observed;
 use crate::partition::scheduler::Maintenance;
-use crate::plan::{
-    self, Command, DatabaseStatus, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, Status,
-    UpTarget,
-};
+use crate::plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, UpTarget};
+use crate::status::{self, DatabaseStatus, Status};
 
 /// Migrates a set of databases. Build it once; every call connects afresh.
 #[derive(Debug, Clone)]
@@ -38,7 +36,7 @@ impl Migrator {
     /// connected yet.
     pub fn new(config: &Config, only: &[String]) -> Result<Migrator> {
         Migrator::build(config, only, |db| {
-            Catalog::load(db.kind, &db.migrations, &db.rollbacks)
+            Catalog::load(&*backend::format(db)?, &db.migrations, &db.rollbacks)
         })
     }
 
@@ -58,7 +56,7 @@ impl Migrator {
                 .file_name()
                 .and_then(|f| f.to_str())
                 .unwrap_or(&db.name);
-            embedded.catalog(folder, db.kind)
+            embedded.catalog(folder, &*backend::format(db)?)
         })
     }
 
@@ -307,7 +305,7 @@ impl Migrator {
             databases.push(DatabaseStatus {
                 name: target.config.name.clone(),
                 kind: target.config.kind,
-                migrations: plan::status(&target.catalog, &history?),
+                migrations: status::status(&target.catalog, &history?),
             });
         }
         Ok(Status {

@@ -6,15 +6,15 @@
 //! is found before the first statement runs.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, Migration, TransactionMode};
-use crate::config::Kind;
+use crate::catalog::{Catalog, Migration, display_name};
 use crate::error::{Error, Result};
 use crate::history::Record;
+use crate::kind::Kind;
+pub use crate::problem::Problem;
+pub use crate::step::{Action, Step};
 
 /// How far `up` goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,37 +79,6 @@ pub enum Command {
     },
 }
 
-/// Whether a step applies a migration or reverts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Run the `V` file and record it.
-    Apply,
-    /// Run the `U` file and remove the record.
-    Revert,
-}
-
-/// One thing a run will do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    /// Apply or revert.
-    pub action: Action,
-    /// The migration's version.
-    pub version: u64,
-    /// The migration's description.
-    pub description: String,
-    /// The file that will run (file name only, so plans are machine-independent).
-    pub file: String,
-    /// That file's checksum.
-    pub checksum: String,
-    /// Whether it runs in one transaction with its record.
-    pub mode: TransactionMode,
-    /// What an operation file will do, one line per operation (empty for
-    /// SQL and Cypher files).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub operations: Vec<String>,
-}
-
 /// The ordered steps for one database. Serialisable and deterministic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -128,241 +97,6 @@ impl Plan {
     }
 }
 
-/// Why a plan was refused. Each says what to do next.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "problem", rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Problem {
-    /// An applied migration's file changed since it was applied.
-    Changed {
-        /// The version.
-        version: u64,
-        /// The file as it is now.
-        file: String,
-        /// The checksum in the history.
-        recorded: String,
-        /// The checksum of the file now.
-        current: String,
-    },
-    /// An applied migration's description (file name) changed.
-    Renamed {
-        /// The version.
-        version: u64,
-        /// The name in the history.
-        recorded: String,
-        /// The name now.
-        current: String,
-    },
-    /// An applied migration has no file any more.
-    Missing {
-        /// The version.
-        version: u64,
-        /// The name in the history.
-        recorded: String,
-        /// A pending file with the very same checksum, if one exists
-        /// (the file was renamed to another version).
-        same_content_as: Option<String>,
-    },
-    /// A migration started and did not finish.
-    Dirty {
-        /// The version.
-        version: u64,
-        /// The name in the history.
-        recorded: String,
-    },
-    /// A pending version below the newest applied one.
-    OutOfOrder {
-        /// The pending version.
-        version: u64,
-        /// The newest applied version.
-        newest_applied: u64,
-    },
-    /// `down` needs a rollback file that does not exist.
-    MissingRollback {
-        /// The version to revert.
-        version: u64,
-        /// The migration file whose `U` partner is missing.
-        file: String,
-    },
-    /// A pending migration, where the caller asked for none.
-    Pending {
-        /// The version.
-        version: u64,
-        /// The file.
-        file: String,
-    },
-}
-
-impl Problem {
-    /// The version the problem is about.
-    pub fn version(&self) -> u64 {
-        match self {
-            Problem::Changed { version, .. }
-            | Problem::Renamed { version, .. }
-            | Problem::Missing { version, .. }
-            | Problem::Dirty { version, .. }
-            | Problem::OutOfOrder { version, .. }
-            | Problem::MissingRollback { version, .. }
-            | Problem::Pending { version, .. } => *version,
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Problem::Changed {
-                version,
-                file,
-                recorded,
-                current,
-            } => write!(
-                f,
-                "drift: version {version} ({file}) changed after it was applied (recorded checksum {}…, file now {}…); \
-                 restore the file, or run `migrate repair` once you have checked the database matches it",
-                &recorded[..recorded.len().min(12)],
-                &current[..current.len().min(12)]
-            ),
-            Problem::Renamed {
-                version,
-                recorded,
-                current,
-            } => write!(
-                f,
-                "drift: version {version} was applied as {recorded:?} but its file is now named {current:?}; \
-                 rename it back, or run `migrate repair` to record the new name"
-            ),
-            Problem::Missing {
-                version,
-                recorded,
-                same_content_as,
-            } => {
-                write!(
-                    f,
-                    "drift: version {version} ({recorded:?}) is applied but its file is gone"
-                )?;
-                if let Some(other) = same_content_as {
-                    write!(f, " (the same content is now in {other}: was it renamed?)")?;
-                }
-                write!(
-                    f,
-                    "; restore the file, or run `migrate repair` to forget the record"
-                )
-            }
-            Problem::Dirty { version, recorded } => write!(
-                f,
-                "dirty: version {version} ({recorded:?}) started and did not finish; check what it left behind, \
-                 then run `migrate repair` (removes the record so it runs again) or `migrate down` (runs its rollback)"
-            ),
-            Problem::OutOfOrder {
-                version,
-                newest_applied,
-            } => write!(
-                f,
-                "out of order: version {version} is pending but {newest_applied} is already applied; \
-                 renumber it above {newest_applied}, or pass --allow-out-of-order"
-            ),
-            Problem::MissingRollback { version, file } => write!(
-                f,
-                "no rollback: version {version} ({file}) has no U{version}__….* file, so it cannot be reverted"
-            ),
-            Problem::Pending { version, file } => {
-                write!(f, "pending: version {version} ({file}) is not applied yet")
-            }
-        }
-    }
-}
-
-/// The state of one version, as `status` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    /// Recorded and matching its file.
-    Applied,
-    /// Has a file, not recorded.
-    Pending,
-    /// Recorded as started and not finished.
-    Dirty,
-    /// Recorded, but the file's checksum or name changed.
-    Drifted,
-    /// Recorded, but the file is gone.
-    Missing,
-}
-
-impl State {
-    /// Lowercase name as shown in output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Applied => "applied",
-            State::Pending => "pending",
-            State::Dirty => "dirty",
-            State::Drifted => "drifted",
-            State::Missing => "missing",
-        }
-    }
-}
-
-/// One line of `status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusRow {
-    /// The version.
-    pub version: u64,
-    /// The file's description, or the recorded name when the file is gone.
-    pub description: String,
-    /// What state it is in.
-    pub state: State,
-    /// The file name, when there is a file.
-    pub file: Option<String>,
-    /// The file's checksum, when there is a file.
-    pub checksum: Option<String>,
-    /// The recorded name, when recorded.
-    pub recorded_name: Option<String>,
-    /// The recorded checksum, when recorded.
-    pub recorded_checksum: Option<String>,
-    /// When it was applied, when recorded.
-    pub applied_at: Option<DateTime<Utc>>,
-    /// How long it took, when recorded.
-    pub execution_time_ms: Option<i64>,
-}
-
-impl StatusRow {
-    /// The history record this row shows, if the version is recorded.
-    pub fn record(&self) -> Option<Record> {
-        Some(Record {
-            version: self.version,
-            name: self.recorded_name.clone()?,
-            checksum: self.recorded_checksum.clone()?,
-            applied_at: self.applied_at?,
-            execution_time_ms: self.execution_time_ms.unwrap_or(0),
-            success: self.state != State::Dirty,
-        })
-    }
-}
-
-/// The status of one database, as `status --format json` prints it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DatabaseStatus {
-    /// The configured database name.
-    pub name: String,
-    /// Its kind.
-    pub kind: Kind,
-    /// Every version in the files or the history, in order.
-    pub migrations: Vec<StatusRow>,
-}
-
-/// The status of every selected database: `{"databases": [...]}`, plus
-/// what the catalog shows of each partition policy's parent. Recorded as
-/// JSON, it is all [`Migrator::plan_offline`](crate::Migrator::plan_offline)
-/// needs to plan without a server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Status {
-    /// In configuration (name) order.
-    pub databases: Vec<DatabaseStatus>,
-    /// One entry per `[[partitions]]` policy, in configuration order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub partitions: Vec<crate::partition::Observed>,
-}
-
 /// Everything a deploy would do: each database's migration steps, then
 /// partition maintenance at a given clock. Ordered and free of timestamps
 /// other than partition bounds, so it snapshot-tests as it is.
@@ -371,58 +105,11 @@ pub struct DeployPlan {
     /// One plan per database, in name order (empty plans included).
     pub databases: Vec<Plan>,
     /// One plan per partition policy, in configuration order.
-    pub partitions: Vec<crate::partition::TablePlan>,
+    pub partitions: Vec<crate::partition::plan::TablePlan>,
 }
 
 fn file_name(m: &Migration) -> String {
     display_name(&m.script.file)
-}
-
-pub(crate) fn display_name(path: &std::path::Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
-}
-
-/// The rows of `status`: every version in the files or the history, in order.
-pub fn status(catalog: &Catalog, history: &[Record]) -> Vec<StatusRow> {
-    let recorded: BTreeMap<u64, &Record> = history.iter().map(|r| (r.version, r)).collect();
-    let mut versions: Vec<u64> = catalog.migrations.iter().map(|m| m.version).collect();
-    versions.extend(recorded.keys());
-    versions.sort_unstable();
-    versions.dedup();
-    versions
-        .into_iter()
-        .map(|version| {
-            let file = catalog.get(version);
-            let rec = recorded.get(&version).copied();
-            let state = match (file, rec) {
-                (_, Some(r)) if r.is_dirty() => State::Dirty,
-                (Some(m), Some(r))
-                    if m.script.checksum != r.checksum || m.description != r.name =>
-                {
-                    State::Drifted
-                }
-                (Some(_), Some(_)) => State::Applied,
-                (Some(_), None) => State::Pending,
-                (None, _) => State::Missing,
-            };
-            StatusRow {
-                version,
-                description: file
-                    .map(|m| m.description.clone())
-                    .or_else(|| rec.map(|r| r.name.clone()))
-                    .unwrap_or_default(),
-                state,
-                file: file.map(file_name),
-                checksum: file.map(|m| m.script.checksum.clone()),
-                recorded_name: rec.map(|r| r.name.clone()),
-                recorded_checksum: rec.map(|r| r.checksum.clone()),
-                applied_at: rec.map(|r| r.applied_at),
-                execution_time_ms: rec.map(|r| r.execution_time_ms),
-            }
-        })
-        .collect()
 }
 
 /// Drift and dirty records: what makes a history untrustworthy.
@@ -595,7 +282,9 @@ pub fn plan(
 mod tests {
     use super::*;
     use crate::catalog::SourceFile;
-    use chrono::TimeZone;
+    use crate::script::TransactionMode;
+    use crate::status::{State, StatusRow, status};
+    use chrono::{TimeZone, Utc};
 
     fn catalog(files: &[(&str, &str)], rollbacks: &[(&str, &str)]) -> Catalog {
         let conv = |list: &[(&str, &str)]| {
@@ -606,7 +295,12 @@ mod tests {
                 })
                 .collect()
         };
-        Catalog::from_files(Kind::Postgres, conv(files), conv(rollbacks)).unwrap()
+        Catalog::from_files(
+            &crate::backend::postgres::SqlFormat::default(),
+            conv(files),
+            conv(rollbacks),
+        )
+        .unwrap()
     }
 
     fn demo() -> Catalog {

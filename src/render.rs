@@ -6,9 +6,11 @@
 
 use std::fmt::Write;
 
-use crate::catalog::TransactionMode;
 use crate::engine::{RepairChange, Report};
-use crate::plan::{Action, Plan, State, Status};
+use crate::plan::Plan;
+use crate::script::TransactionMode;
+use crate::status::{State, Status};
+use crate::step::Action;
 
 fn action(a: Action) -> &'static str {
     match a {
@@ -49,7 +51,7 @@ pub fn plans(plans: &[Plan]) -> String {
             // Only an exception is worth a tag: Neo4j files always run
             // statement by statement.
             let mode = match (p.kind, s.mode) {
-                (crate::config::Kind::Postgres, TransactionMode::NoTransaction) => {
+                (crate::kind::Kind::Postgres, TransactionMode::NoTransaction) => {
                     "  [no transaction]"
                 }
                 _ => "",

@@ -21,7 +21,7 @@ fn demo(db: &TestDb, args: &[&str]) -> Run {
 
 fn demo_catalog() -> Catalog {
     Catalog::load(
-        Kind::Postgres,
+        &strata::backend::postgres::SqlFormat::default(),
         &repo().join("migrations/app"),
         &repo().join("rollbacks/app"),
     )

@@ -65,9 +65,16 @@ fn embedded_checksums_equal_the_files_checksums() {
         ("search", Kind::Elasticsearch),
         ("vectors", Kind::Qdrant),
     ] {
-        let embedded = DEMO.catalog(folder, kind).unwrap();
+        let db = Config::default()
+            .with_database(folder, kind, "unused://")
+            .unwrap()
+            .databases
+            .remove(folder)
+            .unwrap();
+        let format = strata::backend::format(&db).unwrap();
+        let embedded = DEMO.catalog(folder, &*format).unwrap();
         let files = Catalog::load(
-            kind,
+            &*format,
             &repo().join("migrations").join(folder),
             &repo().join("rollbacks").join(folder),
         )

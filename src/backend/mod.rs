@@ -3,8 +3,11 @@
 //!
 //! # Adding a backend: the checklist
 //!
-//! 1. Add a variant to [`crate::config::Kind`] with its file extension, and a
-//!    module here with a type implementing [`Backend`].
+//! 1. Add a variant to [`crate::kind::Kind`] with its file extension, and a
+//!    module here with a type implementing [`Backend`] and a
+//!    [`Format`] (how its files are read and checked before anything runs;
+//!    operation-list kinds use [`crate::operations::OperationFormat`]),
+//!    registered in [`format()`].
 //! 2. Keep it thin: translate steps into the database's own calls. Planning,
 //!    validation and ordering already happened in [`crate::plan`]; never
 //!    correct or reinterpret the user's files.
@@ -15,11 +18,14 @@
 //!    host, wait at most the given timeout, and name the holder when it gives
 //!    up. A lock left by a dead process must be detectable and breakable,
 //!    never silently stolen. Document exactly what your lock guarantees. A
-//!    lock that can be broken while its holder lives (a lease) implements
-//!    `lock_lost`, so the holder stops before its next step.
+//!    server without session locks provides a [`lease::LeaseStore`] (one
+//!    object exactly one runner can create) and uses [`lease::LeasedLock`],
+//!    which renews, releases, breaks and answers `lock_lost`, so a holder
+//!    whose lease was broken stops before its next step.
 //! 5. `run` executes one step. Where the kind has transactional DDL, the
-//!    script and its record commit in one transaction. Otherwise write the
-//!    record dirty (`success = false`) first and complete it after, so an
+//!    script and its record commit in one transaction. Otherwise implement
+//!    [`stepwise::Stepwise`] and call [`stepwise::run`]: the record is
+//!    written dirty (`success = false`) first and completed after, so an
 //!    interruption is visible and `up` refuses until `repair`.
 //! 6. Errors: report the file, the line (or statement, or JSON path) and the
 //!    server's own code and message, scrubbed of the URL's secrets.
@@ -28,23 +34,34 @@
 //!    up, down, status, drift, dirty, concurrent runners, a stale lock.
 //! 8. Kinds without transactions implement [`Backend::check`]: play the
 //!    pending files on a model of the live server
-//!    ([`operations::play`]) so what it would refuse half-way is refused
+//!    ([`crate::operations::play`]) so what it would refuse half-way is refused
 //!    before anything runs.
 
 pub mod elasticsearch;
 pub mod lease;
 pub mod neo4j;
-pub mod operations;
 pub mod postgres;
 pub mod qdrant;
+pub mod stepwise;
 
 use std::time::Duration;
 
-use crate::catalog::Script;
-use crate::config::{DatabaseConfig, Kind};
+use crate::config::DatabaseConfig;
 use crate::error::Result;
 use crate::history::Record;
-use crate::plan::Step;
+use crate::kind::Kind;
+use crate::script::{Format, Script};
+use crate::step::Step;
+
+/// How the files of a database are read, for its catalog.
+pub fn format(db: &DatabaseConfig) -> Result<Box<dyn Format>> {
+    Ok(match db.kind {
+        Kind::Postgres => Box::new(postgres::SqlFormat::new(&db.history_table)),
+        Kind::Neo4j => Box::new(neo4j::CypherFormat),
+        Kind::Elasticsearch => Box::new(elasticsearch::format()),
+        Kind::Qdrant => Box::new(qdrant::format()),
+    })
+}
 
 /// Parses an HTTP(S) database URL and takes off the `api_key` query
 /// parameter, where the config put the `api_key` setting (so redaction and

@@ -20,29 +20,61 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use neo4rs::{ConfigBuilder, Graph, query};
-use tokio::task::JoinHandle;
 
 use super::Backend;
-use super::lease::{Holder, LEASE, owner_tag};
-use crate::catalog::Script;
-use crate::config::{ConnectionUrl, DatabaseConfig, percent_decode};
+use super::lease::{Holder, LEASE, LeaseStore, LeasedLock, LockState};
+use super::stepwise::{self, Stepwise};
+use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
-use crate::plan::{Action, Step};
+use crate::kind::Kind;
+use crate::script::{FileError, Format, Reading, Script, TransactionMode};
+use crate::secret::{ConnectionUrl, percent_decode};
 use crate::split::{Statement, line_of, split_cypher};
+use crate::step::{Action, Step};
 
 /// How long an index named like one of strata's constraints may stay
 /// without it before it counts as left by an interrupted creation.
 const ORPHAN_GRACE: Duration = Duration::from_secs(2);
 
+/// How `.cypher` files are read. Neo4j 5 cannot mix schema and data
+/// writes in one transaction, and `CALL { … } IN TRANSACTIONS` needs an
+/// implicit one: statements run one by one, recorded dirty first, so the
+/// split must work now, not half-way through a run.
+pub struct CypherFormat;
+
+impl Format for CypherFormat {
+    fn kind(&self) -> Kind {
+        Kind::Neo4j
+    }
+
+    fn read(&self, content: &str) -> std::result::Result<Reading, FileError> {
+        let statements =
+            split_cypher(content).map_err(|e| format!("line {}: {}", e.line, e.message))?;
+        if statements.is_empty() {
+            return Err("holds no statement".to_string().into());
+        }
+        Ok(Reading {
+            mode: TransactionMode::NoTransaction,
+            operations: Vec::new(),
+        })
+    }
+}
+
 /// A connection to one Neo4j database.
 pub struct Neo4jBackend {
+    conn: Conn,
+    label: String,
+    lock: LeasedLock<LockStore>,
+}
+
+/// The driver, with the database name and URL its messages need; shared
+/// by the backend and its lock.
+#[derive(Clone)]
+struct Conn {
     graph: Graph,
     database: String,
     url: ConnectionUrl,
-    label: String,
-    owner: String,
-    heartbeat: Option<JoinHandle<()>>,
 }
 
 impl Neo4jBackend {
@@ -88,25 +120,28 @@ impl Neo4jBackend {
         .await
         .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
         .map_err(|e| connect_error(e.to_string()))?;
-        Ok(Neo4jBackend {
+        let conn = Conn {
             graph,
             database: db.name.clone(),
             url: db.url.clone(),
+        };
+        Ok(Neo4jBackend {
+            lock: LeasedLock::new(LockStore {
+                conn: conn.clone(),
+                label: format!("{}Lock", db.history_table),
+            }),
+            conn,
             label: db.history_table.clone(),
-            owner: owner_tag(),
-            heartbeat: None,
         })
     }
+}
 
+impl Conn {
     fn db_error(&self, context: &str, e: neo4rs::Error) -> Error {
         Error::Database {
             database: self.database.clone(),
             message: self.url.scrub(&format!("{context}: {e}")),
         }
-    }
-
-    fn lock_label(&self) -> String {
-        format!("{}Lock", self.label)
     }
 
     async fn run_query(&self, context: &str, q: neo4rs::Query) -> Result<()> {
@@ -173,58 +208,13 @@ impl Neo4jBackend {
         let row = rows.next().await.map_err(|e| self.db_error(context, e))?;
         Ok(row.is_some_and(|r| r.get::<bool>("orphaned").unwrap_or(false)))
     }
+}
 
-    async fn holder(&self) -> Result<Option<Holder>> {
-        let mut rows = self
-            .graph
-            .execute(query(&format!(
-                "MATCH (l:{}) WHERE l.name = 'lock' RETURN l.owner AS owner, \
-                 toString(l.acquired_at) AS acquired_at, toString(l.expires_at) AS expires_at, \
-                 l.expires_at < datetime() AS stale",
-                self.lock_label()
-            )))
-            .await
-            .map_err(|e| self.db_error("reading the lock", e))?;
-        let row = rows
-            .next()
-            .await
-            .map_err(|e| self.db_error("reading the lock", e))?;
-        Ok(row.map(|r| Holder {
-            owner: r.get("owner").unwrap_or_default(),
-            acquired_at: r.get("acquired_at").unwrap_or_default(),
-            expires_at: r.get("expires_at").unwrap_or_default(),
-            stale: r.get("stale").unwrap_or(false),
-        }))
-    }
-
-    /// Removes the lock node left by another runner. Refuses while its lease
-    /// is being renewed (its owner is alive) unless `force`.
+impl Neo4jBackend {
+    /// Removes the lock left by a runner that died; see
+    /// [`LeasedLock::break_lock`].
     pub async fn break_lock(&mut self, force: bool) -> Result<String> {
-        let Some(holder) = self.holder().await? else {
-            return Ok(format!("{}: no lock is held", self.database));
-        };
-        if !holder.stale && !force {
-            return Err(Error::Database {
-                database: self.database.clone(),
-                message: format!(
-                    "the lock is held by {holder}: its owner is alive; wait for it, or pass --force \
-                     if you are sure it is not running"
-                ),
-            });
-        }
-        self.run_query(
-            "removing the lock",
-            query(&format!(
-                "MATCH (l:{}) WHERE l.name = 'lock' AND l.owner = $owner DELETE l",
-                self.lock_label()
-            ))
-            .param("owner", holder.owner.clone()),
-        )
-        .await?;
-        Ok(format!(
-            "{}: removed the lock held by {holder}",
-            self.database
-        ))
+        self.lock.break_lock(force).await
     }
 
     fn step_error(
@@ -240,28 +230,72 @@ impl Neo4jBackend {
             other => (None, other.to_string()),
         };
         Error::Step(Box::new(StepFailure {
-            database: self.database.clone(),
+            database: self.conn.database.clone(),
             file: script.file.clone(),
             location: format!(
                 ":{} (statement {n}: {first_line})",
                 line_of(&script.content, statement.offset)
             ),
             code,
-            message: self.url.scrub(&message),
+            message: self.conn.url.scrub(&message),
             applied: Vec::new(),
         }))
     }
+}
 
-    fn stop_heartbeat(&mut self) {
-        if let Some(h) = self.heartbeat.take() {
-            h.abort();
-        }
+impl<'a> Stepwise<Statement<'a>> for Neo4jBackend {
+    async fn mark_started(&mut self, step: &Step) -> Result<()> {
+        let l = &self.label;
+        let mark = match step.action {
+            Action::Apply => query(&format!(
+                "MERGE (m:{l} {{version: $version}}) SET m.name = $name, m.checksum = $checksum, \
+                 m.applied_at = datetime(), m.execution_time_ms = 0, m.success = false"
+            ))
+            .param("name", step.description.clone())
+            .param("checksum", step.checksum.clone()),
+            Action::Revert => query(&format!(
+                "MATCH (m:{l} {{version: $version}}) SET m.success = false"
+            )),
+        };
+        self.conn
+            .run_query(
+                "recording the migration as started",
+                mark.param("version", step.version as i64),
+            )
+            .await
+    }
+
+    async fn mark_finished(&mut self, step: &Step, ms: i64) -> Result<()> {
+        let l = &self.label;
+        let done = match step.action {
+            Action::Apply => query(&format!(
+                "MATCH (m:{l} {{version: $version}}) \
+                 SET m.success = true, m.execution_time_ms = $ms, m.applied_at = datetime()"
+            ))
+            .param("ms", ms),
+            Action::Revert => query(&format!("MATCH (m:{l} {{version: $version}}) DELETE m")),
+        };
+        self.conn
+            .run_query(
+                "recording the migration as finished",
+                done.param("version", step.version as i64),
+            )
+            .await
+    }
+
+    async fn run_unit(&mut self, script: &Script, index: usize, s: &Statement<'a>) -> Result<()> {
+        self.conn
+            .graph
+            .run(query(s.text))
+            .await
+            .map_err(|e| self.step_error(script, index + 1, s, e))
     }
 }
 
 impl Backend for Neo4jBackend {
     async fn applied(&mut self) -> Result<Vec<Record>> {
         let mut rows = self
+            .conn
             .graph
             .execute(query(&format!(
                 "MATCH (m:{}) RETURN m.version AS version, m.name AS name, m.checksum AS checksum, \
@@ -270,15 +304,15 @@ impl Backend for Neo4jBackend {
                 self.label
             )))
             .await
-            .map_err(|e| self.db_error("reading the history", e))?;
+            .map_err(|e| self.conn.db_error("reading the history", e))?;
         let mut out = Vec::new();
         while let Some(row) = rows
             .next()
             .await
-            .map_err(|e| self.db_error("reading the history", e))?
+            .map_err(|e| self.conn.db_error("reading the history", e))?
         {
             let bad = |what: &str| Error::Database {
-                database: self.database.clone(),
+                database: self.conn.database.clone(),
                 message: format!("a {} node has no valid {what}", self.label),
             };
             let version: i64 = row.get("version").map_err(|_| bad("version"))?;
@@ -299,137 +333,31 @@ impl Backend for Neo4jBackend {
 
     async fn ensure_history(&mut self) -> Result<()> {
         let label = self.label.clone();
-        self.ensure_constraint("creating the history constraint", &label, "version")
+        self.conn
+            .ensure_constraint("creating the history constraint", &label, "version")
             .await
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        let lock = self.lock_label();
-        self.ensure_constraint("creating the lock constraint", &lock, "name")
-            .await?;
-        let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_millis(10);
-        loop {
-            let created = self
-                .graph
-                .run(
-                    query(&format!(
-                        "CREATE (:{lock} {{name: 'lock', owner: $owner, acquired_at: datetime(), \
-                         expires_at: datetime() + duration({{seconds: $lease}})}})"
-                    ))
-                    .param("owner", self.owner.clone())
-                    .param("lease", LEASE.as_secs() as i64),
-                )
-                .await;
-            match created {
-                Ok(()) => break,
-                Err(neo4rs::Error::Neo4j(e))
-                    if e.code() == "Neo.ClientError.Schema.ConstraintValidationFailed" => {}
-                Err(e) => return Err(self.db_error("taking the lock", e)),
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let holder = match self.holder().await? {
-                    Some(h) => h.to_string(),
-                    None => "a runner that has released it since".into(),
-                };
-                return Err(Error::LockTimeout {
-                    database: self.database.clone(),
-                    lock: format!("node :{lock} {{name: 'lock'}}"),
-                    holder,
-                    waited: timeout,
-                });
-            }
-            tokio::time::sleep(pause.min(left)).await;
-            pause = (pause * 2).min(Duration::from_millis(250));
-        }
-        // Renew the lease while we hold it, so it only goes stale if we die.
-        let (graph, owner) = (self.graph.clone(), self.owner.clone());
-        let renew = format!(
-            "MATCH (l:{lock}) WHERE l.name = 'lock' AND l.owner = $owner \
-             SET l.expires_at = datetime() + duration({{seconds: $lease}})"
-        );
-        self.heartbeat = Some(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(LEASE / 3).await;
-                let q = query(&renew)
-                    .param("owner", owner.clone())
-                    .param("lease", LEASE.as_secs() as i64);
-                if let Err(e) = graph.run(q).await {
-                    tracing::warn!(error = %e, "renewing the neo4j migration lock failed");
-                }
-            }
-        }));
-        Ok(())
+        self.lock.lock(timeout).await
     }
 
     async fn lock_lost(&mut self) -> Result<Option<String>> {
-        Ok(super::lease::lost(
-            &self.owner,
-            self.holder().await?.as_ref(),
-        ))
+        self.lock.lost().await
     }
 
     async fn unlock(&mut self) -> Result<()> {
-        self.stop_heartbeat();
-        self.run_query(
-            "releasing the lock",
-            query(&format!(
-                "MATCH (l:{}) WHERE l.name = 'lock' AND l.owner = $owner DELETE l",
-                self.lock_label()
-            ))
-            .param("owner", self.owner.clone()),
-        )
-        .await
+        self.lock.unlock().await
     }
 
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
-        let started = Instant::now();
-        let l = &self.label;
-        let version = step.version as i64;
-        // Dirty first: if we die half-way, the record says so.
-        let mark = match step.action {
-            Action::Apply => query(&format!(
-                "MERGE (m:{l} {{version: $version}}) SET m.name = $name, m.checksum = $checksum, \
-                 m.applied_at = datetime(), m.execution_time_ms = 0, m.success = false"
-            ))
-            .param("name", step.description.clone())
-            .param("checksum", step.checksum.clone()),
-            Action::Revert => query(&format!(
-                "MATCH (m:{l} {{version: $version}}) SET m.success = false"
-            )),
-        };
-        self.run_query(
-            "recording the migration as started",
-            mark.param("version", version),
-        )
-        .await?;
         let statements = split_cypher(&script.content)
             .map_err(|e| Error::file(&script.file, format!("line {}: {}", e.line, e.message)))?;
-        for (n, s) in statements.iter().enumerate() {
-            if let Err(e) = self.graph.run(query(s.text)).await {
-                return Err(self.step_error(script, n + 1, s, e));
-            }
-        }
-        let elapsed = started.elapsed().as_millis() as i64;
-        let done = match step.action {
-            Action::Apply => query(&format!(
-                "MATCH (m:{l} {{version: $version}}) \
-                 SET m.success = true, m.execution_time_ms = $ms, m.applied_at = datetime()"
-            ))
-            .param("ms", elapsed),
-            Action::Revert => query(&format!("MATCH (m:{l} {{version: $version}}) DELETE m")),
-        };
-        self.run_query(
-            "recording the migration as finished",
-            done.param("version", version),
-        )
-        .await?;
-        Ok(elapsed)
+        stepwise::run(self, step, script, &statements).await
     }
 
     async fn upsert(&mut self, record: &Record) -> Result<()> {
-        self.run_query(
+        self.conn.run_query(
             "writing the history",
             query(&format!(
                 "MERGE (m:{} {{version: $version}}) SET m.name = $name, m.checksum = $checksum, \
@@ -447,29 +375,131 @@ impl Backend for Neo4jBackend {
     }
 
     async fn remove(&mut self, version: u64) -> Result<()> {
-        self.run_query(
-            "writing the history",
-            query(&format!(
-                "MATCH (m:{} {{version: $version}}) DELETE m",
-                self.label
-            ))
-            .param("version", version as i64),
-        )
-        .await
+        self.conn
+            .run_query(
+                "writing the history",
+                query(&format!(
+                    "MATCH (m:{} {{version: $version}}) DELETE m",
+                    self.label
+                ))
+                .param("version", version as i64),
+            )
+            .await
     }
 
     async fn close(mut self) -> Result<()> {
-        // A lock still held here belongs to a run that failed to release
-        // it: remove ours rather than leave it to go stale.
-        if self.heartbeat.is_some() {
-            let _ = self.unlock().await;
-        }
+        self.lock.release_if_held().await;
         Ok(())
     }
 }
 
-impl Drop for Neo4jBackend {
-    fn drop(&mut self) {
-        self.stop_heartbeat();
+/// The lock node `(:<Label>Lock {name: 'lock'})`, unique by a constraint
+/// on `name`. Its lease is judged by the server's clock.
+#[derive(Clone)]
+struct LockStore {
+    conn: Conn,
+    label: String,
+}
+
+impl LeaseStore for LockStore {
+    type Token = ();
+
+    fn database(&self) -> &str {
+        &self.conn.database
+    }
+
+    fn describe(&self) -> String {
+        format!("node :{} {{name: 'lock'}}", self.label)
+    }
+
+    async fn prepare(&self) -> Result<()> {
+        self.conn
+            .ensure_constraint("creating the lock constraint", &self.label, "name")
+            .await
+    }
+
+    async fn create(&self, owner: &str) -> Result<bool> {
+        let created = self
+            .conn
+            .graph
+            .run(
+                query(&format!(
+                    "CREATE (:{} {{name: 'lock', owner: $owner, acquired_at: datetime(), \
+                     expires_at: datetime() + duration({{seconds: $lease}})}})",
+                    self.label
+                ))
+                .param("owner", owner.to_string())
+                .param("lease", LEASE.as_secs() as i64),
+            )
+            .await;
+        match created {
+            Ok(()) => Ok(true),
+            Err(neo4rs::Error::Neo4j(e))
+                if e.code() == "Neo.ClientError.Schema.ConstraintValidationFailed" =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.conn.db_error("taking the lock", e)),
+        }
+    }
+
+    async fn read(&self) -> Result<LockState<()>> {
+        let context = "reading the lock";
+        let mut rows = self
+            .conn
+            .graph
+            .execute(query(&format!(
+                "MATCH (l:{}) WHERE l.name = 'lock' RETURN l.owner AS owner, \
+                 toString(l.acquired_at) AS acquired_at, toString(l.expires_at) AS expires_at, \
+                 l.expires_at < datetime() AS stale",
+                self.label
+            )))
+            .await
+            .map_err(|e| self.conn.db_error(context, e))?;
+        let row = rows
+            .next()
+            .await
+            .map_err(|e| self.conn.db_error(context, e))?;
+        Ok(match row {
+            None => LockState::Free,
+            Some(r) => LockState::Held(
+                Holder {
+                    owner: r.get("owner").unwrap_or_default(),
+                    acquired_at: r.get("acquired_at").unwrap_or_default(),
+                    expires_at: r.get("expires_at").unwrap_or_default(),
+                    stale: r.get("stale").unwrap_or(false),
+                },
+                (),
+            ),
+        })
+    }
+
+    async fn renew(&self, holder: &Holder, _: &()) -> Result<()> {
+        self.conn
+            .run_query(
+                "renewing the lock",
+                query(&format!(
+                    "MATCH (l:{}) WHERE l.name = 'lock' AND l.owner = $owner \
+                     SET l.expires_at = datetime() + duration({{seconds: $lease}})",
+                    self.label
+                ))
+                .param("owner", holder.owner.clone())
+                .param("lease", LEASE.as_secs() as i64),
+            )
+            .await
+    }
+
+    async fn delete(&self, found: Option<(&Holder, &())>) -> Result<()> {
+        let owner = found.map(|(h, _)| h.owner.clone()).unwrap_or_default();
+        self.conn
+            .run_query(
+                "removing the lock",
+                query(&format!(
+                    "MATCH (l:{}) WHERE l.name = 'lock' AND l.owner = $owner DELETE l",
+                    self.label
+                ))
+                .param("owner", owner),
+            )
+            .await
     }
 }

@@ -311,7 +311,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
         })?;
         let db = config.select(std::slice::from_ref(database))?[0];
-        let (v, u) = strata::catalog::new_migration(db, &description.join(" "))?;
+        let (v, u) = strata::scaffold::new_migration(db, &description.join(" "))?;
         println!("created {}", v.display());
         println!("created {}", u.display());
         return Ok(());

@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::calendar::Interval;
+use crate::config::{Config, PartitionSettings};
 use crate::error::{Error, Result};
+use crate::kind::Kind;
 
 /// What happens to a partition past retention.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,20 +61,6 @@ impl Policy {
     }
 }
 
-/// A policy as written in `migrate.toml`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawPolicy {
-    database: String,
-    table: String,
-    interval: Option<String>,
-    premake: Option<i64>,
-    retention: Option<String>,
-    retention_mode: Option<String>,
-    retention_schema: Option<String>,
-    naming: Option<String>,
-}
-
 /// The default child name pattern.
 pub const DEFAULT_NAMING: &str = "{table}_{YYYY}_{MM}";
 /// The default number of partitions kept ready beyond the current one.
@@ -112,24 +100,50 @@ pub fn parse_retention(text: &str, interval: Interval) -> std::result::Result<Re
     Ok(Retention { intervals: n * per })
 }
 
-impl RawPolicy {
-    pub(crate) fn resolve(
-        self,
-        index: usize,
-        origin: &str,
-        expand: &dyn Fn(&str) -> std::result::Result<String, String>,
-        databases: &[&str],
-    ) -> Result<Policy> {
-        let name = format!("{origin}: partitions[{index}] ({})", self.table);
-        let err = |m: String| Error::config(&name, m);
-        let get = |v: &str| expand(v).map_err(err);
-        let database = get(&self.database)?;
+/// Every `[[partitions]]` entry of a config as policies, checked against
+/// the config's databases: an unknown or non-PostgreSQL database, or a
+/// second policy for one table, is refused naming the entry.
+pub fn policies(config: &Config) -> Result<Vec<Policy>> {
+    let names: Vec<&str> = config.databases.keys().map(String::as_str).collect();
+    let policies = config
+        .partitions
+        .iter()
+        .map(|s| Policy::resolve(s, &names))
+        .collect::<Result<Vec<_>>>()?;
+    for (i, p) in policies.iter().enumerate() {
+        let place = &config.partitions[i].origin;
+        let kind = config.databases[&p.database].kind;
+        if kind != Kind::Postgres {
+            return Err(Error::config(
+                place,
+                format!(
+                    "database {} is {kind}; partitions are managed for postgres only",
+                    p.database
+                ),
+            ));
+        }
+        if policies[..i]
+            .iter()
+            .any(|q| q.database == p.database && q.qualified() == p.qualified())
+        {
+            return Err(Error::config(place, "a second policy for the same table"));
+        }
+    }
+    Ok(policies)
+}
+
+impl Policy {
+    /// Interprets one `[[partitions]]` entry (already `${VAR}`-expanded).
+    /// `databases` are the configured database names.
+    pub fn resolve(settings: &PartitionSettings, databases: &[&str]) -> Result<Policy> {
+        let err = |m: String| Error::config(&settings.origin, m);
+        let database = settings.database.clone();
         if !databases.contains(&database.as_str()) {
             return Err(err(format!(
                 "database {database:?} is not configured under [databases]"
             )));
         }
-        let full = get(&self.table)?;
+        let full = settings.table.clone();
         let (schema, table) = match full.split_once('.') {
             Some((s, t)) => (s.to_string(), t.to_string()),
             None => ("public".to_string(), full.clone()),
@@ -139,7 +153,7 @@ impl RawPolicy {
                 "table {full:?}: use a plain name or schema.name (letters, digits, '_')"
             )));
         }
-        let interval = match self.interval.as_deref().map(get).transpose()?.as_deref() {
+        let interval = match settings.interval.as_deref() {
             None | Some("month") | Some("monthly") => Interval::Month,
             Some(other) => {
                 return Err(err(format!(
@@ -147,17 +161,16 @@ impl RawPolicy {
                 )));
             }
         };
-        let premake = match self.premake {
+        let premake = match settings.premake {
             None => DEFAULT_PREMAKE,
             Some(n) if (0..=120).contains(&n) => n as u32,
             Some(n) => return Err(err(format!("premake = {n}: must be between 0 and 120"))),
         };
-        let retention = match &self.retention {
+        let retention = match &settings.retention {
             None => None,
-            Some(text) => Some(
-                parse_retention(&get(text)?, interval)
-                    .map_err(|m| err(format!("retention {m}")))?,
-            ),
+            Some(text) => {
+                Some(parse_retention(text, interval).map_err(|m| err(format!("retention {m}")))?)
+            }
         };
         if let Some(r) = retention
             && r.intervals < premake
@@ -168,19 +181,13 @@ impl RawPolicy {
                 interval.as_str()
             )));
         }
-        let retention_schema = self.retention_schema.as_deref().map(get).transpose()?;
+        let retention_schema = settings.retention_schema.clone();
         if let Some(s) = &retention_schema
             && !ident(s)
         {
             return Err(err(format!("retention_schema {s:?} is not a plain name")));
         }
-        let retention_mode = match self
-            .retention_mode
-            .as_deref()
-            .map(get)
-            .transpose()?
-            .as_deref()
-        {
+        let retention_mode = match settings.retention_mode.as_deref() {
             None | Some("drop") => {
                 if retention_schema.is_some() {
                     return Err(err(
@@ -198,10 +205,10 @@ impl RawPolicy {
                 )));
             }
         };
-        let naming = match &self.naming {
-            Some(p) => get(p)?,
-            None => DEFAULT_NAMING.to_string(),
-        };
+        let naming = settings
+            .naming
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMING.to_string());
         if !(naming.contains("{YYYY}") && naming.contains("{MM}")) {
             return Err(err(format!(
                 "naming {naming:?} must contain {{YYYY}} and {{MM}} so every month gets its own name"
@@ -231,8 +238,9 @@ mod tests {
     use super::*;
 
     fn resolve(toml_text: &str) -> Result<Policy> {
-        let raw: RawPolicy = toml::from_str(toml_text).unwrap();
-        raw.resolve(0, "migrate.toml", &|s: &str| Ok(s.to_string()), &["app"])
+        let mut settings: PartitionSettings = toml::from_str(toml_text).unwrap();
+        settings.origin = "migrate.toml: partitions[0] (t)".into();
+        Policy::resolve(&settings, &["app"])
     }
 
     #[test]

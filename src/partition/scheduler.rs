@@ -68,12 +68,14 @@ pub struct Maintenance {
 impl Maintenance {
     /// The policies of the selected databases (all when `only` is empty).
     pub fn new(config: &Config, only: &[String]) -> Result<Maintenance> {
+        // Every policy is checked, not only the selected databases': a
+        // config with a bad policy is refused whatever is selected.
+        let all = super::policy::policies(config)?;
         let databases = config
             .select(only)?
             .into_iter()
             .filter_map(|db| {
-                let policies: Vec<Policy> = config
-                    .partitions
+                let policies: Vec<Policy> = all
                     .iter()
                     .filter(|p| p.database == db.name)
                     .cloned()

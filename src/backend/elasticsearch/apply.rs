@@ -14,17 +14,19 @@ use serde_json::{Value, json};
 use super::http::Failure;
 use super::ops::{self, Operation};
 use super::{ElasticsearchBackend, state};
-use crate::backend::operations;
-use crate::catalog::Script;
 use crate::error::Result;
-use crate::plan::Step;
+use crate::operations;
+use crate::script::Script;
+use crate::step::Step;
 
 impl ElasticsearchBackend {
     /// Reads the live indices, mappings, aliases and templates.
     async fn cluster(&self) -> Result<state::Cluster> {
         let wildcards = [ExpandWildcards::Open, ExpandWildcards::Closed];
         let mappings = self
+            .conn
             .ok(self
+                .conn
                 .client
                 .indices()
                 .get_mapping(IndicesGetMappingParts::None)
@@ -32,9 +34,11 @@ impl ElasticsearchBackend {
                 .send()
                 .await)
             .await
-            .map_err(|f| self.db_error("reading the mappings", f))?;
+            .map_err(|f| self.conn.db_error("reading the mappings", f))?;
         let aliases = self
+            .conn
             .ok(self
+                .conn
                 .client
                 .indices()
                 .get_alias(IndicesGetAliasParts::None)
@@ -42,23 +46,25 @@ impl ElasticsearchBackend {
                 .send()
                 .await)
             .await
-            .map_err(|f| self.db_error("reading the aliases", f))?;
+            .map_err(|f| self.conn.db_error("reading the aliases", f))?;
         let templates = self
+            .conn
             .reply(
-                self.client
+                self.conn
+                    .client
                     .indices()
                     .get_index_template(IndicesGetIndexTemplateParts::None)
                     .send()
                     .await,
             )
             .await
-            .map_err(|f| self.db_error("reading the index templates", f))?;
+            .map_err(|f| self.conn.db_error("reading the index templates", f))?;
         let names: BTreeSet<String> = if templates.status == 404 {
             BTreeSet::new()
         } else {
             templates
                 .into_result()
-                .map_err(|f| self.db_error("reading the index templates", f))?
+                .map_err(|f| self.conn.db_error("reading the index templates", f))?
                 .get("index_templates")
                 .and_then(Value::as_array)
                 .map(|list| {
@@ -86,13 +92,15 @@ impl ElasticsearchBackend {
         &self,
         actions: Vec<Value>,
     ) -> std::result::Result<(), Failure> {
-        self.ok(self
-            .client
-            .indices()
-            .update_aliases()
-            .body(json!({ "actions": actions }))
-            .send()
-            .await)
+        self.conn
+            .ok(self
+                .conn
+                .client
+                .indices()
+                .update_aliases()
+                .body(json!({ "actions": actions }))
+                .send()
+                .await)
             .await
             .map(|_| ())
     }
@@ -103,8 +111,10 @@ impl ElasticsearchBackend {
         alias: &str,
     ) -> std::result::Result<Vec<String>, Failure> {
         let r = self
+            .conn
             .reply(
-                self.client
+                self.conn
+                    .client
                     .indices()
                     .get_alias(IndicesGetAliasParts::Name(&[alias]))
                     .send()
@@ -123,7 +133,9 @@ impl ElasticsearchBackend {
 
     async fn wait_for_yellow(&self, index: &str) -> std::result::Result<(), Failure> {
         let health = self
+            .conn
             .ok(self
+                .conn
                 .client
                 .cluster()
                 .health(ClusterHealthParts::Index(&[index]))
@@ -155,47 +167,57 @@ impl ElasticsearchBackend {
                         body.insert(key.into(), Value::Object(v.clone()));
                     }
                 }
-                self.ok(self
-                    .client
-                    .indices()
-                    .create(IndicesCreateParts::Index(&o.index))
-                    .body(Value::Object(body))
-                    .send()
-                    .await)
+                self.conn
+                    .ok(self
+                        .conn
+                        .client
+                        .indices()
+                        .create(IndicesCreateParts::Index(&o.index))
+                        .body(Value::Object(body))
+                        .send()
+                        .await)
                     .await?;
             }
             Operation::DeleteIndex(o) => {
-                self.ok(self
-                    .client
-                    .indices()
-                    .delete(IndicesDeleteParts::Index(&[&o.index]))
-                    .send()
-                    .await)
+                self.conn
+                    .ok(self
+                        .conn
+                        .client
+                        .indices()
+                        .delete(IndicesDeleteParts::Index(&[&o.index]))
+                        .send()
+                        .await)
                     .await?;
             }
             Operation::PutMapping(o) => {
-                self.ok(self
-                    .client
-                    .indices()
-                    .put_mapping(IndicesPutMappingParts::Index(&[&o.index]))
-                    .body(json!({ "properties": o.properties }))
-                    .send()
-                    .await)
+                self.conn
+                    .ok(self
+                        .conn
+                        .client
+                        .indices()
+                        .put_mapping(IndicesPutMappingParts::Index(&[&o.index]))
+                        .body(json!({ "properties": o.properties }))
+                        .send()
+                        .await)
                     .await?;
             }
             Operation::PutSettings(o) => {
                 let close = o.close.unwrap_or_else(|| ops::needs_close(&o.settings));
                 if close {
-                    self.ok(self
-                        .client
-                        .indices()
-                        .close(IndicesCloseParts::Index(&[&o.index]))
-                        .send()
-                        .await)
+                    self.conn
+                        .ok(self
+                            .conn
+                            .client
+                            .indices()
+                            .close(IndicesCloseParts::Index(&[&o.index]))
+                            .send()
+                            .await)
                         .await?;
                 }
                 let put = self
+                    .conn
                     .ok(self
+                        .conn
                         .client
                         .indices()
                         .put_settings(IndicesPutSettingsParts::Index(&[&o.index]))
@@ -206,12 +228,14 @@ impl ElasticsearchBackend {
                 if close {
                     // Reopen even when the change failed: a closed index
                     // is an outage, a refused setting is not.
-                    self.ok(self
-                        .client
-                        .indices()
-                        .open(IndicesOpenParts::Index(&[&o.index]))
-                        .send()
-                        .await)
+                    self.conn
+                        .ok(self
+                            .conn
+                            .client
+                            .indices()
+                            .open(IndicesOpenParts::Index(&[&o.index]))
+                            .send()
+                            .await)
                         .await?;
                     self.wait_for_yellow(&o.index).await?;
                 }
@@ -263,22 +287,26 @@ impl ElasticsearchBackend {
                 if let Some(m) = &o.meta {
                     body["_meta"] = Value::Object(m.clone());
                 }
-                self.ok(self
-                    .client
-                    .indices()
-                    .put_index_template(IndicesPutIndexTemplateParts::Name(&o.name))
-                    .body(body)
-                    .send()
-                    .await)
+                self.conn
+                    .ok(self
+                        .conn
+                        .client
+                        .indices()
+                        .put_index_template(IndicesPutIndexTemplateParts::Name(&o.name))
+                        .body(body)
+                        .send()
+                        .await)
                     .await?;
             }
             Operation::DeleteIndexTemplate(o) => {
-                self.ok(self
-                    .client
-                    .indices()
-                    .delete_index_template(IndicesDeleteIndexTemplateParts::Name(&o.name))
-                    .send()
-                    .await)
+                self.conn
+                    .ok(self
+                        .conn
+                        .client
+                        .indices()
+                        .delete_index_template(IndicesDeleteIndexTemplateParts::Name(&o.name))
+                        .send()
+                        .await)
                     .await?;
             }
             Operation::Reindex(o) => self.reindex(o).await?,

@@ -5,7 +5,7 @@
 use elasticsearch::http::response::Response;
 use serde_json::Value;
 
-use crate::config::ConnectionUrl;
+use crate::secret::ConnectionUrl;
 
 /// What went wrong talking to the server: its error type when it gave one
 /// (`index_not_found_exception`, or `HTTP 405`), and its message.

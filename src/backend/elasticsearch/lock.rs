@@ -5,135 +5,156 @@
 //! never overwrites or removes a lock that was broken and taken since.
 
 use elasticsearch::params::Refresh;
-use elasticsearch::{DeleteParts, Elasticsearch, GetParts, IndexParts};
-use serde_json::Value;
+use elasticsearch::{CreateParts, DeleteParts, GetParts, IndexParts};
+use serde_json::{Value, json};
 
-use super::ElasticsearchBackend;
-use crate::backend::lease::{Holder, LEASE, expired, lease_fields};
-use crate::error::{Error, Result};
+use super::conn::Conn;
+use crate::backend::lease::{Holder, LeaseStore, LockState, holder_of, lease_fields, now_text};
+use crate::error::Result;
 
-/// The lock document: its holder and the version to condition writes on.
-#[derive(Debug, Clone)]
-pub(super) struct LockDoc {
-    pub(super) holder: Holder,
+/// `_seq_no` and `_primary_term` of the lock document as read.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Version {
     seq_no: i64,
     primary_term: i64,
 }
 
-pub(super) fn lock_doc(body: &Value) -> Option<LockDoc> {
-    let source = body.get("_source")?;
-    let text = |k: &str| {
-        source
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let expires_at = text("expires_at");
-    let stale = expired(&expires_at);
-    Some(LockDoc {
-        holder: Holder {
-            owner: text("owner"),
-            acquired_at: text("acquired_at"),
-            expires_at,
-            stale,
+/// The lock document of one history index.
+#[derive(Clone)]
+pub(super) struct LockStore {
+    conn: Conn,
+    index: String,
+}
+
+impl LockStore {
+    pub(super) fn new(conn: Conn, history: &str) -> Self {
+        LockStore {
+            conn,
+            index: format!("{history}_lock"),
+        }
+    }
+}
+
+fn lock_doc(body: &Value) -> Option<(Holder, Version)> {
+    Some((
+        holder_of(body.get("_source")?)?,
+        Version {
+            seq_no: body.get("_seq_no").and_then(Value::as_i64)?,
+            primary_term: body.get("_primary_term").and_then(Value::as_i64)?,
         },
-        seq_no: body.get("_seq_no").and_then(Value::as_i64)?,
-        primary_term: body.get("_primary_term").and_then(Value::as_i64)?,
-    })
+    ))
 }
 
-/// Keeps our lease alive: re-reads the lock and, while it is still ours,
-/// extends it, conditioned on the version just read.
-pub(super) async fn renew(client: Elasticsearch, index: String, owner: String) {
-    loop {
-        tokio::time::sleep(LEASE / 3).await;
-        let current = match client.get(GetParts::IndexId(&index, "lock")).send().await {
-            Ok(r) if r.status_code().is_success() => r.json::<Value>().await.ok(),
-            _ => None,
-        };
-        let Some(lock) = current.as_ref().and_then(lock_doc) else {
-            tracing::warn!(index, "the elasticsearch migration lock is gone while held");
-            continue;
-        };
-        if lock.holder.owner != owner {
-            tracing::warn!(index, holder = %lock.holder.owner, "the elasticsearch migration lock was taken over");
-            return;
-        }
-        let renewed = client
-            .index(IndexParts::IndexId(&index, "lock"))
-            .if_seq_no(lock.seq_no)
-            .if_primary_term(lock.primary_term)
-            .refresh(Refresh::True)
-            .body(lease_fields(&owner, &lock.holder.acquired_at))
-            .send()
-            .await;
-        if !matches!(&renewed, Ok(r) if r.status_code().is_success()) {
-            tracing::warn!(index, "renewing the elasticsearch migration lock failed");
-        }
+impl LeaseStore for LockStore {
+    type Token = Version;
+
+    fn database(&self) -> &str {
+        &self.conn.database
     }
-}
 
-impl ElasticsearchBackend {
-    pub(super) async fn holder(&self) -> Result<Option<LockDoc>> {
-        let index = self.lock_index();
-        let get = || self.client.get(GetParts::IndexId(&index, "lock")).send();
-        let r = self
-            .read(&index, get)
+    fn describe(&self) -> String {
+        format!("document {}/lock", self.index)
+    }
+
+    async fn prepare(&self) -> Result<()> {
+        self.conn
+            .ensure_index(
+                &self.index,
+                json!({
+                    "settings": { "number_of_shards": 1, "auto_expand_replicas": "0-1" },
+                    "mappings": { "dynamic": "strict", "properties": {
+                        "owner": { "type": "keyword" },
+                        "acquired_at": { "type": "date" },
+                        "expires_at": { "type": "date" },
+                    }},
+                }),
+            )
             .await
-            .map_err(|f| self.db_error("reading the lock", f))?;
-        if r.status == 404 {
-            return Ok(None);
-        }
-        let body = r
-            .into_result()
-            .map_err(|f| self.db_error("reading the lock", f))?;
-        Ok(lock_doc(&body))
     }
 
-    /// Removes the lock document left by another runner. Refuses while its
-    /// lease is being renewed (its owner is alive) unless `force`.
-    pub async fn break_lock(&mut self, force: bool) -> Result<String> {
-        let Some(lock) = self.holder().await? else {
-            return Ok(format!("{}: no lock is held", self.database));
-        };
-        let holder = &lock.holder;
-        if !holder.stale && !force {
-            return Err(Error::Database {
-                database: self.database.clone(),
-                message: format!(
-                    "the lock is held by {holder}: its owner is alive; wait for it, or pass --force \
-                     if you are sure it is not running"
-                ),
-            });
-        }
-        self.delete_lock(&lock).await?;
-        Ok(format!(
-            "{}: removed the lock held by {holder}",
-            self.database
-        ))
-    }
-
-    /// Deletes the lock document if it is still the version read.
-    pub(super) async fn delete_lock(&self, lock: &LockDoc) -> Result<()> {
-        let index = self.lock_index();
+    async fn create(&self, owner: &str) -> Result<bool> {
         let r = self
+            .conn
             .reply(
-                self.client
-                    .delete(DeleteParts::IndexId(&index, "lock"))
-                    .if_seq_no(lock.seq_no)
-                    .if_primary_term(lock.primary_term)
+                self.conn
+                    .client
+                    .create(CreateParts::IndexId(&self.index, "lock"))
                     .refresh(Refresh::True)
+                    .body(lease_fields(owner, &now_text()))
                     .send()
                     .await,
             )
             .await
-            .map_err(|f| self.db_error("removing the lock", f))?;
+            .map_err(|f| self.conn.db_error("taking the lock", f))?;
+        match r.status {
+            _ if r.success() => Ok(true),
+            409 => Ok(false),
+            _ => Err(self.conn.db_error("taking the lock", r.failure())),
+        }
+    }
+
+    async fn read(&self) -> Result<LockState<Version>> {
+        let get = || {
+            self.conn
+                .client
+                .get(GetParts::IndexId(&self.index, "lock"))
+                .send()
+        };
+        let r = self
+            .conn
+            .read(&self.index, get)
+            .await
+            .map_err(|f| self.conn.db_error("reading the lock", f))?;
+        if r.status == 404 {
+            return Ok(LockState::Free);
+        }
+        let body = r
+            .into_result()
+            .map_err(|f| self.conn.db_error("reading the lock", f))?;
+        Ok(match lock_doc(&body) {
+            Some((holder, version)) => LockState::Held(holder, version),
+            None => LockState::Ownerless,
+        })
+    }
+
+    async fn renew(&self, holder: &Holder, version: &Version) -> Result<()> {
+        self.conn
+            .ok(self
+                .conn
+                .client
+                .index(IndexParts::IndexId(&self.index, "lock"))
+                .if_seq_no(version.seq_no)
+                .if_primary_term(version.primary_term)
+                .refresh(Refresh::True)
+                .body(lease_fields(&holder.owner, &holder.acquired_at))
+                .send()
+                .await)
+            .await
+            .map(|_| ())
+            .map_err(|f| self.conn.db_error("renewing the lock", f))
+    }
+
+    async fn delete(&self, found: Option<(&Holder, &Version)>) -> Result<()> {
+        let mut request = self
+            .conn
+            .client
+            .delete(DeleteParts::IndexId(&self.index, "lock"))
+            .refresh(Refresh::True);
+        if let Some((_, version)) = found {
+            request = request
+                .if_seq_no(version.seq_no)
+                .if_primary_term(version.primary_term);
+        }
+        let r = self
+            .conn
+            .reply(request.send().await)
+            .await
+            .map_err(|f| self.conn.db_error("removing the lock", f))?;
         // 404: gone already; 409: someone else's lock now, not ours to remove.
         if r.success() || r.status == 404 || r.status == 409 {
             Ok(())
         } else {
-            Err(self.db_error("removing the lock", r.failure()))
+            Err(self.conn.db_error("removing the lock", r.failure()))
         }
     }
 }

@@ -15,8 +15,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::backend::operations;
-pub use crate::backend::operations::OpError;
+use crate::operations;
+pub use crate::operations::OpError;
 
 /// A JSON object, kept as written: settings and mappings are Elasticsearch's
 /// own language, passed through unchanged.
@@ -295,6 +295,10 @@ impl operations::Operation for Operation {
 
     fn check(&self) -> Check {
         check(self)
+    }
+
+    fn describe(&self) -> String {
+        Operation::describe(self)
     }
 }
 

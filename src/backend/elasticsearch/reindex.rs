@@ -56,13 +56,15 @@ impl ElasticsearchBackend {
         if let Some(m) = &o.mappings {
             body.insert("mappings".into(), Value::Object(m.clone()));
         }
-        self.ok(self
-            .client
-            .indices()
-            .create(IndicesCreateParts::Index(&o.to))
-            .body(Value::Object(body))
-            .send()
-            .await)
+        self.conn
+            .ok(self
+                .conn
+                .client
+                .indices()
+                .create(IndicesCreateParts::Index(&o.to))
+                .body(Value::Object(body))
+                .send()
+                .await)
             .await?;
         if self.server_has_reindex().await? {
             self.copy_on_server(&source, &o.to).await?;
@@ -76,7 +78,7 @@ impl ElasticsearchBackend {
                  the alias was not switched (were documents written during the reindex?)"
             )));
         }
-        tracing::info!(database = %self.database, from = %source, to = %o.to, documents = to_count, "copied");
+        tracing::info!(database = %self.conn.database, from = %source, to = %o.to, documents = to_count, "copied");
         let mut actions: Vec<Value> = holders
             .iter()
             .map(|i| json!({ "remove": { "index": i, "alias": o.alias } }))
@@ -94,7 +96,9 @@ impl ElasticsearchBackend {
             return Ok(known);
         }
         let info = self
+            .conn
             .ok(self
+                .conn
                 .client
                 .nodes()
                 .info(NodesInfoParts::Metric(&["plugins"]))
@@ -118,15 +122,23 @@ impl ElasticsearchBackend {
     }
 
     async fn count(&self, index: &str) -> Result<u64, Failure> {
-        self.ok(self
-            .client
-            .indices()
-            .refresh(IndicesRefreshParts::Index(&[index]))
-            .send()
-            .await)
+        self.conn
+            .ok(self
+                .conn
+                .client
+                .indices()
+                .refresh(IndicesRefreshParts::Index(&[index]))
+                .send()
+                .await)
             .await?;
         let body = self
-            .ok(self.client.count(CountParts::Index(&[index])).send().await)
+            .conn
+            .ok(self
+                .conn
+                .client
+                .count(CountParts::Index(&[index]))
+                .send()
+                .await)
             .await?;
         body.get("count")
             .and_then(Value::as_u64)
@@ -136,7 +148,9 @@ impl ElasticsearchBackend {
     /// `_reindex` as a task, polled until it completes.
     async fn copy_on_server(&self, source: &str, to: &str) -> Result<(), Failure> {
         let started = self
+            .conn
             .ok(self
+                .conn
                 .client
                 .reindex()
                 .wait_for_completion(false)
@@ -152,7 +166,9 @@ impl ElasticsearchBackend {
         let mut pause = Duration::from_millis(100);
         loop {
             let status = self
+                .conn
                 .ok(self
+                    .conn
                     .client
                     .send(
                         Method::Get,
@@ -189,7 +205,9 @@ impl ElasticsearchBackend {
     /// The client-side copy: point-in-time pages into `_bulk`.
     async fn copy_here(&self, source: &str, to: &str, batch: u32) -> Result<(), Failure> {
         let opened = self
+            .conn
             .ok(self
+                .conn
                 .client
                 .open_point_in_time(OpenPointInTimeParts::Index(&[source]))
                 .keep_alive(KEEP_ALIVE)
@@ -205,6 +223,7 @@ impl ElasticsearchBackend {
         // Free the point in time whatever happened; a leak only costs
         // memory until it expires.
         let _ = self
+            .conn
             .client
             .close_point_in_time()
             .body(json!({ "id": pit }))
@@ -226,7 +245,9 @@ impl ElasticsearchBackend {
                 query["search_after"] = a.clone();
             }
             let page = self
+                .conn
                 .ok(self
+                    .conn
                     .client
                     .search(SearchParts::None)
                     .body(query)
@@ -261,7 +282,9 @@ impl ElasticsearchBackend {
                 lines.push(JsonBody::new(doc));
             }
             let written = self
+                .conn
                 .ok(self
+                    .conn
                     .client
                     .bulk(BulkParts::Index(to))
                     .body(lines)

@@ -22,41 +22,42 @@
 //! so a missing collection or a vector size change is refused before
 //! anything changed.
 
+mod lock;
 pub mod ops;
 mod proto;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use qdrant_client::Payload;
 use qdrant_client::qdrant as pb;
 use qdrant_client::qdrant::collections_client::CollectionsClient;
 use qdrant_client::qdrant::points_client::PointsClient;
 use qdrant_client::qdrant::qdrant_client::QdrantClient;
 use serde_json::json;
-use tokio::task::JoinHandle;
 use tonic::Code;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
+use self::lock::LockStore;
 use self::ops::Operation;
 use super::Backend;
-use super::lease::{Holder, LEASE, expired, lease_fields, owner_tag};
-use crate::catalog::Script;
-use crate::config::{ConnectionUrl, DatabaseConfig};
+use super::lease::LeasedLock;
+use super::stepwise::{self, Stepwise};
+use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
-use crate::plan::{Action, Step};
+use crate::kind::Kind;
+use crate::operations::OperationFormat;
+use crate::script::Script;
+use crate::secret::ConnectionUrl;
+use crate::step::{Action, Step};
 
 /// The most history records one read returns.
 const MAX_RECORDS: u32 = 10_000;
-
-/// The id of the owner point in the lock collection.
-const LOCK_POINT: u64 = 1;
 
 /// Adds the `api-key` header to every request when one is configured.
 #[derive(Clone)]
@@ -76,6 +77,11 @@ impl Interceptor for ApiKey {
 
 type Service = InterceptedService<Channel, ApiKey>;
 
+/// How Qdrant operation files are read.
+pub fn format() -> OperationFormat<Operation> {
+    OperationFormat::new(Kind::Qdrant)
+}
+
 /// A connection to one Qdrant instance.
 pub struct QdrantBackend {
     collections: CollectionsClient<Service>,
@@ -83,12 +89,7 @@ pub struct QdrantBackend {
     database: String,
     url: ConnectionUrl,
     history: String,
-    owner: String,
-    heartbeat: Option<JoinHandle<()>>,
-}
-
-fn lock_name(history: &str) -> String {
-    format!("{history}_lock")
+    lock: LeasedLock<LockStore>,
 }
 
 fn point_id(n: u64) -> pb::PointId {
@@ -117,102 +118,16 @@ fn point(id: u64, payload: serde_json::Value) -> pb::PointStruct {
     pb::PointStruct::new(point_id(id), vec![1.0_f32], payload)
 }
 
-fn text(payload: &HashMap<String, pb::Value>, key: &str) -> Option<String> {
-    match payload.get(key)?.kind.as_ref()? {
-        pb::value::Kind::StringValue(s) => Some(s.clone()),
-        _ => None,
-    }
+/// A point's payload as JSON.
+fn document(payload: &HashMap<String, pb::Value>) -> serde_json::Value {
+    Payload::from(payload.clone()).into()
 }
 
-fn integer(payload: &HashMap<String, pb::Value>, key: &str) -> Option<i64> {
-    match payload.get(key)?.kind.as_ref()? {
-        pb::value::Kind::IntegerValue(n) => Some(*n),
-        pb::value::Kind::DoubleValue(f) => Some(*f as i64),
-        _ => None,
-    }
-}
-
-fn boolean(payload: &HashMap<String, pb::Value>, key: &str) -> Option<bool> {
-    match payload.get(key)?.kind.as_ref()? {
-        pb::value::Kind::BoolValue(b) => Some(*b),
-        _ => None,
-    }
-}
-
-fn record_of(payload: &HashMap<String, pb::Value>) -> Option<Record> {
-    Some(Record {
-        version: u64::try_from(integer(payload, "version")?).ok()?,
-        name: text(payload, "name")?,
-        checksum: text(payload, "checksum")?,
-        applied_at: DateTime::parse_from_rfc3339(&text(payload, "applied_at")?)
-            .ok()?
-            .with_timezone(&Utc),
-        execution_time_ms: integer(payload, "execution_time_ms")?,
-        success: boolean(payload, "success")?,
-    })
-}
-
-fn holder_of(payload: &HashMap<String, pb::Value>) -> Option<Holder> {
-    let expires_at = text(payload, "expires_at")?;
-    let stale = expired(&expires_at);
-    Some(Holder {
-        owner: text(payload, "owner")?,
-        acquired_at: text(payload, "acquired_at").unwrap_or_default(),
-        expires_at,
-        stale,
-    })
-}
-
-/// The lock collection's owner point, if there is one.
-async fn read_holder(
-    points: &mut PointsClient<Service>,
-    lock: &str,
-) -> std::result::Result<Option<Holder>, tonic::Status> {
-    let got = points
-        .get(pb::GetPoints {
-            collection_name: lock.to_string(),
-            ids: vec![point_id(LOCK_POINT)],
-            with_payload: Some(true.into()),
-            ..Default::default()
-        })
-        .await;
-    match got {
-        Ok(r) => Ok(r
-            .into_inner()
-            .result
-            .first()
-            .and_then(|p| holder_of(&p.payload))),
-        Err(s) if s.code() == Code::NotFound => Ok(None),
-        Err(s) => Err(s),
-    }
-}
-
-/// Keeps our lease alive while the lock collection still names us.
-async fn renew(mut points: PointsClient<Service>, lock: String, owner: String) {
-    loop {
-        tokio::time::sleep(LEASE / 3).await;
-        match read_holder(&mut points, &lock).await {
-            Ok(Some(h)) if h.owner == owner => {
-                let upsert = points
-                    .upsert(pb::UpsertPoints {
-                        collection_name: lock.clone(),
-                        wait: Some(true),
-                        points: vec![point(LOCK_POINT, lease_fields(&owner, &h.acquired_at))],
-                        ..Default::default()
-                    })
-                    .await;
-                if let Err(e) = upsert {
-                    tracing::warn!(lock, error = %e.message(), "renewing the qdrant migration lock failed");
-                }
-            }
-            Ok(_) => {
-                tracing::warn!(lock, "the qdrant migration lock is no longer ours");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(lock, error = %e.message(), "reading the qdrant migration lock failed")
-            }
-        }
+/// A server error as the library's, scrubbed of the URL's secrets.
+fn status_error(database: &str, url: &ConnectionUrl, context: &str, s: tonic::Status) -> Error {
+    Error::Database {
+        database: database.to_string(),
+        message: url.scrub(&format!("{context}: {} ({:?})", s.message(), s.code())),
     }
 }
 
@@ -256,92 +171,33 @@ impl QdrantBackend {
             .await
             .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
             .map_err(|s| connect_error(format!("{} ({:?})", s.message(), s.code())))?;
+        let collections = CollectionsClient::with_interceptor(channel.clone(), api_key.clone());
+        let points = PointsClient::with_interceptor(channel, api_key);
+        let lock = LeasedLock::new(LockStore {
+            collections: collections.clone(),
+            points: points.clone(),
+            database: db.name.clone(),
+            url: db.url.clone(),
+            name: format!("{}_lock", db.history_table),
+        });
         Ok(QdrantBackend {
-            collections: CollectionsClient::with_interceptor(channel.clone(), api_key.clone()),
-            points: PointsClient::with_interceptor(channel, api_key),
+            collections,
+            points,
             database: db.name.clone(),
             url: db.url.clone(),
             history: db.history_table.clone(),
-            owner: owner_tag(),
-            heartbeat: None,
+            lock,
         })
     }
 
     fn db_error(&self, context: &str, s: tonic::Status) -> Error {
-        Error::Database {
-            database: self.database.clone(),
-            message: self
-                .url
-                .scrub(&format!("{context}: {} ({:?})", s.message(), s.code())),
-        }
+        status_error(&self.database, &self.url, context, s)
     }
 
-    /// Deletes a lock left by a runner that died. Refuses while its lease
-    /// is being renewed, or when it has no owner point (a runner may be
-    /// taking it this instant), unless `force`.
+    /// Removes the lock left by a runner that died; see
+    /// [`LeasedLock::break_lock`].
     pub async fn break_lock(&mut self, force: bool) -> Result<String> {
-        let lock = lock_name(&self.history);
-        let exists = self
-            .collections
-            .collection_exists(pb::CollectionExistsRequest {
-                collection_name: lock.clone(),
-            })
-            .await
-            .map_err(|s| self.db_error("reading the lock", s))?
-            .into_inner()
-            .result
-            .is_some_and(|r| r.exists);
-        if !exists {
-            return Ok(format!("{}: no lock is held", self.database));
-        }
-        let holder = read_holder(&mut self.points, &lock)
-            .await
-            .map_err(|s| self.db_error("reading the lock", s))?;
-        let shown = match &holder {
-            Some(h) if !h.stale && !force => {
-                return Err(Error::Database {
-                    database: self.database.clone(),
-                    message: format!(
-                        "the lock is held by {h}: its owner is alive; wait for it, or pass \
-                         --force if you are sure it is not running"
-                    ),
-                });
-            }
-            None if !force => {
-                return Err(Error::Database {
-                    database: self.database.clone(),
-                    message: format!(
-                        "collection {lock} exists without an owner point: a runner may be taking \
-                         the lock right now, or died doing so; pass --force to remove it"
-                    ),
-                });
-            }
-            Some(h) => h.to_string(),
-            None => "an unknown runner".to_string(),
-        };
-        self.delete_collection(&lock)
-            .await
-            .map_err(|s| self.db_error("removing the lock", s))?;
-        Ok(format!(
-            "{}: removed the lock held by {shown}",
-            self.database
-        ))
-    }
-
-    async fn delete_collection(&mut self, name: &str) -> std::result::Result<(), tonic::Status> {
-        self.collections
-            .delete(pb::DeleteCollection {
-                collection_name: name.to_string(),
-                ..Default::default()
-            })
-            .await
-            .map(|_| ())
-    }
-
-    fn stop_heartbeat(&mut self) {
-        if let Some(h) = self.heartbeat.take() {
-            h.abort();
-        }
+        self.lock.break_lock(force).await
     }
 
     /// Reads the live collections (their vectors and payload indexes) and
@@ -492,14 +348,7 @@ impl QdrantBackend {
     }
 
     async fn write_record(&mut self, record: &Record) -> Result<()> {
-        let payload = json!({
-            "version": record.version,
-            "name": record.name,
-            "checksum": record.checksum,
-            "applied_at": record.applied_at.to_rfc3339(),
-            "execution_time_ms": record.execution_time_ms,
-            "success": record.success,
-        });
+        let payload = record.to_document();
         self.points
             .upsert(pb::UpsertPoints {
                 collection_name: self.history.clone(),
@@ -535,6 +384,44 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     out.join(": ")
 }
 
+impl Stepwise<Operation> for QdrantBackend {
+    async fn mark_started(&mut self, step: &Step) -> Result<()> {
+        match step.action {
+            Action::Apply => self.write_record(&step.record(false, 0)).await,
+            Action::Revert => {
+                // Only the flag: the step carries the rollback file's
+                // checksum, not the migration's.
+                let flag = Payload::try_from(json!({ "success": false })).expect("an object");
+                self.points
+                    .set_payload(pb::SetPayloadPoints {
+                        collection_name: self.history.clone(),
+                        wait: Some(true),
+                        payload: flag.into(),
+                        points_selector: Some(vec![point_id(step.version)].into()),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|_| ())
+                    .map_err(|s| self.db_error("recording the rollback as started", s))
+            }
+        }
+    }
+
+    async fn mark_finished(&mut self, step: &Step, ms: i64) -> Result<()> {
+        match step.action {
+            Action::Apply => self.write_record(&step.record(true, ms)).await,
+            Action::Revert => self.remove(step.version).await,
+        }
+    }
+
+    async fn run_unit(&mut self, script: &Script, index: usize, op: &Operation) -> Result<()> {
+        tracing::debug!(database = %self.database, op = %op.describe(), "running");
+        self.execute(op)
+            .await
+            .map_err(|s| self.step_error(script, index, op, s))
+    }
+}
+
 impl Backend for QdrantBackend {
     async fn applied(&mut self) -> Result<Vec<Record>> {
         let scrolled = self
@@ -565,7 +452,7 @@ impl Backend for QdrantBackend {
             .result
             .iter()
             .map(|p| {
-                record_of(&p.payload).ok_or_else(|| Error::Database {
+                Record::from_document(&document(&p.payload)).ok_or_else(|| Error::Database {
                     database: self.database.clone(),
                     message: format!(
                         "a point of collection {} is not a history record",
@@ -591,73 +478,15 @@ impl Backend for QdrantBackend {
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        let lock = lock_name(&self.history);
-        let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_millis(10);
-        loop {
-            match self.collections.create(bookkeeping_collection(&lock)).await {
-                Ok(_) => break,
-                Err(s) if is_already_exists(&s) => {}
-                Err(s) => return Err(self.db_error("taking the lock", s)),
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let holder = match read_holder(&mut self.points, &lock).await {
-                    Ok(Some(h)) => h.to_string(),
-                    _ => "a runner that has not written its owner point (or just released it)"
-                        .to_string(),
-                };
-                return Err(Error::LockTimeout {
-                    database: self.database.clone(),
-                    lock: format!("collection {lock}"),
-                    holder,
-                    waited: timeout,
-                });
-            }
-            tokio::time::sleep(pause.min(left)).await;
-            pause = (pause * 2).min(Duration::from_millis(250));
-        }
-        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let written = self
-            .points
-            .upsert(pb::UpsertPoints {
-                collection_name: lock.clone(),
-                wait: Some(true),
-                points: vec![point(LOCK_POINT, lease_fields(&self.owner, &now))],
-                ..Default::default()
-            })
-            .await;
-        if let Err(s) = written {
-            let _ = self.delete_collection(&lock).await;
-            return Err(self.db_error("taking the lock", s));
-        }
-        self.heartbeat = Some(tokio::spawn(renew(
-            self.points.clone(),
-            lock,
-            self.owner.clone(),
-        )));
-        Ok(())
+        self.lock.lock(timeout).await
     }
 
     async fn lock_lost(&mut self) -> Result<Option<String>> {
-        let now = read_holder(&mut self.points, &lock_name(&self.history))
-            .await
-            .map_err(|s| self.db_error("reading the lock", s))?;
-        Ok(super::lease::lost(&self.owner, now.as_ref()))
+        self.lock.lost().await
     }
 
     async fn unlock(&mut self) -> Result<()> {
-        self.stop_heartbeat();
-        let lock = lock_name(&self.history);
-        let holder = read_holder(&mut self.points, &lock)
-            .await
-            .map_err(|s| self.db_error("releasing the lock", s))?;
-        if holder.is_some_and(|h| h.owner == self.owner) {
-            self.delete_collection(&lock)
-                .await
-                .map_err(|s| self.db_error("releasing the lock", s))?;
-        }
-        Ok(())
+        self.lock.unlock().await
     }
 
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
@@ -665,60 +494,13 @@ impl Backend for QdrantBackend {
             return Ok(());
         }
         let mut cluster = self.cluster().await?;
-        super::operations::play::<Operation>(&mut cluster, steps)
+        crate::operations::play::<Operation>(&mut cluster, steps)
     }
 
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
-        let started = Instant::now();
         let ops =
             ops::parse(&script.content).map_err(|e| Error::file(&script.file, e.to_string()))?;
-        let record = Record {
-            version: step.version,
-            name: step.description.clone(),
-            checksum: step.checksum.clone(),
-            applied_at: Utc::now(),
-            execution_time_ms: 0,
-            success: false,
-        };
-        // Dirty first: if we die half-way, the record says so. A rollback
-        // only flips `success` of the recorded point (the step carries the
-        // rollback file's checksum, not the migration's).
-        match step.action {
-            Action::Apply => self.write_record(&record).await?,
-            Action::Revert => {
-                let flag = Payload::try_from(json!({ "success": false })).expect("an object");
-                self.points
-                    .set_payload(pb::SetPayloadPoints {
-                        collection_name: self.history.clone(),
-                        wait: Some(true),
-                        payload: flag.into(),
-                        points_selector: Some(vec![point_id(step.version)].into()),
-                        ..Default::default()
-                    })
-                    .await
-                    .map_err(|s| self.db_error("recording the rollback as started", s))?;
-            }
-        }
-        for (i, op) in ops.iter().enumerate() {
-            tracing::debug!(database = %self.database, op = %op.describe(), "running");
-            if let Err(s) = self.execute(op).await {
-                return Err(self.step_error(script, i, op, s));
-            }
-        }
-        let elapsed = started.elapsed().as_millis() as i64;
-        match step.action {
-            Action::Apply => {
-                self.write_record(&Record {
-                    applied_at: Utc::now(),
-                    execution_time_ms: elapsed,
-                    success: true,
-                    ..record
-                })
-                .await?
-            }
-            Action::Revert => self.remove(step.version).await?,
-        }
-        Ok(elapsed)
+        stepwise::run(self, step, script, &ops).await
     }
 
     async fn upsert(&mut self, record: &Record) -> Result<()> {
@@ -739,17 +521,7 @@ impl Backend for QdrantBackend {
     }
 
     async fn close(mut self) -> Result<()> {
-        // A lock still held here belongs to a run that failed to release
-        // it: remove ours rather than leave it to go stale.
-        if self.heartbeat.is_some() {
-            let _ = self.unlock().await;
-        }
+        self.lock.release_if_held().await;
         Ok(())
-    }
-}
-
-impl Drop for QdrantBackend {
-    fn drop(&mut self) {
-        self.stop_heartbeat();
     }
 }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::backend::operations;
-pub use crate::backend::operations::OpError;
+use crate::operations;
+pub use crate::operations::OpError;
 
 /// Vector distance functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -509,6 +509,10 @@ impl operations::Operation for Operation {
 
     fn check(&self) -> Check {
         check(self)
+    }
+
+    fn describe(&self) -> String {
+        Operation::describe(self)
     }
 }
 

@@ -240,7 +240,7 @@ impl Cluster {
     }
 }
 
-impl crate::backend::operations::Model<Operation> for Cluster {
+impl crate::operations::Model<Operation> for Cluster {
     fn apply(&mut self, op: &Operation) -> Result<(), Refusal> {
         Cluster::apply(self, op)
     }

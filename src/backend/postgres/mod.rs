@@ -23,13 +23,18 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection};
 
-use super::Backend;
-use crate::catalog::{Script, TransactionMode};
-use crate::config::{ConnectionUrl, DatabaseConfig};
+mod format;
+
+pub use self::format::SqlFormat;
+use crate::backend::Backend;
+use crate::backend::stepwise::{self, Stepwise};
+use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
-use crate::plan::{Action, Step};
+use crate::script::{Script, TransactionMode};
+use crate::secret::ConnectionUrl;
 use crate::split::{line_col_of_char, split_sql};
+use crate::step::{Action, Step};
 
 /// version, name, checksum, applied_at, execution_time_ms, success
 type HistoryRow = (i64, String, String, DateTime<Utc>, i32, bool);
@@ -256,9 +261,20 @@ impl PostgresBackend {
     }
 
     async fn run_without_transaction(&mut self, step: &Step, script: &Script) -> Result<i64> {
-        let started = Instant::now();
+        let statements: Vec<(usize, String)> = split_sql(&script.content)
+            .map_err(|e| Error::file(&script.file, format!("line {}: {}", e.line, e.message)))?
+            .into_iter()
+            .map(|s| (s.offset, s.text.to_string()))
+            .collect();
+        stepwise::run(self, step, script, &statements).await
+    }
+}
+
+/// A `-- strata:no-transaction` file: statement by statement, each in
+/// its own implicit transaction, between a dirty record and its completion.
+impl Stepwise<(usize, String)> for PostgresBackend {
+    async fn mark_started(&mut self, step: &Step) -> Result<()> {
         self.create_pending_history().await?;
-        // Dirty first: if we die half-way, the record says so.
         let mark = match step.action {
             Action::Apply => sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO {} (version, name, checksum, execution_time_ms, success) VALUES ($1, $2, $3, 0, false)",
@@ -276,25 +292,18 @@ impl PostgresBackend {
                     .await
             }
         };
-        mark.map_err(|e| self.db_error("recording the migration as started failed", e))?;
-        let statements: Vec<(usize, String)> = split_sql(&script.content)
-            .map_err(|e| Error::file(&script.file, format!("line {}: {}", e.line, e.message)))?
-            .into_iter()
-            .map(|s| (s.offset, s.text.to_string()))
-            .collect();
-        for (offset, text) in statements {
-            if let Err(e) = self.exec(text).await {
-                return Err(self.step_error(script, Some(offset), e));
-            }
-        }
-        let elapsed = started.elapsed().as_millis() as i64;
+        mark.map(|_| ())
+            .map_err(|e| self.db_error("recording the migration as started", e))
+    }
+
+    async fn mark_finished(&mut self, step: &Step, ms: i64) -> Result<()> {
         let done = match step.action {
             Action::Apply => sqlx::query(AssertSqlSafe(format!(
                 "UPDATE {} SET success = true, execution_time_ms = $2, applied_at = now() WHERE version = $1",
                 self.table
             )))
             .bind(step.version as i64)
-            .bind(elapsed.min(i32::MAX as i64) as i32)
+            .bind(ms.min(i32::MAX as i64) as i32)
             .execute(&mut self.conn)
             .await,
             Action::Revert => sqlx::query(AssertSqlSafe(format!("DELETE FROM {} WHERE version = $1", self.table)))
@@ -302,8 +311,19 @@ impl PostgresBackend {
                 .execute(&mut self.conn)
                 .await,
         };
-        done.map_err(|e| self.db_error("recording the migration as finished failed", e))?;
-        Ok(elapsed)
+        done.map(|_| ())
+            .map_err(|e| self.db_error("recording the migration as finished", e))
+    }
+
+    async fn run_unit(
+        &mut self,
+        script: &Script,
+        _: usize,
+        (offset, text): &(usize, String),
+    ) -> Result<()> {
+        self.exec(text.clone())
+            .await
+            .map_err(|e| self.step_error(script, Some(*offset), e))
     }
 }
 

@@ -4,9 +4,12 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::catalog::Script;
 use crate::error::{Error, Result};
-use crate::plan::Step;
+use std::marker::PhantomData;
+
+use crate::kind::Kind;
+use crate::script::{FileError, Format, Reading, Script, TransactionMode};
+use crate::step::Step;
 
 /// An error in a file, at a JSON path (`$[2].put_mapping.index`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +34,40 @@ pub trait Operation: DeserializeOwned {
     /// Checks what serde cannot (names, ranges): the JSON path under the
     /// operation (`.index`) and why, on failure. Pure.
     fn check(&self) -> std::result::Result<(), (String, String)>;
+
+    /// One line for plans: `create_index messages_v1`.
+    fn describe(&self) -> String;
+}
+
+/// How an operation-file kind's files are read: the whole list must parse
+/// now, not half-way through a run, and nothing in it is transactional.
+pub struct OperationFormat<Op> {
+    kind: Kind,
+    operations: PhantomData<fn() -> Op>,
+}
+
+impl<Op> OperationFormat<Op> {
+    /// The format of `kind`, whose files hold `Op`s.
+    pub const fn new(kind: Kind) -> Self {
+        OperationFormat {
+            kind,
+            operations: PhantomData,
+        }
+    }
+}
+
+impl<Op: Operation> Format for OperationFormat<Op> {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn read(&self, content: &str) -> std::result::Result<Reading, FileError> {
+        let ops: Vec<Op> = parse(content).map_err(|e| e.to_string())?;
+        Ok(Reading {
+            mode: TransactionMode::NoTransaction,
+            operations: ops.iter().map(Operation::describe).collect(),
+        })
+    }
 }
 
 /// A model of the live server that pending operations are played on.

@@ -1,0 +1,573 @@
+//! `migrate.toml` and the single-database shortcut (`--database-url`).
+//!
+//! The file is read into raw string fields first, then each value's
+//! `${VAR}` references are expanded with the name of the setting at hand, so
+//! an unset variable is reported as "databases.app.url: environment variable
+//! APP_DB_URL is not set" rather than as a parse error somewhere later.
+//! Unknown keys are refused (a typo in `migratons` must not silently fall back
+//! to a default). Relative folders are resolved against the config file's own
+//! folder, so `migrate --config deploy/migrate.toml` works from anywhere.
+//!
+//! The config holds plain data: what a `[[partitions]]` policy means is
+//! for [`crate::partition::policy`] to say.
+
+mod env;
+mod names;
+mod urls;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use self::env::expand;
+use self::names::{validate_history_table, validate_index_name, validate_label, validate_name};
+use self::urls::{http_url, neo4j_url};
+use crate::error::{Error, Result};
+pub use crate::kind::Kind;
+pub use crate::secret::{ConnectionUrl, redact_url};
+
+/// The default name of the history table/collection/index in every database.
+pub const DEFAULT_HISTORY_TABLE: &str = "schema_migrations";
+
+/// The label of Neo4j history nodes unless `history_label` says otherwise.
+pub const DEFAULT_HISTORY_LABEL: &str = "SchemaMigration";
+
+/// One named database target.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// The name used in `--database` and in output.
+    pub name: String,
+    /// What kind of server this is.
+    pub kind: Kind,
+    /// How to connect; printed only redacted.
+    pub url: ConnectionUrl,
+    /// Folder holding `V<version>__<description>.<ext>` files.
+    pub migrations: PathBuf,
+    /// Folder holding `U<version>__<description>.<ext>` files.
+    pub rollbacks: PathBuf,
+    /// Name of the history store inside the database (may be schema-qualified).
+    pub history_table: String,
+}
+
+/// A `[[partitions]]` entry as written, its `${VAR}` references expanded.
+/// [`crate::partition::policy`] turns it into a policy and says what is
+/// wrong with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionSettings {
+    /// The configured database the table lives in.
+    pub database: String,
+    /// `table` or `schema.table`.
+    pub table: String,
+    /// `interval`.
+    pub interval: Option<String>,
+    /// `premake`.
+    pub premake: Option<i64>,
+    /// `retention`, e.g. `"12 months"`.
+    pub retention: Option<String>,
+    /// `retention_mode`: `drop` or `detach`.
+    pub retention_mode: Option<String>,
+    /// `retention_schema`.
+    pub retention_schema: Option<String>,
+    /// `naming`.
+    pub naming: Option<String>,
+    /// Where the entry came from, for messages:
+    /// `migrate.toml: partitions[0] (events)`.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// The whole configuration: every database, in name order, and the
+/// partition policies.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Databases by name; a `BTreeMap` so every listing and plan is ordered.
+    pub databases: BTreeMap<String, DatabaseConfig>,
+    /// `[[partitions]]` entries, in file order.
+    pub partitions: Vec<PartitionSettings>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    databases: BTreeMap<String, RawDatabase>,
+    #[serde(default)]
+    partitions: Vec<PartitionSettings>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    kind: String,
+    url: String,
+    migrations: Option<String>,
+    rollbacks: Option<String>,
+    history_table: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    database: Option<String>,
+    history_label: Option<String>,
+    api_key: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates a `migrate.toml`, expanding `${VAR}` from the
+    /// process environment.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, &path.display().to_string(), base, &|name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// Parses config text. `origin` names the source in errors, `base` is the
+    /// folder relative paths are resolved against, `env` looks up variables.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| Error::config(origin, e.to_string().trim_end().to_string()))?;
+        if raw.databases.is_empty() {
+            return Err(Error::config(
+                format!("{origin}: databases"),
+                "no database is configured; add a [databases.NAME] table",
+            ));
+        }
+        let mut databases = BTreeMap::new();
+        for (name, db) in raw.databases {
+            let db = database(&name, db, origin, base, env)?;
+            databases.insert(name, db);
+        }
+        let partitions = raw
+            .partitions
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| partition_settings(p, i, origin, env))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Config {
+            databases,
+            partitions,
+        })
+    }
+
+    /// Adds a database in code, for services that take their connection
+    /// settings from elsewhere: folders and history table get their
+    /// defaults (`migrations/<name>`, `rollbacks/<name>`, `schema_migrations`).
+    pub fn with_database(
+        mut self,
+        name: &str,
+        kind: Kind,
+        url: impl Into<String>,
+    ) -> Result<Config> {
+        let setting = format!("database {name}");
+        validate_name(name).map_err(|m| Error::config(&setting, m))?;
+        let url = url.into();
+        if url.trim().is_empty() {
+            return Err(Error::config(format!("{setting}: url"), "is empty"));
+        }
+        if self.databases.contains_key(name) {
+            return Err(Error::config(setting, "is configured twice"));
+        }
+        self.databases.insert(
+            name.to_string(),
+            DatabaseConfig {
+                name: name.to_string(),
+                kind,
+                url: ConnectionUrl::new(url),
+                migrations: PathBuf::from("migrations").join(name),
+                rollbacks: PathBuf::from("rollbacks").join(name),
+                history_table: DEFAULT_HISTORY_TABLE.to_string(),
+            },
+        );
+        Ok(self)
+    }
+
+    /// The single-database configuration behind `--database-url`: one
+    /// database named `default`, its kind taken from the URL scheme.
+    pub fn single(url: &str, migrations: PathBuf, rollbacks: PathBuf) -> Result<Config> {
+        let scheme = url.split("://").next().unwrap_or_default();
+        let kind = match scheme {
+            "postgres" | "postgresql" => Kind::Postgres,
+            _ => {
+                return Err(Error::config(
+                    "--database-url",
+                    format!(
+                        "cannot tell the database kind from {}; use a postgres:// URL or a migrate.toml",
+                        redact_url(url)
+                    ),
+                ));
+            }
+        };
+        let mut databases = BTreeMap::new();
+        databases.insert(
+            "default".to_string(),
+            DatabaseConfig {
+                name: "default".to_string(),
+                kind,
+                url: ConnectionUrl::new(url),
+                migrations,
+                rollbacks,
+                history_table: DEFAULT_HISTORY_TABLE.to_string(),
+            },
+        );
+        Ok(Config {
+            databases,
+            partitions: Vec::new(),
+        })
+    }
+
+    /// The databases named in `only` (all when empty), in name order.
+    /// An unknown name is a usage error listing the known ones.
+    pub fn select(&self, only: &[String]) -> Result<Vec<&DatabaseConfig>> {
+        if only.is_empty() {
+            return Ok(self.databases.values().collect());
+        }
+        for name in only {
+            if !self.databases.contains_key(name) {
+                let known: Vec<&str> = self.databases.keys().map(String::as_str).collect();
+                return Err(Error::Usage(format!(
+                    "--database {name}: no such database in the config (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(self
+            .databases
+            .values()
+            .filter(|db| only.contains(&db.name))
+            .collect())
+    }
+}
+
+/// One `[databases.NAME]` table, expanded and checked.
+fn database(
+    name: &str,
+    db: RawDatabase,
+    origin: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DatabaseConfig> {
+    validate_name(name).map_err(|m| Error::config(format!("{origin}: databases.{name}"), m))?;
+    let setting = |key: &str| format!("{origin}: databases.{name}.{key}");
+    let get =
+        |key: &str, value: &str| expand(value, env).map_err(|m| Error::config(setting(key), m));
+    let kind =
+        Kind::parse(&get("kind", &db.kind)?).map_err(|m| Error::config(setting("kind"), m))?;
+    let mut url = get("url", &db.url)?;
+    if url.trim().is_empty() {
+        return Err(Error::config(setting("url"), "is empty"));
+    }
+    let opt = |key: &str, v: &Option<String>| v.as_ref().map(|v| get(key, v)).transpose();
+    // Each kind takes only the extra keys it understands; a key meant
+    // for another kind is a mistake worth stopping for.
+    let extras = [
+        ("user", db.user.is_some()),
+        ("password", db.password.is_some()),
+        ("database", db.database.is_some()),
+        ("history_label", db.history_label.is_some()),
+        ("api_key", db.api_key.is_some()),
+    ];
+    let allowed: &[&str] = match kind {
+        Kind::Neo4j => &["user", "password", "database", "history_label"],
+        Kind::Elasticsearch => &["user", "password", "api_key"],
+        Kind::Qdrant => &["api_key"],
+        Kind::Postgres => &[],
+    };
+    if let Some((key, _)) = extras
+        .iter()
+        .find(|(key, set)| *set && !allowed.contains(key))
+    {
+        return Err(Error::config(
+            setting(key),
+            format!(
+                "is not a setting of kind {kind} (it takes: url{}{})",
+                if allowed.is_empty() { "" } else { ", " },
+                allowed.join(", ")
+            ),
+        ));
+    }
+    match kind {
+        Kind::Neo4j => {
+            if db.history_table.is_some() {
+                return Err(Error::config(
+                    setting("history_table"),
+                    "a neo4j history is a label: use history_label",
+                ));
+            }
+            url = neo4j_url(
+                &url,
+                opt("user", &db.user)?,
+                opt("password", &db.password)?,
+                opt("database", &db.database)?,
+            )
+            .map_err(|m| Error::config(setting("url"), m))?;
+        }
+        Kind::Elasticsearch | Kind::Qdrant => {
+            url = http_url(
+                &url,
+                opt("user", &db.user)?,
+                opt("password", &db.password)?,
+                opt("api_key", &db.api_key)?,
+            )
+            .map_err(|m| Error::config(setting("url"), m))?;
+        }
+        Kind::Postgres => {}
+    }
+    let dir = |key: &str, value: Option<&String>, default: String| -> Result<PathBuf> {
+        let value = match value {
+            Some(v) => get(key, v)?,
+            None => default,
+        };
+        Ok(base.join(value))
+    };
+    let migrations = dir(
+        "migrations",
+        db.migrations.as_ref(),
+        format!("migrations/{name}"),
+    )?;
+    let rollbacks = dir(
+        "rollbacks",
+        db.rollbacks.as_ref(),
+        format!("rollbacks/{name}"),
+    )?;
+    let history_table = match (kind, &db.history_table, &db.history_label) {
+        (Kind::Neo4j, _, Some(v)) => get("history_label", v)?,
+        (Kind::Neo4j, _, None) => DEFAULT_HISTORY_LABEL.to_string(),
+        (_, Some(v), _) => get("history_table", v)?,
+        (_, None, _) => DEFAULT_HISTORY_TABLE.to_string(),
+    };
+    match kind {
+        Kind::Neo4j => validate_label(&history_table)
+            .map_err(|m| Error::config(setting("history_label"), m))?,
+        Kind::Elasticsearch => validate_index_name(&history_table)
+            .map_err(|m| Error::config(setting("history_table"), m))?,
+        Kind::Qdrant => validate_label(&history_table)
+            .map_err(|m| Error::config(setting("history_table"), m))?,
+        _ => validate_history_table(&history_table)
+            .map_err(|m| Error::config(setting("history_table"), m))?,
+    }
+    Ok(DatabaseConfig {
+        name: name.to_string(),
+        kind,
+        url: ConnectionUrl::new(url),
+        migrations,
+        rollbacks,
+        history_table,
+    })
+}
+
+/// One `[[partitions]]` entry with its `${VAR}` references expanded; an
+/// unset variable names the entry.
+fn partition_settings(
+    raw: PartitionSettings,
+    index: usize,
+    origin: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PartitionSettings> {
+    let place = format!("{origin}: partitions[{index}] ({})", raw.table);
+    let get = |v: &str| expand(v, env).map_err(|m| Error::config(&place, m));
+    let opt = |v: &Option<String>| v.as_deref().map(get).transpose();
+    Ok(PartitionSettings {
+        database: get(&raw.database)?,
+        table: get(&raw.table)?,
+        interval: opt(&raw.interval)?,
+        premake: raw.premake,
+        retention: opt(&raw.retention)?,
+        retention_mode: opt(&raw.retention_mode)?,
+        retention_schema: opt(&raw.retention_schema)?,
+        naming: opt(&raw.naming)?,
+        origin: place.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "APP_URL" => Some("postgres://app:s3cr%40t@db:5433/app".to_string()),
+            "DIR" => Some("sql".to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn parses_databases_with_defaults_and_expansion() {
+        let cfg = Config::parse(
+            r#"
+            [databases.app]
+            kind = "postgres"
+            url = "${APP_URL}"
+            [databases.billing]
+            kind = "postgres"
+            url = "postgres://localhost:5434/billing"
+            migrations = "${DIR}/billing"
+            history_table = "ops.history"
+            "#,
+            "migrate.toml",
+            Path::new("/etc/strata"),
+            &env,
+        )
+        .unwrap();
+        let names: Vec<&String> = cfg.databases.keys().collect();
+        assert_eq!(names, ["app", "billing"]);
+        let app = &cfg.databases["app"];
+        assert_eq!(app.url.expose(), "postgres://app:s3cr%40t@db:5433/app");
+        assert_eq!(app.migrations, Path::new("/etc/strata/migrations/app"));
+        assert_eq!(app.rollbacks, Path::new("/etc/strata/rollbacks/app"));
+        assert_eq!(app.history_table, "schema_migrations");
+        let billing = &cfg.databases["billing"];
+        assert_eq!(billing.migrations, Path::new("/etc/strata/sql/billing"));
+        assert_eq!(billing.history_table, "ops.history");
+    }
+
+    #[test]
+    fn unset_variable_names_variable_and_setting() {
+        let err = Config::parse(
+            "[databases.app]\nkind = \"postgres\"\nurl = \"${NOPE}\"\n",
+            "migrate.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("databases.app.url"), "{msg}");
+        assert!(msg.contains("NOPE is not set"), "{msg}");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_line() {
+        let err = Config::parse(
+            "[databases.app]\nkind = \"postgres\"\nurl = \"x\"\nmigratons = \"m\"\n",
+            "migrate.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("migratons"), "{msg}");
+        assert!(msg.contains("line 4"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_kind_and_bad_history_table_are_refused() {
+        let err = Config::parse(
+            "[databases.app]\nkind = \"mysql\"\nurl = \"x\"\n",
+            "m.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("databases.app.kind"), "{err}");
+        let err = Config::parse(
+            "[databases.app]\nkind = \"postgres\"\nurl = \"x\"\nhistory_table = \"a;drop\"\n",
+            "m.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("history_table"), "{err}");
+    }
+
+    fn parse_one(body: &str) -> Result<Config> {
+        Config::parse(
+            &format!("[databases.search]\n{body}"),
+            "m.toml",
+            Path::new("."),
+            &|name| (name == "KEY").then(|| "aWQ6c2Vj+ZXQ=".to_string()),
+        )
+    }
+
+    #[test]
+    fn elasticsearch_credentials_become_one_redacted_url() {
+        let cfg = parse_one(
+            "kind = \"elasticsearch\"\nurl = \"http://es:9200\"\nuser = \"elastic\"\npassword = \"p@ss w\"\n",
+        )
+        .unwrap();
+        let db = &cfg.databases["search"];
+        assert_eq!(db.kind, Kind::Elasticsearch);
+        assert_eq!(db.url.expose(), "http://elastic:p%40ss%20w@es:9200/");
+        assert_eq!(db.url.redacted(), "http://elastic:***@es:9200/");
+        assert_eq!(db.url.scrub("refused p@ss w"), "refused ***");
+        assert_eq!(db.history_table, "schema_migrations");
+
+        let cfg = parse_one(
+            "kind = \"elasticsearch\"\nurl = \"https://es:9200\"\napi_key = \"${KEY}\"\n",
+        )
+        .unwrap();
+        let url = &cfg.databases["search"].url;
+        assert!(!url.redacted().contains("aWQ6"), "{}", url.redacted());
+        assert_eq!(url.scrub("key aWQ6c2Vj+ZXQ= bad"), "key *** bad");
+        assert!(!format!("{url:?}").contains("aWQ6"));
+    }
+
+    #[test]
+    fn elasticsearch_settings_are_checked() {
+        let cases = [
+            ("url = \"bolt://es:7687\"\n", "databases.search.url"),
+            (
+                "url = \"http://es:9200\"\nhistory_label = \"X\"\n",
+                "databases.search.history_label: is not a setting of kind elasticsearch",
+            ),
+            (
+                "url = \"http://u:p@es:9200\"\napi_key = \"k\"\n",
+                "either user/password or api_key",
+            ),
+            (
+                "url = \"http://es:9200\"\nhistory_table = \"History\"\n",
+                "not a valid index name",
+            ),
+            ("url = \"http://es:9200/?x=1\"\n", "query parameters"),
+        ];
+        for (body, expected) in cases {
+            let err = parse_one(&format!("kind = \"elasticsearch\"\n{body}")).unwrap_err();
+            assert!(err.to_string().contains(expected), "{body}: {err}");
+            assert_eq!(err.exit_code(), 2);
+        }
+        let err =
+            parse_one("kind = \"qdrant\"\nurl = \"http://q:6334\"\nuser = \"u\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("user: is not a setting of kind qdrant (it takes: url, api_key)"),
+            "{err}"
+        );
+        let cfg = parse_one("kind = \"qdrant\"\nurl = \"http://q:6334\"\napi_key = \"${KEY}\"\n")
+            .unwrap();
+        assert_eq!(cfg.databases["search"].kind, Kind::Qdrant);
+        assert!(!cfg.databases["search"].url.redacted().contains("aWQ6"));
+        let err = parse_one("kind = \"postgres\"\nurl = \"postgres://x\"\napi_key = \"k\"\n")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is not a setting of kind postgres (it takes: url)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn expansion_keeps_lone_dollars_and_rejects_bad_references() {
+        assert_eq!(expand("pa$$word", &env).unwrap(), "pa$$word");
+        assert_eq!(expand("${DIR}/x/${DIR}", &env).unwrap(), "sql/x/sql");
+        assert!(expand("${DIR", &env).unwrap_err().contains("unterminated"));
+        assert!(expand("${A-B}", &env).unwrap_err().contains("not a valid"));
+    }
+
+    #[test]
+    fn select_refuses_unknown_names() {
+        let cfg = Config::single("postgres://h/db", "m".into(), "r".into()).unwrap();
+        assert_eq!(cfg.select(&[]).unwrap().len(), 1);
+        let err = cfg.select(&["nope".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("known: default"), "{err}");
+    }
+}

@@ -1,0 +1,152 @@
+//! Why a plan was refused: drift, dirty records, out-of-order versions,
+//! missing rollbacks. Each problem says what to do next. A leaf: the error
+//! type carries these, the planner finds them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a plan was refused. Each says what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Problem {
+    /// An applied migration's file changed since it was applied.
+    Changed {
+        /// The version.
+        version: u64,
+        /// The file as it is now.
+        file: String,
+        /// The checksum in the history.
+        recorded: String,
+        /// The checksum of the file now.
+        current: String,
+    },
+    /// An applied migration's description (file name) changed.
+    Renamed {
+        /// The version.
+        version: u64,
+        /// The name in the history.
+        recorded: String,
+        /// The name now.
+        current: String,
+    },
+    /// An applied migration has no file any more.
+    Missing {
+        /// The version.
+        version: u64,
+        /// The name in the history.
+        recorded: String,
+        /// A pending file with the very same checksum, if one exists
+        /// (the file was renamed to another version).
+        same_content_as: Option<String>,
+    },
+    /// A migration started and did not finish.
+    Dirty {
+        /// The version.
+        version: u64,
+        /// The name in the history.
+        recorded: String,
+    },
+    /// A pending version below the newest applied one.
+    OutOfOrder {
+        /// The pending version.
+        version: u64,
+        /// The newest applied version.
+        newest_applied: u64,
+    },
+    /// `down` needs a rollback file that does not exist.
+    MissingRollback {
+        /// The version to revert.
+        version: u64,
+        /// The migration file whose `U` partner is missing.
+        file: String,
+    },
+    /// A pending migration, where the caller asked for none.
+    Pending {
+        /// The version.
+        version: u64,
+        /// The file.
+        file: String,
+    },
+}
+
+impl Problem {
+    /// The version the problem is about.
+    pub fn version(&self) -> u64 {
+        match self {
+            Problem::Changed { version, .. }
+            | Problem::Renamed { version, .. }
+            | Problem::Missing { version, .. }
+            | Problem::Dirty { version, .. }
+            | Problem::OutOfOrder { version, .. }
+            | Problem::MissingRollback { version, .. }
+            | Problem::Pending { version, .. } => *version,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Changed {
+                version,
+                file,
+                recorded,
+                current,
+            } => write!(
+                f,
+                "drift: version {version} ({file}) changed after it was applied (recorded checksum {}…, file now {}…); \
+                 restore the file, or run `migrate repair` once you have checked the database matches it",
+                &recorded[..recorded.len().min(12)],
+                &current[..current.len().min(12)]
+            ),
+            Problem::Renamed {
+                version,
+                recorded,
+                current,
+            } => write!(
+                f,
+                "drift: version {version} was applied as {recorded:?} but its file is now named {current:?}; \
+                 rename it back, or run `migrate repair` to record the new name"
+            ),
+            Problem::Missing {
+                version,
+                recorded,
+                same_content_as,
+            } => {
+                write!(
+                    f,
+                    "drift: version {version} ({recorded:?}) is applied but its file is gone"
+                )?;
+                if let Some(other) = same_content_as {
+                    write!(f, " (the same content is now in {other}: was it renamed?)")?;
+                }
+                write!(
+                    f,
+                    "; restore the file, or run `migrate repair` to forget the record"
+                )
+            }
+            Problem::Dirty { version, recorded } => write!(
+                f,
+                "dirty: version {version} ({recorded:?}) started and did not finish; check what it left behind, \
+                 then run `migrate repair` (removes the record so it runs again) or `migrate down` (runs its rollback)"
+            ),
+            Problem::OutOfOrder {
+                version,
+                newest_applied,
+            } => write!(
+                f,
+                "out of order: version {version} is pending but {newest_applied} is already applied; \
+                 renumber it above {newest_applied}, or pass --allow-out-of-order"
+            ),
+            Problem::MissingRollback { version, file } => write!(
+                f,
+                "no rollback: version {version} ({file}) has no U{version}__….* file, so it cannot be reverted"
+            ),
+            Problem::Pending { version, file } => {
+                write!(f, "pending: version {version} ({file}) is not applied yet")
+            }
+        }
+    }
+}

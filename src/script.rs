@@ -1,0 +1,118 @@
+//! A migration or rollback file as strata runs it, and the contract by
+//! which each kind says how its files are read.
+//!
+//! The checksum is SHA-256 (lowercase hex) of the content after exactly two
+//! normalisations: a leading UTF-8 byte-order mark is removed and every CRLF
+//! becomes LF. Nothing else (no trimming, no comment stripping), so a checksum
+//! recorded today stays valid across strata versions and operating systems.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::kind::Kind;
+
+/// The first-line directive that runs a PostgreSQL file outside a transaction.
+pub const NO_TRANSACTION_DIRECTIVE: &str = "-- strata:no-transaction";
+
+/// A file handed to the catalog: where it came from and its raw bytes.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Shown in errors and plans; for files on disk, the path as found.
+    pub path: PathBuf,
+    /// The file's content, unnormalised.
+    pub bytes: Vec<u8>,
+}
+
+/// Whether a script runs inside one transaction with its history record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransactionMode {
+    /// One transaction: the script and its record commit together or not at all.
+    Transaction,
+    /// Statement by statement, recorded dirty first and completed after.
+    NoTransaction,
+}
+
+/// One normalised, checksummed file ready to run.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// Where it came from.
+    pub file: PathBuf,
+    /// SHA-256 hex of `content`.
+    pub checksum: String,
+    /// The normalised text (no BOM, LF line ends).
+    pub content: String,
+    /// How the backend must run it.
+    pub mode: TransactionMode,
+    /// For operation files (Elasticsearch, Qdrant): one line per
+    /// operation, shown in plans. Empty for SQL and Cypher, whose text
+    /// speaks for itself.
+    pub operations: Vec<String>,
+}
+
+/// What a kind's [`Format`] found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// How the file runs.
+    pub mode: TransactionMode,
+    /// One line per operation, for operation files.
+    pub operations: Vec<String>,
+}
+
+/// Why a file's content is refused, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    /// 1-based line, when the problem has one.
+    pub line: Option<usize>,
+    /// 1-based column (in characters), when the problem has one.
+    pub column: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl From<String> for FileError {
+    fn from(message: String) -> Self {
+        FileError {
+            line: None,
+            column: None,
+            message,
+        }
+    }
+}
+
+impl FileError {
+    /// `:line:column`, `:line` or nothing, to follow a file name.
+    pub fn location(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!(":{l}:{c}"),
+            (Some(l), None) => format!(":{l}"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// How one kind's files are read: the only thing the catalog needs to know
+/// about a kind. Each backend module provides one; the catalog never names
+/// a backend.
+pub trait Format: Sync {
+    /// The kind whose files these are.
+    fn kind(&self) -> Kind;
+
+    /// Checks a file's normalised, non-empty content before anything runs:
+    /// everything that can be known without a server. The message names
+    /// the line or JSON path.
+    fn read(&self, content: &str) -> Result<Reading, FileError>;
+}
+
+/// SHA-256 of normalised content, lowercase hex (64 characters). Pure.
+pub fn checksum(normalized: &str) -> String {
+    // Every start-up hashes every file: no formatting machinery per byte.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(normalized.as_bytes()) {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
+    }
+    out
+}

@@ -1,0 +1,51 @@
+//! One thing a run will do to a database: apply a migration or revert it.
+//! The vocabulary shared by the planner, the engine and the backends.
+
+use serde::{Deserialize, Serialize};
+
+use crate::script::TransactionMode;
+
+/// Whether a step applies a migration or reverts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Run the `V` file and record it.
+    Apply,
+    /// Run the `U` file and remove the record.
+    Revert,
+}
+
+/// One thing a run will do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Apply or revert.
+    pub action: Action,
+    /// The migration's version.
+    pub version: u64,
+    /// The migration's description.
+    pub description: String,
+    /// The file that will run (file name only, so plans are machine-independent).
+    pub file: String,
+    /// That file's checksum.
+    pub checksum: String,
+    /// Whether it runs in one transaction with its record.
+    pub mode: TransactionMode,
+    /// What an operation file will do, one line per operation (empty for
+    /// SQL and Cypher files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<String>,
+}
+
+impl Step {
+    /// The history record of this step's migration, stamped now.
+    pub fn record(&self, success: bool, execution_time_ms: i64) -> crate::history::Record {
+        crate::history::Record {
+            version: self.version,
+            name: self.description.clone(),
+            checksum: self.checksum.clone(),
+            applied_at: chrono::Utc::now(),
+            execution_time_ms,
+            success,
+        }
+    }
+}
