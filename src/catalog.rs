@@ -13,7 +13,8 @@ use std::path::Path;
 use crate::error::{Error, Result};
 pub use crate::names::{EXTENSIONS, ParsedName, Prefix, normalize, parse_name};
 pub use crate::script::{
-    Format, NO_TRANSACTION_DIRECTIVE, Reading, Script, SourceFile, TransactionMode, checksum,
+    FileError, Format, NO_TRANSACTION_DIRECTIVE, Reading, Script, SourceFile, TransactionMode,
+    checksum,
 };
 
 /// A migration and, when one exists, its rollback.
@@ -76,9 +77,10 @@ impl Catalog {
                 "migrations folder not found (set `migrations` in migrate.toml or --migrations)",
             ));
         }
-        let m = read_dir(migrations)?;
+        let ext = format.kind().extension();
+        let m = read_dir(migrations, ext)?;
         let r = if rollbacks.is_dir() {
-            read_dir(rollbacks)?
+            read_dir(rollbacks, ext)?
         } else {
             Vec::new()
         };
@@ -171,7 +173,15 @@ fn classify(file: &SourceFile, ext: &str) -> Result<Option<(Prefix, u64, String)
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| Error::file(&file.path, "file name is not valid UTF-8"))?;
-    match parse_name(name, ext) {
+    let parsed = parse_name(name, ext);
+    if parsed != ParsedName::Ignored && name.chars().any(crate::names::is_hidden_char) {
+        return Err(Error::file(
+            &file.path,
+            "the file name holds a control or text-direction character (shown escaped); \
+             rename the file",
+        ));
+    }
+    match parsed {
         ParsedName::Ignored => Ok(None),
         ParsedName::Invalid(why) => Err(Error::file(&file.path, why)),
         ParsedName::Valid {
@@ -182,9 +192,12 @@ fn classify(file: &SourceFile, ext: &str) -> Result<Option<(Prefix, u64, String)
     }
 }
 
-/// Regular files of one folder (not recursive), sorted by name so errors are
-/// deterministic.
-fn read_dir(dir: &Path) -> Result<Vec<SourceFile>> {
+/// The files of one folder (not recursive) that look like migrations of
+/// this extension, sorted by name so errors are deterministic. Links are
+/// followed; an entry that looks like a migration but is not a regular
+/// file once followed (a folder, a socket, a link to nothing) is an error,
+/// never silently skipped.
+fn read_dir(dir: &Path, ext: &str) -> Result<Vec<SourceFile>> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -192,8 +205,13 @@ fn read_dir(dir: &Path) -> Result<Vec<SourceFile>> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
-        if entry.file_type().map_err(io)?.is_file() {
-            paths.push((entry.file_name(), entry.path()));
+        let name = entry.file_name();
+        let relevant = match name.to_str() {
+            Some(n) => parse_name(n, ext) != ParsedName::Ignored,
+            None => true, // reported by `classify`
+        };
+        if relevant {
+            paths.push((name, entry.path()));
         }
     }
     // By name (all share the folder): cheaper than comparing whole paths
@@ -202,6 +220,30 @@ fn read_dir(dir: &Path) -> Result<Vec<SourceFile>> {
     paths
         .into_iter()
         .map(|(_, path)| {
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => {}
+                Ok(m) => {
+                    return Err(Error::file(
+                        &path,
+                        if m.is_dir() {
+                            "is a folder, not a migration file"
+                        } else {
+                            "is not a regular file (a socket, a pipe or a device)"
+                        },
+                    ));
+                }
+                Err(_) if path.is_symlink() => {
+                    let target = std::fs::read_link(&path).unwrap_or_default();
+                    return Err(Error::file(
+                        &path,
+                        format!(
+                            "is a link to {}, which does not exist",
+                            crate::names::shown(&target)
+                        ),
+                    ));
+                }
+                Err(source) => return Err(Error::Io { path, source }),
+            }
             let bytes = std::fs::read(&path).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,

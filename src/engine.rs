@@ -6,6 +6,7 @@
 //! the lock taken and the history read again, because another runner may
 //! have finished the work meanwhile.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use crate::backend::{AnyBackend, Backend};
 use crate::catalog::Catalog;
 use crate::config::DatabaseConfig;
-use crate::error::{Error, Result};
+use crate::error::{Completed, Error, Result, Signal};
 use crate::history::Record;
 use crate::kind::Kind;
 use crate::plan::{self, Command, Plan};
@@ -22,12 +23,19 @@ use crate::script::Script;
 use crate::step::{Action, Step};
 
 /// Knobs that apply to every database of a run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// How long to wait for another runner's lock before giving up.
     pub lock_timeout: Duration,
     /// How long to wait for a server to accept a connection.
     pub connect_timeout: Duration,
+    /// Asks the run to stop between steps.
+    pub stop: StopHandle,
+    /// After a stop request, how long a step in progress may go on before
+    /// it is cancelled on the server (where the kind allows: PostgreSQL).
+    pub stop_timeout: Duration,
+    /// Told about each step as it starts and completes.
+    pub observer: Observer,
 }
 
 impl Default for Options {
@@ -35,7 +43,137 @@ impl Default for Options {
         Options {
             lock_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
+            stop: StopHandle::default(),
+            stop_timeout: Duration::from_secs(30),
+            observer: Observer::default(),
         }
+    }
+}
+
+/// Asks runs to stop: before their next step, and after
+/// [`Options::stop_timeout`] by cancelling the step in progress on the
+/// server where the kind allows it (PostgreSQL rolls the step back). A
+/// second request cancels at once. Clones share one request; the CLI
+/// triggers it on SIGINT and SIGTERM, a service on its own shutdown.
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    requests: Arc<tokio::sync::watch::Sender<(Option<Signal>, u32)>>,
+}
+
+impl Default for StopHandle {
+    fn default() -> Self {
+        StopHandle {
+            requests: Arc::new(tokio::sync::watch::Sender::new((None, 0))),
+        }
+    }
+}
+
+impl StopHandle {
+    /// A handle nobody has asked to stop yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every run holding a clone of this handle to stop.
+    pub fn stop(&self, signal: Signal) {
+        self.requests
+            .send_modify(|(s, n)| (*s, *n) = (Some(s.unwrap_or(signal)), *n + 1));
+    }
+
+    /// The first stop request, if there was one.
+    pub fn requested(&self) -> Option<Signal> {
+        self.requests.borrow().0
+    }
+
+    /// Completes once a stop was requested.
+    pub async fn stopped(&self) -> Signal {
+        let mut rx = self.requests.subscribe();
+        match rx.wait_for(|(s, _)| s.is_some()).await {
+            Ok(r) => r.0.expect("waited for it"),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Completes once a stop was requested and then `grace` has passed,
+    /// or at once on a second request.
+    async fn grace_over(&self, grace: Duration) {
+        let mut rx = self.requests.subscribe();
+        let Ok(first) = rx.wait_for(|(s, _)| s.is_some()).await.map(|r| r.1) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(grace) => {}
+            _ = rx.wait_for(|(_, n)| *n > first) => {}
+        }
+    }
+}
+
+/// What a run reports as it goes, so a command line can print each step
+/// when it happens rather than at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A step is about to run.
+    Started {
+        /// The configured database name.
+        database: String,
+        /// The step.
+        step: Step,
+    },
+    /// A step completed.
+    Completed {
+        /// The configured database name.
+        database: String,
+        /// What it did.
+        done: Done,
+    },
+    /// A step has been running for a while (every 30 s).
+    StillRunning {
+        /// The configured database name.
+        database: String,
+        /// The step.
+        step: Step,
+        /// For how long.
+        elapsed: Duration,
+    },
+    /// Another runner holds the lock: said when the wait starts and every
+    /// 10 s after.
+    Waiting {
+        /// The configured database name.
+        database: String,
+        /// Who holds the lock, as far as the server can tell.
+        holder: String,
+        /// For how long this run has waited.
+        waited: Duration,
+    },
+}
+
+/// Receives [`Event`]s; the default ignores them.
+#[derive(Clone, Default)]
+pub struct Observer(Option<Arc<EventFn>>);
+
+type EventFn = dyn Fn(&Event) + Send + Sync;
+
+impl Observer {
+    /// Calls `f` with every event.
+    pub fn new(f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        Observer(Some(Arc::new(f)))
+    }
+
+    /// Reports one event.
+    pub fn emit(&self, event: Event) {
+        if let Some(f) = &self.0 {
+            f(&event);
+        }
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Observer(..)"
+        } else {
+            "Observer(none)"
+        })
     }
 }
 
@@ -153,7 +291,7 @@ pub async fn check(target: &Target, backend: &mut AnyBackend, plan: &Plan) -> Re
 /// Runs the work under the lock and always releases it, whatever happened.
 async fn locked<T>(
     backend: &mut AnyBackend,
-    options: Options,
+    options: &Options,
     work: impl AsyncFnOnce(&mut AnyBackend) -> Result<T>,
 ) -> Result<T> {
     backend.lock(options.lock_timeout).await?;
@@ -175,56 +313,196 @@ pub async fn execute(
     target: &Target,
     backend: &mut AnyBackend,
     command: Command,
-    options: Options,
+    options: &Options,
 ) -> Result<Report> {
     let mut report = Report {
         database: target.config.name.clone(),
         kind: target.config.kind,
         done: Vec::new(),
     };
-    locked(backend, options, async |backend| {
+    let database = &target.config.name;
+    let completed = |report: &Report, action: Option<Action>| Completed {
+        action: report.done.first().map(|d| d.action).or(action),
+        versions: report.done.iter().map(|d| d.version).collect(),
+    };
+    let outcome = locked(backend, options, async |backend| {
         backend.ensure_history().await?;
         let history = backend.applied().await?;
         let plan = target.plan(&history, command)?;
         check(target, backend, &plan).await?;
+        // What the history holds as far as this run knows, to notice a
+        // step that deletes it (kinds whose history is not transactional).
+        let mut known: std::collections::BTreeMap<u64, Record> =
+            history.into_iter().map(|r| (r.version, r)).collect();
+        let mut previous: Option<u64> = None;
         for step in &plan.steps {
+            if let Some(signal) = options.stop.requested() {
+                return Err(Error::Stopped {
+                    database: database.clone(),
+                    signal,
+                    cancelled: None,
+                    done: completed(&report, Some(step.action)),
+                });
+            }
             if let Some(holder) = backend.lock_lost().await? {
                 return Err(Error::LockLost {
-                    database: target.config.name.clone(),
+                    database: database.clone(),
                     holder,
+                    after: previous,
                     next: step.version,
-                    applied: report.done.iter().map(|d| d.version).collect(),
+                    done: completed(&report, Some(step.action)),
                 });
             }
             let script = target.script(step);
-            tracing::info!(database = %target.config.name, version = step.version, action = ?step.action, file = %step.file, "running");
-            match backend.run(step, script).await {
-                Ok(ms) => {
-                    tracing::info!(database = %target.config.name, version = step.version, ms, "done");
-                    report.done.push(Done {
-                        action: step.action,
-                        version: step.version,
-                        description: step.description.clone(),
-                        file: step.file.clone(),
-                        execution_time_ms: ms,
+            tracing::info!(database = %database, version = step.version, action = ?step.action, file = %step.file, "running");
+            options.observer.emit(Event::Started {
+                database: database.clone(),
+                step: step.clone(),
+            });
+            let ms = match run_step(backend, step, script, options).await {
+                Ok(ms) => ms,
+                Err(e) if options.stop.requested().is_some() && is_cancelled(&e) => {
+                    return Err(Error::Stopped {
+                        database: database.clone(),
+                        signal: options.stop.requested().expect("checked"),
+                        cancelled: Some(step.version),
+                        done: completed(&report, Some(step.action)),
                     });
                 }
-                Err(e) => return Err(with_applied(e, &report)),
+                Err(e) => return Err(with_done(e, completed(&report, Some(step.action)))),
+            };
+            tracing::info!(database = %database, version = step.version, ms, "done");
+            let done = Done {
+                action: step.action,
+                version: step.version,
+                description: step.description.clone(),
+                file: step.file.clone(),
+                execution_time_ms: ms,
+            };
+            options.observer.emit(Event::Completed {
+                database: database.clone(),
+                done: done.clone(),
+            });
+            report.done.push(done);
+            match step.action {
+                Action::Apply => known.insert(step.version, step.record(true, ms)),
+                Action::Revert => known.remove(&step.version),
+            };
+            if !backend.history_is_transactional() {
+                guard_history(target, backend, step, &known, completed(&report, None)).await?;
             }
+            previous = Some(step.version);
         }
         Ok(())
     })
-    .await?;
-    Ok(report)
+    .await;
+    match outcome {
+        Ok(()) => Ok(report),
+        Err(
+            e @ (Error::Step(_)
+            | Error::LockLost { .. }
+            | Error::HistoryLost { .. }
+            | Error::Stopped { .. }
+            | Error::Partial { .. }),
+        ) => Err(e),
+        Err(e) if report.done.is_empty() => Err(e),
+        Err(e) => Err(Error::Partial {
+            error: Box::new(e),
+            done: completed(&report, None),
+        }),
+    }
 }
 
-fn with_applied(e: Error, report: &Report) -> Error {
+/// Runs one step; once a stop was requested and the grace period is over,
+/// asks the server to cancel it (the step then fails, rolled back).
+async fn run_step(
+    backend: &mut AnyBackend,
+    step: &Step,
+    script: &Script,
+    options: &Options,
+) -> Result<i64> {
+    let cancel = backend.canceller();
+    let database = backend_name(backend);
+    let started = std::time::Instant::now();
+    let run = backend.run(step, script);
+    tokio::pin!(run);
+    let grace = options.stop.grace_over(options.stop_timeout);
+    tokio::pin!(grace);
+    let mut cancelled = false;
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(30),
+        Duration::from_secs(30),
+    );
+    loop {
+        tokio::select! {
+            r = &mut run => return r,
+            _ = &mut grace, if !cancelled => {
+                cancelled = true;
+                if let Some(c) = &cancel {
+                    tracing::warn!(version = step.version, "cancelling the step in progress");
+                    c.cancel().await;
+                }
+            }
+            _ = tick.tick() => {
+                options.observer.emit(Event::StillRunning {
+                    database: database.clone(),
+                    step: step.clone(),
+                    elapsed: started.elapsed(),
+                });
+            }
+        }
+    }
+}
+
+fn backend_name(backend: &AnyBackend) -> String {
+    backend.database().to_string()
+}
+
+/// Whether an error is the server's answer to a cancel request.
+fn is_cancelled(e: &Error) -> bool {
+    matches!(e, Error::Step(f) if f.code.as_deref() == Some("SQLSTATE 57014"))
+}
+
+/// After a step, on kinds whose history a file can delete: if records this
+/// run knows of are gone, write them back and stop, saying which step did it.
+async fn guard_history(
+    target: &Target,
+    backend: &mut AnyBackend,
+    step: &Step,
+    known: &std::collections::BTreeMap<u64, Record>,
+    done: Completed,
+) -> Result<()> {
+    let now: std::collections::BTreeSet<u64> =
+        backend.applied().await?.iter().map(|r| r.version).collect();
+    if known.keys().all(|v| now.contains(v)) {
+        return Ok(());
+    }
+    let lock_gone = backend.lock_lost().await?.is_some();
+    backend.ensure_history().await?;
+    for record in known.values() {
+        backend.upsert(record).await?;
+    }
+    Err(Error::HistoryLost {
+        database: target.config.name.clone(),
+        version: step.version,
+        file: step.file.clone(),
+        lock_gone,
+        rerecorded: known.keys().copied().collect(),
+        done,
+    })
+}
+
+fn with_done(e: Error, done: Completed) -> Error {
     match e {
         Error::Step(mut failure) => {
-            failure.applied = report.done.iter().map(|d| d.version).collect();
+            failure.done = done;
             Error::Step(failure)
         }
-        other => other,
+        other if done.versions.is_empty() => other,
+        other => Error::Partial {
+            error: Box::new(other),
+            done,
+        },
     }
 }
 
@@ -271,7 +549,7 @@ pub fn repair_changes(catalog: &Catalog, history: &[Record]) -> Vec<RepairChange
 pub async fn repair(
     target: &Target,
     backend: &mut AnyBackend,
-    options: Options,
+    options: &Options,
 ) -> Result<Vec<RepairChange>> {
     locked(backend, options, async |backend| {
         let history = backend.applied().await?;
@@ -309,7 +587,7 @@ pub async fn baseline(
     target: &Target,
     backend: &mut AnyBackend,
     version: u64,
-    options: Options,
+    options: &Options,
 ) -> Result<Vec<u64>> {
     locked(backend, options, async |backend| {
         backend.ensure_history().await?;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::problem::Problem;
+use crate::step::Action;
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
@@ -17,6 +18,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 /// Exit code: usage error or bad input (config, file names, file contents).
 pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit code: stopped by SIGINT (Ctrl-C), as shells report it.
+pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit code: stopped by SIGTERM, as shells report it.
+pub const EXIT_TERMINATED: i32 = 143;
 /// Exit code: drift, a dirty record or validation refused the run.
 pub const EXIT_REFUSED: i32 = 3;
 
@@ -34,7 +39,7 @@ pub enum Error {
     },
 
     /// A migration or rollback file is unusable (name, content, pairing).
-    #[error("{}{location}: {message}", file.display())]
+    #[error("{}{location}: {message}", crate::names::shown(file))]
     File {
         /// The offending file.
         file: PathBuf,
@@ -103,19 +108,72 @@ pub enum Error {
     /// (`migrate unlock` of a lease that looked dead, or `--force`): the
     /// run stopped before its next step.
     #[error(
-        "database {database}: the migration lock was taken from this run (now {holder}); \
-         stopped before version {next}{}\n  another runner may be at work: check `migrate status` before running again",
-        render_applied(applied)
+        "database {database}: the migration lock was taken from this run (now {holder}){}; \
+         stopped before version {next}{done}\n  another runner may be at work: check `migrate status` before running again",
+        after.map(|v| format!(" while version {v} ran")).unwrap_or_default()
     )]
     LockLost {
         /// The configured database name.
         database: String,
         /// Who holds the lock now, or that nobody does.
         holder: String,
+        /// The version whose step ran when the lock went, if one did.
+        after: Option<u64>,
         /// The version this run was about to run.
         next: u64,
-        /// Versions applied (or reverted) by this run before it stopped.
-        applied: Vec<u64>,
+        /// What this run completed before it stopped.
+        done: Completed,
+    },
+
+    /// A step removed strata's own history (and perhaps its lock), which
+    /// only a file that deletes everything does (`MATCH (n) DETACH DELETE
+    /// n`, deleting every index). The run re-recorded what it knew and
+    /// stopped.
+    #[error(
+        "database {database}: version {version} ({}) removed strata's history{}; strata \
+         re-recorded the {} version(s) this run knew of ({}) and stopped{done}\n  the file \
+         must not delete strata's own records: change it (and check `migrate status`) before running again",
+        crate::names::shown(std::path::Path::new(file)), if *lock_gone { " and its lock" } else { "" },
+        rerecorded.len(), render_versions(rerecorded)
+    )]
+    HistoryLost {
+        /// The configured database name.
+        database: String,
+        /// The version whose file removed it.
+        version: u64,
+        /// That file.
+        file: String,
+        /// Whether the lock went too.
+        lock_gone: bool,
+        /// The versions written back.
+        rerecorded: Vec<u64>,
+        /// What this run completed, the guilty version included.
+        done: Completed,
+    },
+
+    /// A signal (or the library's [`StopHandle`](crate::engine::StopHandle))
+    /// asked the run to stop: the step in progress finished or was
+    /// cancelled, the lock was released.
+    #[error("database {database}: stopped ({signal}){}{done}",
+        cancelled.map(|v| format!("; version {v} was still running after the grace period: it was cancelled on the server and rolled back")).unwrap_or_default())]
+    Stopped {
+        /// The configured database name.
+        database: String,
+        /// What asked: `SIGINT`, `SIGTERM`, or `a stop request`.
+        signal: Signal,
+        /// The version whose step was cancelled, if one was.
+        cancelled: Option<u64>,
+        /// What this run completed before it stopped.
+        done: Completed,
+    },
+
+    /// A failure after this run had completed steps, with what they were.
+    #[error("{error}{done}")]
+    Partial {
+        /// What went wrong.
+        error: Box<Error>,
+        /// What this run completed before it.
+        done: Completed,
     },
 
     /// A migration or rollback failed on the server. Steps before it stay applied.
@@ -140,9 +198,12 @@ impl Error {
                 EXIT_BAD_INPUT
             }
             Error::Refused { .. } => EXIT_REFUSED,
+            Error::Stopped { signal, .. } => signal.exit_code(),
+            Error::Partial { error, .. } => error.exit_code(),
             Error::Connect { .. }
             | Error::LockTimeout { .. }
             | Error::LockLost { .. }
+            | Error::HistoryLost { .. }
             | Error::Step(_)
             | Error::Database { .. } => EXIT_FAILED,
         }
@@ -166,10 +227,10 @@ impl Error {
 
 /// Where and how a migration or rollback file failed on the server.
 #[derive(Debug, thiserror::Error)]
-#[error("database {database}: {}{location} failed{}: {message}{}",
-    file.display(),
+#[error("database {database}: {}{location} failed{}: {message}{}{done}",
+    crate::names::shown(file),
     code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default(),
-    render_applied(applied))]
+    progress.as_ref().map(|p| p.to_string()).unwrap_or_default())]
 pub struct StepFailure {
     /// The configured database name.
     pub database: String,
@@ -183,8 +244,115 @@ pub struct StepFailure {
     pub code: Option<String>,
     /// The server's message, scrubbed of secrets.
     pub message: String,
-    /// Versions applied (or reverted) by this run before the failure.
-    pub applied: Vec<u64>,
+    /// For a file run statement by statement: how far it got.
+    pub progress: Option<Progress>,
+    /// What this run completed before the failure.
+    pub done: Completed,
+}
+
+/// How far a file run statement by statement (or operation by operation)
+/// got before one failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Units that completed before the failing one.
+    pub ran: usize,
+    /// Units in the file.
+    pub total: usize,
+    /// `statement` or `operation`.
+    pub unit: &'static str,
+    /// Whether the record is left dirty (else it was removed: nothing of
+    /// the file took effect).
+    pub dirty: bool,
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (unit, total) = (self.unit, self.total);
+        match (self.ran, self.dirty) {
+            (0, false) => write!(
+                f,
+                "\n  its first {unit} failed, so nothing of the file took effect: its record was \
+                 removed and no repair is needed"
+            ),
+            (0, true) => write!(
+                f,
+                "\n  its first {unit} failed part-way and may have changed something; the record \
+                 is dirty: check what it left, then see `migrate repair`"
+            ),
+            (1, _) => write!(
+                f,
+                "\n  {unit} 1 of {total} ran; the record is dirty: check what it left, then see \
+                 `migrate repair`"
+            ),
+            (n, _) => write!(
+                f,
+                "\n  {unit}s 1–{n} of {total} ran; the record is dirty: check what they left, \
+                 then see `migrate repair`"
+            ),
+        }
+    }
+}
+
+/// What a run completed before it failed or stopped: versions applied,
+/// or (for `down`) reverted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completed {
+    /// Apply or revert; `None` before any step ran.
+    pub action: Option<Action>,
+    /// The versions, in the order they completed.
+    pub versions: Vec<u64>,
+}
+
+impl std::fmt::Display for Completed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.action, self.versions.is_empty()) {
+            (Some(Action::Revert), true) => {
+                write!(f, "\n  nothing was reverted by this run before it")
+            }
+            (_, true) => write!(f, "\n  nothing was applied by this run before it"),
+            (Some(Action::Revert), false) => write!(
+                f,
+                "\n  this run reverted version(s) {} before it; they stay reverted",
+                render_versions(&self.versions)
+            ),
+            (_, false) => write!(
+                f,
+                "\n  this run completed version(s) {} before it; they stay applied",
+                render_versions(&self.versions)
+            ),
+        }
+    }
+}
+
+/// What asked a run to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// A library caller's stop request.
+    Request,
+}
+
+impl Signal {
+    /// The exit code a shell reports for this signal.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Signal::Interrupt => EXIT_INTERRUPTED,
+            Signal::Terminate | Signal::Request => EXIT_TERMINATED,
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+            Signal::Request => "a stop request",
+        })
+    }
 }
 
 /// The library's result type.
@@ -198,14 +366,7 @@ fn render_problems(problems: &[Problem]) -> String {
         .join("\n")
 }
 
-fn render_applied(applied: &[u64]) -> String {
-    if applied.is_empty() {
-        "\n  nothing was applied by this run before it".to_string()
-    } else {
-        let list: Vec<String> = applied.iter().map(|v| v.to_string()).collect();
-        format!(
-            "\n  this run completed version(s) {} before it; they stay applied",
-            list.join(", ")
-        )
-    }
+fn render_versions(versions: &[u64]) -> String {
+    let list: Vec<String> = versions.iter().map(u64::to_string).collect();
+    list.join(", ")
 }

@@ -14,7 +14,7 @@ use crate::backend::{self, AnyBackend, Backend};
 use crate::catalog::Catalog;
 use crate::config::{Config, DatabaseConfig};
 use crate::embed::Embedded;
-use crate::engine::{self, Options, RepairChange, Report, Target};
+use crate::engine::{self, Options, RepairChange, Report, StopHandle, Target};
 use crate::error::{Error, Result};
 use crate::partition::plan::plan_observed;
 use crate::partition::scheduler::Maintenance;
@@ -85,8 +85,8 @@ impl Migrator {
 
     /// Replaces the run options (lock and connect timeouts).
     pub fn with_options(mut self, options: Options) -> Migrator {
+        self.maintenance = self.maintenance.with_options(options.clone());
         self.options = options;
-        self.maintenance = self.maintenance.with_options(options);
         self
     }
 
@@ -95,9 +95,18 @@ impl Migrator {
     pub fn with_lock_timeout(self, timeout: Duration) -> Migrator {
         let options = Options {
             lock_timeout: timeout,
-            ..self.options
+            ..self.options.clone()
         };
         self.with_options(options)
+    }
+
+    /// The handle that stops this migrator's runs: between steps, and after
+    /// the options' `stop_timeout` by cancelling a PostgreSQL step in
+    /// progress (it rolls back). Call [`StopHandle::stop`] from the
+    /// service's shutdown; the run then fails with [`Error::Stopped`],
+    /// its lock released.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.options.stop.clone()
     }
 
     /// Makes [`up`](Self::up) check instead of apply: it fails with
@@ -192,7 +201,7 @@ impl Migrator {
         let mut reports = Vec::new();
         for (target, backend) in self.targets.iter().zip(backends.iter_mut()) {
             if work.contains(&target.config.name) {
-                reports.push(engine::execute(target, backend, command, self.options).await?);
+                reports.push(engine::execute(target, backend, command, &self.options).await?);
             } else {
                 reports.push(target.nothing_done());
             }
@@ -321,7 +330,7 @@ impl Migrator {
         for target in &self.targets {
             let mut backend =
                 AnyBackend::connect(&target.config, self.options.connect_timeout).await?;
-            let changes = engine::repair(target, &mut backend, self.options).await;
+            let changes = engine::repair(target, &mut backend, &self.options).await;
             let _ = backend.close().await;
             out.push((target.config.name.clone(), changes?));
         }
@@ -353,7 +362,7 @@ impl Migrator {
         for target in &self.targets {
             let mut backend =
                 AnyBackend::connect(&target.config, self.options.connect_timeout).await?;
-            let recorded = engine::baseline(target, &mut backend, version, self.options).await;
+            let recorded = engine::baseline(target, &mut backend, version, &self.options).await;
             let _ = backend.close().await;
             out.push((target.config.name.clone(), recorded?));
         }

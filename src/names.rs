@@ -108,9 +108,42 @@ pub fn normalize(bytes: &[u8]) -> std::result::Result<String, String> {
 /// to describe a name with an unknown extension.
 pub const EXTENSIONS: &[&str] = &["sql", "cypher", "json", "yaml", "yml"];
 
+/// Characters that must never reach a terminal raw from a file name:
+/// control characters (a newline could forge a line of output) and the
+/// bidirectional controls that reorder what is shown (U+202E …).
+pub fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A path as it may be printed: every [`is_hidden_char`] escaped
+/// (`\n`, `\u{202e}`), everything else as is.
+pub fn shown(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    if !text.chars().any(is_hidden_char) {
+        return text.into_owned();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            '\r' => "\\r".to_string(),
+            '\t' => "\\t".to_string(),
+            c if is_hidden_char(c) => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_characters_are_escaped_when_shown() {
+        let p = std::path::Path::new("m/V1__a\nb\u{202e}lqs.sql");
+        assert_eq!(shown(p), "m/V1__a\\nb\\u{202e}lqs.sql");
+        assert_eq!(shown(std::path::Path::new("m/V1__ä.sql")), "m/V1__ä.sql");
+    }
 
     #[test]
     fn a_description_of_underscores_and_spaces_is_empty() {

@@ -109,12 +109,57 @@ pub fn parse<Op: Operation>(content: &str) -> std::result::Result<Vec<Op>, OpErr
     Ok(ops)
 }
 
+/// The first name in an operation list that is one of `reserved`: any
+/// string (or string in a list) directly under an operation, the way the
+/// operations name indices, collections and aliases.
+fn names_reserved(content: &str, reserved: &[String]) -> Option<(String, String)> {
+    if reserved.is_empty() {
+        return None;
+    }
+    let ops: Vec<serde_json::Value> = serde_json::from_str(content).ok()?;
+    for (i, op) in ops.iter().enumerate() {
+        let Some((name, body)) = op.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        for (field, value) in body.as_object().into_iter().flatten() {
+            let strings: Vec<&str> = match value {
+                serde_json::Value::String(s) => vec![s.as_str()],
+                serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(hit) = strings
+                .into_iter()
+                .find(|s| reserved.iter().any(|r| r == s))
+            {
+                return Some((format!("$[{i}].{name}.{field}"), hit.to_string()));
+            }
+        }
+    }
+    None
+}
+
 /// Plays every pending file on the model, in order, and refuses the first
 /// operation the server would refuse, naming its file and JSON path.
-pub fn play<Op: Operation>(model: &mut impl Model<Op>, steps: &[(&Step, &Script)]) -> Result<()> {
+///
+/// `reserved` are strata's own stores (history, lock): an operation naming
+/// one is refused, since no file may touch strata's own history.
+pub fn play<Op: Operation>(
+    model: &mut impl Model<Op>,
+    steps: &[(&Step, &Script)],
+    reserved: &[String],
+) -> Result<()> {
     for (_, script) in steps {
         let ops: Vec<Op> =
             parse(&script.content).map_err(|e| Error::file(&script.file, e.to_string()))?;
+        if let Some((path, name)) = names_reserved(&script.content, reserved) {
+            return Err(Error::file(
+                &script.file,
+                format!(
+                    "{path}: {name:?} is strata's own history (or its lock): a migration must \
+                     never change it"
+                ),
+            ));
+        }
         for (i, op) in ops.iter().enumerate() {
             model.apply(op).map_err(|(path, message)| {
                 Error::file(

@@ -128,6 +128,25 @@ pub fn status(status: &Status) -> String {
     out
 }
 
+/// A duration in milliseconds as people read it: `850 ms`, `3.1 s`.
+pub fn duration_ms(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+/// The databases where `up`/`down` had nothing to do (the steps of the
+/// others were printed as they completed).
+pub fn idle(reports: &[Report]) -> String {
+    let mut out = String::new();
+    for r in reports.iter().filter(|r| r.done.is_empty()) {
+        let _ = writeln!(out, "{} ({}): nothing to do", r.database, r.kind);
+    }
+    out
+}
+
 /// What `up`/`down` did, per database.
 pub fn reports(reports: &[Report]) -> String {
     let mut out = String::new();
@@ -143,8 +162,11 @@ pub fn reports(reports: &[Report]) -> String {
             };
             let _ = writeln!(
                 out,
-                "{}: {verb} {} {} ({} ms)",
-                r.database, d.version, d.description, d.execution_time_ms
+                "{}: {verb} {} {} ({})",
+                r.database,
+                d.version,
+                d.description,
+                duration_ms(d.execution_time_ms)
             );
         }
     }

@@ -5,16 +5,17 @@
 //! `CREATE INDEX CONCURRENTLY` is refused, so such files are sent one
 //! statement at a time. Transactional files go to the server whole.
 //!
-//! The splitter knows single-quoted strings (`''` escapes, and backslash
+//! The SQL lexer knows single-quoted strings (`''` escapes, and backslash
 //! escapes in `E'…'`), double-quoted identifiers, dollar-quoted bodies
-//! (`$$…$$`, `$tag$…$tag$`), `--` line comments and nested `/* */` block
-//! comments. It does not know SQL-standard `BEGIN ATOMIC … END` bodies; put
-//! those in a transactional file.
+//! (`$$…$$`, `$tag$…$tag$`), `--` line comments, nested `/* */` block
+//! comments, SQL-standard `BEGIN ATOMIC … END` bodies and psql
+//! meta-commands; the checks of what a file may say read its tokens.
 
 /// One statement and where it starts in the script (byte offset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement<'a> {
-    /// Byte offset of the statement's first character in the script.
+    /// Byte offset of the statement's first token (not of a comment
+    /// before it) in the script.
     pub offset: usize,
     /// The statement text, without the terminating `;`, trimmed.
     pub text: &'a str,
@@ -29,30 +30,98 @@ pub struct SplitError {
     pub message: String,
 }
 
-/// Splits `sql` into statements; empty and comment-only pieces are dropped.
-pub fn split_sql(sql: &str) -> Result<Vec<Statement<'_>>, SplitError> {
+/// What a SQL token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A keyword or unquoted identifier (compare with [`Token::is`]).
+    Word,
+    /// A double-quoted identifier, quotes included.
+    QuotedIdent,
+    /// A string constant (`'…'`, `E'…'`), quotes included.
+    String,
+    /// A dollar-quoted body (`$$…$$`, `$tag$…$tag$`), tags included.
+    DollarBody,
+    /// A psql meta-command (`\connect db`): a backslash starting a line,
+    /// to the end of that line. The server would refuse it.
+    MetaCommand,
+    /// `;`.
+    Semicolon,
+    /// Anything else: numbers, operators, punctuation, one character each.
+    Other,
+}
+
+/// One SQL token and where it is in the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    /// What it is.
+    pub kind: TokenKind,
+    /// Its text.
+    pub text: &'a str,
+    /// Byte offset of its first character in the script.
+    pub offset: usize,
+}
+
+impl Token<'_> {
+    /// Whether this is the keyword (or unquoted identifier) `word`, in any case.
+    pub fn is(&self, word: &str) -> bool {
+        self.kind == TokenKind::Word && self.text.eq_ignore_ascii_case(word)
+    }
+
+    /// The identifier this token names as PostgreSQL resolves it: an
+    /// unquoted one folded to lower case, a quoted one exactly.
+    pub fn identifier(&self) -> Option<String> {
+        match self.kind {
+            TokenKind::Word => Some(self.text.to_ascii_lowercase()),
+            TokenKind::QuotedIdent => Some(self.text[1..self.text.len() - 1].replace("\"\"", "\"")),
+            _ => None,
+        }
+    }
+}
+
+/// One SQL statement with its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlStatement<'a> {
+    /// Byte offset of the statement's first token.
+    pub offset: usize,
+    /// From its first token to the end of its last, without the `;`.
+    pub text: &'a str,
+    /// Its tokens (comments and white space are not tokens).
+    pub tokens: Vec<Token<'a>>,
+}
+
+/// Reads a SQL script into tokens, as PostgreSQL's lexer would: white
+/// space and comments (`--`, nested `/* */`) between them dropped.
+pub fn lex_sql(sql: &str) -> Result<Vec<Token<'_>>, SplitError> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
-    let mut start = 0;
-    let mut has_code = false;
     let mut i = 0;
+    let mut line_start = true;
     let unterminated = |at: usize, what: &str| SplitError {
         line: line_of(sql, at),
         message: format!("unterminated {what}"),
     };
     while i < bytes.len() {
         let c = bytes[i];
-        match c {
+        let start = i;
+        let kind = match c {
+            b'\n' => {
+                line_start = true;
+                i += 1;
+                continue;
+            }
+            _ if is_space(c) => {
+                i += 1;
+                continue;
+            }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
                 continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 let mut depth = 0usize;
-                let begin = i;
                 loop {
                     if i + 1 >= bytes.len() {
-                        return Err(unterminated(begin, "block comment /* … */"));
+                        return Err(unterminated(start, "block comment /* … */"));
                     }
                     if bytes[i] == b'/' && bytes[i + 1] == b'*' {
                         depth += 1;
@@ -69,49 +138,138 @@ pub fn split_sql(sql: &str) -> Result<Vec<Statement<'_>>, SplitError> {
                 }
                 continue;
             }
+            b'\\' if line_start => {
+                i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                TokenKind::MetaCommand
+            }
             b'\'' => {
-                let backslash = i > 0
-                    && matches!(bytes[i - 1], b'E' | b'e')
-                    && !is_ident_byte(bytes.get(i.wrapping_sub(2)).copied());
+                // E'…' takes backslash escapes; the E is the previous token.
+                let backslash = matches!(out.last(), Some(Token { kind: TokenKind::Word, text, offset })
+                    if text.eq_ignore_ascii_case("e") && offset + 1 == i);
+                if backslash {
+                    out.pop();
+                }
                 i = skip_quoted(bytes, i, b'\'', backslash)
-                    .ok_or_else(|| unterminated(i, "string '…'"))?;
-                has_code = true;
-                continue;
+                    .ok_or_else(|| unterminated(start, "string '…'"))?;
+                if backslash {
+                    out.push(Token {
+                        kind: TokenKind::String,
+                        text: &sql[start - 1..i],
+                        offset: start - 1,
+                    });
+                    line_start = false;
+                    continue;
+                }
+                TokenKind::String
             }
             b'"' => {
                 i = skip_quoted(bytes, i, b'"', false)
-                    .ok_or_else(|| unterminated(i, "quoted identifier \"…\""))?;
-                has_code = true;
-                continue;
+                    .ok_or_else(|| unterminated(start, "quoted identifier \"…\""))?;
+                TokenKind::QuotedIdent
             }
-            b'$' => {
-                if let Some(tag_len) = dollar_tag(bytes, i) {
-                    let tag = &sql[i..i + tag_len];
-                    let body = i + tag_len;
-                    let end = sql[body..].find(tag).ok_or_else(|| {
-                        unterminated(i, &format!("dollar-quoted body {tag}…{tag}"))
-                    })?;
-                    i = body + end + tag_len;
-                    has_code = true;
-                    continue;
-                }
+            b'$' if dollar_tag(bytes, i).is_some() => {
+                let tag_len = dollar_tag(bytes, i).expect("checked");
+                let tag = &sql[i..i + tag_len];
+                let body = i + tag_len;
+                let end = sql[body..].find(tag).ok_or_else(|| {
+                    unterminated(start, &format!("dollar-quoted body {tag}…{tag}"))
+                })?;
+                i = body + end + tag_len;
+                TokenKind::DollarBody
             }
             b';' => {
-                push(&mut out, sql, start, i, has_code);
-                start = i + 1;
-                has_code = false;
                 i += 1;
-                continue;
+                TokenKind::Semicolon
             }
-            _ => {}
-        }
-        if !is_space(c) {
-            has_code = true;
-        }
-        i += 1;
+            _ if is_word_start(c) => {
+                i += 1;
+                while i < bytes.len()
+                    && (is_word_start(bytes[i]) || bytes[i].is_ascii_digit() || bytes[i] == b'$')
+                {
+                    i += 1;
+                }
+                TokenKind::Word
+            }
+            _ => {
+                // One character (a multi-byte one whole).
+                i += sql[i..].chars().next().map_or(1, char::len_utf8);
+                TokenKind::Other
+            }
+        };
+        line_start = false;
+        out.push(Token {
+            kind,
+            text: &sql[start..i],
+            offset: start,
+        });
     }
-    push(&mut out, sql, start, bytes.len(), has_code);
     Ok(out)
+}
+
+/// Letters, `_` and every non-ASCII byte start an identifier, as in
+/// PostgreSQL's lexer.
+fn is_word_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+/// Splits `sql` into statements at top-level `;`, with their tokens. A
+/// SQL-standard function body (`BEGIN ATOMIC … END`) is one statement, as
+/// psql sees it: inside `CREATE FUNCTION`/`PROCEDURE`, `BEGIN` and `CASE`
+/// open a block that `END` closes, and `;` splits only outside blocks.
+pub fn sql_statements(sql: &str) -> Result<Vec<SqlStatement<'_>>, SplitError> {
+    fn finish<'a>(sql: &'a str, current: &mut Vec<Token<'a>>, out: &mut Vec<SqlStatement<'a>>) {
+        if let (Some(first), Some(last)) = (current.first(), current.last()) {
+            out.push(SqlStatement {
+                offset: first.offset,
+                text: &sql[first.offset..last.offset + last.text.len()],
+                tokens: std::mem::take(current),
+            });
+        }
+    }
+    let tokens = lex_sql(sql)?;
+    let mut out = Vec::new();
+    let mut current: Vec<Token> = Vec::new();
+    let mut depth = 0usize;
+    for t in tokens {
+        if t.kind == TokenKind::Semicolon && depth == 0 {
+            finish(sql, &mut current, &mut out);
+            continue;
+        }
+        if defines_routine(&current) {
+            if t.is("begin") || t.is("case") {
+                depth += 1;
+            } else if t.is("end") {
+                depth = depth.saturating_sub(1);
+            }
+        }
+        current.push(t);
+    }
+    finish(sql, &mut current, &mut out);
+    Ok(out)
+}
+
+/// `CREATE [OR REPLACE] FUNCTION|PROCEDURE`: a statement whose body may
+/// be a `BEGIN ATOMIC … END` block.
+fn defines_routine(tokens: &[Token]) -> bool {
+    let words: Vec<&Token> = tokens.iter().take(4).collect();
+    match words.as_slice() {
+        [c, f, ..] if c.is("create") && (f.is("function") || f.is("procedure")) => true,
+        [c, o, r, f, ..] if c.is("create") && o.is("or") && r.is("replace") => {
+            f.is("function") || f.is("procedure")
+        }
+        _ => false,
+    }
+}
+
+/// Splits `sql` into statements; empty and comment-only pieces are dropped.
+pub fn split_sql(sql: &str) -> Result<Vec<Statement<'_>>, SplitError> {
+    Ok(sql_statements(sql)?
+        .into_iter()
+        .map(|s| Statement {
+            offset: s.offset,
+            text: s.text,
+        })
+        .collect())
 }
 
 /// Splits a Cypher script at top-level `;`. Knows single- and
@@ -413,6 +571,63 @@ mod tests {
             assert!(e.message.contains(what), "{sql}: {e:?}");
             assert_eq!(e.line, line, "{sql}");
         }
+    }
+
+    #[test]
+    fn begin_atomic_bodies_are_one_statement() {
+        let sql = "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql\n\
+                   BEGIN ATOMIC\n  SELECT CASE WHEN a > 0 THEN 1 ELSE 0 END;\n  SELECT 2;\nEND;\n\
+                   create or replace procedure p() begin atomic insert into t values (1); end;\n\
+                   BEGIN; SELECT 1; END;";
+        let got = texts(sql);
+        assert_eq!(got.len(), 5, "{got:#?}");
+        assert!(got[0].starts_with("CREATE FUNCTION") && got[0].ends_with("END"));
+        assert!(got[1].ends_with("values (1); end"));
+        assert_eq!(&got[2..], ["BEGIN", "SELECT 1", "END"]);
+    }
+
+    #[test]
+    fn statements_start_at_their_first_token() {
+        let sql = "-- strata:no-transaction\n-- why\n/* more */\ncreate index i on t (a);";
+        let s = split_sql(sql).unwrap();
+        assert_eq!(line_of(sql, s[0].offset), 4);
+        assert!(s[0].text.starts_with("create"));
+    }
+
+    #[test]
+    fn tokens_know_words_identifiers_and_meta_commands() {
+        let toks =
+            lex_sql("SELECT \"Mixed\"\"Q\", e'a\\'b', x$1 FROM s.T;\n  \\connect other\nselect 1")
+                .unwrap();
+        let kinds: Vec<TokenKind> = toks.iter().map(|t| t.kind).collect();
+        use TokenKind::*;
+        assert_eq!(
+            kinds,
+            [
+                Word,
+                QuotedIdent,
+                Other,
+                String,
+                Other,
+                Word,
+                Word,
+                Word,
+                Other,
+                Word,
+                Semicolon,
+                MetaCommand,
+                Word,
+                Other
+            ]
+        );
+        assert!(toks[0].is("select"));
+        assert_eq!(toks[1].identifier().unwrap(), "Mixed\"Q");
+        assert_eq!(toks[3].text, "e'a\\'b'");
+        assert_eq!(toks[9].identifier().unwrap(), "t");
+        assert_eq!(toks[11].text, "\\connect other");
+        // A backslash inside a string or mid-line is not a meta-command.
+        let toks = lex_sql("select '\n\\x'; select 1 \\ 2").unwrap();
+        assert!(toks.iter().all(|t| t.kind != MetaCommand));
     }
 
     #[test]

@@ -353,3 +353,70 @@ async fn an_index_left_by_a_killed_constraint_creation_is_cleared() {
     );
     assert_eq!(history(&g).await, vec![(1, true)]);
 }
+
+#[tokio::test]
+async fn a_file_failing_on_its_first_statement_leaves_no_dirty_record() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    // Neo4j 4.x syntax, refused by Neo4j 5 at the first statement.
+    p.migration(
+        "V1__seed.cypher",
+        "CREATE CONSTRAINT ON (u:User) ASSERT u.id IS UNIQUE;\nCREATE (:User {id: 1});\n",
+    );
+    let up = migrate(&p, &["up"]);
+    up.expect(1);
+    assert!(up.stderr.contains("no repair is needed"), "{}", up.stderr);
+    assert_eq!(history(&g).await, Vec::<(i64, bool)>::new());
+    assert_eq!(count(&g, "MATCH (u:User) RETURN count(u) AS n").await, 0);
+    p.migration(
+        "V1__seed.cypher",
+        "CREATE CONSTRAINT user_id FOR (u:User) REQUIRE u.id IS UNIQUE;\nCREATE (:User {id: 1});\n",
+    );
+    migrate(&p, &["up"]).expect(0);
+    assert_eq!(history(&g).await, vec![(1, true)]);
+}
+
+#[tokio::test]
+async fn a_file_that_deletes_strata_s_history_is_stopped_and_the_history_rewritten() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    p.migration("V1__a.cypher", "CREATE (:Marker {v: 1});\n")
+        .migration("V2__b.cypher", "CREATE (:Marker {v: 2});\n")
+        .migration(
+            "V3__wipe.cypher",
+            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS;\n",
+        )
+        .migration("V4__c.cypher", "CREATE (:Marker {v: 4});\n");
+    migrate(&p, &["up", "--to", "2"]).expect(0);
+    let up = migrate(&p, &["up"]);
+    up.expect(1);
+    for part in [
+        "version 3 (V3__wipe.cypher) removed strata's history and its lock",
+        "re-recorded the 3 version(s) this run knew of (1, 2, 3)",
+        "this run completed version(s) 3 before it",
+    ] {
+        assert!(up.stderr.contains(part), "{part} not in {}", up.stderr);
+    }
+    assert!(!up.stderr.contains("held by nobody"), "{}", up.stderr);
+    // The history says what happened; version 4 did not run; no lock is left.
+    assert_eq!(history(&g).await, vec![(1, true), (2, true), (3, true)]);
+    assert_eq!(
+        count(&g, "MATCH (m:Marker {v: 4}) RETURN count(m) AS n").await,
+        0
+    );
+    assert_eq!(
+        count(&g, "MATCH (l:SchemaMigrationLock) RETURN count(l) AS n").await,
+        0
+    );
+    let status = migrate(&p, &["status"]);
+    status.expect(0);
+    assert!(
+        status.stdout.contains("3 applied, 1 pending"),
+        "{}",
+        status.stdout
+    );
+}

@@ -478,6 +478,8 @@ async fn stopped_owner<S: Subject>(s: &mut S, ctx: &str) -> (Project, tokio::pro
 async fn frozen_owner<S: Subject>(s: &mut S) {
     let ctx = format!("{} frozen owner", S::KIND);
     let (p, owner, pid) = stopped_owner(s, &ctx).await;
+    // A request the owner sent just before it was stopped still completes.
+    s.settle().await;
     let before = s.history().await;
     let waiter = traced(command(s, &p, &["--lock-timeout", "1", "up"]))
         .spawn()

@@ -2,7 +2,8 @@
 //! takes the fuzzer's bytes and panics when a property fails. Besides "never
 //! panics", every target checks something about what the code returns.
 
-use strata::backend::{elasticsearch, operations::OpError, qdrant};
+use strata::backend::{elasticsearch, qdrant};
+use strata::operations::OpError;
 use strata::names::{ParsedName, Prefix, parse_name};
 use strata::split::{SplitError, Statement, line_of};
 

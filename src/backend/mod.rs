@@ -116,6 +116,14 @@ pub trait Backend {
     /// history accordingly. Returns the execution time in milliseconds.
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64>;
 
+    /// Whether the history is written in the same transaction as each
+    /// step, so no file can delete it unnoticed. Kinds where a file could
+    /// (Neo4j's `DETACH DELETE`, …) keep the default: the engine then
+    /// re-reads the history after each step.
+    fn history_is_transactional(&self) -> bool {
+        false
+    }
+
     /// Inserts or replaces a record (for `baseline` and `repair`).
     async fn upsert(&mut self, record: &Record) -> Result<()>;
 
@@ -152,7 +160,42 @@ macro_rules! dispatch {
     };
 }
 
+/// Cancels the statement a backend is running, from another connection.
+pub enum Canceller {
+    /// `pg_cancel_backend` of the backend's session.
+    Postgres(postgres::Cancel),
+}
+
+impl Canceller {
+    /// Asks the server to cancel; failures are logged, not returned (the
+    /// step then simply runs to its end).
+    pub async fn cancel(&self) {
+        match self {
+            Canceller::Postgres(c) => c.cancel().await,
+        }
+    }
+}
+
 impl AnyBackend {
+    /// The configured database name.
+    pub fn database(&self) -> &str {
+        match self {
+            AnyBackend::Postgres(b) => b.database(),
+            AnyBackend::Neo4j(b) => b.database(),
+            AnyBackend::Elasticsearch(b) => b.database(),
+            AnyBackend::Qdrant(b) => b.database(),
+        }
+    }
+
+    /// How to cancel this backend's step in progress, where the server
+    /// allows it.
+    pub fn canceller(&self) -> Option<Canceller> {
+        match self {
+            AnyBackend::Postgres(b) => b.canceller().map(Canceller::Postgres),
+            _ => None,
+        }
+    }
+
     /// Connects to the configured database.
     pub async fn connect(db: &DatabaseConfig, connect_timeout: Duration) -> Result<AnyBackend> {
         match db.kind {
@@ -209,6 +252,9 @@ impl Backend for AnyBackend {
     }
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
         dispatch!(self, b => b.run(step, script).await)
+    }
+    fn history_is_transactional(&self) -> bool {
+        dispatch!(self, b => b.history_is_transactional())
     }
     async fn upsert(&mut self, record: &Record) -> Result<()> {
         dispatch!(self, b => b.upsert(record).await)

@@ -211,6 +211,11 @@ impl Conn {
 }
 
 impl Neo4jBackend {
+    /// The configured database name.
+    pub fn database(&self) -> &str {
+        &self.conn.database
+    }
+
     /// Removes the lock left by a runner that died; see
     /// [`LeasedLock::break_lock`].
     pub async fn break_lock(&mut self, force: bool) -> Result<String> {
@@ -238,7 +243,8 @@ impl Neo4jBackend {
             ),
             code,
             message: self.conn.url.scrub(&message),
-            applied: Vec::new(),
+            progress: None,
+            done: Default::default(),
         }))
     }
 }
@@ -281,6 +287,26 @@ impl<'a> Stepwise<Statement<'a>> for Neo4jBackend {
                 done.param("version", step.version as i64),
             )
             .await
+    }
+
+    async fn unmark(&mut self, step: &Step) -> Result<()> {
+        let l = &self.label;
+        let undo = match step.action {
+            Action::Apply => format!("MATCH (m:{l} {{version: $version}}) DELETE m"),
+            Action::Revert => format!("MATCH (m:{l} {{version: $version}}) SET m.success = true"),
+        };
+        self.conn
+            .run_query(
+                "taking back the record of a step that changed nothing",
+                query(&undo).param("version", step.version as i64),
+            )
+            .await
+    }
+
+    /// A batched `CALL { … } IN TRANSACTIONS` commits batch by batch, so it
+    /// may fail after some batches took effect.
+    fn atomic(&self, s: &Statement<'a>) -> bool {
+        !s.text.to_ascii_uppercase().contains("IN TRANSACTIONS")
     }
 
     async fn run_unit(&mut self, script: &Script, index: usize, s: &Statement<'a>) -> Result<()> {

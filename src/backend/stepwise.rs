@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use crate::error::Result;
+use crate::error::{Error, Progress, Result};
 use crate::script::Script;
 use crate::step::Step;
 
@@ -25,8 +25,25 @@ pub trait Stepwise<Unit> {
     /// rollback's record removed.
     async fn mark_finished(&mut self, step: &Step, ms: i64) -> Result<()>;
 
+    /// Takes back [`mark_started`](Self::mark_started) when the first
+    /// unit failed and so nothing changed: a migration's record removed,
+    /// a rollback's record marked applied again.
+    async fn unmark(&mut self, step: &Step) -> Result<()>;
+
     /// Runs unit `index` of `script`; the error names the file and where.
     async fn run_unit(&mut self, script: &Script, index: usize, unit: &Unit) -> Result<()>;
+
+    /// Whether a unit that fails changes nothing (a PostgreSQL statement,
+    /// a Cypher statement in its own transaction), so a failing first unit
+    /// leaves the database as it was. A unit that may fail part-way (a
+    /// batched `CALL { … } IN TRANSACTIONS`, a reindex) is not.
+    fn atomic(&self, unit: &Unit) -> bool {
+        let _ = unit;
+        true
+    }
+
+    /// What a unit is called in messages.
+    const UNIT: &'static str = "statement";
 }
 
 /// Runs `units` of `script` one by one between the two record writes.
@@ -40,7 +57,23 @@ pub async fn run<U, B: Stepwise<U>>(
     let started = Instant::now();
     backend.mark_started(step).await?;
     for (index, unit) in units.iter().enumerate() {
-        backend.run_unit(script, index, unit).await?;
+        let Err(mut error) = backend.run_unit(script, index, unit).await else {
+            continue;
+        };
+        let clean = index == 0 && backend.atomic(unit);
+        if clean {
+            // Nothing took effect: no dirty record, no repair.
+            backend.unmark(step).await?;
+        }
+        if let Error::Step(failure) = &mut error {
+            failure.progress = Some(Progress {
+                ran: index,
+                total: units.len(),
+                unit: B::UNIT,
+                dirty: !clean,
+            });
+        }
+        return Err(error);
     }
     let ms = started.elapsed().as_millis() as i64;
     backend.mark_finished(step, ms).await?;

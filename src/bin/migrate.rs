@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use strata::config::Config;
+use strata::engine::{Event, Observer, StopHandle};
+use strata::error::Signal;
 use strata::partition::scheduler::Maintenance;
 use strata::plan::{Command, DownTarget, OutOfOrder, Pending, UpTarget};
 use strata::{Error, Migrator, Options, render};
@@ -49,6 +51,11 @@ struct Cli {
     /// Seconds to wait for a server to accept a connection.
     #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
     connect_timeout: u64,
+    /// After SIGINT or SIGTERM, seconds a running step may go on before it
+    /// is cancelled on the server (PostgreSQL rolls it back); a second
+    /// signal stops at once.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    stop_timeout: u64,
     /// Log progress to stderr (-v: each step, -vv: debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -220,7 +227,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let stop = StopHandle::new();
+    match runtime.block_on(async {
+        tokio::spawn(watch_signals(stop.clone()));
+        run(cli, stop).await
+    }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -295,10 +306,75 @@ fn read_status(path: &Path) -> Result<strata::Status, Error> {
     })
 }
 
-async fn run(cli: Cli) -> Result<(), Error> {
+/// Prints each step as it happens, so a long run shows its progress and a
+/// failing one still shows what completed before it.
+fn observer() -> Observer {
+    Observer::new(|event| match event {
+        Event::Completed { database, done } => {
+            let verb = match done.action {
+                strata::plan::Action::Apply => "applied",
+                strata::plan::Action::Revert => "reverted",
+            };
+            println!(
+                "{database}: {verb} {} {} ({})",
+                done.version,
+                done.description,
+                render::duration_ms(done.execution_time_ms)
+            );
+        }
+        Event::StillRunning {
+            database,
+            step,
+            elapsed,
+        } => eprintln!(
+            "{database}: still running {} {} ({} s)",
+            step.version,
+            step.description,
+            elapsed.as_secs()
+        ),
+        Event::Waiting {
+            database,
+            holder,
+            waited,
+        } => eprintln!(
+            "{database}: waiting for the migration lock, held by {holder} ({} s so far)",
+            waited.as_secs()
+        ),
+        Event::Started { .. } => {}
+    })
+}
+
+/// The first SIGINT or SIGTERM asks the run to stop after its current
+/// step; a second one ends the process at once.
+async fn watch_signals(stop: StopHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    loop {
+        let got = tokio::select! {
+            _ = int.recv() => Signal::Interrupt,
+            _ = term.recv() => Signal::Terminate,
+        };
+        if stop.requested().is_some() {
+            eprintln!("{got} again: stopping now");
+            std::process::exit(got.exit_code());
+        }
+        eprintln!("{got}: stopping after the step in progress (send it again to stop at once)");
+        stop.stop(got);
+    }
+}
+
+async fn run(cli: Cli, stop: StopHandle) -> Result<(), Error> {
     let options = Options {
         lock_timeout: Duration::from_secs(cli.lock_timeout),
         connect_timeout: Duration::from_secs(cli.connect_timeout),
+        stop,
+        stop_timeout: Duration::from_secs(cli.stop_timeout),
+        observer: observer(),
     };
     if let Cmd::New {
         database,
@@ -342,7 +418,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if dry_run {
                 print!("{}", render::plans(&migrator.plan(command).await?));
             } else {
-                print!("{}", render::reports(&migrator.run(command).await?));
+                print!("{}", render::idle(&migrator.run(command).await?));
             }
         }
         Cmd::Down { steps, to, dry_run } => {
@@ -355,7 +431,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if dry_run {
                 print!("{}", render::plans(&migrator.plan(command).await?));
             } else {
-                print!("{}", render::reports(&migrator.run(command).await?));
+                print!("{}", render::idle(&migrator.run(command).await?));
             }
         }
         Cmd::Status { format } => {
@@ -439,7 +515,7 @@ async fn partitions(
         exec.default_rows = strata::partition::postgres::DefaultRows::Move;
     }
     let m = Maintenance::new(config, only)?
-        .with_options(options)
+        .with_options(options.clone())
         .with_exec_options(exec);
     if m.is_empty() {
         return Err(Error::Usage(
@@ -469,7 +545,11 @@ async fn partitions(
             }
         }
         PartitionCmd::Daemon { every } => {
-            m.daemon(*every, shutdown_signal()).await;
+            let stop = options.stop.clone();
+            m.daemon(*every, async move {
+                let _ = stop.stopped().await;
+            })
+            .await;
             eprintln!("partition daemon stopped");
         }
         PartitionCmd::CheckDefault => {
@@ -492,19 +572,4 @@ async fn partitions(
         }
     }
     Ok(())
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

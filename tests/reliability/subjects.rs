@@ -493,6 +493,10 @@ impl Subject for Vectors {
         }
     }
 
+    async fn settle(&self) {
+        self.qdrant.quiet().await;
+    }
+
     async fn lock_owner(&self) -> Option<String> {
         self.qdrant.config("schema_migrations_lock")?;
         let points = self.qdrant.points("schema_migrations_lock");

@@ -75,6 +75,8 @@ pub struct TestQdrant {
     /// Creating a collection of this name fails as an unavailable node
     /// would: for testing what a run does when the server fails half-way.
     fail_create: Arc<Mutex<Option<String>>>,
+    /// Requests received, so a test can wait for a client's last ones.
+    received: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A running server.
@@ -210,7 +212,9 @@ impl TestQdrant {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let key = self.api_key.clone();
+        let received = self.received.clone();
         let check = move |request: Request<()>| -> Result<Request<()>, Status> {
+            received.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             match &key {
                 None => Ok(request),
                 Some(k) => match request.metadata().get("api-key") {
@@ -233,6 +237,22 @@ impl TestQdrant {
                 .unwrap();
         });
         Running { url, task }
+    }
+
+    /// Waits until no request has arrived for 300 ms: what a stopped or
+    /// killed client had already sent has then been handled (requests are
+    /// handled as they arrive).
+    pub async fn quiet(&self) {
+        let load = || self.received.load(std::sync::atomic::Ordering::SeqCst);
+        let mut seen = load();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let now = load();
+            if now == seen {
+                return;
+            }
+            seen = now;
+        }
     }
 
     /// Names of the collections, sorted.

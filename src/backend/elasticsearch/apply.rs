@@ -85,7 +85,8 @@ impl ElasticsearchBackend {
             return Ok(());
         }
         let mut cluster = self.cluster().await?;
-        operations::play::<Operation>(&mut cluster, steps)
+        let reserved = [self.history.clone(), format!("{}_lock", self.history)];
+        operations::play::<Operation>(&mut cluster, steps, &reserved)
     }
 
     pub(super) async fn aliases_update(

@@ -169,6 +169,24 @@ impl ElasticsearchBackend {
         Ok(())
     }
 
+    /// Sets `success` of a recorded version (a rollback starts by
+    /// clearing it).
+    async fn set_success(&self, version: u64, success: bool) -> Result<()> {
+        let id = version.to_string();
+        self.conn
+            .ok(self
+                .conn
+                .client
+                .update(UpdateParts::IndexId(&self.history, &id))
+                .refresh(Refresh::True)
+                .body(json!({ "doc": { "success": success } }))
+                .send()
+                .await)
+            .await
+            .map(|_| ())
+            .map_err(|f| self.conn.db_error("writing the history", f))
+    }
+
     fn step_error(&self, script: &Script, i: usize, op: &Operation, f: Failure) -> Error {
         Error::Step(Box::new(StepFailure {
             database: self.conn.database.clone(),
@@ -176,7 +194,8 @@ impl ElasticsearchBackend {
             location: format!(" at $[{i}] ({})", op.describe()),
             code: f.code,
             message: self.conn.url.scrub(&f.message),
-            applied: Vec::new(),
+            progress: None,
+            done: Default::default(),
         }))
     }
 }
@@ -185,21 +204,7 @@ impl Stepwise<Operation> for ElasticsearchBackend {
     async fn mark_started(&mut self, step: &Step) -> Result<()> {
         match step.action {
             Action::Apply => self.write_record(&step.record(false, 0)).await,
-            Action::Revert => {
-                let id = step.version.to_string();
-                self.conn
-                    .ok(self
-                        .conn
-                        .client
-                        .update(UpdateParts::IndexId(&self.history, &id))
-                        .refresh(Refresh::True)
-                        .body(json!({ "doc": { "success": false } }))
-                        .send()
-                        .await)
-                    .await
-                    .map(|_| ())
-                    .map_err(|f| self.conn.db_error("recording the rollback as started", f))
-            }
+            Action::Revert => self.set_success(step.version, false).await,
         }
     }
 
@@ -209,6 +214,21 @@ impl Stepwise<Operation> for ElasticsearchBackend {
             Action::Revert => self.remove(step.version).await,
         }
     }
+
+    async fn unmark(&mut self, step: &Step) -> Result<()> {
+        match step.action {
+            Action::Apply => self.remove(step.version).await,
+            Action::Revert => self.set_success(step.version, true).await,
+        }
+    }
+
+    /// `reindex` (create, copy, switch) and `put_settings` that closes
+    /// the index are several requests: they may fail part-way.
+    fn atomic(&self, op: &Operation) -> bool {
+        !matches!(op, Operation::Reindex(_) | Operation::PutSettings(_))
+    }
+
+    const UNIT: &'static str = "operation";
 
     async fn run_unit(&mut self, script: &Script, index: usize, op: &Operation) -> Result<()> {
         tracing::debug!(database = %self.conn.database, op = %op.describe(), "running");

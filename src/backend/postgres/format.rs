@@ -1,19 +1,70 @@
 //! What a `.sql` file may say, checked before anything runs. Pure.
+//!
+//! - A first-line `-- strata:no-transaction` runs the file statement by
+//!   statement; otherwise it runs in one transaction with its record.
+//! - A transactional file must not end that transaction: top-level
+//!   `BEGIN`, `COMMIT`, `ROLLBACK`, `END`, `ABORT`, `START TRANSACTION`,
+//!   `PREPARE TRANSACTION`, `COMMIT/ROLLBACK PREPARED` are refused, except
+//!   one leading `BEGIN;` with one trailing `COMMIT;` wrapping the whole
+//!   file (golang-migrate's habit), which run as if absent.
+//! - Statements PostgreSQL refuses inside a transaction block (`CREATE
+//!   INDEX CONCURRENTLY`, `VACUUM`, …) are refused in a transactional file,
+//!   with the directive as the remedy.
+//! - No file may name strata's own history table.
+//! - psql meta-commands (`\connect`, `\set`, …) are not SQL.
+
+use std::borrow::Cow;
 
 use crate::kind::Kind;
 use crate::script::{FileError, Format, NO_TRANSACTION_DIRECTIVE, Reading, TransactionMode};
-use crate::split::split_sql;
+use crate::split::{SqlStatement, Token, TokenKind, line_col_of_char, sql_statements};
 
-/// How `.sql` files are read: a first-line `-- strata:no-transaction`
-/// makes a file run statement by statement, so such a file must split
-/// into statements now, not half-way through a run.
-#[derive(Debug, Clone, Default)]
-pub struct SqlFormat {}
+/// How `.sql` files are read, for a database whose history lives in
+/// `history_table`.
+#[derive(Debug, Clone)]
+pub struct SqlFormat {
+    schema: Option<String>,
+    table: String,
+}
+
+impl Default for SqlFormat {
+    fn default() -> Self {
+        SqlFormat::new(crate::config::DEFAULT_HISTORY_TABLE)
+    }
+}
 
 impl SqlFormat {
-    /// The format for a database whose history table is `history_table`.
-    pub fn new(_history_table: &str) -> Self {
-        SqlFormat {}
+    /// The format for a database whose history table is `history_table`
+    /// (`name` or `schema.name`, as configured).
+    pub fn new(history_table: &str) -> Self {
+        match history_table.split_once('.') {
+            Some((schema, table)) => SqlFormat {
+                schema: Some(schema.to_string()),
+                table: table.to_string(),
+            },
+            None => SqlFormat {
+                schema: None,
+                table: history_table.to_string(),
+            },
+        }
+    }
+
+    fn history_shown(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.table),
+            None => self.table.clone(),
+        }
+    }
+}
+
+/// An error at a token of the file.
+fn at(content: &str, offset: usize, message: String) -> FileError {
+    let chars = content[..offset].chars().count();
+    let (line, column) = line_col_of_char(content, chars + 1);
+    FileError {
+        line: Some(line),
+        column: Some(column),
+        message,
     }
 }
 
@@ -33,16 +84,407 @@ impl Format for SqlFormat {
         } else {
             TransactionMode::Transaction
         };
-        if mode == TransactionMode::NoTransaction {
-            let statements =
-                split_sql(content).map_err(|e| format!("line {}: {}", e.line, e.message))?;
-            if statements.is_empty() {
-                return Err("holds no statement".to_string().into());
+        let statements = sql_statements(content)
+            .map_err(|e| FileError::from(format!("line {}: {}", e.line, e.message)))?;
+        if mode == TransactionMode::NoTransaction && statements.is_empty() {
+            return Err("holds no statement".to_string().into());
+        }
+        for s in &statements {
+            if let Some(meta) = s.tokens.iter().find(|t| t.kind == TokenKind::MetaCommand) {
+                let command = meta.text.split_whitespace().next().unwrap_or(meta.text);
+                return Err(at(
+                    content,
+                    meta.offset,
+                    format!(
+                        "{command} is a psql meta-command, not SQL: the server cannot run it. \
+                         Remove it (strata connects to the configured database itself)"
+                    ),
+                ));
+            }
+        }
+        if mode == TransactionMode::Transaction {
+            let wrapper = wrapper(&statements);
+            for (i, s) in statements.iter().enumerate() {
+                if let Some(what) = transaction_control(&s.tokens)
+                    && !wrapper.contains(&i)
+                {
+                    return Err(at(
+                        content,
+                        s.offset,
+                        format!(
+                            "{what} inside a transactional file would end the transaction strata \
+                             runs the file and its history record in, so a failure would leave \
+                             part of the file applied and unrecorded. Remove it (strata commits \
+                             the file as a whole), or put `{NO_TRANSACTION_DIRECTIVE}` on the \
+                             first line to run the file statement by statement"
+                        ),
+                    ));
+                }
+                if let Some(what) = needs_no_transaction(&s.tokens) {
+                    return Err(at(
+                        content,
+                        s.offset,
+                        format!(
+                            "{what} cannot run inside a transaction block: mark the file \
+                             `{NO_TRANSACTION_DIRECTIVE}` (first line) and keep such \
+                             statements in files of their own"
+                        ),
+                    ));
+                }
+            }
+        }
+        for s in &statements {
+            if let Some(t) = self.names_history(&s.tokens) {
+                return Err(at(
+                    content,
+                    t.offset,
+                    format!(
+                        "names {}, strata's own history table (setting history_table): a \
+                         migration must never read or change it. If your application has a \
+                         table of that name, set history_table to another name",
+                        self.history_shown()
+                    ),
+                ));
             }
         }
         Ok(Reading {
             mode,
             operations: Vec::new(),
         })
+    }
+}
+
+impl SqlFormat {
+    /// The first token naming the history table: `schema.table` as
+    /// configured, or the bare table name (`public.table` too, when the
+    /// configured name has no schema). Identifiers compare the way
+    /// PostgreSQL resolves them; strata creates the table quoted, exactly
+    /// as configured. Dollar-quoted bodies (functions, `DO`) are read too.
+    fn names_history<'a>(&self, tokens: &[Token<'a>]) -> Option<Token<'a>> {
+        for (i, t) in tokens.iter().enumerate() {
+            if t.kind == TokenKind::DollarBody {
+                let tag_len = t.text[1..].find('$').map_or(1, |n| n + 2);
+                let body = &t.text[tag_len..t.text.len() - tag_len];
+                if let Ok(inner) = crate::split::lex_sql(body)
+                    && let Some(found) = self.names_history(&inner)
+                {
+                    return Some(Token {
+                        offset: t.offset + tag_len + found.offset,
+                        ..found
+                    });
+                }
+                continue;
+            }
+            if t.identifier().as_deref() != Some(self.table.as_str()) {
+                continue;
+            }
+            let dotted = i >= 2 && tokens[i - 1].text == ".";
+            let qualifier = dotted.then(|| tokens[i - 2].identifier()).flatten();
+            let matches = match (&self.schema, qualifier.as_deref()) {
+                (Some(schema), Some(q)) => schema == q,
+                (Some(_), None) => false,
+                (None, None) => !dotted,
+                (None, Some(q)) => q == "public",
+            };
+            if matches {
+                return Some(if dotted { tokens[i - 2] } else { *t });
+            }
+        }
+        None
+    }
+}
+
+/// The statements of a `BEGIN; … COMMIT;` wrapper around the whole file,
+/// when that is the file's only transaction control.
+fn wrapper(statements: &[SqlStatement]) -> Vec<usize> {
+    let plain = |s: &SqlStatement, starts: &[&str], rest: &[&str]| {
+        let t = &s.tokens;
+        !t.is_empty()
+            && starts.iter().any(|w| t[0].is(w))
+            && t.len() <= 2
+            && t[1..].iter().all(|x| rest.iter().any(|w| x.is(w)))
+    };
+    let n = statements.len();
+    if n < 2 {
+        return Vec::new();
+    }
+    let opens = plain(&statements[0], &["begin"], &["work", "transaction"])
+        || (statements[0].tokens.len() == 2
+            && statements[0].tokens[0].is("start")
+            && statements[0].tokens[1].is("transaction"));
+    let closes = plain(
+        &statements[n - 1],
+        &["commit", "end"],
+        &["work", "transaction"],
+    );
+    let others_clean = statements[1..n - 1]
+        .iter()
+        .all(|s| transaction_control(&s.tokens).is_none());
+    if opens && closes && others_clean {
+        vec![0, n - 1]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A file's text as it runs: a `BEGIN; … COMMIT;` wrapper blanked out
+/// (same length, so the server's error positions still point into the
+/// file), anything else unchanged.
+pub fn transaction_body(content: &str) -> Cow<'_, str> {
+    let Ok(statements) = sql_statements(content) else {
+        return Cow::Borrowed(content);
+    };
+    let wrapped = wrapper(&statements);
+    if wrapped.is_empty() {
+        return Cow::Borrowed(content);
+    }
+    let mut text = content.to_string();
+    for i in wrapped {
+        let s = &statements[i];
+        // The statement and its `;`, which follows it after white space.
+        let mut end = s.offset + s.text.len();
+        if let Some(semi) = content[end..].find(';') {
+            end += semi + 1;
+        }
+        text.replace_range(s.offset..end, &" ".repeat(end - s.offset));
+    }
+    Cow::Owned(text)
+}
+
+/// What a top-level transaction-control statement is, if this is one.
+fn transaction_control(tokens: &[Token]) -> Option<String> {
+    let w = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is(word));
+    let shown = |n: usize| {
+        tokens[..n.min(tokens.len())]
+            .iter()
+            .map(|t| t.text.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if w(0, "begin") || w(0, "commit") || w(0, "end") || w(0, "abort") {
+        return Some(shown(if w(1, "prepared") { 2 } else { 1 }));
+    }
+    if w(0, "rollback") && !(w(1, "to") || (w(1, "work") || w(1, "transaction")) && w(2, "to")) {
+        return Some(shown(if w(1, "prepared") { 2 } else { 1 }));
+    }
+    if (w(0, "start") || w(0, "prepare")) && w(1, "transaction") {
+        return Some(shown(2));
+    }
+    None
+}
+
+/// What a statement PostgreSQL refuses inside a transaction block is, if
+/// this is one.
+fn needs_no_transaction(tokens: &[Token]) -> Option<String> {
+    let w = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is(word));
+    let concurrently = tokens.iter().any(|t| t.is("concurrently"));
+    if w(0, "create") && concurrently && (w(1, "index") || (w(1, "unique") && w(2, "index"))) {
+        return Some("CREATE INDEX CONCURRENTLY".into());
+    }
+    if w(0, "drop") && w(1, "index") && w(2, "concurrently") {
+        return Some("DROP INDEX CONCURRENTLY".into());
+    }
+    if w(0, "reindex") && concurrently {
+        return Some("REINDEX … CONCURRENTLY".into());
+    }
+    if w(0, "alter") && w(1, "table") && concurrently && tokens.iter().any(|t| t.is("detach")) {
+        return Some("DETACH PARTITION … CONCURRENTLY".into());
+    }
+    if w(0, "vacuum") {
+        return Some("VACUUM".into());
+    }
+    for (a, b) in [
+        ("create", "database"),
+        ("drop", "database"),
+        ("alter", "system"),
+        ("create", "tablespace"),
+        ("drop", "tablespace"),
+    ] {
+        if w(0, a) && w(1, b) {
+            return Some(format!(
+                "{} {}",
+                a.to_ascii_uppercase(),
+                b.to_ascii_uppercase()
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<Reading, FileError> {
+        SqlFormat::default().read(text)
+    }
+
+    fn refused(text: &str) -> FileError {
+        read(text).expect_err(text)
+    }
+
+    #[test]
+    fn modes_and_directives() {
+        assert_eq!(
+            read("select 1;").unwrap().mode,
+            TransactionMode::Transaction
+        );
+        assert_eq!(
+            read("-- strata:no-transaction\ncreate index concurrently i on t(a);")
+                .unwrap()
+                .mode,
+            TransactionMode::NoTransaction
+        );
+        assert!(
+            refused("-- strata:no-transactoin\nselect 1;")
+                .message
+                .contains("unknown directive")
+        );
+        assert!(
+            refused("-- strata:no-transaction\nselect 1;\nselect 'x;")
+                .message
+                .contains("line 3: unterminated")
+        );
+    }
+
+    #[test]
+    fn transaction_control_is_refused_where_it_ends_strata_transaction() {
+        for (text, line, col, what) in [
+            (
+                "create table a (x int);\ncommit;\ncreate table b (x int);",
+                2,
+                1,
+                "COMMIT",
+            ),
+            ("COMMIT; DROP TABLE x;", 1, 1, "COMMIT"),
+            ("create table a();\n  rollback;", 2, 3, "ROLLBACK"),
+            ("select 1;\nBEGIN;\nselect 2;\nCOMMIT;", 2, 1, "BEGIN"),
+            ("start transaction;", 1, 1, "START TRANSACTION"),
+            ("prepare transaction 'x';", 1, 1, "PREPARE TRANSACTION"),
+            ("commit prepared 'x';", 1, 1, "COMMIT PREPARED"),
+            ("select 1; abort;", 1, 11, "ABORT"),
+            ("select 1; end;", 1, 11, "END"),
+            (
+                "begin; select 1; commit; begin; select 2; commit;",
+                1,
+                1,
+                "BEGIN",
+            ),
+        ] {
+            let e = refused(text);
+            assert_eq!((e.line, e.column), (Some(line), Some(col)), "{text}: {e:?}");
+            assert!(e.message.starts_with(what), "{text}: {}", e.message);
+            assert!(e.message.contains("strata:no-transaction"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn what_is_not_transaction_control_passes() {
+        for text in [
+            "savepoint a; select 1; rollback to savepoint a; release a;",
+            "select 1; rollback to a;",
+            "create function f() returns int as $$ begin return 1; end $$ language plpgsql;",
+            "do $$ begin commit; end $$;",
+            "select 'commit;';",
+            "-- commit;\nselect 1;",
+            "create function g(a int) returns int language sql begin atomic select a; end;",
+            "-- strata:no-transaction\nbegin;\ncommit;",
+        ] {
+            assert!(read(text).is_ok(), "{text}: {:?}", read(text));
+        }
+    }
+
+    #[test]
+    fn a_wrapper_around_the_whole_file_runs_as_if_absent() {
+        let text = "BEGIN;\ncreate table a (x int);\ncreate table b (x int);\nCOMMIT;\n";
+        assert_eq!(read(text).unwrap().mode, TransactionMode::Transaction);
+        let body = transaction_body(text);
+        assert_eq!(body.len(), text.len());
+        assert!(
+            !body.contains("BEGIN") && !body.contains("COMMIT"),
+            "{body}"
+        );
+        assert!(body.contains("create table b"));
+        for text in [
+            "begin transaction;\nselect 1;\nend;",
+            "START TRANSACTION; select 1; COMMIT WORK;",
+        ] {
+            assert!(read(text).is_ok(), "{text}");
+            assert!(
+                !transaction_body(text)
+                    .to_lowercase()
+                    .contains("begin transaction")
+            );
+        }
+        assert_eq!(transaction_body("select 1;"), "select 1;");
+        // A wrapper with more control inside is not a wrapper.
+        assert!(read("begin;\nselect 1;\ncommit;\nselect 2;\ncommit;").is_err());
+    }
+
+    #[test]
+    fn statements_that_refuse_a_transaction_block_want_the_directive() {
+        for (text, what) in [
+            (
+                "create index concurrently i on t (a);",
+                "CREATE INDEX CONCURRENTLY",
+            ),
+            (
+                "CREATE UNIQUE INDEX CONCURRENTLY i ON t (a);",
+                "CREATE INDEX CONCURRENTLY",
+            ),
+            ("drop index concurrently i;", "DROP INDEX CONCURRENTLY"),
+            ("reindex index concurrently i;", "REINDEX"),
+            ("vacuum t;", "VACUUM"),
+            ("create database x;", "CREATE DATABASE"),
+            ("alter system set work_mem = '1MB';", "ALTER SYSTEM"),
+            (
+                "alter table p detach partition c concurrently;",
+                "DETACH PARTITION",
+            ),
+        ] {
+            let e = refused(text);
+            assert!(e.message.starts_with(what), "{text}: {}", e.message);
+            assert!(e.message.contains("-- strata:no-transaction"));
+        }
+        assert!(read("-- strata:no-transaction\ncreate index concurrently i on t (a);").is_ok());
+        assert!(read("create index i on t (a);").is_ok());
+    }
+
+    #[test]
+    fn the_history_table_is_out_of_bounds() {
+        let f = SqlFormat::default();
+        for (text, col) in [
+            ("CREATE TABLE IF NOT EXISTS schema_migrations (id int);", 28),
+            ("create index i on schema_migrations (version);", 19),
+            ("insert into public.schema_migrations values (1);", 13),
+            ("delete from \"schema_migrations\";", 13),
+            ("do $$ begin delete from Schema_Migrations; end $$;", 25),
+        ] {
+            let e = f.read(text).expect_err(text);
+            assert_eq!(e.column, Some(col), "{text}");
+            assert!(e.message.contains("history_table"), "{}", e.message);
+        }
+        for text in [
+            "create table other.schema_migrations (x int);",
+            "create table \"Schema_Migrations\" (x int);",
+            "select 'schema_migrations';",
+            "-- schema_migrations\nselect 1;",
+            "create table schema_migrations_old (x int);",
+        ] {
+            assert!(f.read(text).is_ok(), "{text}");
+        }
+        let ops = SqlFormat::new("ops.History");
+        assert!(ops.read("create table ops.\"History\" ();").is_err());
+        assert!(ops.read("create table ops.history ();").is_ok());
+        assert!(ops.read("create table \"History\" ();").is_ok());
+    }
+
+    #[test]
+    fn meta_commands_are_refused_with_their_line() {
+        let e = refused("select 1;\n\\connect other\nselect 2;");
+        assert_eq!((e.line, e.column), (Some(2), Some(1)));
+        assert!(e.message.starts_with("\\connect is a psql meta-command"));
+        let e = refused("-- strata:no-transaction\n  \\set x 1\n");
+        assert_eq!(e.line, Some(2));
     }
 }

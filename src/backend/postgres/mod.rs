@@ -55,6 +55,89 @@ pub struct PostgresBackend {
     /// the first write (inside the first migration's transaction), so a
     /// first run that fails leaves the database exactly as it was.
     pending_history: Option<String>,
+    /// How to open another connection, to cancel a step in progress.
+    options: PgConnectOptions,
+    /// The server process of this session, once known (read with the lock).
+    pid: Option<i32>,
+}
+
+/// Cancels the statement a session is running (`pg_cancel_backend`), from
+/// a connection of its own.
+pub struct Cancel {
+    options: PgConnectOptions,
+    pid: i32,
+}
+
+impl Cancel {
+    /// Sends the cancel; a failure is logged, and the step runs on.
+    pub async fn cancel(&self) {
+        let sent = async {
+            let mut conn = PgConnection::connect_with(&self.options).await?;
+            sqlx::query("SELECT pg_cancel_backend($1)")
+                .bind(self.pid)
+                .execute(&mut conn)
+                .await?;
+            conn.close().await
+        };
+        if let Err(e) = sent.await {
+            tracing::warn!(pid = self.pid, error = %describe(&e), "cancelling the step failed");
+        }
+    }
+}
+
+/// A driver error as text: the server's message, code, detail and hint,
+/// without the position in PostgreSQL's own C source that sqlx appends
+/// (`at line 3665`), which users read as a line of their file.
+pub(crate) fn describe(e: &sqlx::Error) -> String {
+    match e
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<PgDatabaseError>())
+    {
+        Some(pg) => {
+            let mut text = format!("{} (SQLSTATE {})", pg.message(), pg.code());
+            if let Some(detail) = pg.detail() {
+                text.push_str(&format!("; detail: {detail}"));
+            }
+            if let Some(hint) = pg.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => e.to_string(),
+    }
+}
+
+/// Whether a server error is about a statement of the file (and so worth
+/// placing by re-running the file), rather than about the session: a
+/// cancel, a lost connection, lack of resources, a deadlock.
+fn statement_error(e: &sqlx::Error) -> bool {
+    match e.as_database_error().and_then(|d| d.code()) {
+        Some(code) => !["57", "08", "53", "58", "XX", "40"]
+            .iter()
+            .any(|class| code.starts_with(class)),
+        None => false,
+    }
+}
+
+/// A history table that another tool made, told by its columns: which
+/// tool it looks like.
+fn foreign_tool(columns: &[String]) -> Option<&'static str> {
+    let has = |c: &str| columns.iter().any(|x| x == c);
+    if has("dirty") && has("version") && columns.len() == 2 {
+        Some("golang-migrate")
+    } else if has("version") && columns.len() == 1 {
+        Some("dbmate")
+    } else if has("installed_rank") && has("script") {
+        Some("Flyway")
+    } else if has("installed_on") && has("description") && has("checksum") {
+        Some("sqlx")
+    } else if has("applied_on") && has("checksum") {
+        Some("refinery")
+    } else if has("name") && has("checksum") && has("success") {
+        None // strata's own
+    } else {
+        Some("another tool")
+    }
 }
 
 /// Quotes `name` or `schema.name` (already validated as plain identifiers).
@@ -82,7 +165,7 @@ impl PostgresBackend {
             message: db.url.scrub(&message),
         };
         let options = PgConnectOptions::from_str(db.url.expose())
-            .map_err(|e| connect_error(e.to_string()))?
+            .map_err(|e| connect_error(describe(&e)))?
             .application_name("strata")
             // Migration files may hold secrets (CREATE ROLE … PASSWORD);
             // never log statements.
@@ -90,8 +173,10 @@ impl PostgresBackend {
         let conn = tokio::time::timeout(timeout, PgConnection::connect_with(&options))
             .await
             .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
-            .map_err(|e| connect_error(e.to_string()))?;
+            .map_err(|e| connect_error(describe(&e)))?;
         Ok(PostgresBackend {
+            options,
+            pid: None,
             conn,
             database: db.name.clone(),
             url: db.url.clone(),
@@ -109,16 +194,64 @@ impl PostgresBackend {
     }
 
     /// The configured database name.
-    pub(crate) fn database(&self) -> &str {
+    pub fn database(&self) -> &str {
         &self.database
+    }
+
+    /// How to cancel this session's step in progress, once the lock was
+    /// taken (which reads the session's server process).
+    pub fn canceller(&self) -> Option<Cancel> {
+        Some(Cancel {
+            options: self.options.clone(),
+            pid: self.pid?,
+        })
     }
 
     /// Wraps a driver error with context, scrubbed of the URL's secrets.
     pub(crate) fn db_error(&self, context: &str, e: sqlx::Error) -> Error {
         Error::Database {
             database: self.database.clone(),
-            message: self.url.scrub(&format!("{context}: {e}")),
+            message: self.url.scrub(&format!("{context}: {}", describe(&e))),
         }
+    }
+
+    /// The error for a history table another tool made, if this is one.
+    async fn foreign_history(&mut self) -> Option<Error> {
+        let (schema, table) = match self.table_name.split_once('.') {
+            Some((s, t)) => (Some(s.to_string()), t.to_string()),
+            None => (None, self.table_name.clone()),
+        };
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT a.attname::text FROM pg_attribute a \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+        )
+        .bind(match &schema {
+            Some(s) => format!("\"{s}\".\"{table}\""),
+            None => format!("\"{table}\""),
+        })
+        .fetch_all(&mut self.conn)
+        .await
+        .ok()?;
+        let tool = foreign_tool(&columns)?;
+        let from = match tool {
+            "golang-migrate" | "dbmate" | "Flyway" | "sqlx" | "refinery" => format!(
+                " and `migrate baseline --from {}` to adopt its history",
+                tool.to_lowercase()
+            ),
+            _ => String::new(),
+        };
+        Some(Error::Config {
+            setting: "history_table".into(),
+            message: format!(
+                "database {}: the table {} is not strata's history: it looks like {tool}'s \
+                 (columns {}). Give strata a table of its own with history_table = \
+                 \"strata_migrations\" in migrate.toml (or --history-table){from}",
+                self.database,
+                self.table_name,
+                columns.join(", ")
+            ),
+        })
     }
 
     /// Turns a server error into one naming the file, line and column.
@@ -137,8 +270,9 @@ impl PostgresBackend {
                 file,
                 location: String::new(),
                 code: None,
-                message: self.url.scrub(&e.to_string()),
-                applied: Vec::new(),
+                message: self.url.scrub(&describe(&e)),
+                progress: None,
+                done: Default::default(),
             }));
         };
         let location = match pg.position() {
@@ -158,13 +292,20 @@ impl PostgresBackend {
         if let Some(hint) = pg.hint() {
             message.push_str(&format!("\n  hint: {hint}"));
         }
+        if pg.code() == "25001" && script.mode == TransactionMode::Transaction {
+            message.push_str(
+                "\n  hint: mark the file `-- strata:no-transaction` (first line) to run it \
+                 statement by statement, outside a transaction",
+            );
+        }
         Error::Step(Box::new(StepFailure {
             database: self.database.clone(),
             file,
             location,
             code: Some(format!("SQLSTATE {}", pg.code())),
             message: self.url.scrub(&message),
-            applied: Vec::new(),
+            progress: None,
+            done: Default::default(),
         }))
     }
 
@@ -202,50 +343,118 @@ impl PostgresBackend {
 
     async fn run_in_transaction(&mut self, step: &Step, script: &Script) -> Result<i64> {
         let started = Instant::now();
-        let history_ddl = self.pending_history.clone();
-        let mut tx = self.conn.begin().await.map_err(|e| Error::Database {
-            database: self.database.clone(),
-            message: format!("BEGIN failed: {e}"),
-        })?;
-        if let Some(ddl) = history_ddl
-            && let Err(e) = sqlx::raw_sql(AssertSqlSafe(ddl)).execute(&mut *tx).await
-        {
-            let _ = tx.rollback().await;
-            return Err(self.db_error(&format!("creating {} failed", self.table_name), e));
-        }
-        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(script.content.clone()))
-            .execute(&mut *tx)
+        let body = format::transaction_body(&script.content);
+        // One round trip: open the transaction, create the history table
+        // with the first migration, and note the transaction's id, so that
+        // a file that ends it is noticed before anything is recorded.
+        let open = match &self.pending_history {
+            Some(ddl) => format!("BEGIN;\n{ddl};\nSELECT txid_current()"),
+            None => "BEGIN; SELECT txid_current()".to_string(),
+        };
+        let xid: i64 = match sqlx::raw_sql(AssertSqlSafe(open))
+            .fetch_one(&mut self.conn)
             .await
+            .and_then(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
         {
-            let _ = tx.rollback().await;
-            return Err(self.step_error(script, None, e));
+            Ok(x) => x,
+            Err(e) => {
+                let _ = self.exec("ROLLBACK".into()).await;
+                return Err(self.db_error(
+                    &format!("opening the transaction (and {}) failed", self.table_name),
+                    e,
+                ));
+            }
+        };
+        if let Err(e) = self.exec(body.clone().into_owned()).await {
+            let _ = self.exec("ROLLBACK".into()).await;
+            let placeable = statement_error(&e);
+            let mut error = self.step_error(script, None, e);
+            if let Error::Step(f) = &mut error
+                && f.location.is_empty()
+                && placeable
+                && let Some(offset) = self.locate(&body).await
+            {
+                f.location = format!(":{}", crate::split::line_of(&script.content, offset));
+            }
+            return Err(error);
         }
         let elapsed = started.elapsed().as_millis() as i64;
+        // Recorded only if this is still the transaction strata opened.
         let record = match step.action {
-            Action::Apply => sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO {} (version, name, checksum, execution_time_ms, success) VALUES ($1, $2, $3, $4, true)",
-                self.table
-            )))
-            .bind(step.version as i64)
-            .bind(&step.description)
-            .bind(&step.checksum)
-            .bind(elapsed.min(i32::MAX as i64) as i32)
-            .execute(&mut *tx)
-            .await,
-            Action::Revert => sqlx::query(AssertSqlSafe(format!("DELETE FROM {} WHERE version = $1", self.table)))
+            Action::Apply => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO {} (version, name, checksum, execution_time_ms, success) \
+                 SELECT $1, $2, $3, $4, true WHERE txid_current_if_assigned() = $5",
+                    self.table
+                )))
                 .bind(step.version as i64)
-                .execute(&mut *tx)
-                .await,
+                .bind(&step.description)
+                .bind(&step.checksum)
+                .bind(elapsed.min(i32::MAX as i64) as i32)
+                .bind(xid)
+                .execute(&mut self.conn)
+                .await
+            }
+            Action::Revert => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM {} WHERE version = $1 AND txid_current_if_assigned() = $2",
+                    self.table
+                )))
+                .bind(step.version as i64)
+                .bind(xid)
+                .execute(&mut self.conn)
+                .await
+            }
         };
-        if let Err(e) = record {
-            let _ = tx.rollback().await;
-            return Err(self.db_error("recording the migration failed", e));
+        match record {
+            Ok(r) if r.rows_affected() == 1 => {}
+            Ok(_) => {
+                let _ = self.exec("ROLLBACK".into()).await;
+                return Err(Error::Step(Box::new(StepFailure {
+                    database: self.database.clone(),
+                    file: script.file.clone(),
+                    location: String::new(),
+                    code: None,
+                    message: "the file ended the transaction strata runs it in (a COMMIT or \
+                              ROLLBACK it sent, or one in a procedure it called): what it ran \
+                              before that is committed and NOT recorded. Check the database, \
+                              remove the transaction control from the file, then run again"
+                        .to_string(),
+                    progress: None,
+                    done: Default::default(),
+                })));
+            }
+            Err(e) => {
+                let _ = self.exec("ROLLBACK".into()).await;
+                return Err(self.db_error("recording the migration failed", e));
+            }
         }
-        tx.commit()
+        self.exec("COMMIT".into())
             .await
             .map_err(|e| self.db_error("COMMIT failed", e))?;
         self.pending_history = None;
         Ok(elapsed)
+    }
+
+    /// After a transactional file failed without a position (and was
+    /// rolled back): runs it again statement by statement in a transaction
+    /// that is always rolled back, to find the statement that fails.
+    async fn locate(&mut self, body: &str) -> Option<usize> {
+        let statements = crate::split::split_sql(body).ok()?;
+        // Bounded: a slow statement before the failing one makes the
+        // search give up rather than hold the lock for long.
+        self.exec("BEGIN; SET LOCAL statement_timeout = '30s'".into())
+            .await
+            .ok()?;
+        let mut found = None;
+        for s in statements {
+            if self.exec(s.text.to_string()).await.is_err() {
+                found = Some(s.offset);
+                break;
+            }
+        }
+        let _ = self.exec("ROLLBACK".into()).await;
+        found
     }
 
     /// Creates the history table now if it is still pending.
@@ -315,6 +524,22 @@ impl Stepwise<(usize, String)> for PostgresBackend {
             .map_err(|e| self.db_error("recording the migration as finished", e))
     }
 
+    async fn unmark(&mut self, step: &Step) -> Result<()> {
+        let sql = match step.action {
+            Action::Apply => format!("DELETE FROM {} WHERE version = $1", self.table),
+            Action::Revert => format!(
+                "UPDATE {} SET success = true WHERE version = $1",
+                self.table
+            ),
+        };
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(step.version as i64)
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.db_error("taking back the record of a step that changed nothing", e))
+    }
+
     async fn run_unit(
         &mut self,
         script: &Script,
@@ -357,8 +582,19 @@ impl Backend for PostgresBackend {
             {
                 Ok(Vec::new())
             }
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42703") => {
+                let e = sqlx::Error::Database(e);
+                Err(match self.foreign_history().await {
+                    Some(foreign) => foreign,
+                    None => self.db_error(&format!("reading {} failed", self.table_name), e),
+                })
+            }
             Err(e) => Err(self.db_error(&format!("reading {} failed", self.table_name), e)),
         }
+    }
+
+    fn history_is_transactional(&self) -> bool {
+        true
     }
 
     async fn ensure_history(&mut self) -> Result<()> {
@@ -387,13 +623,14 @@ impl Backend for PostgresBackend {
         // client_connection_check_interval (PostgreSQL 14+) makes the server
         // notice within seconds that a killed runner is gone, even during a
         // long statement, and so end its session and release its lock.
-        self.exec(
-            "SELECT CASE WHEN current_setting('server_version_num')::int >= 140000 \
-                    THEN set_config('client_connection_check_interval', '2000', false) END"
-                .to_string(),
+        let pid: i32 = sqlx::query_scalar(
+            "SELECT pg_backend_pid() FROM (SELECT CASE WHEN current_setting('server_version_num')::int >= 140000 \
+                    THEN set_config('client_connection_check_interval', '2000', false) END) s",
         )
+        .fetch_one(&mut self.conn)
         .await
         .map_err(|e| self.db_error("preparing the connection failed", e))?;
+        self.pid = Some(pid);
         // Try, never block: a session blocked in pg_advisory_lock() holds a
         // snapshot, and a CREATE INDEX CONCURRENTLY run by the lock's holder
         // waits for every older snapshot to go away, so holder and waiter

@@ -194,6 +194,11 @@ impl QdrantBackend {
         status_error(&self.database, &self.url, context, s)
     }
 
+    /// The configured database name.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
     /// Removes the lock left by a runner that died; see
     /// [`LeasedLock::break_lock`].
     pub async fn break_lock(&mut self, force: bool) -> Result<String> {
@@ -361,6 +366,23 @@ impl QdrantBackend {
         Ok(())
     }
 
+    /// Sets `success` of a recorded version (a rollback starts by
+    /// clearing it).
+    async fn set_success(&mut self, version: u64, success: bool) -> Result<()> {
+        let flag = Payload::try_from(json!({ "success": success })).expect("an object");
+        self.points
+            .set_payload(pb::SetPayloadPoints {
+                collection_name: self.history.clone(),
+                wait: Some(true),
+                payload: flag.into(),
+                points_selector: Some(vec![point_id(version)].into()),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(|s| self.db_error("writing the history", s))
+    }
+
     fn step_error(&self, script: &Script, i: usize, op: &Operation, s: tonic::Status) -> Error {
         Error::Step(Box::new(StepFailure {
             database: self.database.clone(),
@@ -368,7 +390,8 @@ impl QdrantBackend {
             location: format!(" at $[{i}] ({})", op.describe()),
             code: Some(format!("{:?}", s.code())),
             message: self.url.scrub(s.message()),
-            applied: Vec::new(),
+            progress: None,
+            done: Default::default(),
         }))
     }
 }
@@ -388,22 +411,9 @@ impl Stepwise<Operation> for QdrantBackend {
     async fn mark_started(&mut self, step: &Step) -> Result<()> {
         match step.action {
             Action::Apply => self.write_record(&step.record(false, 0)).await,
-            Action::Revert => {
-                // Only the flag: the step carries the rollback file's
-                // checksum, not the migration's.
-                let flag = Payload::try_from(json!({ "success": false })).expect("an object");
-                self.points
-                    .set_payload(pb::SetPayloadPoints {
-                        collection_name: self.history.clone(),
-                        wait: Some(true),
-                        payload: flag.into(),
-                        points_selector: Some(vec![point_id(step.version)].into()),
-                        ..Default::default()
-                    })
-                    .await
-                    .map(|_| ())
-                    .map_err(|s| self.db_error("recording the rollback as started", s))
-            }
+            // Only the flag: the step carries the rollback file's checksum,
+            // not the migration's.
+            Action::Revert => self.set_success(step.version, false).await,
         }
     }
 
@@ -413,6 +423,21 @@ impl Stepwise<Operation> for QdrantBackend {
             Action::Revert => self.remove(step.version).await,
         }
     }
+
+    async fn unmark(&mut self, step: &Step) -> Result<()> {
+        match step.action {
+            Action::Apply => self.remove(step.version).await,
+            Action::Revert => self.set_success(step.version, true).await,
+        }
+    }
+
+    /// The server applies `update_collection` section by section: it may
+    /// fail part-way.
+    fn atomic(&self, op: &Operation) -> bool {
+        !matches!(op, Operation::UpdateCollection(_))
+    }
+
+    const UNIT: &'static str = "operation";
 
     async fn run_unit(&mut self, script: &Script, index: usize, op: &Operation) -> Result<()> {
         tracing::debug!(database = %self.database, op = %op.describe(), "running");
@@ -494,7 +519,8 @@ impl Backend for QdrantBackend {
             return Ok(());
         }
         let mut cluster = self.cluster().await?;
-        crate::operations::play::<Operation>(&mut cluster, steps)
+        let reserved = [self.history.clone(), format!("{}_lock", self.history)];
+        crate::operations::play::<Operation>(&mut cluster, steps, &reserved)
     }
 
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {

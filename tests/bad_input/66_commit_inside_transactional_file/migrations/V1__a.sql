@@ -1,0 +1,4 @@
+CREATE TABLE half_a (x int);
+COMMIT;
+CREATE TABLE half_b (x int);
+SELECT 1/0;

@@ -1,0 +1,2 @@
+CREATE TABLE t (x int);
+\connect other
