@@ -2,70 +2,119 @@
 //! (redacted), and how a server's or driver's message is scrubbed of the
 //! connection's secrets before anyone sees it. A leaf: errors, config and
 //! backends all use it.
+//!
+//! Redaction never depends on the URL parsing: the userinfo is everything
+//! between `://` and the *last* `@`, so a password holding `/`, `?`, `#`,
+//! `@` or `:` is hidden whole even in a URL no parser accepts. Scrubbing
+//! replaces exactly the secrets known to the connection (the URL's
+//! password, secret query parameters, the `password` and `api_key`
+//! settings), in their raw, percent-encoded and percent-decoded forms, and
+//! nothing else.
 
 use std::fmt;
+use std::sync::RwLock;
 
-/// A connection URL that never shows its password when printed.
+/// Secrets shorter than this are not scrubbed: replacing every `a` of a
+/// message would mangle it, and a one- or two-character password protects
+/// nothing anyway.
+const SHORTEST_SCRUBBED: usize = 3;
+
+/// A secret given beside a URL (`password = "…"`, `api_key = "…"`): never
+/// shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A connection URL that never shows its password when printed, with the
+/// other secrets of its connection, so that every message about the
+/// connection can be scrubbed of all of them.
 ///
 /// `Display` and `Debug` both redact; [`ConnectionUrl::expose`] is the only way
 /// to the real string, and only backends call it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ConnectionUrl(String);
+pub struct ConnectionUrl {
+    url: String,
+    extra: Vec<String>,
+}
 
 impl ConnectionUrl {
     /// Wraps a URL.
     pub fn new(url: impl Into<String>) -> Self {
-        ConnectionUrl(url.into())
+        ConnectionUrl {
+            url: url.into(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// The same URL, with more secrets of its connection to scrub: a
+    /// `password` or `api_key` setting, a value substituted into the URL.
+    pub fn with_secrets(mut self, secrets: impl IntoIterator<Item = String>) -> Self {
+        self.extra
+            .extend(secrets.into_iter().filter(|s| !s.is_empty()));
+        self
     }
 
     /// The URL with its secret parts, for the driver only.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.url
     }
 
     /// The URL as it may be shown to people.
     pub fn redacted(&self) -> String {
-        redact_url(&self.0)
+        self.scrub(&redact_url(&self.url))
     }
 
-    /// The secret strings in this URL (password, raw and percent-decoded), for
-    /// scrubbing server and driver messages before they are shown.
+    /// Every secret of this connection, in each form it may take in a
+    /// message (raw, percent-encoded, percent-decoded), longest first.
     pub fn secrets(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some((_, pass)) = userinfo(&self.0).and_then(|u| u.split_once(':'))
-            && !pass.is_empty()
-        {
-            out.push(pass.to_string());
-            let decoded = percent_decode(pass);
-            if decoded != pass {
-                out.push(decoded);
-            }
+        let mut base = Vec::new();
+        if let Some(pass) = url_password(&self.url) {
+            base.push(pass.to_string());
         }
-        if let Some((_, query)) = self.0.split_once('?') {
+        if let Some((_, query)) = self.url.split_once('?') {
             for pair in query.split('&') {
                 if let Some((k, v)) = pair.split_once('=')
                     && is_secret_param(k)
-                    && !v.is_empty()
                 {
-                    out.push(v.to_string());
+                    base.push(v.to_string());
                     // Query values may be form-encoded ('+' for space).
-                    let decoded = percent_decode(&v.replace('+', " "));
-                    if decoded != v {
-                        out.push(decoded);
-                    }
+                    base.push(v.replace('+', " "));
                 }
             }
         }
+        base.extend(self.extra.iter().cloned());
+        let mut out = Vec::new();
+        for s in base {
+            for form in [percent_decode(&s), percent_encode(&s), s] {
+                if form.chars().count() >= SHORTEST_SCRUBBED && !out.contains(&form) {
+                    out.push(form);
+                }
+            }
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.len()));
         out
     }
 
-    /// Replaces every secret of this URL in `text` with `***`.
+    /// Replaces every secret of this connection in `text` with `***`.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in self.secrets() {
-            out = out.replace(&secret, "***");
-        }
-        out
+        scrub_with(text, &self.secrets())
     }
 }
 
@@ -81,10 +130,28 @@ impl fmt::Debug for ConnectionUrl {
     }
 }
 
-fn userinfo(url: &str) -> Option<&str> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    Some(&authority[..authority.rfind('@')?])
+fn scrub_with(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// Where the userinfo of a URL ends: after `scheme://`, at the last `@`.
+fn userinfo_span(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let at = url[start..].rfind('@')? + start;
+    Some((start, at))
+}
+
+/// The password in `scheme://user:password@…`, found without parsing.
+fn url_password(url: &str) -> Option<&str> {
+    let (start, at) = userinfo_span(url)?;
+    let (_, pass) = url[start..at].split_once(':')?;
+    (!pass.is_empty()).then_some(pass)
 }
 
 fn is_secret_param(key: &str) -> bool {
@@ -94,24 +161,21 @@ fn is_secret_param(key: &str) -> bool {
     )
 }
 
-/// Redacts the password in `scheme://user:password@host/...` and secret query
-/// parameters (`?password=...`). Pure; anything unparsable is returned as is,
-/// because a URL without `://` carries no userinfo to hide.
+/// Redacts the password in `scheme://user:password@host/...` and secret
+/// query parameters (`?password=...`). Pure, and independent of whether the
+/// URL parses: the userinfo ends at the last `@`, so an unencoded `/`, `?`,
+/// `#`, `:` or `@` in a password cannot make part of it show.
 pub fn redact_url(url: &str) -> String {
     let mut out = url.to_string();
-    if let Some(info) = userinfo(url)
-        && let Some((user, pass)) = info.split_once(':')
-        && !pass.is_empty()
+    if let Some((start, at)) = userinfo_span(url)
+        && let Some(colon) = url[start..at].find(':')
     {
-        let start = url.find("://").map(|i| i + 3).unwrap_or(0);
-        out = format!(
-            "{}{}:***{}",
-            &url[..start],
-            user,
-            &url[start + info.len()..]
-        );
+        out = format!("{}:***{}", &url[..start + colon], &url[at..]);
     }
-    if let Some((base, query)) = out.clone().split_once('?') {
+    // Secret query parameters, after whatever userinfo there was.
+    let query_from = userinfo_span(&out).map_or(0, |(_, at)| at);
+    if let Some(q) = out[query_from..].find('?') {
+        let (base, query) = out.split_at(query_from + q + 1);
         let pairs: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
@@ -119,12 +183,13 @@ pub fn redact_url(url: &str) -> String {
                 _ => pair.to_string(),
             })
             .collect();
-        out = format!("{base}?{}", pairs.join("&"));
+        out = format!("{base}{}", pairs.join("&"));
     }
     out
 }
 
-pub(crate) fn percent_decode(s: &str) -> String {
+/// Percent-decodes `%XX` sequences; anything else is kept as it is.
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -143,6 +208,42 @@ pub(crate) fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so a
+/// value can stand in a URL's userinfo whatever it holds.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Secrets of every connection this process was configured with, for the
+/// last line of defence: the command line's log writer and error printer
+/// scrub everything they print with them.
+static REGISTERED: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Adds a connection's secrets to the process-wide list.
+pub fn register(url: &ConnectionUrl) {
+    let mut list = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    for s in url.secrets() {
+        if !list.contains(&s) {
+            list.push(s);
+        }
+    }
+    list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// Replaces every registered secret in `text` with `***`.
+pub fn scrub_registered(text: &str) -> String {
+    let list = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    scrub_with(text, &list)
 }
 
 #[cfg(test)]
@@ -168,5 +269,44 @@ mod tests {
         assert_eq!(redact_url("postgres://u@h/x"), "postgres://u@h/x");
         // An '@' inside the password: the last '@' ends the userinfo.
         assert_eq!(redact_url("postgres://u:p@ss@h/x"), "postgres://u:***@h/x");
+    }
+
+    #[test]
+    fn unparsable_urls_hide_the_whole_password() {
+        for (url, pass) in [
+            (
+                "postgres://billing:aB3/xY9+Qz7kLm==@127.0.0.1:42625/billing",
+                "aB3/xY9+Qz7kLm==",
+            ),
+            (
+                "postgres://spec:p@ss:w/rd%25#@127.0.0.1:1/db",
+                "p@ss:w/rd%25#",
+            ),
+            (
+                "postgres://u:a?b&password=c@h/db?sslmode=require",
+                "a?b&password=c",
+            ),
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains(pass), "{shown}");
+            assert!(shown.ends_with(&url[url.rfind('@').unwrap()..]), "{shown}");
+            let c = ConnectionUrl::new(url);
+            let message = format!("cannot connect to {url}: invalid port number");
+            let scrubbed = c.scrub(&message);
+            assert!(!scrubbed.contains(pass), "{scrubbed}");
+            // Nothing but the secret is touched: the words stay whole.
+            assert!(scrubbed.ends_with(": invalid port number"), "{scrubbed}");
+        }
+    }
+
+    #[test]
+    fn every_form_of_a_secret_is_scrubbed_and_nothing_else() {
+        let url = ConnectionUrl::new("postgres://u@h/db")
+            .with_secrets(["p@ss:w/rd%25#".to_string(), "k".to_string()]);
+        let text = "port p@ss:w/rd%25# p%40ss%3Aw%2Frd%2525%23 p@ss:w/rd%# keep";
+        assert_eq!(url.scrub(text), "port *** *** *** keep");
+        // A secret too short to scrub without mangling words is left.
+        assert_eq!(url.scrub("kind"), "kind");
+        assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
     }
 }

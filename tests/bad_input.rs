@@ -128,7 +128,10 @@ async fn every_bad_input_is_refused_by_name_and_changes_nothing() {
     assert!(dirs.len() >= 50, "the corpus has {} cases", dirs.len());
     let password = admin_password();
     let es = Es::new();
+    // Start from an empty cluster: the cases expect no strata history there.
+    es.reset().await;
     let graph = support::neo4j_client::graph().await;
+    support::neo4j_client::reset(&graph).await;
     let qdrant = qdrant_server::TestQdrant::default();
     let qdrant_server = qdrant.clone().start().await;
     let es_url = support::es_client::server();

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use strata::{Config, Migrator};
+use support::Project;
 
 /// Every secret the configs below plant, as written and as they may be
 /// transformed on the way (percent-decoded, base64 in a basic-auth header).
@@ -175,4 +176,174 @@ async fn errors_and_panics_on_them_hide_every_secret() {
     // Every database fails with nothing listening; against the servers, all
     // but Elasticsearch (whose test cluster has security off).
     assert_eq!(failures, 6 + 4, "every connection that should fail did");
+}
+
+/// Passwords a generator or a person may well produce, with every
+/// character a URL gives a meaning to.
+const HARD_PASSWORDS: &[&str] = &["aB3/xY9+Qz7kLm==", "p@ss:w/rd%25#?&=x"];
+
+/// Every form a password may take on its way: as written, percent-encoded,
+/// percent-decoded, and base64 in a basic-auth header.
+fn forms(user: &str, password: &str) -> Vec<String> {
+    let encoded: String = password
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let decoded = password.replace("%25", "%");
+    vec![
+        password.to_string(),
+        encoded,
+        decoded,
+        support::base64(&format!("{user}:{password}")),
+    ]
+}
+
+#[test]
+fn hard_passwords_never_show_in_any_failure_at_any_log_level() {
+    let admin = support::admin_url();
+    let pg_port = admin
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (neo4j, _) = support::neo4j_client::server();
+    let neo4j_port = neo4j.rsplit(':').next().unwrap().to_string();
+    let tls = std::env::var("STRATA_TEST_CERTS").ok();
+    let wrong_ca = tls
+        .as_ref()
+        .map(|d| format!("{d}/wrong-ca.crt"))
+        .unwrap_or_else(|| panic!("STRATA_TEST_CERTS is not set: run tests/support/test.sh"));
+    // (label, kind, URL with `${PW}` in its userinfo, the same URL with the
+    // password as a setting instead)
+    let pg = |host: &str, port: &str, query: &str| {
+        (
+            format!("postgres://strata:${{PW}}@{host}:{port}/postgres{query}"),
+            format!("postgres://{host}:{port}/postgres{query}"),
+        )
+    };
+    let bolt = |host: &str, port: &str| {
+        (
+            format!("bolt://neo4j:${{PW}}@{host}:{port}"),
+            format!("bolt://{host}:{port}"),
+        )
+    };
+    let mut cases = vec![
+        (
+            "postgres wrong password",
+            "postgres",
+            pg("127.0.0.1", &pg_port, ""),
+        ),
+        (
+            "postgres refused port",
+            "postgres",
+            pg("127.0.0.1", "1", ""),
+        ),
+        (
+            "postgres unknown host",
+            "postgres",
+            pg("no-such-host.invalid", "5432", ""),
+        ),
+        (
+            "postgres TLS failure",
+            "postgres",
+            pg(
+                "127.0.0.1",
+                &pg_port,
+                &format!("?sslmode=verify-full&sslrootcert={wrong_ca}"),
+            ),
+        ),
+        (
+            "postgres bad URL",
+            "postgres",
+            pg("127.0.0.1", "not-a-port", ""),
+        ),
+        (
+            "neo4j wrong password",
+            "neo4j",
+            bolt("127.0.0.1", &neo4j_port),
+        ),
+        ("neo4j refused port", "neo4j", bolt("127.0.0.1", "1")),
+        (
+            "neo4j unknown host",
+            "neo4j",
+            bolt("no-such-host.invalid", "7687"),
+        ),
+        ("neo4j bad URL", "neo4j", bolt("127.0.0.1", "not-a-port")),
+    ];
+    for (label, host) in [
+        ("elasticsearch refused port", "127.0.0.1:1"),
+        ("elasticsearch unknown host", "no-such-host.invalid:9200"),
+        ("elasticsearch bad URL", "127.0.0.1:not-a-port"),
+    ] {
+        cases.push((
+            label,
+            "elasticsearch",
+            (
+                format!("http://elastic:${{PW}}@{host}"),
+                format!("http://{host}"),
+            ),
+        ));
+    }
+    let mut runs = Vec::new();
+    for password in HARD_PASSWORDS {
+        for (label, kind, (in_url, beside)) in &cases {
+            let user = if *kind == "neo4j" { "neo4j" } else { "elastic" };
+            let user_line = match *kind {
+                "postgres" => "user = \"strata\"\n",
+                "neo4j" => "user = \"neo4j\"\n",
+                _ => "user = \"elastic\"\n",
+            };
+            for (form, config) in [
+                ("${PW} in the URL", format!("url = \"{in_url}\"\n")),
+                (
+                    "password setting",
+                    format!("url = \"{beside}\"\n{user_line}password = \"${{PW}}\"\n"),
+                ),
+            ] {
+                for (level, extra) in [("default", None), ("trace", Some("-vv"))] {
+                    let p = Project::new();
+                    p.config(&format!(
+                        "[databases.db]\nkind = \"{kind}\"\n{config}migrations = \"migrations\"\n"
+                    ));
+                    let mut cmd = std::process::Command::new(support::migrate_bin());
+                    if let Some(flag) = extra {
+                        cmd.arg(flag).env("STRATA_LOG", "trace");
+                    }
+                    cmd.args(["--connect-timeout", "2", "status"])
+                        .current_dir(p.path())
+                        .env("PW", password)
+                        .env_remove("DATABASE_URL")
+                        .stdout(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::piped());
+                    let what = format!("{label}, {form}, {level} log, password {password:?}");
+                    runs.push((what, user, *password, cmd.spawn().unwrap(), p));
+                }
+            }
+        }
+    }
+    for (what, user, password, child, _project) in runs {
+        let run: support::Run = child.wait_with_output().unwrap().into();
+        assert_ne!(run.code, 0, "{what}: expected a failure\n{}", run.all());
+        for secret in forms(user, password) {
+            assert!(
+                !run.all().contains(&secret),
+                "{what}: the output shows {secret:?}:\n{}",
+                run.all()
+            );
+        }
+        assert!(
+            !run.all().contains("ort number\n") || run.all().contains("port number"),
+            "{what}: a word was mangled:\n{}",
+            run.all()
+        );
+    }
 }

@@ -63,17 +63,26 @@ pub fn format(db: &DatabaseConfig) -> Result<Box<dyn Format>> {
     })
 }
 
-/// Parses an HTTP(S) database URL and takes off the `api_key` query
-/// parameter, where the config put the `api_key` setting (so redaction and
-/// scrubbing cover it like a password).
-pub(crate) fn split_api_key(url: &str) -> std::result::Result<(url::Url, Option<String>), String> {
-    let mut parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
-    let key = parsed
-        .query_pairs()
-        .find(|(k, _)| k == "api_key")
-        .map(|(_, v)| v.into_owned());
-    parsed.set_query(None);
-    Ok((parsed, key))
+/// The user and password of a connection: the `user`/`password` settings,
+/// else the URL's userinfo (percent-decoded).
+pub(crate) fn user_and_password(
+    db: &DatabaseConfig,
+    url: &url::Url,
+) -> (Option<String>, Option<String>) {
+    let user = db.user.clone().or_else(|| {
+        (!url.username().is_empty()).then(|| crate::secret::percent_decode(url.username()))
+    });
+    let password = db
+        .password
+        .as_ref()
+        .map(|p| p.expose().to_string())
+        .or_else(|| url.password().map(crate::secret::percent_decode));
+    (user, password)
+}
+
+/// Reads a PEM file a TLS setting names; the message names the file.
+pub(crate) fn read_pem(path: &std::path::Path) -> std::result::Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// Storage operations for one database. The engine owns the algorithm; a

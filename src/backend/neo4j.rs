@@ -29,7 +29,7 @@ use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
 use crate::kind::Kind;
 use crate::script::{FileError, Format, Reading, Script, TransactionMode};
-use crate::secret::{ConnectionUrl, percent_decode};
+use crate::secret::ConnectionUrl;
 use crate::split::{Statement, line_of, split_cypher};
 use crate::step::{Action, Step};
 
@@ -83,7 +83,7 @@ impl Neo4jBackend {
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
         let connect_error = |message: String| Error::Connect {
             database: db.name.clone(),
-            url: db.url.redacted(),
+            url: db.shown_url(),
             message: db.url.scrub(&message),
         };
         let parsed = url::Url::parse(db.url.expose()).map_err(|e| connect_error(e.to_string()))?;
@@ -93,23 +93,24 @@ impl Neo4jBackend {
             parsed.host_str().unwrap_or("localhost"),
             parsed.port().unwrap_or(7687)
         );
-        let user = match parsed.username() {
-            "" => "neo4j".to_string(),
-            u => percent_decode(u),
-        };
-        let password = percent_decode(parsed.password().unwrap_or(""));
+        let (user, password) = super::user_and_password(db, &parsed);
+        let user = user.unwrap_or_else(|| "neo4j".to_string());
+        let password = password.unwrap_or_default();
         let name = match parsed.path().trim_matches('/') {
             "" => "neo4j",
             n => n,
         };
-        let config = ConfigBuilder::default()
+        let mut builder = ConfigBuilder::default()
             .uri(uri)
             .user(user)
             .password(password)
             .db(name)
-            .max_connections(2)
-            .build()
-            .map_err(|e| connect_error(e.to_string()))?;
+            .max_connections(2);
+        // neo4rs calls the file of authorities to trust a client certificate.
+        if let Some(ca) = &db.tls.ca_cert {
+            builder = builder.with_client_certificate(ca);
+        }
+        let config = builder.build().map_err(|e| connect_error(e.to_string()))?;
         let graph = tokio::time::timeout(timeout, async {
             let graph = Graph::connect(config).await?;
             // The pool connects lazily: make sure the server and the
@@ -118,7 +119,18 @@ impl Neo4jBackend {
             Ok::<_, neo4rs::Error>(graph)
         })
         .await
-        .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
+        .map_err(|_| {
+            // The driver retries what it takes for a passing failure (a
+            // refused certificate among them) until the timeout: say where
+            // to look.
+            let tls = if parsed.scheme().contains('+') {
+                "; with TLS, check ca_cert and that the server's certificate names this host \
+                 (-vv shows the driver's retries)"
+            } else {
+                ""
+            };
+            connect_error(format!("no answer within {}s{tls}", timeout.as_secs()))
+        })?
         .map_err(|e| connect_error(e.to_string()))?;
         let conn = Conn {
             graph,

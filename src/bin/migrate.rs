@@ -234,7 +234,10 @@ fn main() -> ExitCode {
     }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                strata::secret::scrub_registered(&e.to_string())
+            );
             ExitCode::from(e.exit_code() as u8)
         }
     }
@@ -250,11 +253,28 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbedStderr)
         .with_target(false)
-        // Colour codes only for a person at a terminal, not in CI logs.
-        .with_ansi(std::io::stderr().is_terminal())
+        // Colour codes only for a person at a terminal who has not asked
+        // for none (NO_COLOR), never in CI logs.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
+}
+
+/// Standard error, with every configured secret scrubbed from each log
+/// line: the last line of defence for what drivers log at trace level.
+struct ScrubbedStderr;
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = strata::secret::scrub_registered(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
@@ -393,6 +413,9 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<(), Error> {
         return Ok(());
     }
     let config = load_config(&cli, &|name| std::env::var(name).ok())?;
+    for db in config.databases.values() {
+        strata::secret::register(&db.url);
+    }
     if let Cmd::Partitions { command } = &cli.command {
         return partitions(&config, &cli.databases, options, command).await;
     }

@@ -13,19 +13,19 @@
 
 mod env;
 mod names;
-mod urls;
+pub mod urls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use self::env::expand;
+pub use self::env::{expand, expand_url};
 use self::names::{validate_history_table, validate_index_name, validate_label, validate_name};
 use self::urls::{http_url, neo4j_url};
 use crate::error::{Error, Result};
 pub use crate::kind::Kind;
-pub use crate::secret::{ConnectionUrl, redact_url};
+pub use crate::secret::{ConnectionUrl, Secret, redact_url};
 
 /// The default name of the history table/collection/index in every database.
 pub const DEFAULT_HISTORY_TABLE: &str = "schema_migrations";
@@ -48,6 +48,70 @@ pub struct DatabaseConfig {
     pub rollbacks: PathBuf,
     /// Name of the history store inside the database (may be schema-qualified).
     pub history_table: String,
+    /// The `user` setting, sent to the driver beside the URL.
+    pub user: Option<String>,
+    /// The `password` setting, sent to the driver beside the URL (never in it).
+    pub password: Option<Secret>,
+    /// The `api_key` setting (Elasticsearch, Qdrant).
+    pub api_key: Option<Secret>,
+    /// Certificate files for TLS (PostgreSQL takes libpq's URL parameters
+    /// instead).
+    pub tls: TlsFiles,
+}
+
+/// Certificate files for a TLS connection, as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `ca_cert`: a PEM file of the certificate authorities to trust, beside
+    /// the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// `client_cert`: a PEM client certificate (with `client_key`).
+    pub client_cert: Option<PathBuf>,
+    /// `client_key`: the client certificate's PEM private key.
+    pub client_key: Option<PathBuf>,
+}
+
+impl DatabaseConfig {
+    /// The URL as messages show it: redacted, with the `user` setting (and
+    /// `***` for a `password` setting) in the userinfo the URL lacks, so it
+    /// says who connected.
+    pub fn shown_url(&self) -> String {
+        let url = self.url.redacted();
+        let (Some(user), Some(start)) = (&self.user, url.find("://").map(|s| s + 3)) else {
+            return url;
+        };
+        if url[start..].contains('@') {
+            return url;
+        }
+        let secret = if self.password.is_some() { ":***" } else { "" };
+        format!("{}{user}{secret}@{}", &url[..start], &url[start..])
+    }
+
+    /// A database with default folders and history name, and no settings
+    /// beside its URL.
+    fn plain(
+        name: &str,
+        kind: Kind,
+        url: ConnectionUrl,
+        migrations: PathBuf,
+        rollbacks: PathBuf,
+    ) -> Self {
+        DatabaseConfig {
+            name: name.to_string(),
+            kind,
+            url,
+            migrations,
+            rollbacks,
+            history_table: match kind {
+                Kind::Neo4j => DEFAULT_HISTORY_LABEL.to_string(),
+                _ => DEFAULT_HISTORY_TABLE.to_string(),
+            },
+            user: None,
+            password: None,
+            api_key: None,
+            tls: TlsFiles::default(),
+        }
+    }
 }
 
 /// A `[[partitions]]` entry as written, its `${VAR}` references expanded.
@@ -110,6 +174,9 @@ struct RawDatabase {
     database: Option<String>,
     history_label: Option<String>,
     api_key: Option<String>,
+    ca_cert: Option<String>,
+    client_cert: Option<String>,
+    client_key: Option<String>,
 }
 
 impl Config {
@@ -177,16 +244,18 @@ impl Config {
         if self.databases.contains_key(name) {
             return Err(Error::config(setting, "is configured twice"));
         }
+        if kind == Kind::Postgres {
+            urls::postgres_url(&url).map_err(|m| Error::config(format!("{setting}: url"), m))?;
+        }
         self.databases.insert(
             name.to_string(),
-            DatabaseConfig {
-                name: name.to_string(),
+            DatabaseConfig::plain(
+                name,
                 kind,
-                url: ConnectionUrl::new(url),
-                migrations: PathBuf::from("migrations").join(name),
-                rollbacks: PathBuf::from("rollbacks").join(name),
-                history_table: DEFAULT_HISTORY_TABLE.to_string(),
-            },
+                ConnectionUrl::new(url),
+                PathBuf::from("migrations").join(name),
+                PathBuf::from("rollbacks").join(name),
+            ),
         );
         Ok(self)
     }
@@ -207,17 +276,17 @@ impl Config {
                 ));
             }
         };
+        urls::postgres_url(url).map_err(|m| Error::config("--database-url", m))?;
         let mut databases = BTreeMap::new();
         databases.insert(
             "default".to_string(),
-            DatabaseConfig {
-                name: "default".to_string(),
+            DatabaseConfig::plain(
+                "default",
                 kind,
-                url: ConnectionUrl::new(url),
+                ConnectionUrl::new(url),
                 migrations,
                 rollbacks,
-                history_table: DEFAULT_HISTORY_TABLE.to_string(),
-            },
+            ),
         );
         Ok(Config {
             databases,
@@ -262,7 +331,8 @@ fn database(
         |key: &str, value: &str| expand(value, env).map_err(|m| Error::config(setting(key), m));
     let kind =
         Kind::parse(&get("kind", &db.kind)?).map_err(|m| Error::config(setting("kind"), m))?;
-    let mut url = get("url", &db.url)?;
+    let (mut url, substituted) =
+        expand_url(&db.url, env).map_err(|m| Error::config(setting("url"), m))?;
     if url.trim().is_empty() {
         return Err(Error::config(setting("url"), "is empty"));
     }
@@ -275,12 +345,23 @@ fn database(
         ("database", db.database.is_some()),
         ("history_label", db.history_label.is_some()),
         ("api_key", db.api_key.is_some()),
+        ("ca_cert", db.ca_cert.is_some()),
+        ("client_cert", db.client_cert.is_some()),
+        ("client_key", db.client_key.is_some()),
     ];
     let allowed: &[&str] = match kind {
-        Kind::Neo4j => &["user", "password", "database", "history_label"],
-        Kind::Elasticsearch => &["user", "password", "api_key"],
-        Kind::Qdrant => &["api_key"],
-        Kind::Postgres => &[],
+        Kind::Neo4j => &["user", "password", "database", "history_label", "ca_cert"],
+        Kind::Elasticsearch => &[
+            "user",
+            "password",
+            "api_key",
+            "ca_cert",
+            "client_cert",
+            "client_key",
+        ],
+        Kind::Qdrant => &["api_key", "ca_cert", "client_cert", "client_key"],
+        // TLS files are libpq's URL parameters: sslrootcert, sslcert, sslkey.
+        Kind::Postgres => &["user", "password"],
     };
     if let Some((key, _)) = extras
         .iter()
@@ -289,12 +370,15 @@ fn database(
         return Err(Error::config(
             setting(key),
             format!(
-                "is not a setting of kind {kind} (it takes: url{}{})",
-                if allowed.is_empty() { "" } else { ", " },
+                "is not a setting of kind {kind} (it takes: url, {})",
                 allowed.join(", ")
             ),
         ));
     }
+    let user = opt("user", &db.user)?;
+    let password = opt("password", &db.password)?;
+    let api_key = opt("api_key", &db.api_key)?;
+    let url_error = |m: String| Error::config(setting("url"), m);
     match kind {
         Kind::Neo4j => {
             if db.history_table.is_some() {
@@ -303,24 +387,49 @@ fn database(
                     "a neo4j history is a label: use history_label",
                 ));
             }
-            url = neo4j_url(
-                &url,
-                opt("user", &db.user)?,
-                opt("password", &db.password)?,
-                opt("database", &db.database)?,
-            )
-            .map_err(|m| Error::config(setting("url"), m))?;
+            url = neo4j_url(&url, opt("database", &db.database)?).map_err(url_error)?;
         }
         Kind::Elasticsearch | Kind::Qdrant => {
-            url = http_url(
-                &url,
-                opt("user", &db.user)?,
-                opt("password", &db.password)?,
-                opt("api_key", &db.api_key)?,
-            )
-            .map_err(|m| Error::config(setting("url"), m))?;
+            url = http_url(&url).map_err(url_error)?;
+            if api_key.is_some() && (user.is_some() || url_has_user(&url)) {
+                return Err(Error::config(
+                    setting("api_key"),
+                    "give either user/password or api_key, not both",
+                ));
+            }
         }
-        Kind::Postgres => {}
+        Kind::Postgres => urls::postgres_url(&url).map_err(url_error)?,
+    }
+    let file = |key: &str, v: &Option<String>| -> Result<Option<PathBuf>> {
+        let Some(value) = opt(key, v)? else {
+            return Ok(None);
+        };
+        let path = base.join(value);
+        urls::readable(key, &path).map_err(|m| Error::config(setting(key), m))?;
+        Ok(Some(path))
+    };
+    let tls = TlsFiles {
+        ca_cert: file("ca_cert", &db.ca_cert)?,
+        client_cert: file("client_cert", &db.client_cert)?,
+        client_key: file("client_key", &db.client_key)?,
+    };
+    if tls.client_cert.is_some() != tls.client_key.is_some() {
+        return Err(Error::config(
+            setting("client_cert"),
+            "client_cert and client_key go together: give both or neither",
+        ));
+    }
+    if kind != Kind::Neo4j
+        && (tls.ca_cert.is_some() || tls.client_cert.is_some())
+        && !url.starts_with("https://")
+    {
+        return Err(Error::config(
+            setting("url"),
+            format!(
+                "{}: TLS files are set, but the URL is not https://",
+                redact_url(&url)
+            ),
+        ));
     }
     let dir = |key: &str, value: Option<&String>, default: String| -> Result<PathBuf> {
         let value = match value {
@@ -355,14 +464,28 @@ fn database(
         _ => validate_history_table(&history_table)
             .map_err(|m| Error::config(setting("history_table"), m))?,
     }
+    let secrets = substituted
+        .into_iter()
+        .chain(password.clone())
+        .chain(api_key.clone());
     Ok(DatabaseConfig {
         name: name.to_string(),
         kind,
-        url: ConnectionUrl::new(url),
+        url: ConnectionUrl::new(url).with_secrets(secrets),
         migrations,
         rollbacks,
         history_table,
+        user,
+        password: password.map(Secret::new),
+        api_key: api_key.map(Secret::new),
+        tls,
     })
+}
+
+/// Whether a URL carries a user name in its userinfo.
+fn url_has_user(url: &str) -> bool {
+    url.find("://")
+        .is_some_and(|s| url[s + 3..].rfind('@').is_some_and(|at| at > 0))
 }
 
 /// One `[[partitions]]` entry with its `${VAR}` references expanded; an
@@ -490,17 +613,44 @@ mod tests {
     }
 
     #[test]
-    fn elasticsearch_credentials_become_one_redacted_url() {
+    fn credentials_travel_beside_the_url_and_are_scrubbed() {
         let cfg = parse_one(
             "kind = \"elasticsearch\"\nurl = \"http://es:9200\"\nuser = \"elastic\"\npassword = \"p@ss w\"\n",
         )
         .unwrap();
         let db = &cfg.databases["search"];
         assert_eq!(db.kind, Kind::Elasticsearch);
-        assert_eq!(db.url.expose(), "http://elastic:p%40ss%20w@es:9200/");
-        assert_eq!(db.url.redacted(), "http://elastic:***@es:9200/");
-        assert_eq!(db.url.scrub("refused p@ss w"), "refused ***");
+        assert_eq!(db.url.expose(), "http://es:9200");
+        assert_eq!(db.user.as_deref(), Some("elastic"));
+        assert_eq!(db.password.as_ref().unwrap().expose(), "p@ss w");
+        assert!(!format!("{db:?}").contains("p@ss"), "{db:?}");
+        assert_eq!(
+            db.url.scrub("refused p@ss w and p%40ss%20w"),
+            "refused *** and ***"
+        );
         assert_eq!(db.history_table, "schema_migrations");
+
+        // A password for PostgreSQL too, and `${VAR}` in the userinfo is
+        // percent-encoded so that any generated password works.
+        let env = |name: &str| (name == "PW").then(|| "aB3/xY9+Qz7kLm==".to_string());
+        let cfg = Config::parse(
+            "[databases.a]\nkind = \"postgres\"\nurl = \"postgres://billing:${PW}@h:5432/b\"\n\
+             [databases.b]\nkind = \"postgres\"\nurl = \"postgres://h/b\"\nuser = \"u\"\npassword = \"${PW}\"\n",
+            "m.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap();
+        let a = &cfg.databases["a"];
+        assert_eq!(
+            a.url.expose(),
+            "postgres://billing:aB3%2FxY9%2BQz7kLm%3D%3D@h:5432/b"
+        );
+        assert_eq!(a.url.redacted(), "postgres://billing:***@h:5432/b");
+        assert_eq!(a.url.scrub("bad aB3/xY9+Qz7kLm== x"), "bad *** x");
+        let b = &cfg.databases["b"];
+        assert_eq!(b.url.expose(), "postgres://h/b");
+        assert_eq!(b.url.scrub("bad aB3/xY9+Qz7kLm== x"), "bad *** x");
 
         let cfg = parse_one(
             "kind = \"elasticsearch\"\nurl = \"https://es:9200\"\napi_key = \"${KEY}\"\n",
@@ -539,7 +689,7 @@ mod tests {
             parse_one("kind = \"qdrant\"\nurl = \"http://q:6334\"\nuser = \"u\"\n").unwrap_err();
         assert!(
             err.to_string()
-                .contains("user: is not a setting of kind qdrant (it takes: url, api_key)"),
+                .contains("user: is not a setting of kind qdrant (it takes: url, api_key, ca_cert"),
             "{err}"
         );
         let cfg = parse_one("kind = \"qdrant\"\nurl = \"http://q:6334\"\napi_key = \"${KEY}\"\n")
@@ -550,9 +700,28 @@ mod tests {
             .unwrap_err();
         assert!(
             err.to_string()
-                .contains("is not a setting of kind postgres (it takes: url)"),
+                .contains("is not a setting of kind postgres (it takes: url, user, password)"),
             "{err}"
         );
+        for (query, needle) in [
+            ("sslmode=bogus", "sslmode=bogus is not a TLS mode"),
+            (
+                "sslrootcert=/nowhere/ca.pem",
+                "sslrootcert: cannot read /nowhere/ca.pem",
+            ),
+            (
+                "sslmode=require&sslrootcert=system",
+                "needs sslmode=verify-full",
+            ),
+            ("sslcert=/etc/hostname", "go together"),
+        ] {
+            let err = parse_one(&format!(
+                "kind = \"postgres\"\nurl = \"postgres://h/d?{query}\"\n"
+            ))
+            .unwrap_err();
+            assert!(err.to_string().contains(needle), "{query}: {err}");
+            assert_eq!(err.exit_code(), 2);
+        }
     }
 
     #[test]

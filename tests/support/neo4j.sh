@@ -4,7 +4,8 @@
 #   neo4j_start  resolves the Neo4j jars from Maven Central into a cache
 #                folder (once; reruns reuse it), compiles the launcher,
 #                starts it on a free port on 127.0.0.1 with a random
-#                password, waits for its ready line, and exports
+#                password (and, with STRATA_TEST_CERTS set, Bolt TLS as an
+#                option beside plain Bolt), waits for its ready line, and exports
 #                STRATA_TEST_NEO4J_URL and STRATA_TEST_NEO4J_PASSWORD;
 #   neo4j_stop   stops it and removes its data. Safe to call twice.
 
@@ -35,8 +36,14 @@ neo4j_start() {
   local port password
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   password="strata-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+  local tls=()
+  if [ -n "${STRATA_TEST_CERTS:-}" ]; then
+    mkdir -p "$NEO4J_TMP/certs"
+    cp "$STRATA_TEST_CERTS/server.crt" "$STRATA_TEST_CERTS/server.key" "$NEO4J_TMP/certs/"
+    tls=("$NEO4J_TMP/certs")
+  fi
   java -Xms256m -Xmx1g -cp "$NEO4J_CACHE/lib/*:$NEO4J_CACHE/classes" Launcher \
-    "$NEO4J_TMP/data" "$port" "$password" >"$NEO4J_TMP/out.log" 2>"$NEO4J_TMP/err.log" &
+    "$NEO4J_TMP/data" "$port" "$password" "${tls[@]}" >"$NEO4J_TMP/out.log" 2>"$NEO4J_TMP/err.log" &
   NEO4J_PID=$!
   local waited=0
   until grep -qs '^neo4j ready' "$NEO4J_TMP/out.log"; do

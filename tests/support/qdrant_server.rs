@@ -209,8 +209,20 @@ impl TestQdrant {
 
     /// Serves on a free port of 127.0.0.1 until the handle is dropped.
     pub async fn start(self) -> Running {
+        self.serve(None).await
+    }
+
+    /// Serves over TLS with this PEM certificate and key (`https://`).
+    pub async fn start_tls(self, cert: Vec<u8>, key: Vec<u8>) -> Running {
+        let tls = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(cert, key));
+        self.serve(Some(tls)).await
+    }
+
+    async fn serve(self, tls: Option<tonic::transport::ServerTlsConfig>) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let key = self.api_key.clone();
         let received = self.received.clone();
         let check = move |request: Request<()>| -> Result<Request<()>, Status> {
@@ -223,7 +235,11 @@ impl TestQdrant {
                 },
             }
         };
-        let router = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).unwrap();
+        }
+        let router = builder
             .add_service(QdrantServer::with_interceptor(self.clone(), check.clone()))
             .add_service(CollectionsServer::with_interceptor(
                 self.clone(),

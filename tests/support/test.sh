@@ -11,7 +11,11 @@ source tests/support/pg.sh
 source tests/support/neo4j.sh
 # shellcheck source=tests/support/es.sh
 source tests/support/es.sh
-trap 'es_stop; neo4j_stop; pg_stop' EXIT
+# shellcheck source=tests/support/certs.sh
+source tests/support/certs.sh
+CERTS_TMP=$(mktemp -d -t strata-certs.XXXXXX)
+trap 'es_stop; neo4j_stop; pg_stop; rm -rf "$CERTS_TMP"' EXIT
+certs_make "$CERTS_TMP"
 pg_start
 neo4j_start
 es_start

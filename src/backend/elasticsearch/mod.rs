@@ -30,6 +30,9 @@ pub mod state;
 
 use std::time::Duration;
 
+use base64::Engine;
+use elasticsearch::auth::ClientCertificate;
+use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::headers::{AUTHORIZATION, HeaderMap, HeaderValue};
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::params::Refresh;
@@ -52,7 +55,6 @@ use crate::history::Record;
 use crate::kind::Kind;
 use crate::operations::OperationFormat;
 use crate::script::Script;
-use crate::secret::percent_decode;
 use crate::step::{Action, Step};
 
 /// The most history records one read returns (one search page).
@@ -77,30 +79,44 @@ impl ElasticsearchBackend {
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
         let connect_error = |message: String| Error::Connect {
             database: db.name.clone(),
-            url: db.url.redacted(),
+            url: db.shown_url(),
             message: db.url.scrub(&message),
         };
-        let (mut parsed, api_key) = super::split_api_key(db.url.expose()).map_err(connect_error)?;
-        let credentials = match parsed.username() {
-            "" => None,
-            user => Some(Credentials::Basic(
-                percent_decode(user),
-                percent_decode(parsed.password().unwrap_or("")),
-            )),
-        };
+        let mut parsed =
+            url::Url::parse(db.url.expose()).map_err(|e| connect_error(e.to_string()))?;
+        let (user, password) = super::user_and_password(db, &parsed);
         let _ = parsed.set_username("");
         let _ = parsed.set_password(None);
         let mut builder =
             TransportBuilder::new(SingleNodeConnectionPool::new(parsed)).enable_meta_header(false);
-        if let Some(credentials) = credentials {
-            builder = builder.auth(credentials);
-        }
-        if let Some(key) = api_key {
-            let value = HeaderValue::from_str(&format!("ApiKey {key}"))
-                .map_err(|_| connect_error("the api_key is not a valid header value".into()))?;
+        // The client certificate takes the transport's one credentials
+        // slot: a password or api key then travels as a header.
+        let authorization = match (user, &db.api_key) {
+            (Some(user), _) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.unwrap_or_default()))
+            )),
+            (None, Some(key)) => Some(format!("ApiKey {}", key.expose())),
+            (None, None) => None,
+        };
+        if let Some(value) = authorization {
+            let value = HeaderValue::from_str(&value).map_err(|_| {
+                connect_error("the credentials are not a valid header value".into())
+            })?;
             let mut headers = HeaderMap::new();
             headers.insert(AUTHORIZATION, value);
             builder = builder.headers(headers);
+        }
+        if let Some(ca) = &db.tls.ca_cert {
+            let pem = super::read_pem(ca).map_err(connect_error)?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| connect_error(e.to_string()))?;
+            builder = builder.cert_validation(CertificateValidation::Full(cert));
+        }
+        if let (Some(cert), Some(key)) = (&db.tls.client_cert, &db.tls.client_key) {
+            let mut pem = super::read_pem(cert).map_err(connect_error)?;
+            pem.extend(super::read_pem(key).map_err(connect_error)?);
+            builder = builder.auth(Credentials::Certificate(ClientCertificate::Pem(pem)));
         }
         let transport = builder.build().map_err(|e| connect_error(e.to_string()))?;
         let client = Elasticsearch::new(transport);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgErrorPosition};
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgErrorPosition, PgSslMode};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection};
 
 mod format;
@@ -82,6 +82,62 @@ impl Cancel {
         if let Err(e) = sent.await {
             tracing::warn!(pid = self.pid, error = %describe(&e), "cancelling the step failed");
         }
+    }
+}
+
+/// The driver's options for a database: its URL read the way libpq reads
+/// it (`sslmode=require` with a root certificate verifies like
+/// `verify-ca`; `sslrootcert=system` trusts the system's authorities and
+/// verifies like `verify-full`), and the `user`/`password` settings, sent
+/// beside the URL.
+fn connect_options(db: &DatabaseConfig) -> std::result::Result<PgConnectOptions, sqlx::Error> {
+    let url = db.url.expose();
+    let params = crate::config::urls::query_params(url);
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let (mode, root) = (get("sslmode"), get("sslrootcert"));
+    // sqlx would read `system` as a file name; without a file it trusts
+    // the system's authorities, which is what `system` means.
+    let url = match root {
+        Some("system") => without_param(url, "sslrootcert"),
+        _ => url.to_string(),
+    };
+    let mut options = PgConnectOptions::from_str(&url)?;
+    match (mode, root) {
+        (Some("require"), Some(r)) if r != "system" => {
+            options = options.ssl_mode(PgSslMode::VerifyCa);
+        }
+        (None, Some("system")) => options = options.ssl_mode(PgSslMode::VerifyFull),
+        _ => {}
+    }
+    if let Some(user) = &db.user {
+        options = options.username(user);
+    }
+    if let Some(password) = &db.password {
+        options = options.password(password.expose());
+    }
+    Ok(options)
+}
+
+/// `url` without the query parameter `key` (found after the userinfo, so
+/// a password cannot confuse it).
+fn without_param(url: &str, key: &str) -> String {
+    let after = url.rfind('@').map_or(0, |at| at + 1);
+    let Some(q) = url[after..].find('?').map(|q| after + q) else {
+        return url.to_string();
+    };
+    let kept: Vec<&str> = url[q + 1..]
+        .split('&')
+        .filter(|pair| pair.split('=').next() != Some(key))
+        .collect();
+    if kept.is_empty() {
+        url[..q].to_string()
+    } else {
+        format!("{}?{}", &url[..q], kept.join("&"))
     }
 }
 
@@ -161,10 +217,10 @@ impl PostgresBackend {
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
         let connect_error = |message: String| Error::Connect {
             database: db.name.clone(),
-            url: db.url.redacted(),
+            url: db.shown_url(),
             message: db.url.scrub(&message),
         };
-        let options = PgConnectOptions::from_str(db.url.expose())
+        let options = connect_options(db)
             .map_err(|e| connect_error(describe(&e)))?
             .application_name("strata")
             // Migration files may hold secrets (CREATE ROLE … PASSWORD);

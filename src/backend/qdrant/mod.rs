@@ -34,13 +34,12 @@ use qdrant_client::Payload;
 use qdrant_client::qdrant as pb;
 use qdrant_client::qdrant::collections_client::CollectionsClient;
 use qdrant_client::qdrant::points_client::PointsClient;
-use qdrant_client::qdrant::qdrant_client::QdrantClient;
 use serde_json::json;
 use tonic::Code;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use self::lock::LockStore;
 use self::ops::Operation;
@@ -142,35 +141,53 @@ impl QdrantBackend {
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
         let connect_error = |message: String| Error::Connect {
             database: db.name.clone(),
-            url: db.url.redacted(),
+            url: db.shown_url(),
             message: db.url.scrub(&message),
         };
-        let (parsed, key) = super::split_api_key(db.url.expose()).map_err(connect_error)?;
-        let key = key
+        let parsed = url::Url::parse(db.url.expose()).map_err(|e| connect_error(e.to_string()))?;
+        let key = db
+            .api_key
+            .as_ref()
             .map(|k| {
-                MetadataValue::try_from(k.as_str())
+                MetadataValue::try_from(k.expose())
                     .map_err(|_| connect_error("the api_key is not a valid header value".into()))
             })
             .transpose()?;
-        let https = parsed.scheme() == "https";
         let mut endpoint = Endpoint::from_shared(parsed.to_string())
             .map_err(|e| connect_error(e.to_string()))?
             .connect_timeout(timeout);
-        if https {
+        if parsed.scheme() == "https" {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            if let Some(ca) = &db.tls.ca_cert {
+                let pem = super::read_pem(ca).map_err(connect_error)?;
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            if let (Some(cert), Some(key)) = (&db.tls.client_cert, &db.tls.client_key) {
+                let cert = super::read_pem(cert).map_err(connect_error)?;
+                let key = super::read_pem(key).map_err(connect_error)?;
+                tls = tls.identity(Identity::from_pem(cert, key));
+            }
             endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().with_native_roots())
-                .map_err(|e| connect_error(e.to_string()))?;
+                .tls_config(tls)
+                .map_err(|e| connect_error(format!("{e} ({})", source_chain(&e))))?;
         }
         let channel = tokio::time::timeout(timeout, endpoint.connect())
             .await
             .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
             .map_err(|e| connect_error(format!("{e} ({})", source_chain(&e))))?;
         let api_key = ApiKey(key);
-        let mut health = QdrantClient::with_interceptor(channel.clone(), api_key.clone());
-        tokio::time::timeout(timeout, health.health_check(pb::HealthCheckRequest {}))
-            .await
-            .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
-            .map_err(|s| connect_error(format!("{} ({:?})", s.message(), s.code())))?;
+        // Qdrant answers a health check without looking at the api key:
+        // the first authenticated call tells whether the key is right.
+        let mut check = CollectionsClient::with_interceptor(channel.clone(), api_key.clone());
+        tokio::time::timeout(
+            timeout,
+            check.collection_exists(pb::CollectionExistsRequest {
+                collection_name: db.history_table.clone(),
+            }),
+        )
+        .await
+        .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
+        .map_err(|s| connect_error(format!("{} ({:?})", s.message(), s.code())))?;
         let collections = CollectionsClient::with_interceptor(channel.clone(), api_key.clone());
         let points = PointsClient::with_interceptor(channel, api_key);
         let lock = LeasedLock::new(LockStore {
