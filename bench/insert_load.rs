@@ -1,9 +1,9 @@
 //! Insert load for the partition benchmark: one connection inserting rows
-//! stamped `now()` into randomly chosen tables `t1..tN`, one statement per
-//! transaction, until the stop file appears. Prints one line:
-//! `ok failed p50_us p99_us max_us`.
+//! stamped `now()` (or the given time) into randomly chosen tables
+//! `t1..tN`, one statement per transaction, until the stop file appears.
+//! Prints one line: `ok failed p50_us p99_us max_us`.
 //!
-//! Usage: insert_load URL TABLES READY_FILE STOP_FILE
+//! Usage: insert_load URL TABLES READY_FILE STOP_FILE [TIMESTAMP]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,9 +13,13 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, tables, ready, stop] = &args[..] else {
-        eprintln!("usage: insert_load URL TABLES READY_FILE STOP_FILE");
-        std::process::exit(2);
+    let (url, tables, ready, stop, at) = match &args[..] {
+        [_, url, tables, ready, stop] => (url, tables, ready, stop, "now()".to_string()),
+        [_, url, tables, ready, stop, at] => (url, tables, ready, stop, format!("'{at}'")),
+        _ => {
+            eprintln!("usage: insert_load URL TABLES READY_FILE STOP_FILE [TIMESTAMP]");
+            std::process::exit(2);
+        }
     };
     let tables: u64 = tables.parse().expect("TABLES is a number");
     let mut conn = PgConnection::connect(url).await.expect("connect");
@@ -39,7 +43,7 @@ async fn main() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let table = seed % tables + 1;
-        let sql = format!("INSERT INTO t{table} (payload, created_at) VALUES ('x', now())");
+        let sql = format!("INSERT INTO t{table} (payload, created_at) VALUES ('x', {at})");
         let started = Instant::now();
         match sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
             Ok(_) => ok += 1,

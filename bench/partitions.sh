@@ -131,3 +131,111 @@ if [ "$have_partman" = 1 ]; then
     'BEGIN { printf "ratio strata/partman: time %.2f, insert p99 %.2f (below 1: strata is better)\n", s/p, s99/p99 }'
 fi
 echo "(max RSS of pg_partman is psql's; its work runs inside the server)"
+
+# --- Moving DEFAULT-partition rows under load ---------------------------
+# One monthly table whose DEFAULT partition holds MOVE_ROWS rows for the
+# month after next; four writers (two into that month, so into the
+# DEFAULT partition until it is moved, two into the current month). Each
+# tool then creates that month's partition with the rows moved into it:
+# strata `partitions run --move-default-rows`, pg_partman
+# `partition_data_proc`. Reports time, failed inserts, the longest insert
+# stall and whether every row is still there exactly once.
+MOVE_ROWS=${MOVE_ROWS:-100000}
+
+move_setup() { # db
+  psql -q -X "$admin" -c "CREATE DATABASE $1"
+  psql -q -X "$base/$1" >/dev/null <<SQL
+CREATE TABLE t1 (id bigserial, payload text, created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at);
+SQL
+}
+
+move_rows() { # db
+  psql -q -X "$base/$1" -c "INSERT INTO t1 (payload, created_at) SELECT 'old', \
+    date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '2 months' \
+    + (g % 40000) * interval '1 minute' FROM generate_series(1, $MOVE_ROWS) g" >/dev/null
+}
+
+# Runs "$@" beside four writers; prints "seconds ok failed max_us conserved
+# outcome" (outcome: done, or error when the tool itself failed).
+move_under_load() { # db cmd...
+  local db=$1; shift
+  local later
+  later=$(psql -X -tA "$base/$db" -c "SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '2 months 9 days', 'YYYY-MM-DD\"T\"12:00:00\"Z\"')")
+  local before; before=$(psql -X -tA "$base/$db" -c "SELECT count(*) FROM t1")
+  rm -f "$work"/ready.* "$work/stop"
+  local pids=()
+  for w in 1 2 3 4; do
+    if [ $((w % 2)) = 0 ]; then
+      "$load" "$base/$db" 1 "$work/ready.$w" "$work/stop" "$later" > "$work/load.$w" &
+    else
+      "$load" "$base/$db" 1 "$work/ready.$w" "$work/stop" > "$work/load.$w" &
+    fi
+    pids+=($!)
+  done
+  for w in 1 2 3 4; do
+    for _ in $(seq 1 600); do [ -f "$work/ready.$w" ] && break; sleep 0.05; done
+  done
+  local started; started=$(date +%s.%N)
+  local outcome=done
+  "$@" >/dev/null 2>"$work/move.err" || outcome=error
+  local seconds; seconds=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  sleep 0.2
+  touch "$work/stop"
+  wait "${pids[@]}"
+  local ok failed max
+  ok=$(cat "$work"/load.* | awk '{s+=$1} END {print s}')
+  failed=$(cat "$work"/load.* | awk '{s+=$2} END {print s}')
+  max=$(cat "$work"/load.* | awk '$5>m {m=$5} END {print m}')
+  local after; after=$(psql -X -tA "$base/$db" -c "SELECT count(*) FROM t1")
+  local stray; stray=$(psql -X -tA "$base/$db" -c "SELECT count(*) FROM t1_default")
+  local conserved=no moved=no
+  [ "$after" = $((before + ok)) ] && conserved=yes
+  [ "$stray" = 0 ] && moved=yes
+  if [ "$outcome" = error ]; then
+    echo "$(head -n 1 "$work/move.err")" >&2
+  fi
+  printf '%.2f %s %s %s %s %s %s\n' "$seconds" "$ok" "$failed" "$max" "$conserved" "$moved" "$outcome"
+}
+
+move_strata() { # run -> line
+  local db="ms$1"
+  move_setup "$db"
+  psql -q -X "$base/$db" -c "CREATE TABLE t1_default PARTITION OF t1 DEFAULT" >/dev/null
+  printf '[databases.b]\nkind = "postgres"\nurl = "%s"\nmigrations = "%s"\n[[partitions]]\ndatabase = "b"\ntable = "t1"\npremake = 1\n' \
+    "$base/$db" "$work" > "$work/migrate.toml"
+  "$migrate" --config "$work/migrate.toml" partitions run >/dev/null
+  move_rows "$db"
+  printf '[databases.b]\nkind = "postgres"\nurl = "%s"\nmigrations = "%s"\n[[partitions]]\ndatabase = "b"\ntable = "t1"\npremake = 2\n' \
+    "$base/$db" "$work" > "$work/migrate.toml"
+  move_under_load "$db" "$migrate" --config "$work/migrate.toml" partitions run --move-default-rows
+}
+
+move_partman() { # run -> line
+  local db="mp$1"
+  move_setup "$db"
+  psql -q -X "$base/$db" >/dev/null <<SQL
+CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman;
+SELECT partman.create_parent('public.t1', 'created_at', 'native', 'monthly', p_premake := 1);
+SQL
+  move_rows "$db"
+  move_under_load "$db" psql -q -X "$base/$db" -c "CALL partman.partition_data_proc('public.t1', p_wait := 0, p_quiet := true)"
+}
+
+for tool in strata partman; do
+  [ "$tool" = partman ] && [ "$have_partman" = 0 ] && continue
+  : > "$work/move.$tool"
+  for r in $(seq 1 "$RUNS"); do "move_$tool" "$r" >> "$work/move.$tool"; done
+done
+echo
+echo "Moving $MOVE_ROWS DEFAULT-partition rows into a new partition beside 4 writers, median of $RUNS runs"
+printf '%-10s %9s %9s %9s %13s %10s %10s %12s\n' tool seconds inserts failed "max stall µs" conserved "all moved" "tool runs"
+for tool in strata partman; do
+  if [ "$tool" = partman ] && [ "$have_partman" = 0 ]; then continue; fi
+  printf '%-10s %9s %9s %9s %13s %10s %10s %12s\n' "$tool" \
+    "$(awk '{print $1}' "$work/move.$tool" | median)" "$(awk '{print $2}' "$work/move.$tool" | median)" \
+    "$(awk '{print $3}' "$work/move.$tool" | median)" "$(awk '{print $4}' "$work/move.$tool" | median)" \
+    "$(awk '{print $5}' "$work/move.$tool" | sort | uniq -c | awk '{printf "%s%s×%s", (NR>1?" ":""), $1, $2}')" \
+    "$(awk '{print $6}' "$work/move.$tool" | sort | uniq -c | awk '{printf "%s%s×%s", (NR>1?" ":""), $1, $2}')" \
+    "$(awk '{print $7}' "$work/move.$tool" | sort | uniq -c | awk '{printf "%s%s×%s", (NR>1?" ":""), $1, $2}')"
+done

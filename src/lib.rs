@@ -87,7 +87,7 @@ mod send_checks {
     fn futures_are_send(m: &crate::Migrator, p: crate::partition::scheduler::Maintenance) {
         assert_send(&m.up());
         assert_send(&m.status());
-        assert_send(&p.run(chrono::Utc::now()));
+        assert_send(&p.run(crate::partition::scheduler::Clock::Server));
         assert_send(&p.spawn(std::time::Duration::from_secs(1)).shutdown());
     }
 }

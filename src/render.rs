@@ -256,6 +256,7 @@ pub fn partition_plans(plans: &[crate::partition::TablePlan]) -> String {
                     day(from),
                     day(to),
                     match reason {
+                        Reason::Current => "current",
                         Reason::Premake => "premake",
                         Reason::Gap => "gap",
                     }
@@ -279,8 +280,39 @@ pub fn partition_plans(plans: &[crate::partition::TablePlan]) -> String {
                 }
             };
         }
+        if let Some(why) = &p.refused {
+            let _ = writeln!(out, "  refused: {why}");
+        }
         for note in &p.notes {
             let _ = writeln!(out, "  note: {note}");
+        }
+    }
+    out
+}
+
+/// Rows waiting in DEFAULT partitions, per table and interval.
+pub fn default_rows(tables: &[crate::partition::health::Health]) -> String {
+    let mut out = String::new();
+    for t in tables {
+        let who = format!("{} {}", t.database, t.table);
+        match (&t.default, t.default_rows.is_empty()) {
+            _ if !t.exists => {
+                let _ = writeln!(out, "{who}: the table does not exist yet");
+            }
+            (None, _) => {
+                let _ = writeln!(out, "{who}: no DEFAULT partition");
+            }
+            (Some(d), true) => {
+                let _ = writeln!(out, "{who}: DEFAULT partition {d} is empty");
+            }
+            (Some(d), false) => {
+                for (at, rows) in &t.default_rows {
+                    let _ = writeln!(
+                        out,
+                        "{who}: DEFAULT partition {d} holds {rows} row(s) for {at}"
+                    );
+                }
+            }
         }
     }
     out
@@ -291,7 +323,9 @@ pub fn partition_reports(reports: &[crate::partition::scheduler::TableReport]) -
     use crate::partition::plan::Action as P;
     let mut out = String::new();
     for r in reports {
-        if r.done.is_empty() && r.error.is_none() {
+        if let Some(note) = &r.note {
+            let _ = writeln!(out, "{} {}: {note}", r.database, r.table);
+        } else if r.done.is_empty() && r.error.is_none() {
             let _ = writeln!(out, "{} {}: nothing to do", r.database, r.table);
         }
         for d in &r.done {

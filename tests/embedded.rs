@@ -256,7 +256,13 @@ async fn a_plan_from_recorded_status_equals_the_plan_from_the_server() {
         if args == ["up"] {
             support::demo_migrate(
                 &db.url,
-                &["partitions", "run", "--now", "2026-11-24T10:00:00Z"],
+                &[
+                    "partitions",
+                    "run",
+                    "--allow-clock-skew",
+                    "--now",
+                    "2026-11-24T10:00:00Z",
+                ],
             )
             .expect(0);
         }

@@ -40,6 +40,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("backend", 8),
     ("engine", 9),
     ("scaffold", 9),
+    ("partition::health", 9),
     ("partition::scheduler", 10),
     // The front door.
     ("migrator", 11),

@@ -72,7 +72,12 @@ async fn creates_ahead_and_retires_across_a_year_boundary_in_utc() {
     .await;
     let p = project("table = \"events\"\npremake = 2\nretention = \"3 months\"");
 
-    run(&p, &db, &["run", "--now", "2026-11-30T23:30:00Z"]).expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-30T23:30:00Z"],
+    )
+    .expect(0);
     let kids = children(&db, "events").await;
     assert_eq!(
         names(&kids),
@@ -96,12 +101,20 @@ async fn creates_ahead_and_retires_across_a_year_boundary_in_utc() {
         0
     );
 
-    let again = run(&p, &db, &["run", "--now", "2026-11-30T23:30:00Z"]);
+    let again = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-30T23:30:00Z"],
+    );
     again.expect(0);
     assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
 
     // Five months later: gaps filled, premade ones added, the oldest retired.
-    let later = run(&p, &db, &["run", "--now", "2027-04-10T00:00:00Z"]);
+    let later = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2027-04-10T00:00:00Z"],
+    );
     later.expect(0);
     assert_eq!(
         names(&children(&db, "events").await),
@@ -129,13 +142,23 @@ async fn detach_mode_keeps_the_rows_in_another_schema() {
     let p = project(
         "table = \"events\"\npremake = 0\nretention = \"1 month\"\nretention_mode = \"detach\"\nretention_schema = \"archive\"",
     );
-    run(&p, &db, &["run", "--now", "2026-01-15T00:00:00Z"]).expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-01-15T00:00:00Z"],
+    )
+    .expect(0);
     sql(
         &db,
         "INSERT INTO events (payload, created_at) VALUES ('old', '2026-01-20T00:00:00Z')",
     )
     .await;
-    run(&p, &db, &["run", "--now", "2026-03-15T00:00:00Z"]).expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-03-15T00:00:00Z"],
+    )
+    .expect(0);
     // January expired; February is no gap, since nothing older is kept.
     assert_eq!(names(&children(&db, "events").await), ["events_2026_03"]);
     assert_eq!(
@@ -168,8 +191,9 @@ async fn rows_in_the_default_partition_are_refused_then_moved_without_loss() {
     .await;
     let p = project("table = \"events\"\npremake = 1");
 
+    // Rows in the DEFAULT partition: monitoring is told (exit 1).
     let check = run(&p, &db, &["check-default"]);
-    check.expect(0);
+    check.expect(1);
     assert!(
         check
             .stdout
@@ -178,7 +202,11 @@ async fn rows_in_the_default_partition_are_refused_then_moved_without_loss() {
         check.stdout
     );
 
-    let refused = run(&p, &db, &["run", "--now", "2026-11-15T00:00:00Z"]);
+    let refused = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
+    );
     refused.expect(1);
     assert!(
         refused
@@ -203,6 +231,7 @@ async fn rows_in_the_default_partition_are_refused_then_moved_without_loss() {
         &db,
         &[
             "run",
+            "--allow-clock-skew",
             "--now",
             "2026-11-15T00:00:00Z",
             "--move-default-rows",
@@ -221,6 +250,7 @@ async fn rows_in_the_default_partition_are_refused_then_moved_without_loss() {
         1
     );
     let check = run(&p, &db, &["check-default"]);
+    check.expect(1);
     assert!(
         check.stdout.contains("1 row(s) for 2026-06"),
         "{}",
@@ -247,13 +277,23 @@ async fn a_table_named_like_a_partition_is_never_touched() {
         "{}",
         plan.stdout
     );
-    run(&p, &db, &["run", "--now", "2026-11-15T00:00:00Z"]).expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
+    )
+    .expect(0);
     assert_eq!(
         names(&children(&db, "events").await),
         ["events_2026_11", "events_2027_01"]
     );
     // Far in the future the retention window passes it by, too.
-    run(&p, &db, &["run", "--now", "2028-01-15T00:00:00Z"]).expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2028-01-15T00:00:00Z"],
+    )
+    .expect(0);
     assert_eq!(
         db.scalar::<String>("SELECT note FROM events_2026_12").await,
         "mine"
@@ -270,14 +310,9 @@ async fn bad_policies_fail_before_anything_is_created() {
                 [[partitions]]\ndatabase = \"app\"\ntable = \"events\"\n";
     for (extra, code, needle) in [
         (
-            "[[partitions]]\ndatabase = \"app\"\ntable = \"missing\"\n",
-            2,
-            "table public.missing does not exist",
-        ),
-        (
             "[[partitions]]\ndatabase = \"app\"\ntable = \"plain\"\n",
-            2,
-            "public.plain is not a partitioned table",
+            1,
+            "database app: public.plain: not a partitioned table",
         ),
         (
             "[[partitions]]\ndatabase = \"app\"\ntable = \"x\"\nretention = \"12\"\n",
@@ -296,15 +331,45 @@ async fn bad_policies_fail_before_anything_is_created() {
         ),
     ] {
         p.config(&format!("{base}{extra}"));
-        let r = run(&p, &db, &["run", "--now", "2026-11-15T00:00:00Z"]);
+        let r = run(
+            &p,
+            &db,
+            &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
+        );
         r.expect(code);
         assert!(r.stderr.contains(needle), "{extra}: {}", r.stderr);
-        assert!(r.stderr.contains("partitions"), "{}", r.stderr);
+        // A problem of the table is not called a config problem.
+        assert_eq!(
+            r.stderr.starts_with("error: config:"),
+            code == 2,
+            "{}",
+            r.stderr
+        );
         assert!(
             children(&db, "events").await.is_empty(),
             "nothing may be created"
         );
     }
+    // A table a pending migration will create is not an error for `run`
+    // (a service may start maintenance beside `up`), but `check` says so.
+    p.config(&format!(
+        "{base}[[partitions]]\ndatabase = \"app\"\ntable = \"missing\"\n"
+    ));
+    let r = run(&p, &db, &["run"]);
+    r.expect(0);
+    assert!(
+        r.stdout.contains("public.missing does not exist yet"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&p, &db, &["check"]);
+    r.expect(1);
+    assert!(
+        r.stdout
+            .contains("app public.missing: the table does not exist"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[tokio::test]
@@ -315,9 +380,15 @@ async fn concurrent_runs_create_each_partition_once() {
     let handles: Vec<_> = (0..3)
         .map(|_| {
             let mut cmd = std::process::Command::new(support::migrate_bin());
-            cmd.args(["partitions", "run", "--now", "2026-11-15T00:00:00Z"])
-                .current_dir(p.path())
-                .env("APP_URL", &db.url);
+            cmd.args([
+                "partitions",
+                "run",
+                "--allow-clock-skew",
+                "--now",
+                "2026-11-15T00:00:00Z",
+            ])
+            .current_dir(p.path())
+            .env("APP_URL", &db.url);
             std::thread::spawn(move || Run::from(cmd.output().unwrap()))
         })
         .collect();
@@ -399,7 +470,14 @@ async fn demo_partition_plan_snapshot() {
     let plan = demo(&["partitions", "plan", "--now", "2027-01-15T12:00:00Z"]);
     plan.expect(0);
     insta::assert_snapshot!("demo_partition_plan", plan.stdout);
-    demo(&["partitions", "run", "--now", "2027-01-15T12:00:00Z"]).expect(0);
+    demo(&[
+        "partitions",
+        "run",
+        "--allow-clock-skew",
+        "--now",
+        "2027-01-15T12:00:00Z",
+    ])
+    .expect(0);
     let json = demo(&[
         "partitions",
         "plan",
@@ -409,7 +487,11 @@ async fn demo_partition_plan_snapshot() {
         "json",
     ]);
     json.expect(0);
-    insta::assert_snapshot!("demo_partition_plan_later_json", json.stdout);
+    // Whether `run` would accept this --now depends on today's date: the
+    // key saying so is not part of the snapshot.
+    insta::with_settings!({filters => vec![(r#"(?m),\n  "run_refused": "[^\n]*$"#, "")]}, {
+        insta::assert_snapshot!("demo_partition_plan_later_json", json.stdout);
+    });
 }
 
 #[tokio::test]
@@ -430,7 +512,11 @@ async fn one_failing_table_does_not_stop_the_others() {
     let p = project(
         "table = \"events\"\npremake = 0\n\n[[partitions]]\ndatabase = \"app\"\ntable = \"other\"\npremake = 1",
     );
-    let r = run(&p, &db, &["run", "--now", "2026-11-15T00:00:00Z"]);
+    let r = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
+    );
     r.expect(1);
     assert!(
         r.stdout.contains("app public.events: FAILED"),
@@ -438,7 +524,12 @@ async fn one_failing_table_does_not_stop_the_others() {
         r.stdout
     );
     assert!(r.stdout.contains("created other_2026_12"), "{}", r.stdout);
-    assert!(r.stderr.contains("1 of 2 table(s) failed"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("1 of 2 tables failed (public.events); the others were maintained"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(
         names(&children(&db, "other").await),
         ["other_2026_11", "other_2026_12"]
@@ -511,8 +602,18 @@ async fn an_interrupted_concurrent_detach_is_finalized() {
     let db = TestDb::new("part_finalize").await;
     sql(&db, EVENTS).await;
     let p = project("table = \"events\"\npremake = 0\nretention = \"1 month\"");
-    run(&p, &db, &["run", "--now", "2026-01-15T00:00:00Z"]).expect(0);
-    run(&p, &db, &["run", "--now", "2026-02-15T00:00:00Z"]).expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-01-15T00:00:00Z"],
+    )
+    .expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-02-15T00:00:00Z"],
+    )
+    .expect(0);
     assert_eq!(
         names(&children(&db, "events").await),
         ["events_2026_01", "events_2026_02"]
@@ -563,10 +664,452 @@ async fn an_interrupted_concurrent_detach_is_finalized() {
         "{}",
         plan.stdout
     );
-    run(&p, &db, &["run", "--now", "2026-02-15T00:00:00Z"]).expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-02-15T00:00:00Z"],
+    )
+    .expect(0);
     assert_eq!(names(&children(&db, "events").await), ["events_2026_02"]);
     assert!(
         db.has_table("events_2026_01").await,
         "a partition inside retention is never dropped"
+    );
+}
+
+/// The database server's clock, as `partitions run` reads it.
+async fn server_now(db: &TestDb) -> chrono::DateTime<chrono::Utc> {
+    db.scalar::<chrono::DateTime<chrono::Utc>>("SELECT now()")
+        .await
+}
+
+#[tokio::test]
+async fn the_server_clock_decides_and_a_clock_far_ahead_cannot_drop_live_data() {
+    let db = TestDb::new("part_clock").await;
+    sql(&db, &EVENTS.replace("events", "ev_ret")).await;
+    let p = project("table = \"ev_ret\"\npremake = 1\nretention = \"12 months\"");
+    // No --now: the server's month is created, whatever this process's clock.
+    run(&p, &db, &["run"]).expect(0);
+    let now = server_now(&db).await;
+    let current = format!("ev_ret_{}", now.format("%Y_%m"));
+    assert!(names(&children(&db, "ev_ret").await).contains(&current.as_str()));
+    sql(
+        &db,
+        "INSERT INTO ev_ret (payload, created_at) SELECT 'live', now() FROM generate_series(1, 200)",
+    )
+    .await;
+    // The failure seen: a clock three years ahead detached (and dropped)
+    // the current month. Now it is refused, saying both times.
+    let refused = run(&p, &db, &["run", "--now", "2030-01-15T00:00:00Z"]);
+    refused.expect(2);
+    assert!(
+        refused.stderr.contains("2030-01-15T00:00:00Z"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(&now.format("%Y-%m-%d").to_string()),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--allow-clock-skew"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("config:"), "{}", refused.stderr);
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM ev_ret").await, 200);
+    assert!(names(&children(&db, "ev_ret").await).contains(&current.as_str()));
+    sql(
+        &db,
+        "INSERT INTO ev_ret (payload, created_at) VALUES ('next', now())",
+    )
+    .await;
+    // `plan` with that clock is free, and says `run` would refuse it.
+    let plan = run(&p, &db, &["plan", "--now", "2030-01-15T00:00:00Z"]);
+    plan.expect(0);
+    assert!(plan.stderr.contains("would be refused"), "{}", plan.stderr);
+    // A year outside 1900–2200 is a usage error.
+    let r = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "9999-12-15T00:00:00Z"],
+    );
+    r.expect(2);
+    assert!(r.stderr.contains("between 1900 and 2200"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn a_gap_of_thousands_is_refused_not_filled() {
+    let db = TestDb::new("part_bound").await;
+    sql(&db, EVENTS).await;
+    let p = project("table = \"events\"\npremake = 1");
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
+    )
+    .expect(0);
+    let before = children(&db, "events").await;
+    let started = Instant::now();
+    let r = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2199-12-15T00:00:00Z"],
+    );
+    r.expect(1);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // One policy: the failure reads like one.
+    assert!(r.stderr.contains("public.events failed: "), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("would create 2077 partitions"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("max_create_per_run = 120"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("table(s)"), "{}", r.stderr);
+    assert_eq!(children(&db, "events").await, before);
+    // The cap is a setting.
+    let p = project("table = \"events\"\npremake = 1\nmax_create_per_run = 5");
+    let r = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2027-06-15T00:00:00Z"],
+    );
+    r.expect(1);
+    assert!(
+        r.stderr.contains("would create 7 partitions"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test]
+async fn every_interval_is_managed_on_the_real_server() {
+    let db = TestDb::new("part_every").await;
+    let cases = [
+        (
+            "day",
+            "ev_d",
+            ["ev_d_2026_11_30", "ev_d_2026_12_01"],
+            "FOR VALUES FROM ('2026-11-30 00:00:00+00') TO ('2026-12-01 00:00:00+00')",
+        ),
+        (
+            "week",
+            "ev_w",
+            ["ev_w_2026_w53", "ev_w_2027_w01"],
+            "FOR VALUES FROM ('2026-12-28 00:00:00+00') TO ('2027-01-04 00:00:00+00')",
+        ),
+        (
+            "quarter",
+            "ev_q",
+            ["ev_q_2026_q4", "ev_q_2027_q1"],
+            "FOR VALUES FROM ('2026-10-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')",
+        ),
+        (
+            "year",
+            "ev_y",
+            ["ev_y_2026", "ev_y_2027"],
+            "FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')",
+        ),
+    ];
+    for (interval, table, expected, first_bound) in cases {
+        sql(&db, &EVENTS.replace("events", table)).await;
+        let p = project(&format!(
+            "table = \"{table}\"\ninterval = \"{interval}\"\npremake = 1"
+        ));
+        let now = if interval == "week" {
+            "2027-01-01T12:00:00Z"
+        } else {
+            "2026-11-30T12:00:00Z"
+        };
+        run(&p, &db, &["run", "--allow-clock-skew", "--now", now]).expect(0);
+        let kids = children(&db, table).await;
+        assert_eq!(names(&kids), expected, "{interval}");
+        assert_eq!(kids[0].1, first_bound, "{interval}");
+        // A row lands in its partition, and a second run has nothing to do.
+        sql(
+            &db,
+            &format!("INSERT INTO {table} (payload, created_at) VALUES ('x', '{now}')"),
+        )
+        .await;
+        let again = run(&p, &db, &["run", "--allow-clock-skew", "--now", now]);
+        again.expect(0);
+        assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
+    }
+    // Retention in days on daily partitions.
+    sql(&db, &EVENTS.replace("events", "ev_r")).await;
+    let p = project("table = \"ev_r\"\ninterval = \"daily\"\npremake = 0\nretention = \"2 days\"");
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-27T12:00:00Z"],
+    )
+    .expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-28T12:00:00Z"],
+    )
+    .expect(0);
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-29T12:00:00Z"],
+    )
+    .expect(0);
+    let r = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-30T12:00:00Z"],
+    );
+    r.expect(0);
+    assert_eq!(
+        names(&children(&db, "ev_r").await),
+        ["ev_r_2026_11_28", "ev_r_2026_11_29", "ev_r_2026_11_30"]
+    );
+    assert!(
+        r.stdout.contains("detached ev_r_2026_11_27"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test]
+async fn check_tells_monitoring_what_is_missing_expired_or_stray() {
+    let db = TestDb::new("part_check").await;
+    sql(&db, EVENTS).await;
+    let p = project("table = \"events\"\npremake = 2\nretention = \"3 months\"");
+    let now = server_now(&db).await;
+    // Nothing yet: no current partition, none ahead.
+    let r = run(&p, &db, &["check"]);
+    r.expect(1);
+    assert!(
+        r.stdout.contains("no partition holds the current interval"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("0 partition(s) ready ahead, the policy keeps 2"),
+        "{}",
+        r.stdout
+    );
+    run(&p, &db, &["run"]).expect(0);
+    let r = run(&p, &db, &["check"]);
+    r.expect(0);
+    assert!(r.stdout.contains("no problem"), "{}", r.stdout);
+    // An expired partition that is still there, and a stray DEFAULT row.
+    sql(&db, "CREATE TABLE events_old PARTITION OF events FOR VALUES FROM ('2001-01-01') TO ('2001-02-01')").await;
+    sql(
+        &db,
+        "CREATE TABLE events_default PARTITION OF events DEFAULT",
+    )
+    .await;
+    sql(
+        &db,
+        "INSERT INTO events (payload, created_at) VALUES ('stray', '2003-05-05T00:00:00Z')",
+    )
+    .await;
+    let r = run(&p, &db, &["check"]);
+    r.expect(1);
+    assert!(
+        r.stdout.contains("events_old is past retention"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("events_default holds 1 row(s) for 2003-05"),
+        "{}",
+        r.stdout
+    );
+    let json = run(&p, &db, &["check", "--format", "json"]);
+    json.expect(1);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problems"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["tables"][0]["future"], 2);
+    let _ = now;
+}
+
+#[tokio::test]
+async fn the_daemon_logs_each_run_and_writes_metrics_atomically() {
+    let db = TestDb::new("part_metrics").await;
+    sql(&db, EVENTS).await;
+    let p = project("table = \"events\"\npremake = 2");
+    let metrics = p.path().join("strata.prom");
+    let child = std::process::Command::new(support::migrate_bin())
+        .args([
+            "-v",
+            "partitions",
+            "daemon",
+            "--every",
+            "1s",
+            "--metrics-file",
+        ])
+        .arg(&metrics)
+        .current_dir(p.path())
+        .env("APP_URL", &db.url)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = std::fs::read_to_string(&metrics).unwrap_or_default();
+        if text.contains("strata_partitions_future{database=\"app\",table=\"public.events\"} 2") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no metrics: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        !text.contains("strata_partitions_last_success_timestamp_seconds 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("strata_partitions_failed_runs_total 0"),
+        "{text}"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("partition maintenance run finished"), "{log}");
+    assert!(log.contains("created=3"), "{log}");
+    // Only the file itself is left in the folder: no temporary file.
+    let leftovers: Vec<_> = std::fs::read_dir(p.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("prom") && n != "strata.prom")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn default_rows_move_under_load_without_loss_or_failed_inserts() {
+    let db = TestDb::new("part_move").await;
+    sql(&db, EVENTS).await;
+    sql(
+        &db,
+        "CREATE TABLE events_default PARTITION OF events DEFAULT",
+    )
+    .await;
+    let p = project("table = \"events\"\npremake = 0");
+    run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
+    )
+    .expect(0);
+    // 100,000 rows for December wait in the DEFAULT partition.
+    sql(
+        &db,
+        "INSERT INTO events (payload, created_at) SELECT 'old ' || g, \
+         timestamptz '2026-12-01 00:00:00+00' + (g % 40000) * interval '1 minute' \
+         FROM generate_series(1, 100000) g",
+    )
+    .await;
+    let before: i64 = db.scalar("SELECT count(*) FROM events").await;
+    // Four writers: two into December (the DEFAULT, then the new
+    // partition), two into November (an existing partition).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (url, flag) = (db.url.clone(), stop.clone());
+        let month = if w % 2 == 0 {
+            "2026-12-10"
+        } else {
+            "2026-11-10"
+        };
+        writers.push(tokio::spawn(async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            let (mut ok, mut failed) = (0i64, 0i64);
+            let mut worst = Duration::ZERO;
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                let t = Instant::now();
+                let sql = format!(
+                    "INSERT INTO events (payload, created_at) VALUES ('w', '{month}T12:00:00Z')"
+                );
+                match sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await {
+                    Ok(_) => ok += 1,
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("insert failed: {e}");
+                    }
+                }
+                worst = worst.max(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (month, ok, failed, worst)
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.scalar::<i64>("SELECT count(*) FROM events").await < before + 100 {
+        assert!(Instant::now() < deadline, "the writers never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let p = project("table = \"events\"\npremake = 1\nmove_batch_rows = 10000");
+    let started = Instant::now();
+    let db_url = db.url.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        p.migrate_raw(
+            &[
+                "partitions",
+                "run",
+                "--allow-clock-skew",
+                "--now",
+                "2026-11-15T00:00:00Z",
+                "--move-default-rows",
+            ],
+            &[("APP_URL", db_url.as_str())],
+        )
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    // Writers go on a moment after the attach, then stop.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut inserted = 0;
+    for w in writers {
+        let (month, ok, failed, worst) = w.await.unwrap();
+        eprintln!("writer into {month}: {ok} inserts, {failed} failed, longest stall {worst:?}");
+        assert_eq!(failed, 0, "writer into {month}");
+        inserted += ok;
+    }
+    r.expect(0);
+    // Each batch is a transaction of its own (a batch left open would make
+    // the next BEGIN warn, and hold its locks until the end).
+    assert!(!r.stderr.contains("already a transaction"), "{}", r.stderr);
+    eprintln!("moved 100,000 DEFAULT rows under load in {took:?}");
+    assert!(r.stdout.contains("created events_2026_12"), "{}", r.stdout);
+    // Every row is somewhere, once: none lost, none twice.
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM events").await,
+        before + inserted
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM events_default WHERE created_at >= '2026-12-01' AND created_at < '2027-01-01'").await,
+        0
+    );
+    assert!(
+        db.scalar::<i64>("SELECT count(*) FROM events_2026_12")
+            .await
+            >= 100_000
+    );
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'strata_partition_bound'"
+        )
+        .await,
+        0
     );
 }

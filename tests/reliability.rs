@@ -615,7 +615,13 @@ async fn postgres_partitions_race_migrations() {
                 let args: &[&str] = if i % 2 == 0 {
                     &["up"]
                 } else {
-                    &["partitions", "run", "--now", "2026-03-15T12:00:00Z"]
+                    &[
+                        "partitions",
+                        "run",
+                        "--allow-clock-skew",
+                        "--now",
+                        "2026-03-15T12:00:00Z",
+                    ]
                 };
                 command(&s, &p, args).spawn().unwrap()
             })

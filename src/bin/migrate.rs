@@ -173,9 +173,14 @@ enum PartitionCmd {
     },
     /// Create future partitions and retire expired ones, once (for cron).
     Run {
-        /// Run as of this instant (RFC 3339) instead of now.
+        /// Run as of this instant (RFC 3339) instead of the database
+        /// server's clock; refused when more than one interval after it.
         #[arg(long, value_parser = parse_now)]
         now: Option<DateTime<Utc>>,
+        /// Trust --now however far it is from the server's clock (tests,
+        /// rehearsals).
+        #[arg(long, requires = "now")]
+        allow_clock_skew: bool,
         /// Move DEFAULT-partition rows into the partitions being created.
         #[arg(long)]
         move_default_rows: bool,
@@ -185,15 +190,32 @@ enum PartitionCmd {
         /// Interval between runs: e.g. 30s, 15m, 1h, 1d.
         #[arg(long, default_value = "1h", value_parser = parse_every)]
         every: Duration,
+        /// After each run, write the state of every table to this file in
+        /// Prometheus' text format (atomically).
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
     },
-    /// Report rows sitting in DEFAULT partitions, by month.
+    /// Report rows sitting in DEFAULT partitions, by interval; exit 1 when
+    /// there are any.
     CheckDefault,
+    /// Check every table for monitoring: partitions ready ahead, expired
+    /// ones still there, DEFAULT rows; one line per problem, exit 1 on any.
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
+    use chrono::Datelike;
+    let t = DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2027-01-15T00:00:00Z: {e}"))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2027-01-15T00:00:00Z: {e}"))?;
+    if !(1900..=2200).contains(&t.year()) {
+        return Err(format!("{s:?}: the year must be between 1900 and 2200"));
+    }
+    Ok(t)
 }
 
 fn parse_every(s: &str) -> Result<Duration, String> {
@@ -232,7 +254,7 @@ fn main() -> ExitCode {
         tokio::spawn(watch_signals(stop.clone()));
         run(cli, stop).await
     }) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!(
                 "error: {}",
@@ -388,7 +410,9 @@ async fn watch_signals(stop: StopHandle) {
     }
 }
 
-async fn run(cli: Cli, stop: StopHandle) -> Result<(), Error> {
+/// Runs the command; `Ok` carries the exit code of a check that found
+/// problems (printed already), 0 otherwise.
+async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
     let options = Options {
         lock_timeout: Duration::from_secs(cli.lock_timeout),
         connect_timeout: Duration::from_secs(cli.connect_timeout),
@@ -410,7 +434,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<(), Error> {
         let (v, u) = strata::scaffold::new_migration(db, &description.join(" "))?;
         println!("created {}", v.display());
         println!("created {}", u.display());
-        return Ok(());
+        return Ok(0);
     }
     let config = load_config(&cli, &|name| std::env::var(name).ok())?;
     for db in config.databases.values() {
@@ -520,7 +544,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<(), Error> {
         }
         Cmd::New { .. } | Cmd::Partitions { .. } => unreachable!("handled above"),
     }
-    Ok(())
+    Ok(0)
 }
 
 async fn partitions(
@@ -528,7 +552,8 @@ async fn partitions(
     only: &[String],
     options: Options,
     command: &PartitionCmd,
-) -> Result<(), Error> {
+) -> Result<u8, Error> {
+    use strata::partition::scheduler::Clock;
     let mut exec = strata::partition::postgres::ExecOptions::default();
     if let PartitionCmd::Run {
         move_default_rows: true,
@@ -547,52 +572,101 @@ async fn partitions(
     }
     match command {
         PartitionCmd::Plan { now, format } => {
-            let plans = m.plan(now.unwrap_or_else(Utc::now)).await?;
+            let plans = m.plan(now.map_or(Clock::Server, Clock::Given)).await?;
+            let refusal = match now {
+                Some(t) => m.clock_refusal(*t).await?,
+                None => None,
+            };
             match format {
                 Format::Text => print!("{}", render::partition_plans(&plans)),
-                Format::Json => print_json(&serde_json::json!({ "partitions": plans })),
+                Format::Json => print_json(&match &refusal {
+                    None => serde_json::json!({ "partitions": plans }),
+                    Some(why) => serde_json::json!({ "partitions": plans, "run_refused": why }),
+                }),
+            }
+            if let Some(why) = refusal {
+                eprintln!("note: `partitions run` with this --now would be refused: {why}");
             }
         }
-        PartitionCmd::Run { now, .. } => {
-            let reports = m.run(now.unwrap_or_else(Utc::now)).await?;
+        PartitionCmd::Run {
+            now,
+            allow_clock_skew,
+            ..
+        } => {
+            let clock = match (now, allow_clock_skew) {
+                (None, _) => Clock::Server,
+                (Some(t), false) => Clock::Given(*t),
+                (Some(t), true) => Clock::Trusted(*t),
+            };
+            let reports = m.run(clock).await?;
             print!("{}", render::partition_reports(&reports));
-            let failed = reports.iter().filter(|r| r.error.is_some()).count();
-            if failed > 0 {
-                return Err(Error::Database {
-                    database: "partitions".into(),
-                    message: format!(
-                        "{failed} of {} table(s) failed; the others were maintained",
-                        reports.len()
-                    ),
-                });
+            let failed: Vec<_> = reports.iter().filter(|r| r.error.is_some()).collect();
+            match failed.as_slice() {
+                [] => {}
+                [one] if reports.len() == 1 => {
+                    return Err(Error::Database {
+                        database: one.database.clone(),
+                        message: format!(
+                            "{} failed: {}",
+                            one.table,
+                            one.error.as_deref().unwrap_or_default()
+                        ),
+                    });
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(|r| r.table.as_str()).collect();
+                    return Err(Error::Database {
+                        database: many[0].database.clone(),
+                        message: format!(
+                            "{} of {} tables failed ({}); the others were maintained",
+                            many.len(),
+                            reports.len(),
+                            names.join(", ")
+                        ),
+                    });
+                }
             }
         }
-        PartitionCmd::Daemon { every } => {
+        PartitionCmd::Daemon {
+            every,
+            metrics_file,
+        } => {
             let stop = options.stop.clone();
-            m.daemon(*every, async move {
+            m.daemon(*every, metrics_file.clone(), async move {
                 let _ = stop.stopped().await;
             })
             .await;
             eprintln!("partition daemon stopped");
         }
         PartitionCmd::CheckDefault => {
-            for r in m.check_default().await? {
-                match (&r.default, r.months.is_empty()) {
-                    (None, _) => println!("{} {}: no DEFAULT partition", r.database, r.table),
-                    (Some(d), true) => {
-                        println!("{} {}: DEFAULT partition {d} is empty", r.database, r.table)
-                    }
-                    (Some(d), false) => {
-                        for (month, rows) in &r.months {
-                            println!(
-                                "{} {}: DEFAULT partition {d} holds {rows} row(s) for {month}",
-                                r.database, r.table
-                            );
-                        }
+            let tables = m.health().await?;
+            print!("{}", render::default_rows(&tables));
+            if tables.iter().any(|t| !t.default_rows.is_empty()) {
+                return Ok(1);
+            }
+        }
+        PartitionCmd::Check { format } => {
+            let tables = m.health().await?;
+            let problems: Vec<String> = tables.iter().flat_map(|t| t.problems()).collect();
+            match format {
+                Format::Text if problems.is_empty() => {
+                    println!("{} table(s) checked: no problem", tables.len())
+                }
+                Format::Text => {
+                    for p in &problems {
+                        println!("{p}");
                     }
                 }
+                Format::Json => print_json(&serde_json::json!({
+                    "ok": problems.is_empty(),
+                    "problems": problems,
+                    "tables": tables,
+                })),
+            }
+            if !problems.is_empty() {
+                return Ok(1);
             }
         }
     }
-    Ok(())
+    Ok(0)
 }

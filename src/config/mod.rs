@@ -136,6 +136,10 @@ pub struct PartitionSettings {
     pub retention_schema: Option<String>,
     /// `naming`.
     pub naming: Option<String>,
+    /// `max_create_per_run`.
+    pub max_create_per_run: Option<i64>,
+    /// `move_batch_rows`.
+    pub move_batch_rows: Option<i64>,
     /// Where the entry came from, for messages:
     /// `migrate.toml: partitions[0] (events)`.
     #[serde(skip)]
@@ -508,6 +512,8 @@ fn partition_settings(
         retention_mode: opt(&raw.retention_mode)?,
         retention_schema: opt(&raw.retention_schema)?,
         naming: opt(&raw.naming)?,
+        max_create_per_run: raw.max_create_per_run,
+        move_batch_rows: raw.move_batch_rows,
         origin: place.clone(),
     })
 }

@@ -6,9 +6,11 @@
 //! - [`plan`]: (policy, children from the catalog, clock) → actions (pure);
 //! - [`postgres`]: reads the catalog and carries the actions out, one
 //!   partition per transaction, under short lock timeouts;
+//! - [`health`]: what monitoring wants to know (`check`, metrics);
 //! - [`scheduler`]: one run, a loop, or a task inside a service.
 
 pub mod calendar;
+pub mod health;
 pub mod plan;
 pub mod policy;
 pub mod postgres;

@@ -49,7 +49,9 @@ pub struct Child {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reason {
-    /// The current interval or one of the premade ones.
+    /// The current interval.
+    Current,
+    /// One of the intervals kept ready after the current one.
     Premake,
     /// A hole between existing partitions.
     Gap,
@@ -114,6 +116,10 @@ pub struct TablePlan {
     pub actions: Vec<Action>,
     /// Children left alone and why, name clashes, a DEFAULT partition.
     pub notes: Vec<String>,
+    /// Why a run would refuse this table and change nothing of it (more
+    /// partitions to create than `max_create_per_run` allows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// What the catalog showed of one managed parent: all a plan needs, so a
@@ -131,6 +137,10 @@ pub struct Observed {
     /// Other relations in the parent's schema (a new partition must not
     /// take one of their names).
     pub others: BTreeSet<String>,
+    /// Tables strata made for a partition and has not attached yet (a run
+    /// moving DEFAULT rows was interrupted): the next run finishes them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub staged: BTreeSet<String>,
 }
 
 /// Plans one policy against what was observed of it; a parent that does not
@@ -141,16 +151,17 @@ pub fn plan_observed(
     now: DateTime<Utc>,
 ) -> TablePlan {
     let Some(o) = observed.filter(|o| o.exists) else {
-        let mut p = plan(policy, &[], &BTreeSet::new(), now);
+        let mut p = plan(policy, &[], &BTreeSet::new(), &BTreeSet::new(), now);
         p.notes.push(format!(
-            "{} does not exist yet: these partitions are created once a migration creates it",
+            "{} does not exist yet: once a migration has created it, `migrate partitions run` \
+             creates these partitions",
             policy.qualified()
         ));
         return p;
     };
     let mut taken = o.others.clone();
     taken.extend(o.children.iter().map(|c| c.name.clone()));
-    plan(policy, &o.children, &taken, now)
+    plan(policy, &o.children, &taken, &o.staged, now)
 }
 
 /// Reads `FOR VALUES FROM ('…') TO ('…')` or `DEFAULT`. Timestamps must be
@@ -191,11 +202,13 @@ fn overlaps(a: (DateTime<Utc>, DateTime<Utc>), b: (DateTime<Utc>, DateTime<Utc>)
 
 /// Plans maintenance of one policy at `now`. `taken` holds the names of all
 /// relations in the parent's schema, so a new partition never collides with
-/// a table that is not a child.
+/// a table that is not a child; `staged` the ones strata made for a
+/// partition and did not attach yet, which are created (finished) again.
 pub fn plan(
     policy: &Policy,
     children: &[Child],
     taken: &BTreeSet<String>,
+    staged: &BTreeSet<String>,
     now: DateTime<Utc>,
 ) -> TablePlan {
     let iv = policy.interval;
@@ -206,9 +219,7 @@ pub fn plan(
             schema: schema.clone(),
         },
     };
-    let cutoff = policy
-        .retention
-        .map(|r| iv.step(current, -(r.intervals as i64)));
+    let cutoff = policy.retention.map(|r| r.unit.back(current, r.amount));
     let mut actions = Vec::new();
     let mut notes = Vec::new();
 
@@ -280,7 +291,7 @@ pub fn plan(
         let next = iv.step(m, 1);
         if !ranges.iter().any(|r| overlaps(*r, (m, next))) {
             let name = partition_name(&policy.naming, &policy.table, m);
-            if taken.contains(&name) {
+            if taken.contains(&name) && !staged.contains(&name) {
                 notes.push(format!(
                     "{name} exists but is not a partition of {}: not touched, so {} has no partition",
                     policy.qualified(),
@@ -291,10 +302,10 @@ pub fn plan(
                     name,
                     from: m,
                     to: next,
-                    reason: if m < current {
-                        Reason::Gap
-                    } else {
-                        Reason::Premake
+                    reason: match m.cmp(&current) {
+                        std::cmp::Ordering::Less => Reason::Gap,
+                        std::cmp::Ordering::Equal => Reason::Current,
+                        std::cmp::Ordering::Greater => Reason::Premake,
                     },
                 });
             }
@@ -318,11 +329,35 @@ pub fn plan(
             });
         }
     }
+    let creates = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Create { .. }))
+        .count();
+    let mut refused = None;
+    if creates > policy.max_create_per_run as usize {
+        let range = actions.iter().filter_map(|a| match a {
+            Action::Create { from, .. } => Some(*from),
+            _ => None,
+        });
+        let (first, last) = (range.clone().min(), range.max());
+        refused = Some(format!(
+            "this run would create {creates} partitions ({} to {}), more than \
+             max_create_per_run = {}: check the clock (or --now), or raise max_create_per_run",
+            first
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            last.map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            policy.max_create_per_run
+        ));
+        actions.clear();
+    }
     TablePlan {
         database: policy.database.clone(),
         table: policy.qualified(),
         actions,
         notes,
+        refused,
     }
 }
 
@@ -343,9 +378,14 @@ mod tests {
             table: "audit_logs".into(),
             interval: Interval::Month,
             premake,
-            retention: retention.map(|intervals| Retention { intervals }),
+            retention: retention.map(|amount| Retention {
+                amount,
+                unit: crate::partition::calendar::Unit::Month,
+            }),
             retention_mode: mode,
             naming: "{table}_{YYYY}_{MM}".into(),
+            max_create_per_run: 120,
+            move_batch_rows: 10_000,
         }
     }
 
@@ -405,6 +445,7 @@ mod tests {
             &policy(3, None, RetentionMode::Drop),
             &[],
             &BTreeSet::new(),
+            &BTreeSet::new(),
             at("2026-11-24T10:00:00Z"),
         );
         assert_eq!(
@@ -421,6 +462,7 @@ mod tests {
             &policy(1, None, RetentionMode::Drop),
             &[],
             &BTreeSet::new(),
+            &BTreeSet::new(),
             at("2026-12-31T23:59:59Z"),
         );
         assert_eq!(names(&p), ["+audit_logs_2026_12", "+audit_logs_2027_01"]);
@@ -436,6 +478,7 @@ mod tests {
             &policy(3, None, RetentionMode::Drop),
             &existing,
             &BTreeSet::new(),
+            &BTreeSet::new(),
             at("2026-11-24T10:00:00Z"),
         );
         assert!(p.actions.is_empty(), "{p:?}");
@@ -450,6 +493,7 @@ mod tests {
         let p = plan(
             &policy(1, Some(12), RetentionMode::Drop),
             &existing,
+            &BTreeSet::new(),
             &BTreeSet::new(),
             at("2026-11-24T10:00:00Z"),
         );
@@ -482,12 +526,14 @@ mod tests {
             &policy(1, Some(1), RetentionMode::Drop),
             &existing,
             &BTreeSet::new(),
+            &BTreeSet::new(),
             at("2026-11-01T00:00:00Z"),
         );
         assert!(p.actions.is_empty(), "{:?}", names(&p));
         let p = plan(
             &policy(1, Some(1), RetentionMode::Drop),
             &existing,
+            &BTreeSet::new(),
             &BTreeSet::new(),
             at("2026-12-15T00:00:00Z"),
         );
@@ -513,6 +559,7 @@ mod tests {
             &policy(2, Some(3), RetentionMode::Drop),
             &[wide, default],
             &taken,
+            &BTreeSet::new(),
             at("2026-11-24T00:00:00Z"),
         );
         // Nov and Dec are inside the quarter child; Jan's name is taken by a non-child.
@@ -534,6 +581,7 @@ mod tests {
         let p = plan(
             &policy(0, Some(1), RetentionMode::Drop),
             &p_children_wide(),
+            &BTreeSet::new(),
             &BTreeSet::new(),
             at("2030-01-01T00:00:00Z"),
         );
@@ -560,6 +608,7 @@ mod tests {
             &policy(0, Some(12), RetentionMode::Drop),
             &[pending, child("2026-11")],
             &BTreeSet::new(),
+            &BTreeSet::new(),
             at("2026-11-02T00:00:00Z"),
         );
         assert_eq!(
@@ -584,6 +633,7 @@ mod tests {
             &policy(0, Some(6), mode),
             &existing,
             &BTreeSet::new(),
+            &BTreeSet::new(),
             at("2026-11-02T00:00:00Z"),
         );
         assert_eq!(names(&p)[0], "!audit_logs_2025_01");
@@ -595,5 +645,98 @@ mod tests {
                 schema: Some("archive".into())
             },
         }));
+    }
+
+    #[test]
+    fn a_clock_far_ahead_is_refused_rather_than_filling_thousands() {
+        let existing = vec![child("2026-11")];
+        let p = plan(
+            &policy(3, None, RetentionMode::Drop),
+            &existing,
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            at("2040-01-15T00:00:00Z"),
+        );
+        assert!(p.actions.is_empty());
+        let why = p.refused.unwrap();
+        assert!(why.contains("would create 161 partitions"), "{why}");
+        assert!(why.contains("2026-12-01 to 2040-04-01"), "{why}");
+        assert!(why.contains("max_create_per_run = 120"), "{why}");
+        // Within the cap, it plans as usual.
+        let p = plan(
+            &policy(3, None, RetentionMode::Drop),
+            &existing,
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            at("2027-06-15T00:00:00Z"),
+        );
+        assert_eq!(p.refused, None);
+        assert_eq!(p.actions.len(), 10);
+    }
+
+    #[test]
+    fn a_staged_child_is_finished_not_avoided() {
+        let taken: BTreeSet<String> = ["audit_logs_2026_11".to_string()].into();
+        let p = plan(
+            &policy(0, None, RetentionMode::Drop),
+            &[],
+            &taken,
+            &taken,
+            at("2026-11-24T00:00:00Z"),
+        );
+        assert_eq!(names(&p), ["+audit_logs_2026_11"]);
+    }
+
+    #[test]
+    fn every_interval_plans_current_and_premade_partitions_with_sorting_names() {
+        let cases = [
+            (
+                Interval::Day,
+                ["t_2026_11_30", "t_2026_12_01", "t_2026_12_02"],
+            ),
+            (Interval::Week, ["t_2026_w49", "t_2026_w50", "t_2026_w51"]),
+            (Interval::Month, ["t_2026_11", "t_2026_12", "t_2027_01"]),
+            (Interval::Quarter, ["t_2026_q4", "t_2027_q1", "t_2027_q2"]),
+            (Interval::Year, ["t_2026", "t_2027", "t_2028"]),
+        ];
+        for (iv, expected) in cases {
+            let p = Policy {
+                table: "t".into(),
+                interval: iv,
+                naming: iv.default_naming().into(),
+                ..policy(2, None, RetentionMode::Drop)
+            };
+            let planned = plan(
+                &p,
+                &[],
+                &BTreeSet::new(),
+                &BTreeSet::new(),
+                at("2026-11-30T10:00:00Z"),
+            );
+            assert_eq!(names(&planned), expected.map(|n| format!("+{n}")), "{iv:?}");
+        }
+    }
+
+    #[test]
+    fn retention_in_days_counts_back_from_the_current_interval() {
+        let existing: Vec<Child> = ["2026-07", "2026-08", "2026-09", "2026-10", "2026-11"]
+            .iter()
+            .map(|m| child(m))
+            .collect();
+        let mut p = policy(0, None, RetentionMode::Drop);
+        p.retention = Some(Retention {
+            amount: 90,
+            unit: crate::partition::calendar::Unit::Day,
+        });
+        // Current: November; 90 days back from 1 Nov is 3 Aug: July and
+        // August have ended by then? July has, August has not.
+        let planned = plan(
+            &p,
+            &existing,
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            at("2026-11-24T00:00:00Z"),
+        );
+        assert_eq!(names(&planned), ["-audit_logs_2026_07"]);
     }
 }

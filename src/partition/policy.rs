@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::calendar::Interval;
+use super::calendar::{Interval, Unit};
 use crate::config::{Config, PartitionSettings};
 use crate::error::{Error, Result};
 use crate::kind::Kind;
@@ -26,11 +26,29 @@ pub enum RetentionMode {
     },
 }
 
-/// How long partitions are kept, in whole intervals.
+/// How long partitions are kept: a calendar span counted back from the
+/// start of the current interval. A partition that ends at or before that
+/// point is expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {
-    /// Number of intervals before the current one that are kept.
-    pub intervals: u32,
+    /// How many units.
+    pub amount: u32,
+    /// Days, weeks, months or years.
+    pub unit: Unit,
+}
+
+impl Retention {
+    /// Roughly how many days this retention is, to compare settings.
+    pub fn days(self) -> u64 {
+        u64::from(self.amount) * u64::from(self.unit.days())
+    }
+}
+
+impl std::fmt::Display for Retention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = if self.amount == 1 { "" } else { "s" };
+        write!(f, "{} {}{s}", self.amount, self.unit.as_str())
+    }
 }
 
 /// One managed partitioned table.
@@ -52,6 +70,11 @@ pub struct Policy {
     pub retention_mode: RetentionMode,
     /// Child name pattern, e.g. `{table}_{YYYY}_{MM}`.
     pub naming: String,
+    /// The most partitions one run may create for this table: a clock far
+    /// ahead must not start filling a gap of thousands.
+    pub max_create_per_run: u32,
+    /// Rows moved from the DEFAULT partition per transaction.
+    pub move_batch_rows: u32,
 }
 
 impl Policy {
@@ -61,8 +84,12 @@ impl Policy {
     }
 }
 
-/// The default child name pattern.
+/// The default child name pattern of monthly partitions.
 pub const DEFAULT_NAMING: &str = "{table}_{YYYY}_{MM}";
+/// The default of `max_create_per_run`.
+pub const DEFAULT_MAX_CREATE: u32 = 120;
+/// The default of `move_batch_rows`.
+pub const DEFAULT_MOVE_BATCH: u32 = 10_000;
 /// The default number of partitions kept ready beyond the current one.
 pub const DEFAULT_PREMAKE: u32 = 3;
 
@@ -73,12 +100,15 @@ fn ident(s: &str) -> bool {
         && s.len() <= 63
 }
 
-/// Parses `"12 months"`, `"1 year"`, `"6 month"` into intervals. Pure.
-pub fn parse_retention(text: &str, interval: Interval) -> std::result::Result<Retention, String> {
+/// Parses `"90 days"`, `"12 weeks"`, `"6 months"`, `"1 quarter"`,
+/// `"2 years"` (singular or plural). A number without a unit is an error.
+/// Pure.
+pub fn parse_retention(text: &str) -> std::result::Result<Retention, String> {
     let mut parts = text.split_whitespace();
     let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(format!(
-            "{text:?} is not a retention: write a number and a unit, e.g. \"12 months\" or \"1 year\""
+            "{text:?} is not a retention: write a number and a unit, e.g. \"12 months\", \
+             \"90 days\" or \"1 year\""
         ));
     };
     let n: u32 = n
@@ -87,17 +117,19 @@ pub fn parse_retention(text: &str, interval: Interval) -> std::result::Result<Re
     if n == 0 {
         return Err(format!("{text:?}: a retention must be at least 1"));
     }
-    let per = match (interval, unit.to_ascii_lowercase().as_str()) {
-        (Interval::Month, "month" | "months") => 1,
-        (Interval::Month, "year" | "years") => 12,
-        (_, other) => {
+    let (amount, unit) = match unit.to_ascii_lowercase().as_str() {
+        "day" | "days" => (n, Unit::Day),
+        "week" | "weeks" => (n, Unit::Week),
+        "month" | "months" => (n, Unit::Month),
+        "quarter" | "quarters" => (n.saturating_mul(3), Unit::Month),
+        "year" | "years" => (n, Unit::Year),
+        other => {
             return Err(format!(
-                "{text:?}: unit {other:?} does not fit a {} interval (use months or years)",
-                interval.as_str()
+                "{text:?}: unknown unit {other:?} (use days, weeks, months, quarters or years)"
             ));
         }
     };
-    Ok(Retention { intervals: n * per })
+    Ok(Retention { amount, unit })
 }
 
 /// Every `[[partitions]]` entry of a config as policies, checked against
@@ -154,12 +186,13 @@ impl Policy {
             )));
         }
         let interval = match settings.interval.as_deref() {
-            None | Some("month") | Some("monthly") => Interval::Month,
-            Some(other) => {
-                return Err(err(format!(
-                    "unknown interval {other:?} (supported: month)"
-                )));
-            }
+            None => Interval::Month,
+            Some(text) => Interval::parse(text).ok_or_else(|| {
+                err(format!(
+                    "unknown interval {text:?} (use day, week, month, quarter or year; \
+                     daily, weekly, monthly, quarterly, yearly also work)"
+                ))
+            })?,
         };
         let premake = match settings.premake {
             None => DEFAULT_PREMAKE,
@@ -168,19 +201,33 @@ impl Policy {
         };
         let retention = match &settings.retention {
             None => None,
-            Some(text) => {
-                Some(parse_retention(text, interval).map_err(|m| err(format!("retention {m}")))?)
-            }
+            Some(text) => Some(parse_retention(text).map_err(|m| err(format!("retention {m}")))?),
         };
         if let Some(r) = retention
-            && r.intervals < premake
+            && r.days() < u64::from(premake) * u64::from(interval.days())
         {
             return Err(err(format!(
-                "retention of {} {}(s) is shorter than the premake window of {premake}",
-                r.intervals,
+                "retention of {r} is shorter than the premake window of {premake} {}(s)",
                 interval.as_str()
             )));
         }
+        let positive = |key: &str, v: Option<i64>, default: u32, max: i64| match v {
+            None => Ok(default),
+            Some(n) if (1..=max).contains(&n) => Ok(n as u32),
+            Some(n) => Err(err(format!("{key} = {n}: must be between 1 and {max}"))),
+        };
+        let max_create_per_run = positive(
+            "max_create_per_run",
+            settings.max_create_per_run,
+            DEFAULT_MAX_CREATE,
+            100_000,
+        )?;
+        let move_batch_rows = positive(
+            "move_batch_rows",
+            settings.move_batch_rows,
+            DEFAULT_MOVE_BATCH,
+            10_000_000,
+        )?;
         let retention_schema = settings.retention_schema.clone();
         if let Some(s) = &retention_schema
             && !ident(s)
@@ -208,10 +255,13 @@ impl Policy {
         let naming = settings
             .naming
             .clone()
-            .unwrap_or_else(|| DEFAULT_NAMING.to_string());
-        if !(naming.contains("{YYYY}") && naming.contains("{MM}")) {
+            .unwrap_or_else(|| interval.default_naming().to_string());
+        let required = interval.required_placeholders();
+        if !required.iter().all(|p| naming.contains(p)) {
             return Err(err(format!(
-                "naming {naming:?} must contain {{YYYY}} and {{MM}} so every month gets its own name"
+                "naming {naming:?} must contain {} so every {} gets its own name",
+                required.join(" and "),
+                interval.as_str()
             )));
         }
         let sample = super::calendar::partition_name(&naming, &table, chrono::Utc::now());
@@ -229,6 +279,8 @@ impl Policy {
             retention,
             retention_mode,
             naming,
+            max_create_per_run,
+            move_batch_rows,
         })
     }
 }
@@ -259,7 +311,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.schema, "ops");
-        assert_eq!(p.retention, Some(Retention { intervals: 12 }));
+        assert_eq!(
+            p.retention,
+            Some(Retention {
+                amount: 1,
+                unit: Unit::Year
+            })
+        );
+        assert_eq!(p.max_create_per_run, 120);
+        assert_eq!(p.move_batch_rows, 10_000);
+        for (interval, naming) in [
+            ("day", "{table}_{YYYY}_{MM}_{DD}"),
+            ("weekly", "{table}_{IYYY}_w{IW}"),
+            ("quarter", "{table}_{YYYY}_q{Q}"),
+            ("yearly", "{table}_{YYYY}"),
+        ] {
+            let p = resolve(&format!(
+                "database = \"app\"\ntable = \"t\"\ninterval = \"{interval}\"\npremake = 1\n"
+            ))
+            .unwrap();
+            assert_eq!(p.naming, naming, "{interval}");
+        }
         assert_eq!(
             p.retention_mode,
             RetentionMode::Detach {
@@ -282,7 +354,15 @@ mod tests {
             ),
             (
                 "database = \"app\"\ntable = \"t\"\nretention = \"12 parsecs\"",
-                "does not fit",
+                "unknown unit",
+            ),
+            (
+                "database = \"app\"\ntable = \"t\"\ninterval = \"week\"\nnaming = \"{table}_{YYYY}_{MM}\"",
+                "{IYYY} and {IW}",
+            ),
+            (
+                "database = \"app\"\ntable = \"t\"\nmax_create_per_run = 0",
+                "max_create_per_run = 0",
             ),
             (
                 "database = \"app\"\ntable = \"t\"\nretention = \"2 months\"",
@@ -314,25 +394,14 @@ mod tests {
 
     #[test]
     fn retention_units() {
-        assert_eq!(
-            parse_retention("6 months", Interval::Month)
-                .unwrap()
-                .intervals,
-            6
-        );
-        assert_eq!(
-            parse_retention("1 month", Interval::Month)
-                .unwrap()
-                .intervals,
-            1
-        );
-        assert_eq!(
-            parse_retention("2 Years", Interval::Month)
-                .unwrap()
-                .intervals,
-            24
-        );
-        assert!(parse_retention("0 months", Interval::Month).is_err());
-        assert!(parse_retention("twelve months", Interval::Month).is_err());
+        let r = |t: &str| parse_retention(t).map(|r| (r.amount, r.unit));
+        assert_eq!(r("90 days"), Ok((90, Unit::Day)));
+        assert_eq!(r("12 weeks"), Ok((12, Unit::Week)));
+        assert_eq!(r("1 month"), Ok((1, Unit::Month)));
+        assert_eq!(r("2 quarters"), Ok((6, Unit::Month)));
+        assert_eq!(r("2 Years"), Ok((2, Unit::Year)));
+        assert!(r("0 months").is_err());
+        assert!(r("twelve months").is_err());
+        assert!(r("12").is_err());
     }
 }

@@ -12,6 +12,17 @@
 //! Retention uses `DETACH PARTITION … CONCURRENTLY` when the server has it
 //! (PostgreSQL 14+) and the table has no DEFAULT partition; an interrupted
 //! one is completed with `FINALIZE` on the next run.
+//!
+//! Rows of a new partition's range waiting in the DEFAULT partition are
+//! moved (when asked) into the new child while it is still standalone, in
+//! batches of `move_batch_rows`, each its own transaction, so writers never
+//! wait on them; only the last step moves what arrived meanwhile and
+//! attaches, holding inserts into the table back for its few milliseconds
+//! (an insert PostgreSQL routed to the DEFAULT partition fails if the attach
+//! changes the default's bounds under it, so inserts must wait rather than
+//! race it). Until that step, moved rows are not visible through the parent. An interrupted move leaves the
+//! standalone child (marked by its `strata_partition_bound` constraint),
+//! which the next run finishes.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -49,6 +60,8 @@ pub struct Inspection {
     pub taken: BTreeSet<String>,
     /// The DEFAULT partition's name, if there is one.
     pub default: Option<String>,
+    /// Standalone tables strata made for a partition and has not attached.
+    pub staged: BTreeSet<String>,
     /// `server_version_num`.
     pub server_version: i32,
 }
@@ -59,8 +72,9 @@ pub enum DefaultRows {
     /// Refuse to create that partition, naming the rows (the default).
     #[default]
     Refuse,
-    /// Move them into the new partition, in bounded batches, in the same
-    /// transaction as the attach, so no row is lost or seen twice.
+    /// Move them into the new partition: in bounded batches, each its own
+    /// transaction, then the rest with the attach, so no row is lost or
+    /// seen twice.
     Move,
 }
 
@@ -75,8 +89,6 @@ pub struct ExecOptions {
     pub backoff: Duration,
     /// DEFAULT-partition rows.
     pub default_rows: DefaultRows,
-    /// Rows moved per statement with [`DefaultRows::Move`].
-    pub batch: i64,
 }
 
 impl Default for ExecOptions {
@@ -86,7 +98,6 @@ impl Default for ExecOptions {
             attempts: 5,
             backoff: Duration::from_millis(200),
             default_rows: DefaultRows::Refuse,
-            batch: 5000,
         }
     }
 }
@@ -108,17 +119,23 @@ pub fn literal(key: KeyType, t: DateTime<Utc>) -> String {
     }
 }
 
+/// Something about the table in the database stops its maintenance (not
+/// the config: the table, its partitions, its rows).
 fn policy_error(policy: &Policy, message: impl Into<String>) -> Error {
-    Error::config(
-        format!("partitions ({}.{})", policy.database, policy.qualified()),
-        message,
-    )
+    Error::Database {
+        database: policy.database.clone(),
+        message: format!("{}: {}", policy.qualified(), message.into()),
+    }
 }
 
 fn db_error(policy: &Policy, context: &str, e: sqlx::Error) -> Error {
     Error::Database {
         database: policy.database.clone(),
-        message: format!("{}: {context}: {e}", policy.qualified()),
+        message: format!(
+            "{}: {context}: {}",
+            policy.qualified(),
+            crate::backend::postgres::describe(&e)
+        ),
     }
 }
 
@@ -157,25 +174,19 @@ pub async fn inspect(conn: &mut PgConnection, policy: &Policy) -> Result<Inspect
     let Some((relkind, strategy, natts, column, type_name, server_version)) = parent else {
         return Err(policy_error(
             policy,
-            format!(
-                "table {} does not exist (create it with a migration first)",
-                policy.qualified()
-            ),
+            "the table does not exist (create it with a migration first)",
         ));
     };
     if relkind != "p" {
         return Err(policy_error(
             policy,
-            format!("{} is not a partitioned table", policy.qualified()),
+            "not a partitioned table (create it with PARTITION BY RANGE (column))",
         ));
     }
     if strategy.as_deref() != Some("r") || natts != Some(1) {
         return Err(policy_error(
             policy,
-            format!(
-                "{} must be PARTITION BY RANGE on one column",
-                policy.qualified()
-            ),
+            "must be PARTITION BY RANGE on one column",
         ));
     }
     let column = column
@@ -226,8 +237,12 @@ pub async fn inspect(conn: &mut PgConnection, policy: &Policy) -> Result<Inspect
         .iter()
         .find(|c| c.bound == super::plan::Bound::Default)
         .map(|c| c.name.clone());
-    let taken: Vec<(String,)> = sqlx::query_as(
-        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
+    // Every relation name in the schema, and whether it is a standalone
+    // table carrying strata's bound constraint (a move in progress).
+    let taken: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relkind = 'r' AND NOT c.relispartition AND EXISTS \
+           (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.conname = 'strata_partition_bound') \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
     )
     .bind(&policy.schema)
     .fetch_all(&mut *conn)
@@ -238,6 +253,7 @@ pub async fn inspect(conn: &mut PgConnection, policy: &Policy) -> Result<Inspect
         key_type,
         columns: columns.into_iter().map(|c| c.0).collect(),
         children,
+        staged: taken.iter().filter(|t| t.1).map(|t| t.0.clone()).collect(),
         taken: taken.into_iter().map(|t| t.0).collect(),
         default,
         server_version,
@@ -318,37 +334,40 @@ macro_rules! with_retries {
     }};
 }
 
-/// One attempt at creating and attaching a partition, moving DEFAULT rows
-/// first when there are any. Rolls back on error.
-async fn create_once(
-    conn: &mut PgConnection,
-    prepare: &str,
-    attach: &str,
-    moving: Option<&str>,
-) -> std::result::Result<i64, sqlx::Error> {
-    let run = async {
-        let Some(move_batch) = moving else {
-            // The common case: one round trip for the whole transaction.
-            exec(conn, format!("{prepare}\n{attach}")).await?;
-            return Ok(0);
-        };
-        exec(conn, prepare.to_string()).await?;
-        let mut moved = 0i64;
-        loop {
-            let n = exec(conn, move_batch.to_string()).await?;
-            if n == 0 {
-                break;
-            }
-            moved += n as i64;
-        }
-        exec(conn, attach.to_string()).await?;
-        Ok(moved)
-    };
-    let r = run.await;
+fn is_check_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23514"))
+}
+
+/// Runs `sql` as one transaction; rolls back on error.
+async fn transaction(conn: &mut PgConnection, sql: &str) -> std::result::Result<u64, sqlx::Error> {
+    let r = exec(conn, format!("BEGIN;\n{sql};\nCOMMIT;")).await;
     if r.is_err() {
         let _ = exec(conn, "ROLLBACK".into()).await;
     }
     r
+}
+
+/// Moves up to `limit` rows of `[lo, hi)` from the DEFAULT partition into
+/// the standalone child, in the caller's transaction. Returns the count.
+fn move_rows(
+    default: &str,
+    child: &str,
+    col: &str,
+    lo: &str,
+    hi: &str,
+    columns: &str,
+    limit: Option<u32>,
+) -> String {
+    let pick = match limit {
+        Some(n) => format!(
+            "d.ctid = ANY (ARRAY(SELECT ctid FROM {default} WHERE {col} >= {lo} AND {col} < {hi} LIMIT {n}))"
+        ),
+        None => format!("d.{col} >= {lo} AND d.{col} < {hi}"),
+    };
+    format!(
+        "WITH moved AS (DELETE FROM {default} d WHERE {pick} RETURNING d.*) \
+         INSERT INTO {child} ({columns}) SELECT {columns} FROM moved"
+    )
 }
 
 /// One attempt at detaching a partition.
@@ -412,45 +431,95 @@ pub async fn execute(
             let child = qualified(&policy.schema, name);
             let (lo, hi) = (literal(insp.key_type, *from), literal(insp.key_type, *to));
             let col = q(&insp.column);
-            let prepare = format!(
-                "BEGIN;\n\
-                 SET LOCAL lock_timeout = '{timeout}';\n\
+            let create = format!(
+                "SET LOCAL lock_timeout = '{timeout}';\n\
                  CREATE TABLE {child} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
                    INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS);\n\
                  ALTER TABLE {child} ADD CONSTRAINT strata_partition_bound \
                    CHECK ({col} IS NOT NULL AND {col} >= {lo} AND {col} < {hi});"
             );
+            // The CHECK constraint makes the attach skip scanning the child.
             let attach = format!(
                 "ALTER TABLE {parent} ATTACH PARTITION {child} FOR VALUES FROM ({lo}) TO ({hi});\n\
-                 ALTER TABLE {child} DROP CONSTRAINT strata_partition_bound;\n\
-                 COMMIT;"
+                 ALTER TABLE {child} DROP CONSTRAINT strata_partition_bound;"
             );
-            let columns = insp
-                .columns
-                .iter()
-                .map(|c| q(c))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let moving = match (&insp.default, stray) {
-                (Some(d), n) if n > 0 => {
-                    let default = qualified(&policy.schema, d);
-                    Some(format!(
-                        "WITH moved AS (DELETE FROM {default} d WHERE d.ctid = ANY (ARRAY( \
-                           SELECT ctid FROM {default} WHERE {col} >= {lo} AND {col} < {hi} LIMIT {batch})) \
-                           RETURNING d.*) \
-                         INSERT INTO {child} ({columns}) SELECT {columns} FROM moved",
-                        batch = options.batch
-                    ))
+            let staged = insp.staged.contains(name);
+            match (&insp.default, stray > 0 || staged) {
+                // The common case: one transaction, one round trip.
+                (_, false) => {
+                    with_retries!(
+                        options,
+                        transaction(conn, &format!("{create}\n{attach}")).await
+                    )
+                    .map_err(|e| db_error(policy, &format!("creating {name}"), e))?;
                 }
-                _ => None,
-            };
-            let moved = with_retries!(
-                options,
-                create_once(conn, &prepare, &attach, moving.as_deref()).await
-            )
-            .map_err(|e| db_error(policy, &format!("creating {name}"), e))?;
-            if moving.is_some() {
-                tracing::info!(partition = %name, expected = stray, moved, "moved DEFAULT partition rows");
+                (None, true) => {
+                    // A staged child without a DEFAULT partition: attach it.
+                    let sql = format!("SET LOCAL lock_timeout = '{timeout}';\n{attach}");
+                    with_retries!(options, transaction(conn, &sql).await)
+                        .map_err(|e| db_error(policy, &format!("attaching {name}"), e))?;
+                }
+                (Some(default), true) => {
+                    let default = qualified(&policy.schema, default);
+                    let columns = insp
+                        .columns
+                        .iter()
+                        .map(|c| q(c))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if !staged {
+                        with_retries!(options, transaction(conn, &create).await)
+                            .map_err(|e| db_error(policy, &format!("creating {name}"), e))?;
+                    }
+                    // Batches, each its own short transaction: writers of
+                    // other ranges never wait on them.
+                    let batch = move_rows(
+                        &default,
+                        &child,
+                        &col,
+                        &lo,
+                        &hi,
+                        &columns,
+                        Some(policy.move_batch_rows),
+                    );
+                    let mut moved = 0u64;
+                    loop {
+                        let n = transaction(conn, &batch).await.map_err(|e| {
+                            db_error(policy, &format!("moving DEFAULT rows into {name}"), e)
+                        })?;
+                        moved += n;
+                        if n < u64::from(policy.move_batch_rows) {
+                            break;
+                        }
+                    }
+                    // The short last step moves the latecomers and attaches.
+                    // It holds inserts into the parent back for its few
+                    // milliseconds: PostgreSQL fails an insert routed to the
+                    // DEFAULT partition that waits for an attach (the
+                    // default's bounds change under it), and no insert may
+                    // fail.
+                    let last = format!(
+                        "SET LOCAL lock_timeout = '{timeout}';\n\
+                         LOCK TABLE {parent} IN SHARE ROW EXCLUSIVE MODE;\n\
+                         LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE;\n{};\n{attach}",
+                        move_rows(&default, &child, &col, &lo, &hi, &columns, None)
+                    );
+                    let mut checks = 0;
+                    loop {
+                        match with_retries!(options, transaction(conn, &last).await) {
+                            Err(e) if is_check_violation(&e) && checks < options.attempts => {
+                                checks += 1
+                            }
+                            other => {
+                                other.map_err(|e| {
+                                    db_error(policy, &format!("attaching {name}"), e)
+                                })?;
+                                break;
+                            }
+                        }
+                    }
+                    tracing::info!(partition = %name, expected = stray, moved, "moved DEFAULT partition rows");
+                }
             }
         }
         Action::Finalize { name, then } => {

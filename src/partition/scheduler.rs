@@ -3,6 +3,11 @@
 //! and a concurrent `migrate up` never race, and re-plans under it, so a
 //! second run (or a second replica) finds nothing to do.
 //!
+//! "Now" is the database server's clock, read once per run: a pod whose
+//! own clock is wrong must not detach live partitions. A clock given by
+//! hand (`--now`) more than one interval after the server's is refused
+//! unless it is trusted explicitly ([`Clock::Trusted`]).
+//!
 //! Every policy is checked against the catalog before any partition is
 //! touched; after that, a failure is isolated to its table and the run goes
 //! on with the others.
@@ -13,6 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::health::{self, Health};
 use super::plan::{Action, Observed, TablePlan, plan};
 use super::policy::Policy;
 use super::postgres::{ExecOptions, Inspection, execute, inspect, parent_exists};
@@ -20,7 +26,20 @@ use crate::backend::Backend;
 use crate::backend::postgres::PostgresBackend;
 use crate::config::{Config, DatabaseConfig};
 use crate::engine::Options;
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Which clock decides what is current, premade and expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The database server's `now()`, read once per run (the default).
+    Server,
+    /// A given time, refused by `run` when it lies more than one interval
+    /// after the server's clock (`--now`).
+    Given(DateTime<Utc>),
+    /// A given time, trusted whatever the server says
+    /// (`--now … --allow-clock-skew`: tests and rehearsals).
+    Trusted(DateTime<Utc>),
+}
 
 /// One action that was carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,19 +61,9 @@ pub struct TableReport {
     pub done: Vec<ActionDone>,
     /// Set when the table's maintenance stopped on an error.
     pub error: Option<String>,
-}
-
-/// Stray rows in a DEFAULT partition, by month.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DefaultReport {
-    /// The configured database.
-    pub database: String,
-    /// `schema.table`.
-    pub table: String,
-    /// The DEFAULT partition, if the table has one.
-    pub default: Option<String>,
-    /// `(YYYY-MM, rows)` for every month holding rows.
-    pub months: Vec<(String, i64)>,
+    /// Set when there was nothing to maintain yet (the parent table is
+    /// still to be created by a migration).
+    pub note: Option<String>,
 }
 
 /// Partition maintenance for the policies of a configuration.
@@ -63,6 +72,12 @@ pub struct Maintenance {
     databases: Vec<(DatabaseConfig, Vec<Policy>)>,
     options: Options,
     exec: ExecOptions,
+}
+
+/// One database's connection with the clock of this run.
+struct Session {
+    backend: PostgresBackend,
+    now: DateTime<Utc>,
 }
 
 impl Maintenance {
@@ -108,19 +123,40 @@ impl Maintenance {
         self.databases.is_empty()
     }
 
+    /// The policies this maintenance covers, by database.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        self.databases.iter().flat_map(|(_, p)| p.iter())
+    }
+
     async fn connect(&self, db: &DatabaseConfig) -> Result<PostgresBackend> {
         PostgresBackend::connect(db, self.options.connect_timeout).await
     }
 
-    async fn inspect_all(
-        backend: &mut PostgresBackend,
+    /// Connects to a database and settles the clock of this run there.
+    /// `Err` for a given clock the server's refutes.
+    async fn session(
+        &self,
+        db: &DatabaseConfig,
         policies: &[Policy],
-    ) -> Result<Vec<Inspection>> {
-        let mut out = Vec::with_capacity(policies.len());
-        for p in policies {
-            out.push(inspect(backend.connection(), p).await?);
-        }
-        Ok(out)
+        clock: Clock,
+    ) -> Result<Session> {
+        let mut backend = self.connect(db).await?;
+        let server: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+            .fetch_one(backend.connection())
+            .await
+            .map_err(|e| backend.db_error("reading the server's clock", e))?;
+        let now = match clock {
+            Clock::Server => server,
+            Clock::Trusted(t) => t,
+            Clock::Given(t) => {
+                if let Some(why) = skew(policies, t, server) {
+                    let _ = backend.close().await;
+                    return Err(Error::Usage(format!("database {}: {why}", db.name)));
+                }
+                t
+            }
+        };
+        Ok(Session { backend, now })
     }
 
     /// What the catalog shows of every managed parent, for plans made
@@ -150,6 +186,7 @@ impl Maintenance {
                 exists: parent_exists(backend.connection(), p).await?,
                 children: Vec::new(),
                 others: Default::default(),
+                staged: Default::default(),
             };
             if o.exists {
                 let insp = inspect(backend.connection(), p).await?;
@@ -159,50 +196,71 @@ impl Maintenance {
                     .filter(|t| t != &p.table && !insp.children.iter().any(|c| &c.name == t))
                     .collect();
                 o.children = insp.children;
+                o.staged = insp.staged;
             }
             out.push(o);
         }
         Ok(out)
     }
 
-    /// The policies this maintenance covers, by database.
-    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
-        self.databases.iter().flat_map(|(_, p)| p.iter())
-    }
-
-    /// What a run at `now` would do. Read-only, no lock.
-    pub async fn plan(&self, now: DateTime<Utc>) -> Result<Vec<TablePlan>> {
+    /// What a run at `clock` would do. Read-only, no lock. A given clock
+    /// is planned as given, even where `run` would refuse it (see
+    /// [`Maintenance::clock_refusal`]).
+    pub async fn plan(&self, clock: Clock) -> Result<Vec<TablePlan>> {
+        let trusted = match clock {
+            Clock::Given(t) => Clock::Trusted(t),
+            other => other,
+        };
         let mut plans = Vec::new();
         for (db, policies) in &self.databases {
-            let mut backend = self.connect(db).await?;
-            let inspected = Self::inspect_all(&mut backend, policies).await;
-            let _ = backend.close().await;
-            for (p, i) in policies.iter().zip(inspected?) {
-                plans.push(plan(p, &i.children, &i.taken, now));
+            let mut s = self.session(db, policies, trusted).await?;
+            let observed = Self::observe_db(&mut s.backend, db, policies).await;
+            let _ = s.backend.close().await;
+            for (p, o) in policies.iter().zip(observed?) {
+                plans.push(super::plan::plan_observed(p, Some(&o), s.now));
             }
         }
         Ok(plans)
     }
 
-    /// Carries out the plan for `now`. Every policy is validated first (an
-    /// error there changes nothing); then each database is locked and each
-    /// table maintained on its own: a failure is recorded in its report and
-    /// the others go on.
-    pub async fn run(&self, now: DateTime<Utc>) -> Result<Vec<TableReport>> {
-        let mut backends = Vec::new();
+    /// Why `run` would refuse this given clock, if it would: it lies more
+    /// than one interval after some database server's clock.
+    pub async fn clock_refusal(&self, given: DateTime<Utc>) -> Result<Option<String>> {
         for (db, policies) in &self.databases {
-            let mut backend = self.connect(db).await?;
-            Self::inspect_all(&mut backend, policies).await?;
-            backends.push(backend);
+            match self.session(db, policies, Clock::Given(given)).await {
+                Ok(s) => {
+                    let _ = s.backend.close().await;
+                }
+                Err(Error::Usage(why)) => return Ok(Some(why)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Carries out the plan at `clock`. Every database's clock and every
+    /// policy is checked first (an error there changes nothing); then each
+    /// database is locked and each table maintained on its own: a failure
+    /// is recorded in its report and the others go on.
+    pub async fn run(&self, clock: Clock) -> Result<Vec<TableReport>> {
+        let mut sessions = Vec::new();
+        for (db, policies) in &self.databases {
+            let mut s = self.session(db, policies, clock).await?;
+            for p in policies {
+                if parent_exists(s.backend.connection(), p).await? {
+                    inspect(s.backend.connection(), p).await?;
+                }
+            }
+            sessions.push(s);
         }
         let mut reports = Vec::new();
-        for ((_, policies), mut backend) in self.databases.iter().zip(backends) {
-            backend.lock(self.options.lock_timeout).await?;
+        for ((_, policies), mut s) in self.databases.iter().zip(sessions) {
+            s.backend.lock(self.options.lock_timeout).await?;
             for p in policies {
-                reports.push(self.run_table(&mut backend, p, now).await);
+                reports.push(self.run_table(&mut s.backend, p, s.now).await);
             }
-            let released = backend.unlock().await;
-            let _ = backend.close().await;
+            let released = s.backend.unlock().await;
+            let _ = s.backend.close().await;
             released?;
         }
         Ok(reports)
@@ -219,16 +277,35 @@ impl Maintenance {
             table: policy.qualified(),
             done: Vec::new(),
             error: None,
+            note: None,
         };
-        // Re-read under the lock: another runner may have done the work.
-        let insp = match inspect(backend.connection(), policy).await {
-            Ok(i) => i,
+        match parent_exists(backend.connection(), policy).await {
+            Ok(true) => {}
+            Ok(false) => {
+                report.note = Some(format!(
+                    "{} does not exist yet: nothing to maintain until a migration creates it",
+                    policy.qualified()
+                ));
+                return report;
+            }
             Err(e) => {
                 report.error = Some(e.to_string());
                 return report;
             }
+        }
+        // Re-read under the lock: another runner may have done the work.
+        let insp: Inspection = match inspect(backend.connection(), policy).await {
+            Ok(i) => i,
+            Err(e) => {
+                report.error = Some(about_table(e, policy));
+                return report;
+            }
         };
-        let planned = plan(policy, &insp.children, &insp.taken, now);
+        let planned = plan(policy, &insp.children, &insp.taken, &insp.staged, now);
+        if let Some(why) = planned.refused {
+            report.error = Some(why);
+            return report;
+        }
         for action in planned.actions {
             match execute(backend.connection(), policy, &insp, &action, &self.exec).await {
                 Ok(ms) => {
@@ -237,7 +314,7 @@ impl Maintenance {
                 }
                 Err(e) => {
                     tracing::warn!(table = %report.table, error = %e, "partition maintenance failed");
-                    report.error = Some(e.to_string());
+                    report.error = Some(about_table(e, policy));
                     break;
                 }
             }
@@ -245,52 +322,68 @@ impl Maintenance {
         report
     }
 
-    /// Rows sitting in DEFAULT partitions, per table and month. Read-only.
-    pub async fn check_default(&self) -> Result<Vec<DefaultReport>> {
+    /// What monitoring wants to know of every table, at the server's
+    /// clock: partitions ready ahead, expired ones still there, rows in the
+    /// DEFAULT partition by month. Read-only, no lock.
+    pub async fn health(&self) -> Result<Vec<Health>> {
         let mut out = Vec::new();
         for (db, policies) in &self.databases {
-            let mut backend = self.connect(db).await?;
+            let mut s = self.session(db, policies, Clock::Server).await?;
             for p in policies {
-                let insp = inspect(backend.connection(), p).await?;
-                let months = match &insp.default {
-                    None => Vec::new(),
-                    Some(d) => {
-                        let sql = format!(
-                            "SELECT to_char(date_trunc('month', \"{col}\"), 'YYYY-MM'), count(*) \
-                             FROM \"{}\".\"{d}\" GROUP BY 1 ORDER BY 1",
-                            p.schema,
-                            col = insp.column
-                        );
-                        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                            .fetch_all(backend.connection())
-                            .await
-                            .map_err(|e| backend.db_error("counting DEFAULT partition rows", e))?
-                    }
-                };
-                out.push(DefaultReport {
-                    database: db.name.clone(),
-                    table: p.qualified(),
-                    default: insp.default.clone(),
-                    months,
-                });
+                out.push(health::read(&mut s.backend, p, s.now).await?);
             }
-            let _ = backend.close().await;
+            let _ = s.backend.close().await;
         }
         Ok(out)
     }
 
-    /// Runs now, then every `every`, until `shutdown` completes. A failed run
-    /// is logged and retried at the next tick; it never ends the loop.
-    pub async fn daemon(&self, every: Duration, shutdown: impl Future<Output = ()>) {
+    /// Runs now, then every `every`, until `shutdown` completes, at the
+    /// server's clock. Each run's outcome is logged as one line (and, with
+    /// `metrics`, written as a Prometheus text file); a failed run is
+    /// retried at the next tick and never ends the loop.
+    pub async fn daemon(
+        &self,
+        every: Duration,
+        metrics: Option<std::path::PathBuf>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
+        let mut failures = 0u64;
+        let mut last_success: Option<DateTime<Utc>> = None;
         loop {
-            match self.run(Utc::now()).await {
+            let outcome = self.run(Clock::Server).await;
+            let failed = match &outcome {
+                Ok(reports) => reports.iter().filter(|r| r.error.is_some()).count(),
+                Err(_) => self.databases.len(),
+            };
+            match &outcome {
                 Ok(reports) => {
+                    let created = count(reports, |a| matches!(a, Action::Create { .. }));
+                    let retired = count(reports, |a| !matches!(a, Action::Create { .. }));
+                    tracing::info!(
+                        tables = reports.len(),
+                        created,
+                        retired,
+                        failed,
+                        "partition maintenance run finished"
+                    );
                     for r in reports.iter().filter(|r| r.error.is_some()) {
-                        tracing::warn!(table = %r.table, error = r.error.as_deref().unwrap_or(""), "maintenance failed");
+                        tracing::warn!(table = %r.table, error = r.error.as_deref().unwrap_or(""), "partition maintenance failed");
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "maintenance run failed"),
+                Err(e) => tracing::warn!(error = %e, "partition maintenance run failed"),
+            }
+            if failed == 0 {
+                last_success = Some(Utc::now());
+            } else {
+                failures += 1;
+            }
+            if let Some(path) = &metrics {
+                let tables = self.health().await.unwrap_or_default();
+                let text = health::metrics(&tables, last_success, failures);
+                if let Err(e) = health::write_atomically(path, &text) {
+                    tracing::warn!(path = %path.display(), error = %e, "writing the metrics file failed");
+                }
             }
             tokio::select! {
                 _ = &mut shutdown => return,
@@ -305,7 +398,7 @@ impl Maintenance {
     pub fn spawn(self, every: Duration) -> Scheduler {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            self.daemon(every, async {
+            self.daemon(every, None, async {
                 let _ = stopped.await;
             })
             .await;
@@ -315,6 +408,49 @@ impl Maintenance {
             task,
         }
     }
+}
+
+/// An error of one table's maintenance, without the database and table
+/// names the report already carries.
+fn about_table(e: Error, policy: &Policy) -> String {
+    match e {
+        Error::Database { message, .. } => {
+            let prefix = format!("{}: ", policy.qualified());
+            message
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+                .unwrap_or(message)
+        }
+        other => other.to_string(),
+    }
+}
+
+fn count(reports: &[TableReport], which: impl Fn(&Action) -> bool) -> usize {
+    reports
+        .iter()
+        .flat_map(|r| &r.done)
+        .filter(|d| which(&d.action))
+        .count()
+}
+
+/// Why a given clock may not be trusted: it lies more than one interval
+/// (of the shortest interval among `policies`) after the server's. Pure.
+pub fn skew(policies: &[Policy], given: DateTime<Utc>, server: DateTime<Utc>) -> Option<String> {
+    let interval = policies
+        .iter()
+        .map(|p| p.interval)
+        .min_by_key(|i| i.days())?;
+    let limit = interval.step(interval.floor(server), 2);
+    (given >= limit).then(|| {
+        format!(
+            "--now {} is more than one {} after the database server's clock ({}); a wrong \
+             clock would detach live partitions. Pass --allow-clock-skew to trust it \
+             (tests, rehearsals)",
+            given.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            interval.as_str(),
+            server.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    })
 }
 
 /// A running maintenance task inside a service.
@@ -332,5 +468,46 @@ impl Scheduler {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::calendar::Interval;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn policy(interval: Interval) -> Policy {
+        let mut settings = crate::config::PartitionSettings {
+            database: "app".into(),
+            table: "t".into(),
+            interval: Some(interval.as_str().into()),
+            premake: Some(1),
+            ..Default::default()
+        };
+        settings.origin = "test".into();
+        Policy::resolve(&settings, &["app"]).unwrap()
+    }
+
+    #[test]
+    fn a_clock_more_than_one_interval_ahead_is_refused() {
+        let server = at("2026-11-30T10:00:00Z");
+        let month = [policy(Interval::Month)];
+        // Within next month: fine; past it: refused, saying both times.
+        assert_eq!(skew(&month, at("2026-12-31T23:00:00Z"), server), None);
+        assert_eq!(skew(&month, at("2025-01-01T00:00:00Z"), server), None);
+        let why = skew(&month, at("2030-01-15T00:00:00Z"), server).unwrap();
+        assert!(
+            why.contains("2030-01-15T00:00:00Z") && why.contains("2026-11-30T10:00:00Z"),
+            "{why}"
+        );
+        assert!(why.contains("--allow-clock-skew"), "{why}");
+        // The shortest interval decides.
+        let both = [policy(Interval::Month), policy(Interval::Day)];
+        assert!(skew(&both, at("2026-12-03T00:00:00Z"), server).is_some());
+        assert_eq!(skew(&both, at("2026-12-01T12:00:00Z"), server), None);
     }
 }

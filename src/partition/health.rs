@@ -1,0 +1,285 @@
+//! What monitoring wants to know of each managed table: whether the
+//! partitions ahead are ready, whether expired ones linger, whether rows
+//! wait in the DEFAULT partition. Read from the catalog; judged and written
+//! out (one line per problem, JSON, a Prometheus text file) by pure
+//! functions.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::plan::{Action, Bound, plan};
+use super::policy::Policy;
+use super::postgres::{inspect, parent_exists};
+use crate::backend::postgres::PostgresBackend;
+use crate::error::Result;
+
+/// The state of one managed table at a clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// The configured database.
+    pub database: String,
+    /// `schema.table`.
+    pub table: String,
+    /// False while the migration creating the parent is pending.
+    pub exists: bool,
+    /// Whether a partition holds the current interval.
+    pub current: bool,
+    /// Partitions ready after the current one, within the premake window.
+    pub future: u32,
+    /// How many the policy keeps ready.
+    pub premake: u32,
+    /// Partitions past retention that still exist.
+    pub expired: Vec<String>,
+    /// The DEFAULT partition, if there is one.
+    pub default: Option<String>,
+    /// Rows in the DEFAULT partition, by interval (`2026-11`, `2026-w48`, …).
+    pub default_rows: Vec<(String, i64)>,
+}
+
+impl Health {
+    /// What is wrong, one line each; empty when all is well.
+    pub fn problems(&self) -> Vec<String> {
+        let who = format!("{} {}", self.database, self.table);
+        if !self.exists {
+            return vec![format!("{who}: the table does not exist")];
+        }
+        let mut out = Vec::new();
+        if !self.current {
+            out.push(format!("{who}: no partition holds the current interval"));
+        }
+        if self.future < self.premake {
+            out.push(format!(
+                "{who}: {} partition(s) ready ahead, the policy keeps {}",
+                self.future, self.premake
+            ));
+        }
+        for name in &self.expired {
+            out.push(format!("{who}: {name} is past retention and still exists"));
+        }
+        for (at, rows) in &self.default_rows {
+            out.push(format!(
+                "{who}: the DEFAULT partition {} holds {rows} row(s) for {at}",
+                self.default.as_deref().unwrap_or("?")
+            ));
+        }
+        out
+    }
+}
+
+/// The label PostgreSQL gives an interval's start, for grouping rows.
+fn interval_sql(policy: &Policy, column: &str) -> String {
+    use super::calendar::Interval;
+    let (unit, format) = match policy.interval {
+        Interval::Day => ("day", "YYYY-MM-DD"),
+        Interval::Week => ("week", "IYYY-\"w\"IW"),
+        Interval::Month => ("month", "YYYY-MM"),
+        Interval::Quarter => ("quarter", "YYYY-\"q\"Q"),
+        Interval::Year => ("year", "YYYY"),
+    };
+    format!("to_char(date_trunc('{unit}', \"{column}\"), '{format}')")
+}
+
+/// Reads one table's state at `now` (the session reads in UTC).
+pub async fn read(
+    backend: &mut PostgresBackend,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Health> {
+    let mut health = Health {
+        database: backend.database().to_string(),
+        table: policy.qualified(),
+        exists: parent_exists(backend.connection(), policy).await?,
+        current: false,
+        future: 0,
+        premake: policy.premake,
+        expired: Vec::new(),
+        default: None,
+        default_rows: Vec::new(),
+    };
+    if !health.exists {
+        return Ok(health);
+    }
+    let insp = inspect(backend.connection(), policy).await?;
+    let iv = policy.interval;
+    let current = iv.floor(now);
+    let window = iv.step(current, i64::from(policy.premake) + 1);
+    for c in &insp.children {
+        if let Bound::Range { from, to } = c.bound {
+            if from <= current && current < to {
+                health.current = true;
+            }
+            if from > current && from < window && iv.is_one_interval(from, to) {
+                health.future += 1;
+            }
+        }
+    }
+    let planned = plan(policy, &insp.children, &insp.taken, &insp.staged, now);
+    health.expired = planned
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Detach { name, .. } | Action::Finalize { name, .. } => Some(name.clone()),
+            Action::Create { .. } => None,
+        })
+        .collect();
+    if let Some(d) = &insp.default {
+        let sql = format!(
+            "SELECT {}, count(*) FROM \"{}\".\"{d}\" GROUP BY 1 ORDER BY 1",
+            interval_sql(policy, &insp.column),
+            policy.schema
+        );
+        health.default_rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(backend.connection())
+            .await
+            .map_err(|e| backend.db_error("counting DEFAULT partition rows", e))?;
+    }
+    health.default = insp.default;
+    Ok(health)
+}
+
+/// Escapes a Prometheus label value.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The Prometheus text exposition of a daemon's state. Pure.
+pub fn metrics(tables: &[Health], last_success: Option<DateTime<Utc>>, failed_runs: u64) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, rows: Vec<(String, String)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    gauge(
+        "strata_partitions_last_success_timestamp_seconds",
+        "When the last run that maintained every table finished (Unix time).",
+        "gauge",
+        vec![(
+            String::new(),
+            last_success.map_or("0".to_string(), |t| t.timestamp().to_string()),
+        )],
+    );
+    gauge(
+        "strata_partitions_failed_runs_total",
+        "Runs in which some table failed, since the daemon started.",
+        "counter",
+        vec![(String::new(), failed_runs.to_string())],
+    );
+    let per_table = |value: &dyn Fn(&Health) -> String| {
+        tables
+            .iter()
+            .map(|h| {
+                (
+                    format!(
+                        "{{database=\"{}\",table=\"{}\"}}",
+                        label(&h.database),
+                        label(&h.table)
+                    ),
+                    value(h),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    gauge(
+        "strata_partitions_future",
+        "Partitions ready after the current interval, within the premake window.",
+        "gauge",
+        per_table(&|h| h.future.to_string()),
+    );
+    gauge(
+        "strata_partitions_premake",
+        "Partitions the policy keeps ready after the current interval.",
+        "gauge",
+        per_table(&|h| h.premake.to_string()),
+    );
+    gauge(
+        "strata_partitions_expired",
+        "Partitions past retention that still exist.",
+        "gauge",
+        per_table(&|h| h.expired.len().to_string()),
+    );
+    gauge(
+        "strata_partitions_default_rows",
+        "Rows waiting in the DEFAULT partition.",
+        "gauge",
+        per_table(&|h| h.default_rows.iter().map(|r| r.1).sum::<i64>().to_string()),
+    );
+    out
+}
+
+/// Writes `text` to `path` so that a reader never sees half of it: to a
+/// temporary file beside it, then renamed over it.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(future: u32, expired: &[&str], rows: &[(&str, i64)]) -> Health {
+        Health {
+            database: "app".into(),
+            table: "public.events".into(),
+            exists: true,
+            current: true,
+            future,
+            premake: 3,
+            expired: expired.iter().map(|s| s.to_string()).collect(),
+            default: Some("events_default".into()),
+            default_rows: rows.iter().map(|(m, n)| (m.to_string(), *n)).collect(),
+        }
+    }
+
+    #[test]
+    fn problems_are_one_line_each() {
+        assert!(table(3, &[], &[]).problems().is_empty());
+        let p = table(1, &["events_2025_01"], &[("2026-11", 5)]).problems();
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("1 partition(s) ready ahead, the policy keeps 3"));
+        assert!(p[1].contains("events_2025_01 is past retention"));
+        assert!(p[2].contains("events_default holds 5 row(s) for 2026-11"));
+    }
+
+    #[test]
+    fn metrics_are_prometheus_text() {
+        let at = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let text = metrics(
+            &[table(2, &[], &[("2026-11", 5), ("2026-12", 2)])],
+            Some(at),
+            1,
+        );
+        assert!(
+            text.contains("strata_partitions_last_success_timestamp_seconds 1796032800\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("strata_partitions_future{database=\"app\",table=\"public.events\"} 2\n")
+        );
+        assert!(text.contains(
+            "strata_partitions_default_rows{database=\"app\",table=\"public.events\"} 7\n"
+        ));
+        assert!(text.contains("# TYPE strata_partitions_failed_runs_total counter\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strata.prom");
+        write_atomically(&path, &text).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
