@@ -35,11 +35,11 @@ const LAYERS: &[(&str, u32)] = &[
     ("partition", 6),
     ("plan", 7),
     ("status", 7),
-    ("partition::postgres", 7),
     // Servers.
     ("backend", 8),
     ("engine", 9),
     ("scaffold", 9),
+    ("partition::postgres", 9),
     ("partition::health", 9),
     ("partition::scheduler", 10),
     // The front door.
