@@ -167,9 +167,9 @@ move_under_load() { # db cmd...
   local pids=()
   for w in 1 2 3 4; do
     if [ $((w % 2)) = 0 ]; then
-      "$load" "$base/$db" 1 "$work/ready.$w" "$work/stop" "$later" > "$work/load.$w" &
+      "$load" "$base/$db" 1 "$work/ready.$w" "$work/stop" "$later" > "$work/mover.$w" &
     else
-      "$load" "$base/$db" 1 "$work/ready.$w" "$work/stop" > "$work/load.$w" &
+      "$load" "$base/$db" 1 "$work/ready.$w" "$work/stop" > "$work/mover.$w" &
     fi
     pids+=($!)
   done
@@ -184,9 +184,9 @@ move_under_load() { # db cmd...
   touch "$work/stop"
   wait "${pids[@]}"
   local ok failed max
-  ok=$(cat "$work"/load.* | awk '{s+=$1} END {print s}')
-  failed=$(cat "$work"/load.* | awk '{s+=$2} END {print s}')
-  max=$(cat "$work"/load.* | awk '$5>m {m=$5} END {print m}')
+  ok=$(cat "$work"/mover.* | awk '{s+=$1} END {print s}')
+  failed=$(cat "$work"/mover.* | awk '{s+=$2} END {print s}')
+  max=$(cat "$work"/mover.* | awk '$5>m {m=$5} END {print m}')
   local after; after=$(psql -X -tA "$base/$db" -c "SELECT count(*) FROM t1")
   local stray; stray=$(psql -X -tA "$base/$db" -c "SELECT count(*) FROM t1_default")
   local conserved=no moved=no

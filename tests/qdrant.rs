@@ -1,19 +1,26 @@
-//! The Qdrant backend against the in-process gRPC test server in
+//! The Qdrant backend, against the in-process gRPC test server in
 //! `tests/support/qdrant_server.rs` (no registry this project reaches ships
-//! a Qdrant server; see the README). Each test starts its own server, so
-//! they run in parallel. The runtime is multi-threaded because the test
-//! thread blocks on `migrate` processes while the server answers them.
+//! a Qdrant server; see the README), or against a real Qdrant given by
+//! `STRATA_TEST_QDRANT_URL` (`tests/support/qdrant_conformance.sh`): see
+//! `tests/support/qdrant_subject.rs`. The first part is strata's own
+//! behaviour; the second (`server_*`) asserts what the server itself does,
+//! so the test server cannot drift from the real one unnoticed. The
+//! runtime is multi-threaded because the test thread blocks on `migrate`
+//! processes while the in-process server answers them.
 
 #[path = "support/qdrant_server.rs"]
 mod qdrant_server;
+#[path = "support/qdrant_subject.rs"]
+mod qdrant_subject;
 mod support;
 
 use std::collections::HashMap;
 use std::process::Command;
 
 use qdrant_client::qdrant as pb;
-use qdrant_server::TestQdrant;
+use qdrant_subject::Subject;
 use support::{Project, Run};
+use tonic::Code;
 
 fn project() -> Project {
     let p = Project::new();
@@ -45,8 +52,9 @@ fn demo(url: &str, args: &[&str]) -> Run {
     )
 }
 
-fn vector(q: &TestQdrant, collection: &str) -> (u64, i32) {
-    let config = q.config(collection).unwrap();
+/// The unnamed vector's (size, distance).
+async fn vector(q: &Subject, collection: &str) -> (u64, i32) {
+    let config = q.config(collection).await.unwrap();
     match config
         .params
         .unwrap()
@@ -60,18 +68,29 @@ fn vector(q: &TestQdrant, collection: &str) -> (u64, i32) {
     }
 }
 
-fn alias(q: &TestQdrant, name: &str) -> Option<String> {
-    q.aliases().get(name).cloned()
+/// A named vector's parameters.
+async fn named_vector(q: &Subject, collection: &str, name: &str) -> pb::VectorParams {
+    let config = q.config(collection).await.unwrap();
+    match config
+        .params
+        .unwrap()
+        .vectors_config
+        .unwrap()
+        .config
+        .unwrap()
+    {
+        pb::vectors_config::Config::ParamsMap(m) => m.map[name],
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_vectors_apply_switch_the_alias_and_roll_back() {
-    let q = TestQdrant::default();
-    let server = q.clone().start().await;
+    let q = Subject::new().await;
 
-    demo(&server.url, &["up", "--to", "2"]).expect(0);
+    demo(&q.url, &["up", "--to", "2"]).expect(0);
     assert_eq!(
-        q.collection_names(),
+        q.collection_names().await,
         [
             "conversation_context",
             "documents_v1",
@@ -82,55 +101,62 @@ async fn demo_vectors_apply_switch_the_alias_and_roll_back() {
         ]
     );
     assert_eq!(
-        vector(&q, "documents_v1"),
+        vector(&q, "documents_v1").await,
         (1536, pb::Distance::Cosine as i32)
     );
     assert_eq!(
-        vector(&q, "user_preferences"),
+        vector(&q, "user_preferences").await,
         (768, pb::Distance::Cosine as i32)
     );
-    let hnsw = q.config("knowledge_nodes").unwrap().hnsw_config.unwrap();
+    let hnsw = q
+        .config("knowledge_nodes")
+        .await
+        .unwrap()
+        .hnsw_config
+        .unwrap();
     assert_eq!((hnsw.m, hnsw.ef_construct), (Some(16), Some(100)));
     assert_eq!(
-        q.payload_indexes("learning_content"),
+        q.payload_indexes("learning_content").await,
         ["difficulty", "timestamp", "type", "user_id"]
     );
-    assert_eq!(alias(&q, "documents").as_deref(), Some("documents_v1"));
-    assert_eq!(q.history(), [(1, true), (2, true)]);
+    assert_eq!(q.alias("documents").await.as_deref(), Some("documents_v1"));
+    assert_eq!(q.history().await, [(1, true), (2, true)]);
 
-    demo(&server.url, &["up"]).expect(0);
+    demo(&q.url, &["up"]).expect(0);
     // The re-embedded collection took over the alias in one request.
-    assert_eq!(alias(&q, "documents").as_deref(), Some("documents_v2"));
+    assert_eq!(q.alias("documents").await.as_deref(), Some("documents_v2"));
     assert_eq!(
-        vector(&q, "documents_v2"),
+        vector(&q, "documents_v2").await,
         (3072, pb::Distance::Cosine as i32)
     );
     assert!(
         q.config("documents_v2")
+            .await
             .unwrap()
             .quantization_config
             .is_some()
     );
-    let tuned = q.config("knowledge_nodes").unwrap();
+    let tuned = q.config("knowledge_nodes").await.unwrap();
     assert_eq!(tuned.hnsw_config.unwrap().ef_construct, Some(128));
     assert_eq!(
         tuned.optimizer_config.unwrap().indexing_threshold,
         Some(50_000)
     );
-    assert_eq!(q.history(), [(1, true), (2, true), (3, true), (4, true)]);
-    let status = demo(&server.url, &["status"]);
+    assert_eq!(
+        q.history().await,
+        [(1, true), (2, true), (3, true), (4, true)]
+    );
+    let status = demo(&q.url, &["status"]);
     status.expect(0);
     assert!(status.stdout.contains("4 applied"), "{}", status.stdout);
-    assert!(
-        !q.collection_names()
-            .contains(&"schema_migrations_lock".to_string())
-    );
+    assert!(q.config("schema_migrations_lock").await.is_none());
 
-    demo(&server.url, &["down", "--to", "2"]).expect(0);
-    assert_eq!(alias(&q, "documents").as_deref(), Some("documents_v1"));
-    assert!(q.config("documents_v2").is_none());
+    demo(&q.url, &["down", "--to", "2"]).expect(0);
+    assert_eq!(q.alias("documents").await.as_deref(), Some("documents_v1"));
+    assert!(q.config("documents_v2").await.is_none());
     assert_eq!(
         q.config("knowledge_nodes")
+            .await
             .unwrap()
             .hnsw_config
             .unwrap()
@@ -138,37 +164,133 @@ async fn demo_vectors_apply_switch_the_alias_and_roll_back() {
         Some(100)
     );
 
-    demo(&server.url, &["down", "--to", "0"]).expect(0);
-    assert_eq!(q.collection_names(), ["schema_migrations"]);
-    assert!(q.aliases().is_empty());
-    assert_eq!(q.history(), []);
+    demo(&q.url, &["down", "--to", "0"]).expect(0);
+    assert_eq!(q.collection_names().await, ["schema_migrations"]);
+    assert!(q.aliases().await.is_empty());
+    assert_eq!(q.history().await, []);
 
-    demo(&server.url, &["up"]).expect(0);
-    assert_eq!(q.history().len(), 4);
+    demo(&q.url, &["up"]).expect(0);
+    assert_eq!(q.history().await.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vector_plan_snapshot() {
-    let server = TestQdrant::default().start().await;
-    let text = demo(&server.url, &["plan"]);
+    let q = Subject::new().await;
+    let text = demo(&q.url, &["plan"]);
     text.expect(0);
     insta::assert_snapshot!("vector_plan_text", text.stdout);
-    let json = demo(&server.url, &["plan", "--format", "json"]);
+    let json = demo(&q.url, &["plan", "--format", "json"]);
     json.expect(0);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     insta::assert_json_snapshot!("vector_plan_json", value);
 }
 
+/// Every operation of the format, applied and rolled back, on a named-
+/// vector collection: the settings a rollback must undo come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_applies_and_rolls_back() {
+    let q = Subject::new().await;
+    let p = project();
+    p.migration(
+        "V1__base.json",
+        r#"[{"create_collection": {"collection": "items_v1",
+               "named_vectors": {"text": {"size": 4, "distance": "Cosine"}, "image": {"size": 3, "distance": "Dot"}},
+               "sparse_vectors": {"keywords": {"modifier": "idf"}},
+               "hnsw_config": {"m": 16, "ef_construct": 100},
+               "optimizers_config": {"indexing_threshold": 20000}}},
+            {"create_payload_index": {"collection": "items_v1", "field": "kind", "schema": "keyword"}},
+            {"create_alias": {"alias": "items", "collection": "items_v1"}},
+            {"create_alias": {"alias": "items_old", "collection": "items_v1"}}]"#,
+    );
+    p.rollback(
+        "U1__base.json",
+        r#"[{"delete_alias": {"alias": "items_old"}},
+            {"delete_alias": {"alias": "items"}},
+            {"delete_payload_index": {"collection": "items_v1", "field": "kind"}},
+            {"delete_collection": {"collection": "items_v1"}}]"#,
+    );
+    p.migration(
+        "V2__tune.json",
+        r#"[{"update_collection": {"collection": "items_v1",
+               "named_vectors": {"text": {"hnsw_config": {"m": 32, "ef_construct": 200},
+                                          "quantization_config": {"scalar": {"type": "int8", "quantile": 0.95}}}},
+               "quantization_config": {"binary": {"always_ram": true}},
+               "params": {"replication_factor": 1, "write_consistency_factor": 1}}},
+            {"delete_alias": {"alias": "items_old"}}]"#,
+    );
+    p.rollback(
+        "U2__tune.json",
+        r#"[{"create_alias": {"alias": "items_old", "collection": "items_v1"}},
+            {"update_collection": {"collection": "items_v1",
+               "named_vectors": {"text": {"hnsw_config": "collection", "quantization_config": "disabled"}},
+               "quantization_config": "disabled"}}]"#,
+    );
+    p.migration(
+        "V3__v2.json",
+        r#"[{"create_collection": {"collection": "items_v2",
+               "named_vectors": {"text": {"size": 8, "distance": "Cosine"}, "image": {"size": 3, "distance": "Dot"}}}},
+            {"switch_alias": {"alias": "items", "to": "items_v2"}}]"#,
+    );
+    p.rollback(
+        "U3__v2.json",
+        r#"[{"switch_alias": {"alias": "items", "to": "items_v1"}},
+            {"delete_collection": {"collection": "items_v2"}}]"#,
+    );
+
+    migrate(&p, &q.url, &["up", "--to", "1"]).expect(0);
+    let before = q.config("items_v1").await.unwrap();
+    assert_eq!(q.payload_indexes("items_v1").await, ["kind"]);
+    assert_eq!(q.alias("items_old").await.as_deref(), Some("items_v1"));
+
+    migrate(&p, &q.url, &["up"]).expect(0);
+    let text = named_vector(&q, "items_v1", "text").await;
+    assert_eq!(text.hnsw_config.unwrap().m, Some(32));
+    assert!(text.quantization_config.is_some());
+    assert!(
+        q.config("items_v1")
+            .await
+            .unwrap()
+            .quantization_config
+            .is_some()
+    );
+    assert_eq!(q.alias("items_old").await, None);
+    assert_eq!(q.alias("items").await.as_deref(), Some("items_v2"));
+    assert_eq!(q.history().await, [(1, true), (2, true), (3, true)]);
+
+    migrate(&p, &q.url, &["down", "--to", "1"]).expect(0);
+    assert_eq!(q.alias("items").await.as_deref(), Some("items_v1"));
+    assert_eq!(q.alias("items_old").await.as_deref(), Some("items_v1"));
+    assert!(q.config("items_v2").await.is_none());
+    let after = q.config("items_v1").await.unwrap();
+    assert_eq!(after.quantization_config, None, "quantization removed");
+    let text = named_vector(&q, "items_v1", "text").await;
+    assert_eq!(text.quantization_config, None);
+    // Qdrant keeps a vector's own HNSW parameters once given; "collection"
+    // makes them the collection's again.
+    let own = text.hnsw_config.unwrap();
+    let collection = after.hnsw_config.unwrap();
+    assert_eq!(
+        (own.m, own.ef_construct),
+        (collection.m, collection.ef_construct)
+    );
+    assert_eq!(after.hnsw_config, before.hnsw_config);
+
+    migrate(&p, &q.url, &["down", "--to", "0"]).expect(0);
+    assert_eq!(q.collection_names().await, ["schema_migrations"]);
+    assert!(q.aliases().await.is_empty());
+    migrate(&p, &q.url, &["up"]).expect(0);
+    assert_eq!(q.history().await.len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vector_size_change_is_refused_before_anything_runs() {
-    let q = TestQdrant::default();
-    let server = q.clone().start().await;
+    let q = Subject::new().await;
     let p = project();
     p.migration(
         "V1__docs.json",
         r#"[{"create_collection": {"collection": "docs", "vectors": {"size": 4, "distance": "Cosine"}}}]"#,
     );
-    migrate(&p, &server.url, &["up"]).expect(0);
+    migrate(&p, &q.url, &["up"]).expect(0);
     p.migration(
         "V2__index.json",
         r#"[{"create_payload_index": {"collection": "docs", "field": "user_id", "schema": "keyword"}}]"#,
@@ -178,7 +300,7 @@ async fn a_vector_size_change_is_refused_before_anything_runs() {
         r#"[{"update_collection": {"collection": "docs", "hnsw_config": {"m": 32}, "vectors": {"size": 8}}}]"#,
     );
     for command in ["plan", "up"] {
-        let run = migrate(&p, &server.url, &[command]);
+        let run = migrate(&p, &q.url, &[command]);
         run.expect(2);
         assert!(run.stderr.contains("V3__bigger.json"), "{}", run.stderr);
         assert!(
@@ -191,57 +313,107 @@ async fn a_vector_size_change_is_refused_before_anything_runs() {
         assert!(run.stderr.contains("switch_alias"), "{}", run.stderr);
     }
     // Nothing ran: not V2 before it, not the HNSW change beside it.
-    assert!(q.payload_indexes("docs").is_empty());
-    assert_eq!(q.config("docs").unwrap().hnsw_config.unwrap().m, Some(16));
-    assert_eq!(q.history(), [(1, true)]);
+    assert!(q.payload_indexes("docs").await.is_empty());
+    assert_eq!(
+        q.config("docs").await.unwrap().hnsw_config.unwrap().m,
+        Some(16)
+    );
+    assert_eq!(q.history().await, [(1, true)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_names_the_file_and_path_and_changes_nothing() {
-    let q = TestQdrant::default();
-    let server = q.clone().start().await;
+    let q = Subject::new().await;
+    let long_name = "c".repeat(256);
+    let long_vector = "v".repeat(201);
     let cases = [
         (
-            "[{\"delete_collection\": {\"collection\": \"x\"}}",
-            "line 1 column",
+            "[{\"delete_collection\": {\"collection\": \"x\"}}".to_string(),
+            "line 1 column".to_string(),
         ),
         (
-            r#"[{"create_collection": {"collection": "b", "vectors": {"size": 3, "distance": "Cosin"}}}]"#,
-            "$[0].create_collection.vectors.distance: unknown variant `Cosin`",
+            r#"[{"create_collection": {"collection": "b", "vectors": {"size": 3, "distance": "Cosin"}}}]"#.into(),
+            "$[0].create_collection.vectors.distance: unknown variant `Cosin`".into(),
         ),
         (
-            r#"[{"create_collection": {"collection": "b", "vectors": {"size": 0, "distance": "Dot"}}}]"#,
-            "$[0].create_collection.vectors.size: a vector needs at least one dimension",
+            r#"[{"create_collection": {"collection": "b", "vectors": {"size": 0, "distance": "Dot"}}}]"#.into(),
+            "$[0].create_collection.vectors.size: a vector needs at least one dimension".into(),
         ),
         (
-            r#"[{"create_payload_index": {"collection": "nowhere", "field": "f", "schema": "keyword"}}]"#,
-            "$[0].create_payload_index.collection: collection \"nowhere\" does not exist",
+            r#"[{"create_payload_index": {"collection": "nowhere", "field": "f", "schema": "keyword"}}]"#.into(),
+            "$[0].create_payload_index.collection: collection \"nowhere\" does not exist".into(),
         ),
         (
-            r#"[{"create_payload_index": {"collection": "base", "field": "f"}}]"#,
-            "$[0].create_payload_index: missing field `schema`",
+            r#"[{"create_payload_index": {"collection": "base", "field": "f"}}]"#.into(),
+            "$[0].create_payload_index: missing field `schema`".into(),
         ),
         (
-            r#"[{"switch_alias": {"alias": "a", "to": "base_v2"}}]"#,
-            "$[0].switch_alias.to: cannot switch alias \"a\" to it: collection \"base_v2\" does not exist",
+            r#"[{"switch_alias": {"alias": "a", "to": "base_v2"}}]"#.into(),
+            "$[0].switch_alias.to: cannot switch alias \"a\" to it: collection \"base_v2\" does not exist".into(),
+        ),
+        // Qdrant's own rules: each of these fails on the server half-way
+        // through a file; strata refuses them before anything runs.
+        (
+            r#"[{"create_collection": {"collection": "a:b", "vectors": {"size": 2, "distance": "Dot"}}}]"#.into(),
+            "$[0].create_collection.collection: \"a:b\": a name cannot contain ':'".into(),
+        ),
+        (
+            format!(r#"[{{"create_collection": {{"collection": "{long_name}", "vectors": {{"size": 2, "distance": "Dot"}}}}}}]"#),
+            "$[0].create_collection.collection: ".to_string() + "\"" + &long_name + "\" is 256 bytes long",
+        ),
+        (
+            format!(r#"[{{"create_collection": {{"collection": "b", "named_vectors": {{"{long_vector}": {{"size": 2, "distance": "Dot"}}}}}}}}]"#),
+            "a vector name may be at most 200".into(),
+        ),
+        (
+            r#"[{"create_collection": {"collection": "b", "named_vectors": {"t": {"size": 2, "distance": "Dot"}}, "sparse_vectors": {"t": {}}}}]"#.into(),
+            "$[0].create_collection.sparse_vectors.t: \"t\" is also a dense vector".into(),
+        ),
+        (
+            r#"[{"update_collection": {"collection": "base", "quantization_config": {"scalar": {"type": "int8", "quantile": 0.1}}}}]"#.into(),
+            "$[0].update_collection.quantization_config.scalar.quantile: 0.1".into(),
+        ),
+        (
+            r#"[{"update_collection": {"collection": "base", "hnsw_config": {"m": 8}, "optimizers_config": {"deleted_threshold": 5.0}}}]"#.into(),
+            "$[0].update_collection.optimizers_config.deleted_threshold: 5 is outside Qdrant's range 0 to 1".into(),
+        ),
+        (
+            r#"[{"update_collection": {"collection": "base", "hnsw_config": {"ef_construct": 0}}}]"#.into(),
+            "$[0].update_collection.hnsw_config.ef_construct: 0 is below Qdrant's minimum of 4".into(),
+        ),
+        (
+            r#"[{"update_collection": {"collection": "base", "params": {"write_consistency_factor": 0}}}]"#.into(),
+            "$[0].update_collection.params.write_consistency_factor: 0 is below".into(),
+        ),
+        (
+            r#"[{"update_collection": {"collection": "base", "hnsw_config": {"m": 8}, "named_vectors": {"nope": {"on_disk": true}}}}]"#.into(),
+            "$[0].update_collection.named_vectors.nope: collection \"base\" has no vector \"nope\"".into(),
+        ),
+        (
+            r#"[{"create_alias": {"alias": "x|y", "collection": "base"}}]"#.into(),
+            "$[0].create_alias.alias: \"x|y\": a name cannot contain '|'".into(),
+        ),
+        (
+            r#"[{"create_alias": {"alias": "al", "collection": "base"}}, {"create_collection": {"collection": "al", "vectors": {"size": 2, "distance": "Dot"}}}]"#.into(),
+            "$[1].create_collection.collection: \"al\" is an alias of \"base\"".into(),
         ),
     ];
-    for (text, expected) in cases {
+    for (text, expected) in &cases {
         let p = project();
         p.migration(
             "V1__base.json",
             r#"[{"create_collection": {"collection": "base", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
         );
         p.migration("V2__bad.json", text);
-        let run = migrate(&p, &server.url, &["up"]);
+        let run = migrate(&p, &q.url, &["up"]);
         run.expect(2);
         assert!(run.stderr.contains("V2__bad.json"), "{}", run.stderr);
         assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
         // The valid V1 did not run either.
         assert!(
-            q.collection_names().is_empty(),
+            q.collection_names().await.is_empty(),
             "{:?}",
-            q.collection_names()
+            q.collection_names().await
         );
     }
 
@@ -253,35 +425,56 @@ async fn bad_input_names_the_file_and_path_and_changes_nothing() {
     let run = migrate(&p, "http://127.0.0.1:1", &["up"]);
     run.expect(1);
     assert!(run.stderr.contains("cannot connect"), "{}", run.stderr);
+}
 
-    // A wrong api key is refused, and neither key is shown.
-    let guarded = TestQdrant::with_api_key("right-key-5f1c").start().await;
-    p.config(
-        "[databases.vectors]\nkind = \"qdrant\"\nurl = \"${QDRANT_URL}\"\napi_key = \"${KEY}\"\nmigrations = \"migrations\"\n",
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_api_key_is_refused_at_connect_and_no_key_is_shown() {
+    let Some(q) = Subject::keyed("right-key-5f1c").await else {
+        qdrant_subject::skipped(
+            "a_wrong_api_key_is_refused_at_connect_and_no_key_is_shown",
+            "no keyed server (STRATA_TEST_QDRANT_KEYED_URL, STRATA_TEST_QDRANT_API_KEY)",
+        );
+        return;
+    };
+    let right = q.api_key().unwrap().to_string();
+    let p = project();
+    p.migration(
+        "V1__base.json",
+        r#"[{"create_collection": {"collection": "base", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
     );
-    let run = p.migrate_raw(
-        &["up"],
-        &[("QDRANT_URL", &guarded.url), ("KEY", "wrong-key-77ab")],
-    );
-    run.expect(1);
-    assert!(run.stderr.contains("Invalid api-key"), "{}", run.stderr);
-    assert!(
-        !run.all().contains("wrong-key-77ab") && !run.all().contains("right-key"),
-        "{}",
-        run.all()
-    );
-    let run = p.migrate_raw(
-        &["up"],
-        &[("QDRANT_URL", &guarded.url), ("KEY", "right-key-5f1c")],
-    );
+    let keyed = "[databases.vectors]\nkind = \"qdrant\"\nurl = \"${QDRANT_URL}\"\napi_key = \"${KEY}\"\nmigrations = \"migrations\"\n";
+    let keyless = "[databases.vectors]\nkind = \"qdrant\"\nurl = \"${QDRANT_URL}\"\nmigrations = \"migrations\"\n";
+    for (config, said) in [
+        (keyed, "Invalid API key or JWT"),
+        (keyless, "Must provide an API key"),
+    ] {
+        p.config(config);
+        let run = p.migrate_raw(
+            &["status"],
+            &[("QDRANT_URL", &q.url), ("KEY", "wrong-key-77ab")],
+        );
+        run.expect(1);
+        assert!(run.stderr.contains("cannot connect"), "{}", run.stderr);
+        assert!(run.stderr.contains(said), "{}", run.stderr);
+        assert!(
+            !run.all().contains("wrong-key-77ab") && !run.all().contains(&right),
+            "{}",
+            run.all()
+        );
+    }
+    p.config(keyed);
+    let run = p.migrate_raw(&["up"], &[("QDRANT_URL", &q.url), ("KEY", &right)]);
     run.expect(0);
-    assert!(!run.all().contains("right-key"), "{}", run.all());
+    assert!(!run.all().contains(&right), "{}", run.all());
+    assert!(q.config("base").await.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_operation_leaves_the_version_dirty_until_repair() {
-    let q = TestQdrant::default();
-    let server = q.clone().start().await;
+    let s = Subject::new().await;
+    let Some(q) = s.injectable("a_failing_operation_leaves_the_version_dirty_until_repair") else {
+        return;
+    };
     q.fail_creating("second");
     let p = project();
     p.migration(
@@ -289,7 +482,7 @@ async fn a_failing_operation_leaves_the_version_dirty_until_repair() {
         r#"[{"create_collection": {"collection": "first", "vectors": {"size": 2, "distance": "Dot"}}},
             {"create_collection": {"collection": "second", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
     );
-    let run = migrate(&p, &server.url, &["up"]);
+    let run = migrate(&p, &s.url, &["up"]);
     run.expect(1);
     assert!(
         run.stderr.contains(
@@ -299,44 +492,64 @@ async fn a_failing_operation_leaves_the_version_dirty_until_repair() {
         run.stderr
     );
     assert!(run.stderr.contains("injected failure"), "{}", run.stderr);
-    assert!(q.config("first").is_some());
-    assert_eq!(q.history(), [(1, false)]);
-    assert!(
-        migrate(&p, &server.url, &["status"])
-            .stdout
-            .contains("dirty")
-    );
-    let again = migrate(&p, &server.url, &["up"]);
+    assert!(s.config("first").await.is_some());
+    assert_eq!(s.history().await, [(1, false)]);
+    assert!(migrate(&p, &s.url, &["status"]).stdout.contains("dirty"));
+    let again = migrate(&p, &s.url, &["up"]);
     again.expect(3);
     assert!(again.stderr.contains("dirty"), "{}", again.stderr);
 
     // The server is back; the operator removes the half-made collection by
     // hand and repairs.
     q.stop_failing();
-    qdrant_client::Qdrant::from_url(&server.url)
-        .skip_compatibility_check()
-        .build()
-        .unwrap()
-        .delete_collection("first")
-        .await
-        .unwrap();
-    migrate(&p, &server.url, &["repair"]).expect(0);
-    assert_eq!(q.history(), []);
-    migrate(&p, &server.url, &["up"]).expect(0);
-    assert_eq!(q.history(), [(1, true)]);
-    assert!(q.config("second").is_some());
+    s.client().delete_collection("first").await.unwrap();
+    migrate(&p, &s.url, &["repair"]).expect(0);
+    assert_eq!(s.history().await, []);
+    migrate(&p, &s.url, &["up"]).expect(0);
+    assert_eq!(s.history().await, [(1, true)]);
+    assert!(s.config("second").await.is_some());
+}
+
+/// Another client deletes the target between strata's check and its
+/// switch: the one create_alias action fails and the alias still names the
+/// old collection (a delete-then-create pair would have lost it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_whose_target_vanishes_keeps_the_old_alias() {
+    let s = Subject::new().await;
+    let Some(q) = s.injectable("a_switch_whose_target_vanishes_keeps_the_old_alias") else {
+        return;
+    };
+    let p = project();
+    p.migration(
+        "V1__two.json",
+        r#"[{"create_collection": {"collection": "old", "vectors": {"size": 2, "distance": "Dot"}}},
+            {"create_collection": {"collection": "new", "vectors": {"size": 2, "distance": "Dot"}}},
+            {"create_alias": {"alias": "live", "collection": "old"}}]"#,
+    );
+    migrate(&p, &s.url, &["up"]).expect(0);
+    p.migration(
+        "V2__switch.json",
+        r#"[{"switch_alias": {"alias": "live", "to": "new"}}]"#,
+    );
+    q.drop_before_next_alias_change("new");
+    let run = migrate(&p, &s.url, &["up"]);
+    run.expect(1);
+    assert!(run.stderr.contains("V2__switch.json"), "{}", run.stderr);
+    assert!(run.stderr.contains("NotFound"), "{}", run.stderr);
+    assert_eq!(s.alias("live").await.as_deref(), Some("old"));
+    // The one-step file failed on its first operation: nothing is dirty.
+    assert_eq!(s.history().await, [(1, true)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_refused() {
-    let q = TestQdrant::default();
-    let server = q.clone().start().await;
+    let q = Subject::new().await;
     let p = project();
     p.migration(
         "V1__a.json",
         r#"[{"create_collection": {"collection": "a", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
     );
-    migrate(&p, &server.url, &["up"]).expect(0);
+    migrate(&p, &q.url, &["up"]).expect(0);
     p.migration(
         "V1__a.json",
         r#"[{"create_collection": {"collection": "a", "vectors": {"size": 3, "distance": "Dot"}}}]"#,
@@ -345,16 +558,15 @@ async fn drift_is_refused() {
         "V2__b.json",
         r#"[{"create_collection": {"collection": "b", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
     );
-    let run = migrate(&p, &server.url, &["up"]);
+    let run = migrate(&p, &q.url, &["up"]);
     run.expect(3);
     assert!(run.stderr.contains("checksum"), "{}", run.stderr);
-    assert!(q.config("b").is_none());
+    assert!(q.config("b").await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_runners_apply_every_version_exactly_once() {
-    let q = TestQdrant::default();
-    let server = q.clone().start().await;
+    let q = Subject::new().await;
     let p = project();
     for v in 1..=4 {
         p.migration(
@@ -365,12 +577,12 @@ async fn concurrent_runners_apply_every_version_exactly_once() {
             ),
         );
     }
-    let children: Vec<_> = (0..6)
+    let children: Vec<_> = (0..8)
         .map(|_| {
             Command::new(support::migrate_bin())
                 .arg("up")
                 .current_dir(p.path())
-                .env("QDRANT_URL", &server.url)
+                .env("QDRANT_URL", &q.url)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -389,19 +601,19 @@ async fn concurrent_runners_apply_every_version_exactly_once() {
         applied, 4,
         "each version reported applied by exactly one runner"
     );
-    assert_eq!(q.history(), [(1, true), (2, true), (3, true), (4, true)]);
+    assert_eq!(
+        q.history().await,
+        [(1, true), (2, true), (3, true), (4, true)]
+    );
     assert!(
-        q.config("schema_migrations_lock").is_none(),
+        q.config("schema_migrations_lock").await.is_none(),
         "the lock was released"
     );
 }
 
 /// Plants a lock as another runner would leave it.
-async fn plant_lock(url: &str, owner_point: Option<&str>) {
-    let client = qdrant_client::Qdrant::from_url(url)
-        .skip_compatibility_check()
-        .build()
-        .unwrap();
+async fn plant_lock(q: &Subject, owner_point: Option<&str>) {
+    let client = q.client();
     client
         .create_collection(
             pb::CreateCollectionBuilder::new("schema_migrations_lock")
@@ -430,23 +642,22 @@ async fn plant_lock(url: &str, owner_point: Option<&str>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_lock_is_reported_and_broken_only_by_unlock() {
-    let q = TestQdrant::default();
-    let server = q.clone().start().await;
+    let q = Subject::new().await;
     let p = project();
     p.migration(
         "V1__a.json",
         r#"[{"create_collection": {"collection": "a", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
     );
-    plant_lock(&server.url, Some("2026-11-24T08:00:30.000Z")).await;
+    plant_lock(&q, Some("2026-11-24T08:00:30.000Z")).await;
 
     // Waiters never take a lock over, even a stale one.
-    let run = migrate(&p, &server.url, &["--lock-timeout", "1", "up"]);
+    let run = migrate(&p, &q.url, &["--lock-timeout", "1", "up"]);
     run.expect(1);
     assert!(run.stderr.contains("ghost-host pid 4242"), "{}", run.stderr);
     assert!(run.stderr.contains("stale"), "{}", run.stderr);
-    assert!(q.config("a").is_none());
+    assert!(q.config("a").await.is_none());
 
-    let unlock = migrate(&p, &server.url, &["unlock"]);
+    let unlock = migrate(&p, &q.url, &["unlock"]);
     unlock.expect(0);
     assert!(
         unlock
@@ -455,36 +666,39 @@ async fn a_stale_lock_is_reported_and_broken_only_by_unlock() {
         "{}",
         unlock.stdout
     );
-    migrate(&p, &server.url, &["up"]).expect(0);
-    assert!(q.config("a").is_some());
+    migrate(&p, &q.url, &["up"]).expect(0);
+    assert!(q.config("a").await.is_some());
 
     // A live lease is refused unless forced; so is a lock without an owner point.
     let live = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
-    plant_lock(&server.url, Some(&live)).await;
-    let refused = migrate(&p, &server.url, &["unlock"]);
+    plant_lock(&q, Some(&live)).await;
+    let refused = migrate(&p, &q.url, &["unlock"]);
     refused.expect(1);
     assert!(
         refused.stderr.contains("its owner is alive"),
         "{}",
         refused.stderr
     );
-    migrate(&p, &server.url, &["unlock", "--force"]).expect(0);
-    plant_lock(&server.url, None).await;
-    let refused = migrate(&p, &server.url, &["unlock"]);
+    migrate(&p, &q.url, &["unlock", "--force"]).expect(0);
+    plant_lock(&q, None).await;
+    let refused = migrate(&p, &q.url, &["unlock"]);
     refused.expect(1);
     assert!(
         refused.stderr.contains("without an owner point"),
         "{}",
         refused.stderr
     );
-    migrate(&p, &server.url, &["unlock", "--force"]).expect(0);
-    assert!(q.config("schema_migrations_lock").is_none());
+    migrate(&p, &q.url, &["unlock", "--force"]).expect(0);
+    assert!(q.config("schema_migrations_lock").await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_rollback_marks_the_recorded_version_dirty_and_keeps_it() {
-    let q = TestQdrant::default();
-    let server = q.clone().start().await;
+    let s = Subject::new().await;
+    let Some(q) = s.injectable("a_failing_rollback_marks_the_recorded_version_dirty_and_keeps_it")
+    else {
+        return;
+    };
     let p = project();
     p.migration(
         "V1__a.json",
@@ -495,15 +709,339 @@ async fn a_failing_rollback_marks_the_recorded_version_dirty_and_keeps_it() {
         r#"[{"delete_collection": {"collection": "a"}},
             {"create_collection": {"collection": "parking", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
     );
-    migrate(&p, &server.url, &["up"]).expect(0);
+    migrate(&p, &s.url, &["up"]).expect(0);
     q.fail_creating("parking");
-    let run = migrate(&p, &server.url, &["down"]);
+    let run = migrate(&p, &s.url, &["down"]);
     run.expect(1);
     assert!(run.stderr.contains("U1__a.json at $[1]"), "{}", run.stderr);
-    assert_eq!(q.history(), [(1, false)]);
+    assert_eq!(s.history().await, [(1, false)]);
     // Only `success` changed: the migration's own checksum is still the
     // recorded one, so the version shows dirty, not drifted.
-    let status = migrate(&p, &server.url, &["status"]);
+    let status = migrate(&p, &s.url, &["status"]);
     assert!(status.stdout.contains("dirty"), "{}", status.stdout);
     assert!(!status.stdout.contains("drift"), "{}", status.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// What the server itself does. Each test is a row of what a real Qdrant
+// 1.19 was observed to do; against the real server they check that the
+// observation still holds, against the test server that it tells the truth.
+
+fn dot(size: u64) -> pb::VectorParamsBuilder {
+    pb::VectorParamsBuilder::new(size, pb::Distance::Dot)
+}
+
+async fn create(q: &Subject, name: &str) {
+    q.client()
+        .create_collection(pb::CreateCollectionBuilder::new(name).vectors_config(dot(2)))
+        .await
+        .unwrap();
+}
+
+fn create_alias(alias: &str, collection: &str) -> pb::AliasOperations {
+    pb::AliasOperations {
+        action: Some(pb::alias_operations::Action::CreateAlias(pb::CreateAlias {
+            collection_name: collection.into(),
+            alias_name: alias.into(),
+        })),
+    }
+}
+
+fn delete_alias(alias: &str) -> pb::AliasOperations {
+    pb::AliasOperations {
+        action: Some(pb::alias_operations::Action::DeleteAlias(pb::DeleteAlias {
+            alias_name: alias.into(),
+        })),
+    }
+}
+
+async fn change_aliases(
+    q: &Subject,
+    actions: Vec<pb::AliasOperations>,
+) -> Result<(), tonic::Status> {
+    q.collections(q.api_key())
+        .await
+        .update_aliases(pb::ChangeAliases {
+            actions,
+            timeout: None,
+        })
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_applies_alias_actions_one_at_a_time() {
+    let q = Subject::new().await;
+    create(&q, "c1").await;
+    change_aliases(&q, vec![create_alias("sw", "c1")])
+        .await
+        .unwrap();
+    let e = change_aliases(&q, vec![delete_alias("sw"), create_alias("sw", "missing")])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    // The delete before the failing create stayed applied.
+    assert_eq!(q.alias("sw").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_repoints_an_alias_on_create_and_ignores_deleting_a_missing_one() {
+    let q = Subject::new().await;
+    create(&q, "c1").await;
+    create(&q, "c2").await;
+    change_aliases(&q, vec![create_alias("sw", "c1")])
+        .await
+        .unwrap();
+    change_aliases(&q, vec![create_alias("sw", "c2")])
+        .await
+        .unwrap();
+    assert_eq!(q.alias("sw").await.as_deref(), Some("c2"));
+    change_aliases(&q, vec![delete_alias("never-was")])
+        .await
+        .unwrap();
+    // An alias cannot take a collection's name.
+    let e = change_aliases(&q, vec![create_alias("c1", "c2")])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_refuses_a_collection_named_like_an_alias_or_an_existing_one() {
+    let q = Subject::new().await;
+    create(&q, "c1").await;
+    change_aliases(&q, vec![create_alias("al", "c1")])
+        .await
+        .unwrap();
+    let e = q
+        .client()
+        .create_collection(pb::CreateCollectionBuilder::new("al").vectors_config(dot(2)))
+        .await
+        .unwrap_err();
+    let qdrant_client::QdrantError::ResponseError { status } = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("Alias with the same name already exists"),
+        "{status:?}"
+    );
+    let e = q
+        .client()
+        .create_collection(pb::CreateCollectionBuilder::new("c1").vectors_config(dot(2)))
+        .await
+        .unwrap_err();
+    let qdrant_client::QdrantError::ResponseError { status } = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(deprecated)]
+async fn server_applies_a_collection_update_section_by_section() {
+    let q = Subject::new().await;
+    q.client()
+        .create_collection(pb::CreateCollectionBuilder::new("c").vectors_config(
+            pb::VectorsConfig {
+                config: Some(pb::vectors_config::Config::ParamsMap(pb::VectorParamsMap {
+                    map: HashMap::from([("text".to_string(), dot(2).build())]),
+                })),
+            },
+        ))
+        .await
+        .unwrap();
+    let e = q
+        .client()
+        .update_collection(
+            pb::UpdateCollectionBuilder::new("c")
+                .hnsw_config(pb::HnswConfigDiffBuilder::default().m(40))
+                .optimizers_config(
+                    pb::OptimizersConfigDiffBuilder::default().indexing_threshold(12_345),
+                )
+                .vectors_config(pb::VectorsConfigDiff {
+                    config: Some(pb::vectors_config_diff::Config::ParamsMap(
+                        pb::VectorParamsDiffMap {
+                            map: HashMap::from([(
+                                "nope".to_string(),
+                                pb::VectorParamsDiff {
+                                    on_disk: Some(true),
+                                    ..Default::default()
+                                },
+                            )]),
+                        },
+                    )),
+                }),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Not existing vector name"), "{e:?}");
+    let config = q.config("c").await.unwrap();
+    // The sections before the vectors stayed applied.
+    assert_eq!(config.hnsw_config.unwrap().m, Some(40));
+    assert_eq!(
+        config.optimizer_config.unwrap().indexing_threshold,
+        Some(12_345)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_removes_quantization_when_disabled() {
+    let q = Subject::new().await;
+    q.client()
+        .create_collection(
+            pb::CreateCollectionBuilder::new("c")
+                .vectors_config(dot(2))
+                .quantization_config(pb::ScalarQuantizationBuilder::default()),
+        )
+        .await
+        .unwrap();
+    assert!(q.config("c").await.unwrap().quantization_config.is_some());
+    q.client()
+        .update_collection(pb::UpdateCollectionBuilder::new("c").quantization_config(
+            pb::quantization_config_diff::Quantization::Disabled(pb::Disabled {}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(q.config("c").await.unwrap().quantization_config, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_checks_names_and_ranges_before_changing_anything() {
+    let q = Subject::new().await;
+    let refused = |r: Result<pb::CollectionOperationResponse, qdrant_client::QdrantError>,
+                   what: &str| {
+        match r {
+            Err(qdrant_client::QdrantError::ResponseError { status }) => {
+                assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}")
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    };
+    for name in [
+        "a:b",
+        "a<b",
+        "a|b",
+        "a?b",
+        "a*b",
+        "a\"b",
+        "a\\b",
+        "a\u{1f}b",
+        &"c".repeat(256),
+    ] {
+        let r = q
+            .client()
+            .create_collection(pb::CreateCollectionBuilder::new(name).vectors_config(dot(2)))
+            .await;
+        refused(r, &format!("collection name {name:?}"));
+    }
+    for vector in ["a/b", &"v".repeat(201)] {
+        let r = q
+            .client()
+            .create_collection(pb::CreateCollectionBuilder::new("c").vectors_config(
+                pb::VectorsConfig {
+                    config: Some(pb::vectors_config::Config::ParamsMap(pb::VectorParamsMap {
+                        map: HashMap::from([(vector.to_string(), dot(2).build())]),
+                    })),
+                },
+            ))
+            .await;
+        refused(r, &format!("vector name {vector:?}"));
+    }
+    let r = q
+        .client()
+        .create_collection(
+            pb::CreateCollectionBuilder::new("c")
+                .vectors_config(pb::VectorsConfig {
+                    config: Some(pb::vectors_config::Config::ParamsMap(pb::VectorParamsMap {
+                        map: HashMap::from([("t".to_string(), dot(2).build())]),
+                    })),
+                })
+                .sparse_vectors_config(pb::SparseVectorConfig {
+                    map: HashMap::from([("t".to_string(), pb::SparseVectorParams::default())]),
+                }),
+        )
+        .await;
+    refused(r, "a dense and a sparse vector named alike");
+    let r = q
+        .client()
+        .create_collection(
+            pb::CreateCollectionBuilder::new("c")
+                .vectors_config(dot(2))
+                .write_consistency_factor(0),
+        )
+        .await;
+    refused(r, "write_consistency_factor 0");
+    assert!(q.collection_names().await.is_empty());
+
+    create(&q, "c").await;
+    let before = q.config("c").await.unwrap();
+    let updates = [
+        (
+            "quantile 0.1",
+            pb::UpdateCollectionBuilder::new("c").quantization_config(
+                pb::quantization_config_diff::Quantization::Scalar(
+                    pb::ScalarQuantizationBuilder::default()
+                        .quantile(0.1)
+                        .build(),
+                ),
+            ),
+        ),
+        (
+            "deleted_threshold 5",
+            pb::UpdateCollectionBuilder::new("c")
+                .hnsw_config(pb::HnswConfigDiffBuilder::default().m(40))
+                .optimizers_config(
+                    pb::OptimizersConfigDiffBuilder::default().deleted_threshold(5.0),
+                ),
+        ),
+        (
+            "ef_construct 0",
+            pb::UpdateCollectionBuilder::new("c")
+                .hnsw_config(pb::HnswConfigDiffBuilder::default().ef_construct(0)),
+        ),
+        (
+            "vacuum_min_vector_number 10",
+            pb::UpdateCollectionBuilder::new("c").optimizers_config(
+                pb::OptimizersConfigDiffBuilder::default().vacuum_min_vector_number(10),
+            ),
+        ),
+    ];
+    for (what, update) in updates {
+        refused(q.client().update_collection(update).await, what);
+    }
+    // Refused by validation: not even the valid HNSW beside a bad value.
+    assert_eq!(q.config("c").await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_checks_the_api_key_on_every_call_but_the_health_check() {
+    let Some(q) = Subject::keyed("right-key-5f1c").await else {
+        qdrant_subject::skipped(
+            "server_checks_the_api_key_on_every_call_but_the_health_check",
+            "no keyed server (STRATA_TEST_QDRANT_KEYED_URL, STRATA_TEST_QDRANT_API_KEY)",
+        );
+        return;
+    };
+    for key in [None, Some("wrong-key-77ab")] {
+        let mut anyone = qdrant_client::Qdrant::from_url(&q.url).skip_compatibility_check();
+        if let Some(k) = key {
+            anyone = anyone.api_key(k);
+        }
+        let anyone = anyone.build().unwrap();
+        anyone.health_check().await.expect("health needs no key");
+        let e = anyone.list_collections().await.unwrap_err();
+        let qdrant_client::QdrantError::ResponseError { status } = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+        let said = match key {
+            None => "Must provide an API key or an Authorization bearer token",
+            Some(_) => "Invalid API key or JWT",
+        };
+        assert!(status.message().contains(said), "{status:?}");
+    }
+    q.client().list_collections().await.unwrap();
 }

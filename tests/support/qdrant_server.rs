@@ -6,19 +6,36 @@
 //! documented behaviour, on the generated tonic service traits that
 //! `qdrant-client` exports:
 //!
-//! - creating a collection (or alias) whose name is taken fails with
-//!   `AlreadyExists`; every operation on a missing collection or alias fails
-//!   with `NotFound`; deleting a missing collection answers `result: false`;
-//! - aliases resolve wherever a collection name is accepted; an alias
-//!   request applies all its actions or none; deleting a collection drops
-//!   its aliases;
-//! - a vector's size and distance are fixed at creation: `update` changes
-//!   HNSW, optimizer, quantization, `on_disk` and replication parameters
-//!   only, and the collection info reflects every update;
+//! What it does is what a real Qdrant 1.19 was seen to do (and what its
+//! source says), not what would be convenient; `tests/qdrant.rs` holds a
+//! test for each rule, and runs against a real server given by URL too:
+//!
+//! - requests are validated first, as Qdrant's API layer does: collection
+//!   names (1–255 bytes, none of `< > : " / \ | ? *`, NUL or `\x1F` on
+//!   create; only `/` and NUL on the other calls, Qdrant's "legacy" rule),
+//!   vector names (≤ 200 bytes, same characters), value ranges
+//!   (`ef_construct` ≥ 4, `deleted_threshold` 0–1,
+//!   `vacuum_min_vector_number` ≥ 100, `max_segment_size` ≥ 1, `quantile`
+//!   0.5–1, shard, replication and write-consistency factors ≥ 1, vector
+//!   size 1–65536), a dense and a sparse vector sharing a name, an empty
+//!   sparse vector name: each `InvalidArgument`;
+//! - creating a collection that exists fails with `AlreadyExists`; one
+//!   named like an alias with `InvalidArgument`; every operation on a
+//!   missing collection or alias fails with `NotFound`; deleting a missing
+//!   collection answers `result: false` and drops the collection's aliases;
+//! - `UpdateAliases` applies its actions one at a time, so a failing action
+//!   leaves the earlier ones applied; `create_alias` of an existing alias
+//!   repoints it; `delete_alias` of a missing alias succeeds;
+//! - `UpdateCollection` applies its sections in Qdrant's order (optimizers,
+//!   params, HNSW, vectors, quantization), each kept when a later one
+//!   fails; a vector's size and distance are fixed at creation; quantization
+//!   `Disabled` removes it; the collection info reflects every update;
 //! - points are checked against the vector size, kept in id order, and
 //!   paged by `scroll`;
-//! - with an api key configured, a request without the right `api-key`
-//!   header fails with `Unauthenticated`.
+//! - with an api key configured, every call but `HealthCheck` needs the
+//!   `api-key` header: none is refused with "Must provide an API key or an
+//!   Authorization bearer token", a wrong one with "Invalid API key or
+//!   JWT" (`Unauthenticated`).
 //!
 //! Every other RPC answers `Unimplemented`.
 
@@ -77,6 +94,9 @@ pub struct TestQdrant {
     fail_create: Arc<Mutex<Option<String>>>,
     /// Requests received, so a test can wait for a client's last ones.
     received: Arc<std::sync::atomic::AtomicU64>,
+    /// A collection deleted when the next alias request arrives, just
+    /// before it is applied: another client racing a switch.
+    drop_before_alias_change: Arc<Mutex<Option<String>>>,
 }
 
 /// A running server.
@@ -207,6 +227,11 @@ impl TestQdrant {
         }
     }
 
+    /// The api key this server requires, if any.
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
     /// Serves on a free port of 127.0.0.1 until the handle is dropped.
     pub async fn start(self) -> Running {
         self.serve(None).await
@@ -227,20 +252,27 @@ impl TestQdrant {
         let received = self.received.clone();
         let check = move |request: Request<()>| -> Result<Request<()>, Status> {
             received.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            match &key {
-                None => Ok(request),
-                Some(k) => match request.metadata().get("api-key") {
-                    Some(v) if v.to_str().ok() == Some(k.as_str()) => Ok(request),
-                    _ => Err(Status::unauthenticated("Invalid api-key")),
-                },
+            match (&key, request.metadata().get("api-key")) {
+                (None, _) => Ok(request),
+                (Some(k), Some(v)) if v.to_str().ok() == Some(k.as_str()) => Ok(request),
+                (Some(_), Some(_)) => Err(Status::unauthenticated("Invalid API key or JWT")),
+                (Some(_), None) => Err(Status::unauthenticated(
+                    "Must provide an API key or an Authorization bearer token",
+                )),
             }
+        };
+        // Qdrant lets health checks through without a key.
+        let counted = self.received.clone();
+        let health = move |request: Request<()>| -> Result<Request<()>, Status> {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(request)
         };
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = tls {
             builder = builder.tls_config(tls).unwrap();
         }
         let router = builder
-            .add_service(QdrantServer::with_interceptor(self.clone(), check.clone()))
+            .add_service(QdrantServer::with_interceptor(self.clone(), health))
             .add_service(CollectionsServer::with_interceptor(
                 self.clone(),
                 check.clone(),
@@ -353,6 +385,12 @@ impl TestQdrant {
         state.aliases.retain(|_, c| c != name);
     }
 
+    /// Deletes the collection `name` when the next alias request arrives,
+    /// before that request is applied.
+    pub fn drop_before_next_alias_change(&self, name: &str) {
+        *self.drop_before_alias_change.lock().unwrap() = Some(name.to_string());
+    }
+
     /// Makes creating the collection `name` fail with `Unavailable`.
     pub fn fail_creating(&self, name: &str) {
         *self.fail_create.lock().unwrap() = Some(name.to_string());
@@ -369,7 +407,7 @@ impl Qdrant for TestQdrant {
     async fn health_check(&self, _: Request<HealthCheckRequest>) -> Answer<HealthCheckReply> {
         ok(HealthCheckReply {
             title: "qdrant - vector search engine (strata test server)".into(),
-            version: "1.13.0".into(),
+            version: "1.19.0".into(),
             commit: None,
         })
     }
@@ -442,22 +480,18 @@ impl Collections for TestQdrant {
                 "injected failure: the node is unavailable",
             ));
         }
+        rules::create(&r)?;
         let mut state = self.state.lock().unwrap();
         let name = &r.collection_name;
-        if state.collections.contains_key(name) || state.aliases.contains_key(name) {
+        if state.collections.contains_key(name) {
             return Err(Status::already_exists(format!(
                 "Wrong input: Collection `{name}` already exists!"
             )));
         }
-        let sizes = match r.vectors_config.as_ref().and_then(|v| v.config.as_ref()) {
-            Some(vectors_config::Config::Params(p)) => vec![p.size],
-            Some(vectors_config::Config::ParamsMap(m)) => m.map.values().map(|p| p.size).collect(),
-            None => Vec::new(),
-        };
-        if sizes.contains(&0) {
-            return Err(Status::invalid_argument(
-                "Validation error in body: [vectors.size: value 0 invalid, must be 1 or larger]",
-            ));
+        if state.aliases.contains_key(name) {
+            return Err(Status::invalid_argument(format!(
+                "Wrong input: Can't create collection with name {name}. Alias with the same name already exists"
+            )));
         }
         let mut hnsw = HnswConfigDiff {
             m: Some(16),
@@ -513,24 +547,11 @@ impl Collections for TestQdrant {
         request: Request<UpdateCollection>,
     ) -> Answer<CollectionOperationResponse> {
         let r = request.into_inner();
+        rules::update(&r)?;
         let mut state = self.state.lock().unwrap();
         let c = state.collection(&r.collection_name)?;
-        // Check before changing anything: an update applies whole or not at all.
-        let known = dense_sizes(&c.config);
-        if let Some(vectors_config_diff::Config::ParamsMap(m)) =
-            r.vectors_config.as_ref().and_then(|v| v.config.as_ref())
-        {
-            for name in m.map.keys() {
-                if !known.contains_key(name) {
-                    return Err(Status::invalid_argument(format!(
-                        "Wrong input: Not existing vector name error: {name}"
-                    )));
-                }
-            }
-        }
-        if let Some(h) = &r.hnsw_config {
-            merge_hnsw(c.config.hnsw_config.get_or_insert_with(Default::default), h);
-        }
+        // Section by section in Qdrant's order, each kept when a later one
+        // fails: the request is not atomic.
         if let Some(o) = &r.optimizers_config {
             merge_optimizers(
                 c.config
@@ -538,9 +559,6 @@ impl Collections for TestQdrant {
                     .get_or_insert_with(Default::default),
                 o,
             );
-        }
-        if let Some(q) = &r.quantization_config {
-            c.config.quantization_config = quantization_of(q);
         }
         let params = c.config.params.get_or_insert_with(Default::default);
         if let Some(p) = &r.params {
@@ -554,29 +572,44 @@ impl Collections for TestQdrant {
                 params.on_disk_payload = on_disk;
             }
         }
-        let vectors = params
-            .vectors_config
-            .as_mut()
-            .and_then(|v| v.config.as_mut());
-        match (r.vectors_config.and_then(|v| v.config), vectors) {
-            (
-                Some(vectors_config_diff::Config::Params(d)),
-                Some(vectors_config::Config::Params(p)),
-            ) => merge_vector(p, &d),
-            (
-                Some(vectors_config_diff::Config::ParamsMap(d)),
-                Some(vectors_config::Config::ParamsMap(m)),
-            ) => {
-                for (name, diff) in &d.map {
-                    merge_vector(m.map.get_mut(name).expect("checked"), diff);
+        if let Some(h) = &r.hnsw_config {
+            merge_hnsw(c.config.hnsw_config.get_or_insert_with(Default::default), h);
+        }
+        if let Some(diff) = r.vectors_config.as_ref().and_then(|v| v.config.as_ref()) {
+            let diffs: Vec<(String, &VectorParamsDiff)> = match diff {
+                vectors_config_diff::Config::Params(d) => vec![(String::new(), d)],
+                vectors_config_diff::Config::ParamsMap(m) => {
+                    m.map.iter().map(|(k, d)| (k.clone(), d)).collect()
                 }
+            };
+            // The vector names are checked before any vector changes.
+            let known = dense_sizes(&c.config);
+            if let Some((name, _)) = diffs.iter().find(|(name, _)| !known.contains_key(name)) {
+                return Err(Status::invalid_argument(format!(
+                    "Wrong input: Not existing vector name error: {name}"
+                )));
             }
-            (None, _) => {}
-            _ => {
-                return Err(Status::invalid_argument(
-                    "Wrong input: the vector update does not match the collection's vectors",
-                ));
+            let params = c.config.params.get_or_insert_with(Default::default);
+            match params
+                .vectors_config
+                .as_mut()
+                .and_then(|v| v.config.as_mut())
+            {
+                Some(vectors_config::Config::Params(p)) => {
+                    for (_, d) in &diffs {
+                        merge_vector(p, d);
+                    }
+                }
+                Some(vectors_config::Config::ParamsMap(m)) => {
+                    for (name, d) in &diffs {
+                        merge_vector(m.map.get_mut(name).expect("checked"), d);
+                    }
+                }
+                None => {}
             }
+        }
+        if let Some(q) = &r.quantization_config {
+            c.config.quantization_config = quantization_of(q);
         }
         ok(done())
     }
@@ -586,6 +619,7 @@ impl Collections for TestQdrant {
         request: Request<DeleteCollection>,
     ) -> Answer<CollectionOperationResponse> {
         let name = request.into_inner().collection_name;
+        rules::legacy_collection_name(&name)?;
         let mut state = self.state.lock().unwrap();
         let removed = state.collections.remove(&name).is_some();
         state.aliases.retain(|_, target| *target != name);
@@ -599,9 +633,12 @@ impl Collections for TestQdrant {
         &self,
         request: Request<ChangeAliases>,
     ) -> Answer<CollectionOperationResponse> {
+        if let Some(name) = self.drop_before_alias_change.lock().unwrap().take() {
+            self.drop_collection(&name);
+        }
         let mut state = self.state.lock().unwrap();
-        // All actions or none: work on a copy.
-        let mut aliases = state.aliases.clone();
+        // One action at a time, each kept: a failing action leaves the
+        // earlier ones applied, as Qdrant does.
         for op in request.into_inner().actions {
             match op.action {
                 Some(alias_operations::Action::CreateAlias(a)) => {
@@ -611,37 +648,31 @@ impl Collections for TestQdrant {
                             a.collection_name
                         )));
                     }
-                    if state.collections.contains_key(&a.alias_name)
-                        || aliases.contains_key(&a.alias_name)
-                    {
+                    if state.collections.contains_key(&a.alias_name) {
                         return Err(Status::already_exists(format!(
-                            "Wrong input: Alias `{}` already exists!",
+                            "Wrong input: Collection `{}` already exists!",
                             a.alias_name
                         )));
                     }
-                    aliases.insert(a.alias_name, a.collection_name);
+                    // An existing alias is repointed.
+                    state.aliases.insert(a.alias_name, a.collection_name);
                 }
                 Some(alias_operations::Action::DeleteAlias(a)) => {
-                    if aliases.remove(&a.alias_name).is_none() {
-                        return Err(Status::not_found(format!(
-                            "Not found: Alias `{}` does not exist!",
-                            a.alias_name
-                        )));
-                    }
+                    // A missing alias is not an error.
+                    state.aliases.remove(&a.alias_name);
                 }
                 Some(alias_operations::Action::RenameAlias(a)) => {
-                    let Some(target) = aliases.remove(&a.old_alias_name) else {
+                    let Some(target) = state.aliases.remove(&a.old_alias_name) else {
                         return Err(Status::not_found(format!(
-                            "Not found: Alias `{}` does not exist!",
+                            "Not found: Alias {} does not exists!",
                             a.old_alias_name
                         )));
                     };
-                    aliases.insert(a.new_alias_name, target);
+                    state.aliases.insert(a.new_alias_name, target);
                 }
                 None => return Err(Status::invalid_argument("empty alias action")),
             }
         }
-        state.aliases = aliases;
         ok(done())
     }
 
@@ -838,6 +869,8 @@ impl Points for TestQdrant {
         request: Request<CreateFieldIndexCollection>,
     ) -> Answer<PointsOperationResponse> {
         let r = request.into_inner();
+        rules::legacy_collection_name(&r.collection_name)?;
+        rules::field_name(&r.field_name)?;
         let mut state = self.state.lock().unwrap();
         let c = state.collection(&r.collection_name)?;
         let data_type = match r.field_type.map(FieldType::try_from) {
@@ -867,6 +900,8 @@ impl Points for TestQdrant {
         request: Request<DeleteFieldIndexCollection>,
     ) -> Answer<PointsOperationResponse> {
         let r = request.into_inner();
+        rules::legacy_collection_name(&r.collection_name)?;
+        rules::field_name(&r.field_name)?;
         let mut state = self.state.lock().unwrap();
         let c = state.collection(&r.collection_name)?;
         c.payload_schema.remove(&r.field_name);
@@ -897,5 +932,255 @@ impl Points for TestQdrant {
         facet(FacetCounts) -> FacetResponse;
         search_matrix_pairs(SearchMatrixPoints) -> SearchMatrixPairsResponse;
         search_matrix_offsets(SearchMatrixPoints) -> SearchMatrixOffsetsResponse;
+    }
+}
+
+/// Qdrant's request validation (its API layer's `validate` attributes and
+/// `CreateCollectionOperation::new`), as far as the requests strata sends
+/// reach. Messages follow the server's shape:
+/// `Validation error in body: [field: …]` or `Wrong input: …`.
+mod rules {
+    use super::*;
+
+    /// Refused in collection and vector names on create: they become
+    /// directories on disk.
+    const INVALID_NAME_CHARS: [char; 11] =
+        ['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0', '\u{1F}'];
+
+    fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
+        Status::invalid_argument(format!("Validation error in body: [{field}: {why}]"))
+    }
+
+    fn at_least<T: PartialOrd + std::fmt::Display + Copy>(
+        field: &str,
+        v: Option<T>,
+        min: T,
+    ) -> Result<(), Status> {
+        match v {
+            Some(n) if n < min => Err(invalid(
+                field,
+                format!("value {n} invalid, must be {min} or larger"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn between(field: &str, v: Option<f64>, min: f64, max: f64) -> Result<(), Status> {
+        match v {
+            Some(n) if !(min..=max).contains(&n) => Err(invalid(
+                field,
+                format!("value {n} invalid, must be from {min} to {max}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn name_length(field: &str, name: &str) -> Result<(), Status> {
+        if name.is_empty() || name.len() > 255 {
+            return Err(invalid(
+                field,
+                "length is invalid, must be from 1 to 255 characters",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A new collection's name.
+    pub fn collection_name(name: &str) -> Result<(), Status> {
+        name_length("collection_name", name)?;
+        if let Some(c) = INVALID_NAME_CHARS.into_iter().find(|c| name.contains(*c)) {
+            return Err(invalid(
+                "collection_name",
+                format!("collection name cannot contain \"{c}\" char"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An existing collection's name: names made before Qdrant 1.5 may
+    /// hold more characters.
+    pub fn legacy_collection_name(name: &str) -> Result<(), Status> {
+        name_length("collection_name", name)?;
+        if let Some(c) = ['/', '\0'].into_iter().find(|c| name.contains(*c)) {
+            return Err(invalid(
+                "collection_name",
+                format!("collection name cannot contain \"{c}\" char"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn field_name(name: &str) -> Result<(), Status> {
+        if name.is_empty() {
+            return Err(invalid(
+                "field_name",
+                "length is invalid, must be 1 or more",
+            ));
+        }
+        Ok(())
+    }
+
+    fn vector_name(kind: &str, name: &str) -> Result<(), Status> {
+        let why = if name.len() > 200 {
+            "vector name must be at most 200 bytes long".to_string()
+        } else if let Some(c) = INVALID_NAME_CHARS.into_iter().find(|c| name.contains(*c)) {
+            format!("vector name cannot contain \"{c}\" char")
+        } else {
+            return Ok(());
+        };
+        Err(Status::invalid_argument(format!(
+            "Wrong input: Invalid {kind} vector name `{name}`: {why}"
+        )))
+    }
+
+    fn hnsw(field: &str, h: &HnswConfigDiff) -> Result<(), Status> {
+        at_least(&format!("{field}.ef_construct"), h.ef_construct, 4)
+    }
+
+    fn optimizers(field: &str, o: &OptimizersConfigDiff) -> Result<(), Status> {
+        between(
+            &format!("{field}.deleted_threshold"),
+            o.deleted_threshold,
+            0.0,
+            1.0,
+        )?;
+        at_least(
+            &format!("{field}.vacuum_min_vector_number"),
+            o.vacuum_min_vector_number,
+            100,
+        )?;
+        at_least(&format!("{field}.max_segment_size"), o.max_segment_size, 1)
+    }
+
+    fn scalar(field: &str, s: &ScalarQuantization) -> Result<(), Status> {
+        between(
+            &format!("{field}.scalar.quantile"),
+            s.quantile.map(f64::from),
+            0.5,
+            1.0,
+        )
+    }
+
+    fn quantization(field: &str, q: &QuantizationConfig) -> Result<(), Status> {
+        match &q.quantization {
+            Some(quantization_config::Quantization::Scalar(s)) => scalar(field, s),
+            _ => Ok(()),
+        }
+    }
+
+    fn quantization_diff(field: &str, q: &QuantizationConfigDiff) -> Result<(), Status> {
+        match &q.quantization {
+            Some(quantization_config_diff::Quantization::Scalar(s)) => scalar(field, s),
+            _ => Ok(()),
+        }
+    }
+
+    fn vector(field: &str, v: &VectorParams) -> Result<(), Status> {
+        if !(1..=65_536).contains(&v.size) {
+            return Err(invalid(
+                &format!("{field}.size"),
+                format!("value {} invalid, must be from 1 to 65536", v.size),
+            ));
+        }
+        if let Some(h) = &v.hnsw_config {
+            hnsw(&format!("{field}.hnsw_config"), h)?;
+        }
+        if let Some(q) = &v.quantization_config {
+            quantization(&format!("{field}.quantization_config"), q)?;
+        }
+        Ok(())
+    }
+
+    fn vector_diff(field: &str, v: &VectorParamsDiff) -> Result<(), Status> {
+        if let Some(h) = &v.hnsw_config {
+            hnsw(&format!("{field}.hnsw_config"), h)?;
+        }
+        if let Some(q) = &v.quantization_config {
+            quantization_diff(&format!("{field}.quantization_config"), q)?;
+        }
+        Ok(())
+    }
+
+    /// `CreateCollection`: the API layer's checks, then the names.
+    pub fn create(r: &CreateCollection) -> Result<(), Status> {
+        collection_name(&r.collection_name)?;
+        if let Some(h) = &r.hnsw_config {
+            hnsw("hnsw_config", h)?;
+        }
+        if let Some(o) = &r.optimizers_config {
+            optimizers("optimizers_config", o)?;
+        }
+        at_least("shard_number", r.shard_number, 1)?;
+        let dense: Vec<(String, &VectorParams)> =
+            match r.vectors_config.as_ref().and_then(|v| v.config.as_ref()) {
+                Some(vectors_config::Config::Params(p)) => vec![(String::new(), p)],
+                Some(vectors_config::Config::ParamsMap(m)) => {
+                    m.map.iter().map(|(k, p)| (k.clone(), p)).collect()
+                }
+                None => Vec::new(),
+            };
+        for (_, p) in &dense {
+            vector("vectors_config", p)?;
+        }
+        at_least("replication_factor", r.replication_factor, 1)?;
+        at_least("write_consistency_factor", r.write_consistency_factor, 1)?;
+        if let Some(q) = &r.quantization_config {
+            quantization("quantization_config", q)?;
+        }
+        for (name, _) in &dense {
+            vector_name("dense", name)?;
+        }
+        let sparse = r
+            .sparse_vectors_config
+            .as_ref()
+            .map(|s| &s.map)
+            .cloned()
+            .unwrap_or_default();
+        for name in sparse.keys() {
+            vector_name("sparse", name)?;
+        }
+        if sparse.contains_key("") {
+            return Err(Status::invalid_argument(
+                "Wrong input: Sparse vector name cannot be empty",
+            ));
+        }
+        if let Some((name, _)) = dense.iter().find(|(name, _)| sparse.contains_key(name)) {
+            return Err(Status::invalid_argument(format!(
+                "Wrong input: Dense and sparse vector names must be unique - duplicate found with '{name}'"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `UpdateCollection`: the API layer's checks.
+    pub fn update(r: &UpdateCollection) -> Result<(), Status> {
+        legacy_collection_name(&r.collection_name)?;
+        if let Some(o) = &r.optimizers_config {
+            optimizers("optimizers_config", o)?;
+        }
+        if let Some(p) = &r.params {
+            at_least("params.replication_factor", p.replication_factor, 1)?;
+            at_least(
+                "params.write_consistency_factor",
+                p.write_consistency_factor,
+                1,
+            )?;
+        }
+        if let Some(h) = &r.hnsw_config {
+            hnsw("hnsw_config", h)?;
+        }
+        match r.vectors_config.as_ref().and_then(|v| v.config.as_ref()) {
+            Some(vectors_config_diff::Config::Params(d)) => vector_diff("vectors_config", d)?,
+            Some(vectors_config_diff::Config::ParamsMap(m)) => {
+                for d in m.map.values() {
+                    vector_diff("vectors_config", d)?;
+                }
+            }
+            None => {}
+        }
+        if let Some(q) = &r.quantization_config {
+            quantization_diff("quantization_config", q)?;
+        }
+        Ok(())
     }
 }

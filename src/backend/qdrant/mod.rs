@@ -136,8 +136,9 @@ fn is_already_exists(s: &tonic::Status) -> bool {
 }
 
 impl QdrantBackend {
-    /// Connects and checks the server and the api key with one health
-    /// check, waiting at most `timeout`.
+    /// Connects and checks the server and the api key with one
+    /// authenticated call (Qdrant answers health checks without a key),
+    /// waiting at most `timeout`.
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
         let connect_error = |message: String| Error::Connect {
             database: db.name.clone(),
@@ -288,7 +289,21 @@ impl QdrantBackend {
                 self.collections.create(proto::create(o)).await?;
             }
             Operation::UpdateCollection(o) => {
-                self.collections.update(proto::update(o)).await?;
+                let hnsw = if proto::needs_collection_hnsw(o) {
+                    let info = self
+                        .collections
+                        .get(pb::GetCollectionInfoRequest {
+                            collection_name: o.collection.clone(),
+                        })
+                        .await?
+                        .into_inner()
+                        .result
+                        .unwrap_or_default();
+                    proto::collection_hnsw(&info)
+                } else {
+                    pb::HnswConfigDiff::default()
+                };
+                self.collections.update(proto::update(o, &hnsw)).await?;
             }
             Operation::DeleteCollection(o) => {
                 let deleted = self
@@ -343,26 +358,15 @@ impl QdrantBackend {
                     .await?;
             }
             Operation::SwitchAlias(o) => {
-                let exists = self
-                    .collections
-                    .list_aliases(pb::ListAliasesRequest {})
-                    .await?
-                    .into_inner()
-                    .aliases
-                    .iter()
-                    .any(|a| a.alias_name == o.alias);
-                let mut actions = Vec::new();
-                if exists {
-                    actions.push(A::DeleteAlias(pb::DeleteAlias {
-                        alias_name: o.alias.clone(),
-                    }));
-                }
-                actions.push(A::CreateAlias(pb::CreateAlias {
-                    collection_name: o.to.clone(),
-                    alias_name: o.alias.clone(),
-                }));
+                // One create_alias action: Qdrant repoints an existing
+                // alias in place, and applies the actions of a request one
+                // by one, so a delete-then-create pair could leave no
+                // alias at all when the create fails.
                 self.collections
-                    .update_aliases(proto::aliases(actions))
+                    .update_aliases(proto::aliases(vec![A::CreateAlias(pb::CreateAlias {
+                        collection_name: o.to.clone(),
+                        alias_name: o.alias.clone(),
+                    })]))
                     .await?;
             }
         }

@@ -132,6 +132,60 @@ pub struct Binary {
     pub always_ram: Option<bool>,
 }
 
+/// A change of quantization in `update_collection`: new settings, or
+/// `"disabled"` (Qdrant's `"Disabled"` too), which removes quantization —
+/// the rollback of a file that added it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuantizationChange {
+    /// Quantize with these settings.
+    Set(Quantization),
+    /// Remove quantization.
+    Disabled,
+}
+
+impl<'de> Deserialize<'de> for QuantizationChange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        match &value {
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("disabled") => {
+                Ok(QuantizationChange::Disabled)
+            }
+            serde_json::Value::Object(_) => serde_json::from_value(value)
+                .map(QuantizationChange::Set)
+                .map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom(
+                "expected {\"scalar\": …}, {\"product\": …}, {\"binary\": …} or \"disabled\"",
+            )),
+        }
+    }
+}
+
+/// A named vector's HNSW change in `update_collection`: new parameters,
+/// or `"collection"`, which sets them to the collection's own — the
+/// rollback of a file that gave the vector parameters of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HnswChange {
+    /// These parameters.
+    Set(Hnsw),
+    /// The collection's parameters, as they are when the step runs.
+    Collection,
+}
+
+impl<'de> Deserialize<'de> for HnswChange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        match &value {
+            serde_json::Value::String(s) if s == "collection" => Ok(HnswChange::Collection),
+            serde_json::Value::Object(_) => serde_json::from_value(value)
+                .map(HnswChange::Set)
+                .map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom(
+                "expected HNSW parameters ({\"m\": …}) or \"collection\"",
+            )),
+        }
+    }
+}
+
 /// A dense vector's parameters.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,10 +261,10 @@ pub struct VectorUpdate {
     pub distance: Option<Distance>,
     /// Keep vectors on disk.
     pub on_disk: Option<bool>,
-    /// HNSW parameters for this vector.
-    pub hnsw_config: Option<Hnsw>,
-    /// Quantization for this vector.
-    pub quantization_config: Option<Quantization>,
+    /// HNSW parameters for this vector, or `"collection"`.
+    pub hnsw_config: Option<HnswChange>,
+    /// Quantization for this vector, or `"disabled"`.
+    pub quantization_config: Option<QuantizationChange>,
 }
 
 /// Collection parameters changeable in place.
@@ -239,8 +293,8 @@ pub struct UpdateCollection {
     pub hnsw_config: Option<Hnsw>,
     /// Optimizer parameters.
     pub optimizers_config: Option<Optimizers>,
-    /// Quantization of the collection.
-    pub quantization_config: Option<Quantization>,
+    /// Quantization of the collection, or `"disabled"`.
+    pub quantization_config: Option<QuantizationChange>,
     /// Collection parameters.
     pub params: Option<ParamsUpdate>,
 }
@@ -413,77 +467,249 @@ impl Operation {
 
 type Check = Result<(), (String, String)>;
 
-/// Collection, alias and field names: non-empty, no path separators.
+/// Characters Qdrant refuses in collection and vector names: they become
+/// directories on disk. Control characters are refused too.
+const INVALID_NAME_CHARS: [char; 9] = ['<', '>', ':', '"', '/', '\\', '|', '?', '*'];
+
+fn bad(path: impl Into<String>, message: impl Into<String>) -> Check {
+    Err((path.into(), message.into()))
+}
+
+/// A name Qdrant accepts for a collection or an alias: 1 to 255 bytes,
+/// none of `< > : " / \ | ? *` and no control character.
 fn name_ok(field: &str, value: &str) -> Check {
-    if value.is_empty() || value.len() > 255 || value.contains(['/', '\\', '\0']) {
-        return Err((
-            format!(".{field}"),
-            format!("{value:?} is not a valid name (1 to 255 characters, no '/' or '\\')"),
-        ));
+    name_with_limit(field, value, "name", 255)
+}
+
+/// A vector name: at most 200 bytes, the same characters refused.
+fn vector_name_ok(path: &str, value: &str) -> Check {
+    name_with_limit(path, value, "vector name", 200)
+}
+
+fn name_with_limit(path: &str, value: &str, what: &str, max: usize) -> Check {
+    let path = if path.starts_with('.') {
+        path.to_string()
+    } else {
+        format!(".{path}")
+    };
+    if value.is_empty() && what == "name" {
+        return bad(path, "a name cannot be empty");
+    }
+    if value.len() > max {
+        return bad(
+            path,
+            format!(
+                "{value:?} is {} bytes long; a {what} may be at most {max}",
+                value.len()
+            ),
+        );
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| INVALID_NAME_CHARS.contains(c) || c.is_control())
+    {
+        return bad(
+            path,
+            format!(
+                "{value:?}: a {what} cannot contain {:?} (Qdrant refuses < > : \" / \\ | ? * and control characters)",
+                c
+            ),
+        );
     }
     Ok(())
+}
+
+/// A payload field: not empty.
+fn field_ok(value: &str) -> Check {
+    if value.is_empty() {
+        return bad(".field", "a payload field name cannot be empty");
+    }
+    Ok(())
+}
+
+fn at_least<T: PartialOrd + std::fmt::Display + Copy>(path: &str, v: Option<T>, min: T) -> Check {
+    match v {
+        Some(n) if n < min => bad(path, format!("{n} is below Qdrant's minimum of {min}")),
+        _ => Ok(()),
+    }
+}
+
+fn within(path: &str, v: Option<f64>, min: f64, max: f64) -> Check {
+    match v {
+        Some(n) if !(min..=max).contains(&n) => bad(
+            path,
+            format!("{n} is outside Qdrant's range {min} to {max}"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn hnsw_ok(path: &str, h: &Hnsw) -> Check {
+    at_least(&format!("{path}.ef_construct"), h.ef_construct, 4)
+}
+
+fn optimizers_ok(path: &str, o: &Optimizers) -> Check {
+    within(
+        &format!("{path}.deleted_threshold"),
+        o.deleted_threshold,
+        0.0,
+        1.0,
+    )?;
+    at_least(
+        &format!("{path}.vacuum_min_vector_number"),
+        o.vacuum_min_vector_number,
+        100,
+    )?;
+    at_least(&format!("{path}.max_segment_size"), o.max_segment_size, 1)
+}
+
+fn quantization_ok(path: &str, q: &Quantization) -> Check {
+    match q {
+        Quantization::Scalar(s) => within(
+            &format!("{path}.scalar.quantile"),
+            s.quantile.map(f64::from),
+            0.5,
+            1.0,
+        ),
+        Quantization::Product(_) | Quantization::Binary(_) => Ok(()),
+    }
+}
+
+fn change_ok(path: &str, q: &QuantizationChange) -> Check {
+    match q {
+        QuantizationChange::Set(q) => quantization_ok(path, q),
+        QuantizationChange::Disabled => Ok(()),
+    }
 }
 
 fn vector_ok(path: &str, v: &VectorParams) -> Check {
     if v.size == 0 {
-        return Err((
+        return bad(
             format!("{path}.size"),
-            "a vector needs at least one dimension".into(),
-        ));
+            "a vector needs at least one dimension",
+        );
     }
     if v.size > 65_536 {
-        return Err((
-            format!("{path}.size"),
-            "is above Qdrant's limit of 65536".into(),
-        ));
+        return bad(format!("{path}.size"), "is above Qdrant's limit of 65536");
+    }
+    if let Some(h) = &v.hnsw_config {
+        hnsw_ok(&format!("{path}.hnsw_config"), h)?;
+    }
+    if let Some(q) = &v.quantization_config {
+        quantization_ok(&format!("{path}.quantization_config"), q)?;
     }
     Ok(())
 }
 
+fn vector_update_ok(path: &str, v: &VectorUpdate) -> Check {
+    if let Some(HnswChange::Set(h)) = &v.hnsw_config {
+        hnsw_ok(&format!("{path}.hnsw_config"), h)?;
+    }
+    if let Some(q) = &v.quantization_config {
+        change_ok(&format!("{path}.quantization_config"), q)?;
+    }
+    Ok(())
+}
+
+/// Everything Qdrant's request validation refuses, checked without the
+/// server: names, ranges, a dense and a sparse vector of one name. An
+/// `update_collection` is checked as a whole, since the server applies it
+/// section by section and stops at the first refusal.
 fn check(op: &Operation) -> Check {
     match op {
         Operation::CreateCollection(o) => {
             name_ok("collection", &o.collection)?;
             if o.vectors.is_some() && o.named_vectors.is_some() {
-                return Err((
-                    ".named_vectors".into(),
-                    "give either `vectors` (one unnamed vector) or `named_vectors`, not both"
-                        .into(),
-                ));
+                return bad(
+                    ".named_vectors",
+                    "give either `vectors` (one unnamed vector) or `named_vectors`, not both",
+                );
             }
             if let Some(v) = &o.vectors {
                 vector_ok(".vectors", v)?;
             }
             for (name, v) in o.named_vectors.iter().flatten() {
-                name_ok(&format!("named_vectors.{name}"), name)?;
+                vector_name_ok(&format!(".named_vectors.{name}"), name)?;
                 vector_ok(&format!(".named_vectors.{name}"), v)?;
             }
-            if matches!(o.shard_number, Some(0)) || matches!(o.replication_factor, Some(0)) {
-                return Err((
-                    ".shard_number".into(),
-                    "shard_number and replication_factor start at 1".into(),
-                ));
+            for name in o.sparse_vectors.iter().flat_map(|m| m.keys()) {
+                if name.is_empty() {
+                    return bad(".sparse_vectors", "a sparse vector needs a name");
+                }
+                vector_name_ok(&format!(".sparse_vectors.{name}"), name)?;
+                if o.named_vectors
+                    .as_ref()
+                    .is_some_and(|m| m.contains_key(name))
+                {
+                    return bad(
+                        format!(".sparse_vectors.{name}"),
+                        format!(
+                            "{name:?} is also a dense vector: a dense and a sparse vector cannot share a name"
+                        ),
+                    );
+                }
             }
-            Ok(())
+            if let Some(h) = &o.hnsw_config {
+                hnsw_ok(".hnsw_config", h)?;
+            }
+            if let Some(opt) = &o.optimizers_config {
+                optimizers_ok(".optimizers_config", opt)?;
+            }
+            if let Some(q) = &o.quantization_config {
+                quantization_ok(".quantization_config", q)?;
+            }
+            at_least(".shard_number", o.shard_number, 1)?;
+            at_least(".replication_factor", o.replication_factor, 1)?;
+            at_least(".write_consistency_factor", o.write_consistency_factor, 1)
         }
         Operation::UpdateCollection(o) => {
             name_ok("collection", &o.collection)?;
             if o.vectors.is_some() && o.named_vectors.is_some() {
-                return Err((
-                    ".named_vectors".into(),
-                    "give either `vectors` or `named_vectors`, not both".into(),
-                ));
+                return bad(
+                    ".named_vectors",
+                    "give either `vectors` or `named_vectors`, not both",
+                );
+            }
+            if let Some(v) = &o.vectors {
+                if matches!(v.hnsw_config, Some(HnswChange::Collection)) {
+                    return bad(
+                        ".vectors.hnsw_config",
+                        "\"collection\" is for named vectors: the unnamed vector's HNSW parameters are the collection's",
+                    );
+                }
+                vector_update_ok(".vectors", v)?;
+            }
+            for (name, v) in o.named_vectors.iter().flatten() {
+                vector_name_ok(&format!(".named_vectors.{name}"), name)?;
+                vector_update_ok(&format!(".named_vectors.{name}"), v)?;
+            }
+            if let Some(h) = &o.hnsw_config {
+                hnsw_ok(".hnsw_config", h)?;
+            }
+            if let Some(opt) = &o.optimizers_config {
+                optimizers_ok(".optimizers_config", opt)?;
+            }
+            if let Some(q) = &o.quantization_config {
+                change_ok(".quantization_config", q)?;
+            }
+            if let Some(p) = &o.params {
+                at_least(".params.replication_factor", p.replication_factor, 1)?;
+                at_least(
+                    ".params.write_consistency_factor",
+                    p.write_consistency_factor,
+                    1,
+                )?;
             }
             Ok(())
         }
         Operation::DeleteCollection(o) => name_ok("collection", &o.collection),
         Operation::CreatePayloadIndex(o) => {
             name_ok("collection", &o.collection)?;
-            name_ok("field", &o.field)
+            field_ok(&o.field)
         }
         Operation::DeletePayloadIndex(o) => {
             name_ok("collection", &o.collection)?;
-            name_ok("field", &o.field)
+            field_ok(&o.field)
         }
         Operation::CreateAlias(o) => {
             name_ok("alias", &o.alias)?;
@@ -561,6 +787,29 @@ mod tests {
     }
 
     #[test]
+    fn settings_can_be_undone() {
+        let ops = parse(
+            r#"[{"update_collection": {"collection": "a", "quantization_config": "disabled",
+                  "named_vectors": {"t": {"hnsw_config": "collection", "quantization_config": "Disabled"}}}}]"#,
+        )
+        .unwrap();
+        let Operation::UpdateCollection(u) = &ops[0] else {
+            panic!()
+        };
+        assert_eq!(u.quantization_config, Some(QuantizationChange::Disabled));
+        let t = &u.named_vectors.as_ref().unwrap()["t"];
+        assert_eq!(t.hnsw_config, Some(HnswChange::Collection));
+        assert_eq!(t.quantization_config, Some(QuantizationChange::Disabled));
+        let e =
+            error(r#"[{"update_collection": {"collection": "a", "quantization_config": "off"}}]"#);
+        assert!(e.contains("\"disabled\""), "{e}");
+        let e = error(
+            r#"[{"update_collection": {"collection": "a", "vectors": {"hnsw_config": "collection"}}}]"#,
+        );
+        assert!(e.contains("for named vectors"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_their_path() {
         let e = error(
             r#"[{"create_collection": {"collection": "a", "vectors": {"size": 3, "distance": "Cosin"}}}]"#,
@@ -594,6 +843,73 @@ mod tests {
             "{e}"
         );
         assert!(error("[]").contains("holds no operation"));
+        // Qdrant's own rules, before anything is sent.
+        for (text, path, what) in [
+            (
+                r#"{"create_collection": {"collection": "a:b", "vectors": {"size": 3, "distance": "Dot"}}}"#,
+                "$[0].create_collection.collection",
+                "cannot contain ':'",
+            ),
+            (
+                r#"{"create_collection": {"collection": "a\u001fb", "vectors": {"size": 3, "distance": "Dot"}}}"#,
+                "$[0].create_collection.collection",
+                "cannot contain",
+            ),
+            (
+                r#"{"create_alias": {"alias": "x|y", "collection": "a"}}"#,
+                "$[0].create_alias.alias",
+                "cannot contain '|'",
+            ),
+            (
+                r#"{"update_collection": {"collection": "a", "quantization_config": {"scalar": {"type": "int8", "quantile": 0.1}}}}"#,
+                "$[0].update_collection.quantization_config.scalar.quantile",
+                "outside Qdrant's range 0.5 to 1",
+            ),
+            (
+                r#"{"update_collection": {"collection": "a", "optimizers_config": {"deleted_threshold": 5.0}}}"#,
+                "$[0].update_collection.optimizers_config.deleted_threshold",
+                "outside",
+            ),
+            (
+                r#"{"update_collection": {"collection": "a", "hnsw_config": {"ef_construct": 0}}}"#,
+                "$[0].update_collection.hnsw_config.ef_construct",
+                "minimum of 4",
+            ),
+            (
+                r#"{"update_collection": {"collection": "a", "params": {"write_consistency_factor": 0}}}"#,
+                "$[0].update_collection.params.write_consistency_factor",
+                "minimum of 1",
+            ),
+            (
+                r#"{"create_collection": {"collection": "a", "optimizers_config": {"vacuum_min_vector_number": 10}}}"#,
+                "$[0].create_collection.optimizers_config.vacuum_min_vector_number",
+                "minimum of 100",
+            ),
+            (
+                r#"{"create_collection": {"collection": "a", "named_vectors": {"t": {"size": 3, "distance": "Dot"}}, "sparse_vectors": {"t": {}}}}"#,
+                "$[0].create_collection.sparse_vectors.t",
+                "cannot share a name",
+            ),
+            (
+                r#"{"create_collection": {"collection": "a", "named_vectors": {"a/b": {"size": 3, "distance": "Dot"}}}}"#,
+                "$[0].create_collection.named_vectors.a/b",
+                "vector name cannot contain '/'",
+            ),
+        ] {
+            let e = error(&format!("[{text}]"));
+            assert!(e.starts_with(path), "{text}: {e}");
+            assert!(e.contains(what), "{text}: {e}");
+        }
+        let long = "v".repeat(201);
+        let e = error(&format!(
+            r#"[{{"create_collection": {{"collection": "a", "named_vectors": {{"{long}": {{"size": 3, "distance": "Dot"}}}}}}}}]"#
+        ));
+        assert!(e.contains("at most 200"), "{e}");
+        let long = "c".repeat(256);
+        let e = error(&format!(
+            r#"[{{"delete_collection": {{"collection": "{long}"}}}}]"#
+        ));
+        assert!(e.contains("at most 255"), "{e}");
         assert!(error("[{").contains("line 1 column"));
     }
 }

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use qdrant_client::qdrant as pb;
 
 use super::ops::{
-    Compression, CreateCollection, Distance, FieldSchema, Hnsw, Modifier, Optimizers, Quantization,
-    UpdateCollection, VectorParams, VectorUpdate,
+    Compression, CreateCollection, Distance, FieldSchema, Hnsw, HnswChange, Modifier, Optimizers,
+    Quantization, QuantizationChange, UpdateCollection, VectorParams, VectorUpdate,
 };
 
 fn distance(d: Distance) -> i32 {
@@ -104,13 +104,14 @@ fn quantization(q: &Quantization) -> pb::QuantizationConfig {
     }
 }
 
-fn quantization_diff(q: &Quantization) -> pb::QuantizationConfigDiff {
+fn quantization_diff(q: &QuantizationChange) -> pb::QuantizationConfigDiff {
     use pb::quantization_config_diff::Quantization as Q;
     pb::QuantizationConfigDiff {
         quantization: Some(match q {
-            Quantization::Scalar(s) => Q::Scalar(scalar(s)),
-            Quantization::Product(p) => Q::Product(product(p)),
-            Quantization::Binary(b) => Q::Binary(binary(b)),
+            QuantizationChange::Set(Quantization::Scalar(s)) => Q::Scalar(scalar(s)),
+            QuantizationChange::Set(Quantization::Product(p)) => Q::Product(product(p)),
+            QuantizationChange::Set(Quantization::Binary(b)) => Q::Binary(binary(b)),
+            QuantizationChange::Disabled => Q::Disabled(pb::Disabled {}),
         }),
     }
 }
@@ -126,10 +127,17 @@ fn vector(v: &VectorParams) -> pb::VectorParams {
     }
 }
 
-fn vector_diff(v: &VectorUpdate) -> pb::VectorParamsDiff {
+/// A vector's change; `collection` is the collection's own HNSW
+/// parameters, which `"collection"` copies (Qdrant merges a vector's
+/// parameters field by field and has no way to drop them, so equal values
+/// are the reset).
+fn vector_diff(v: &VectorUpdate, collection: &pb::HnswConfigDiff) -> pb::VectorParamsDiff {
     pb::VectorParamsDiff {
         on_disk: v.on_disk,
-        hnsw_config: v.hnsw_config.as_ref().map(hnsw),
+        hnsw_config: v.hnsw_config.as_ref().map(|h| match h {
+            HnswChange::Set(h) => hnsw(h),
+            HnswChange::Collection => *collection,
+        }),
         quantization_config: v.quantization_config.as_ref().map(quantization_diff),
         ..Default::default()
     }
@@ -185,15 +193,33 @@ pub fn create(o: &CreateCollection) -> pb::CreateCollection {
     }
 }
 
-/// `update_collection` as a request.
-pub fn update(o: &UpdateCollection) -> pb::UpdateCollection {
+/// Whether the update copies the collection's HNSW parameters into a
+/// vector, so the caller must read them first.
+pub fn needs_collection_hnsw(o: &UpdateCollection) -> bool {
+    o.vectors
+        .iter()
+        .chain(o.named_vectors.iter().flat_map(|m| m.values()))
+        .any(|v| v.hnsw_config == Some(HnswChange::Collection))
+}
+
+/// The collection's HNSW parameters from its info.
+pub fn collection_hnsw(info: &pb::CollectionInfo) -> pb::HnswConfigDiff {
+    info.config
+        .as_ref()
+        .and_then(|c| c.hnsw_config)
+        .unwrap_or_default()
+}
+
+/// `update_collection` as a request; `collection_hnsw` is the collection's
+/// own HNSW parameters (see [`needs_collection_hnsw`]).
+pub fn update(o: &UpdateCollection, collection_hnsw: &pb::HnswConfigDiff) -> pb::UpdateCollection {
     use pb::vectors_config_diff::Config;
     let vectors_config = match (&o.vectors, &o.named_vectors) {
-        (Some(v), _) => Some(Config::Params(vector_diff(v))),
+        (Some(v), _) => Some(Config::Params(vector_diff(v, collection_hnsw))),
         (None, Some(named)) => Some(Config::ParamsMap(pb::VectorParamsDiffMap {
             map: named
                 .iter()
-                .map(|(k, v)| (k.clone(), vector_diff(v)))
+                .map(|(k, v)| (k.clone(), vector_diff(v, collection_hnsw)))
                 .collect(),
         })),
         (None, None) => None,

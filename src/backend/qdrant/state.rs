@@ -124,7 +124,10 @@ impl Cluster {
                 if self.aliases.contains_key(&o.collection) {
                     return Err((
                         ".collection".into(),
-                        format!("{:?} is already an alias", o.collection),
+                        format!(
+                            "{:?} is an alias of {:?}; Qdrant refuses a collection named like an alias",
+                            o.collection, self.aliases[&o.collection]
+                        ),
                     ));
                 }
                 let mut vectors = BTreeMap::new();
