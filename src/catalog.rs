@@ -8,10 +8,11 @@
 //! kind's business: the caller hands in the kind's [`Format`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 pub use crate::names::{EXTENSIONS, ParsedName, Prefix, normalize, parse_name};
+use crate::script::TODO_MARKER;
 pub use crate::script::{
     FileError, Format, NO_TRANSACTION_DIRECTIVE, Reading, Script, SourceFile, TransactionMode,
     checksum,
@@ -35,6 +36,9 @@ pub struct Migration {
 pub struct Catalog {
     /// Sorted by version, no duplicates.
     pub migrations: Vec<Migration>,
+    /// The folder rollback files are read from, when read from a folder:
+    /// where a missing one is to be created.
+    pub rollbacks: Option<PathBuf>,
 }
 
 fn script(format: &dyn Format, file: &SourceFile) -> Result<Script> {
@@ -44,6 +48,16 @@ fn script(format: &dyn Format, file: &SourceFile) -> Result<Script> {
             &file.path,
             "is empty; a migration must change something",
         ));
+    }
+    if let Some(line) = content.lines().position(|l| l.contains(TODO_MARKER)) {
+        return Err(Error::File {
+            file: file.path.clone(),
+            location: format!(":{}", line + 1),
+            message: format!(
+                "still holds the placeholder `migrate new` wrote ({TODO_MARKER}): write the \
+                 migration and delete that line (a rollback you do not want: delete the file)"
+            ),
+        });
     }
     let reading = format.read(&content).map_err(|e| Error::File {
         file: file.path.clone(),
@@ -84,7 +98,9 @@ impl Catalog {
         } else {
             Vec::new()
         };
-        Catalog::from_files(format, m, r)
+        let mut catalog = Catalog::from_files(format, m, r)?;
+        catalog.rollbacks = Some(rollbacks.to_path_buf());
+        Ok(catalog)
     }
 
     /// Builds and validates a catalog from files already in memory.
@@ -155,6 +171,7 @@ impl Catalog {
         }
         Ok(Catalog {
             migrations: by_version.into_values().collect(),
+            rollbacks: None,
         })
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::{AnyBackend, Backend};
+use crate::backend::{AnyBackend, Backend, LockWait};
 use crate::catalog::Catalog;
 use crate::config::DatabaseConfig;
 use crate::error::{Completed, Error, Result, Signal};
@@ -290,11 +290,21 @@ pub async fn check(target: &Target, backend: &mut AnyBackend, plan: &Plan) -> Re
 
 /// Runs the work under the lock and always releases it, whatever happened.
 async fn locked<T>(
+    database: &str,
     backend: &mut AnyBackend,
     options: &Options,
     work: impl AsyncFnOnce(&mut AnyBackend) -> Result<T>,
 ) -> Result<T> {
-    backend.lock(options.lock_timeout).await?;
+    let report = |holder: &str, waited: Duration| {
+        options.observer.emit(Event::Waiting {
+            database: database.to_string(),
+            holder: holder.to_string(),
+            waited,
+        })
+    };
+    backend
+        .lock(options.lock_timeout, &mut LockWait::new(&report))
+        .await?;
     let result = work(backend).await;
     let released = backend.unlock().await;
     match (result, released) {
@@ -325,7 +335,7 @@ pub async fn execute(
         action: report.done.first().map(|d| d.action).or(action),
         versions: report.done.iter().map(|d| d.version).collect(),
     };
-    let outcome = locked(backend, options, async |backend| {
+    let outcome = locked(database, backend, options, async |backend| {
         backend.ensure_history().await?;
         let history = backend.applied().await?;
         let plan = target.plan(&history, command)?;
@@ -551,7 +561,7 @@ pub async fn repair(
     backend: &mut AnyBackend,
     options: &Options,
 ) -> Result<Vec<RepairChange>> {
-    locked(backend, options, async |backend| {
+    locked(&target.config.name, backend, options, async |backend| {
         let history = backend.applied().await?;
         let changes = repair_changes(&target.catalog, &history);
         for change in &changes {
@@ -589,7 +599,7 @@ pub async fn baseline(
     version: u64,
     options: &Options,
 ) -> Result<Vec<u64>> {
-    locked(backend, options, async |backend| {
+    locked(&target.config.name, backend, options, async |backend| {
         backend.ensure_history().await?;
         let history = backend.applied().await?;
         if !history.is_empty() {

@@ -259,6 +259,13 @@ pub fn plan(
                     None => problems.push(Problem::MissingRollback {
                         version: m.version,
                         file: file_name(m),
+                        // The V file's name with a U: same number, same
+                        // description, same extension.
+                        create: catalog.rollbacks.as_ref().map(|dir| {
+                            dir.join(format!("U{}", &file_name(m)[1..]))
+                                .display()
+                                .to_string()
+                        }),
                     }),
                 }
             }

@@ -61,6 +61,10 @@ pub enum Problem {
         version: u64,
         /// The migration file whose `U` partner is missing.
         file: String,
+        /// The rollback file to create (folder and name), when the files
+        /// come from a folder.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        create: Option<String>,
     },
     /// A pending migration, where the caller asked for none.
     Pending {
@@ -140,7 +144,20 @@ impl fmt::Display for Problem {
                 "out of order: version {version} is pending but {newest_applied} is already applied; \
                  renumber it above {newest_applied}, or pass --allow-out-of-order"
             ),
-            Problem::MissingRollback { version, file } => write!(
+            Problem::MissingRollback {
+                version,
+                file,
+                create: Some(create),
+            } => write!(
+                f,
+                "no rollback: version {version} ({file}) has no rollback file, so it cannot be \
+                 reverted; create {create}"
+            ),
+            Problem::MissingRollback {
+                version,
+                file,
+                create: None,
+            } => write!(
                 f,
                 "no rollback: version {version} ({file}) has no U{version}__….* file, so it cannot be reverted"
             ),

@@ -12,6 +12,11 @@ use sha2::{Digest, Sha256};
 
 use crate::kind::Kind;
 
+/// The marker `migrate new` writes into a file until someone writes the
+/// migration: a file that still holds it is refused, so a template is never
+/// applied unedited.
+pub const TODO_MARKER: &str = "strata:todo";
+
 /// The first-line directive that runs a PostgreSQL file outside a transaction.
 pub const NO_TRANSACTION_DIRECTIVE: &str = "-- strata:no-transaction";
 

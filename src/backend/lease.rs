@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use super::LockWait;
 use crate::error::{Error, Result};
 
 /// How long a lock stays valid without renewal; renewed every third of it.
@@ -185,21 +186,18 @@ impl<S: LeaseStore> LeasedLock<S> {
 
     /// Takes the lock, waiting at most `timeout`, then renews it in the
     /// background until [`unlock`](Self::unlock).
-    pub async fn lock(&mut self, timeout: Duration) -> Result<()> {
+    pub async fn lock(&mut self, timeout: Duration, wait: &mut LockWait<'_>) -> Result<()> {
         self.store.prepare().await?;
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(10);
         while !self.store.create(&self.owner).await? {
+            if wait.due() {
+                let holder = self.holder().await?;
+                wait.say(&holder);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                let holder = match self.store.read().await? {
-                    LockState::Held(h, _) => h.to_string(),
-                    LockState::Free => "a runner that has released it since".to_string(),
-                    LockState::Ownerless => {
-                        "a runner that has not written its owner point (or just released it)"
-                            .to_string()
-                    }
-                };
+                let holder = self.holder().await?;
                 return Err(Error::LockTimeout {
                     database: self.store.database().to_string(),
                     lock: self.store.describe(),
@@ -212,6 +210,17 @@ impl<S: LeaseStore> LeasedLock<S> {
         }
         self.heartbeat = Some(tokio::spawn(renew(self.store.clone(), self.owner.clone())));
         Ok(())
+    }
+
+    /// Who holds the lock, as far as the store tells.
+    async fn holder(&self) -> Result<String> {
+        Ok(match self.store.read().await? {
+            LockState::Held(h, _) => h.to_string(),
+            LockState::Free => "a runner that has released it since".to_string(),
+            LockState::Ownerless => {
+                "a runner that has not written its owner point (or just released it)".to_string()
+            }
+        })
     }
 
     /// Releases the lock if it is still ours. Safe to call when the run

@@ -43,6 +43,9 @@ pub mod neo4j;
 pub mod postgres;
 pub mod qdrant;
 pub mod stepwise;
+mod wait;
+
+pub use wait::LockWait;
 
 use std::time::Duration;
 
@@ -97,8 +100,8 @@ pub trait Backend {
     async fn ensure_history(&mut self) -> Result<()>;
 
     /// Takes the exclusive migration lock for this database, waiting at most
-    /// `timeout`.
-    async fn lock(&mut self, timeout: Duration) -> Result<()>;
+    /// `timeout`, and telling `wait` who holds it while it waits.
+    async fn lock(&mut self, timeout: Duration, wait: &mut LockWait<'_>) -> Result<()>;
 
     /// Releases the lock. Must be safe to call when the run failed.
     async fn unlock(&mut self) -> Result<()>;
@@ -247,8 +250,8 @@ impl Backend for AnyBackend {
     async fn ensure_history(&mut self) -> Result<()> {
         dispatch!(self, b => b.ensure_history().await)
     }
-    async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        dispatch!(self, b => b.lock(timeout).await)
+    async fn lock(&mut self, timeout: Duration, wait: &mut LockWait<'_>) -> Result<()> {
+        dispatch!(self, b => b.lock(timeout, wait).await)
     }
     async fn unlock(&mut self) -> Result<()> {
         dispatch!(self, b => b.unlock().await)

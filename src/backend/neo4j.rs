@@ -376,8 +376,8 @@ impl Backend for Neo4jBackend {
             .await
     }
 
-    async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        self.lock.lock(timeout).await
+    async fn lock(&mut self, timeout: Duration, wait: &mut super::LockWait<'_>) -> Result<()> {
+        self.lock.lock(timeout, wait).await
     }
 
     async fn lock_lost(&mut self) -> Result<Option<String>> {

@@ -21,23 +21,31 @@ use strata::{Error, Migrator, Options, render};
 #[command(
     name = "migrate",
     version,
-    about = "Schema migrations with a checksummed history inside each database"
+    about = "Schema migrations with a checksummed history inside each database",
+    after_help = "Which databases: the first of these that is given wins:\n  \
+        1. --database-url URL   one PostgreSQL database, no config file\n  \
+        2. --config FILE\n  \
+        3. ./migrate.toml       in the current folder\n  \
+        4. DATABASE_URL         the environment variable, like --database-url\n\
+        When a config file wins while DATABASE_URL is set, a note on stderr says so.\n\n\
+        Examples:\n  \
+        migrate status\n  \
+        migrate up --dry-run\n  \
+        migrate --database-url postgres://app@localhost/app up\n  \
+        migrate new add user email\n\n\
+        Settings: see the README, section \"Configuration: migrate.toml\"."
 )]
 struct Cli {
-    /// The config file (default: ./migrate.toml).
+    /// The config file (default: ./migrate.toml, then DATABASE_URL).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Work on this database only (repeatable; default: all in the config).
     #[arg(long = "database", global = true, value_name = "NAME")]
     databases: Vec<String>,
-    /// Single-database mode without a config file.
-    #[arg(
-        long,
-        global = true,
-        env = "DATABASE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    /// Single-database mode without a config file:
+    /// postgres://user:password@host:5432/dbname. Comes before any config
+    /// file; the DATABASE_URL variable comes after them.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "config")]
     database_url: Option<String>,
     /// Migrations folder in single-database mode.
     #[arg(long, global = true, default_value = "migrations", value_name = "DIR")]
@@ -71,6 +79,7 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Cmd {
+    #[command(after_help = concat!("Examples:\n  migrate up\n  migrate up --dry-run\n  migrate up --to 12 --database app\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Apply pending migrations.
     Up {
         /// Stop after this version.
@@ -83,6 +92,7 @@ enum Cmd {
         #[arg(long)]
         allow_out_of_order: bool,
     },
+    #[command(after_help = concat!("Examples:\n  migrate down --dry-run\n  migrate down --steps 2\n  migrate down --to 0 --database app   (revert everything)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Revert applied migrations with their rollback files (default: the newest one).
     Down {
         /// Revert this many of the newest applied migrations.
@@ -95,12 +105,14 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+    #[command(after_help = concat!("Examples:\n  migrate status\n  migrate status --format json > status.json\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Show every version and its state.
     Status {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    #[command(after_help = concat!("Examples:\n  migrate validate\n  migrate validate --no-pending   (in CI before a deploy)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Check files against each history (drift, dirty, out of order); run nothing.
     Validate {
         /// Accept pending versions below the newest applied one.
@@ -110,6 +122,7 @@ enum Cmd {
         #[arg(long)]
         no_pending: bool,
     },
+    #[command(after_help = concat!("Examples:\n  migrate plan\n  migrate plan --format json\n  migrate plan --from-status status.json   (offline, no connection)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Show what `up` and partition maintenance would do.
     Plan {
         /// Stop after this version.
@@ -129,17 +142,24 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    #[command(after_help = concat!("Examples:\n  migrate new add user email            (one database)\n  migrate new shop add coupons          (the database named shop)\n  migrate new --no-transaction shop index orders by date\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Write the next V file and its U file for a database.
     New {
-        /// The database (as named in the config; `default` with --database-url).
-        database: String,
-        /// What the migration does, e.g. "add user email".
-        #[arg(required = true, num_args = 1..)]
-        description: Vec<String>,
+        /// Mark both files `-- strata:no-transaction` (PostgreSQL: for
+        /// CREATE INDEX CONCURRENTLY and the like).
+        #[arg(long)]
+        no_transaction: bool,
+        /// [DATABASE] DESCRIPTION…: the database as named in the config
+        /// (not needed when there is only one), then what the migration
+        /// does, e.g. "add user email".
+        #[arg(required = true, num_args = 1.., value_name = "WORDS")]
+        words: Vec<String>,
     },
+    #[command(after_help = concat!("Examples:\n  migrate validate   (see what is wrong first)\n  migrate repair\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Realign the history with the files after a human has looked: update
     /// changed checksums and names, forget dirty and vanished records.
     Repair,
+    #[command(after_help = concat!("Examples:\n  migrate unlock --database graph\n  migrate unlock --force --database graph   (only when its owner is surely gone)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Remove a migration lock left behind by a runner that died (Neo4j,
     /// Elasticsearch, Qdrant); refused while its owner still renews it.
     Unlock {
@@ -147,11 +167,13 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    #[command(after_help = concat!("Examples:\n  migrate partitions plan\n  migrate partitions run                    (from cron)\n  migrate partitions daemon --every 1h --metrics-file /var/lib/strata/partitions.prom\n  migrate partitions check                  (monitoring: exit 1 on a problem)\n\n", "Settings: see the README, section \"Partitions\"."))]
     /// Partition maintenance for the `[[partitions]]` policies.
     Partitions {
         #[command(subcommand)]
         command: PartitionCmd,
     },
+    #[command(after_help = concat!("Examples:\n  migrate baseline --version 14 --database app\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Record versions 1..=N as applied on a database that has no history yet.
     Baseline {
         /// The newest version the database already has.
@@ -299,32 +321,59 @@ impl std::io::Write for ScrubbedStderr {
     }
 }
 
+/// Finds the databases: `--database-url`, then `--config`, then
+/// `./migrate.toml`, then `DATABASE_URL` — a config file in the folder must
+/// never lose to a variable a shell or `.env` file happens to set. Says on
+/// stderr when one source wins over another that is present.
 fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
-    let from_file = |path: &Path| {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Config::parse(
-            &text,
-            &path.display().to_string(),
-            path.parent().unwrap_or(Path::new("")),
-            env,
-        )
-    };
-    if let Some(path) = &cli.config {
-        return from_file(path);
-    }
+    let default = Path::new("migrate.toml");
     if let Some(url) = &cli.database_url {
+        if default.is_file() {
+            eprintln!("note: using --database-url; ./migrate.toml is not read");
+        }
         return Config::single(url, cli.migrations.clone(), cli.rollbacks.clone());
     }
-    let default = Path::new("migrate.toml");
-    if default.is_file() {
-        return from_file(default);
+    let variable = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
+    let path = cli
+        .config
+        .as_deref()
+        .or_else(|| default.is_file().then_some(default));
+    let Some(path) = path else {
+        return match variable {
+            Some(url) => Config::single(&url, cli.migrations.clone(), cli.rollbacks.clone()),
+            None => Err(Error::Usage(
+                "no migrate.toml in this folder: pass --config FILE or --database-url URL \
+                 (or set DATABASE_URL)"
+                    .into(),
+            )),
+        };
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // A config that reads DATABASE_URL itself uses it: nothing to say.
+    let reads_variable = std::cell::Cell::new(false);
+    let watched = |name: &str| {
+        if name == "DATABASE_URL" {
+            reads_variable.set(true);
+        }
+        env(name)
+    };
+    let config = Config::parse(
+        &text,
+        &path.display().to_string(),
+        path.parent().unwrap_or(Path::new("")),
+        &watched,
+    )?;
+    if variable.is_some() && !reads_variable.get() {
+        eprintln!(
+            "note: using {}; DATABASE_URL is set but a config file comes first \
+             (pass --database-url to use a URL instead)",
+            path.display()
+        );
     }
-    Err(Error::Usage(
-        "no migrate.toml in this folder: pass --config FILE, or --database-url URL (or set DATABASE_URL)".into(),
-    ))
+    Ok(config)
 }
 
 fn print_json<T: serde::Serialize>(value: &T) {
@@ -421,8 +470,8 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         observer: observer(),
     };
     if let Cmd::New {
-        database,
-        description,
+        no_transaction,
+        words,
     } = &cli.command
     {
         // Writing files needs folders, not servers: unset variables in URLs
@@ -430,8 +479,8 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         let config = load_config(&cli, &|name| {
             Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
         })?;
-        let db = config.select(std::slice::from_ref(database))?[0];
-        let (v, u) = strata::scaffold::new_migration(db, &description.join(" "))?;
+        let (db, description) = strata::scaffold::choose_database(&config, words)?;
+        let (v, u) = strata::scaffold::new_migration(db, &description, *no_transaction)?;
         println!("created {}", v.display());
         println!("created {}", u.display());
         return Ok(0);

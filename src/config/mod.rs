@@ -274,7 +274,9 @@ impl Config {
                 return Err(Error::config(
                     "--database-url",
                     format!(
-                        "cannot tell the database kind from {}; use a postgres:// URL or a migrate.toml",
+                        "cannot tell the database kind from {}: a URL starts with its scheme, \
+                         e.g. postgres://user:password@host:5432/dbname (for Neo4j, \
+                         Elasticsearch or Qdrant, use a migrate.toml)",
                         redact_url(url)
                     ),
                 ));

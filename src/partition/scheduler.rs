@@ -22,8 +22,8 @@ use super::health::{self, Health};
 use super::plan::{Action, Observed, TablePlan, plan};
 use super::policy::Policy;
 use super::postgres::{ExecOptions, Inspection, execute, inspect, parent_exists};
-use crate::backend::Backend;
 use crate::backend::postgres::PostgresBackend;
+use crate::backend::{Backend, LockWait};
 use crate::config::{Config, DatabaseConfig};
 use crate::engine::Options;
 use crate::error::{Error, Result};
@@ -255,7 +255,9 @@ impl Maintenance {
         }
         let mut reports = Vec::new();
         for ((_, policies), mut s) in self.databases.iter().zip(sessions) {
-            s.backend.lock(self.options.lock_timeout).await?;
+            s.backend
+                .lock(self.options.lock_timeout, &mut LockWait::quiet())
+                .await?;
             for p in policies {
                 reports.push(self.run_table(&mut s.backend, p, s.now).await);
             }

@@ -2,8 +2,8 @@
 # Throwaway Elasticsearch (Elastic's integ-test-zip distribution from Maven
 # Central: the server core without the optional modules) for tests and the
 # demo. Source this file, then:
-#   es_start   fetches the zip with Maven and unpacks it into a cache folder
-#              (once; reruns reuse it; /var/cache/strata when root), starts a single node on a free port on
+#   es_start   fetches the zip with Maven and unpacks it into the cache
+#              folder (once, see cache.sh), starts a single node on a free port on
 #              127.0.0.1 with its data in a temp dir (as the dedicated user
 #              `strata-es` when we are root: Elasticsearch refuses root),
 #              waits for yellow health, and exports STRATA_TEST_ES_URL;
@@ -12,15 +12,14 @@
 # The 8.x line runs on the Java 17 every supported machine has; a 9.x
 # distribution would need Java 21+ (see ES_JAVA_HOME below).
 
+# shellcheck source=tests/support/cache.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
+
 ES_VERSION="${STRATA_ES_VERSION:-8.19.21}"
 ES_ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
 
 es_prepare() {
-  # As root, the install must be readable by the unprivileged node user,
-  # which root's home is not.
-  local cache="${STRATA_CACHE_DIR:-$HOME/.cache/strata}"
-  if [ "$(id -u)" = 0 ] && [ -z "${STRATA_CACHE_DIR:-}" ]; then cache=/var/cache/strata; fi
-  ES_HOME="$cache/elasticsearch-$ES_VERSION"
+  ES_HOME="$(strata_cache_dir)/elasticsearch-$ES_VERSION"
   [ -f "$ES_HOME/.complete" ] && return 0
   echo "Fetching Elasticsearch $ES_VERSION from Maven Central (once)" >&2
   rm -rf "$ES_HOME" "$ES_HOME.unpack"

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Throwaway Neo4j (community 5.26 LTS, in-process, Bolt only) for tests and
 # the demo. Source this file, then:
-#   neo4j_start  resolves the Neo4j jars from Maven Central into a cache
-#                folder (once; reruns reuse it), compiles the launcher,
+#   neo4j_start  resolves the Neo4j jars from Maven Central into the cache
+#                folder (once, see cache.sh), compiles the launcher,
 #                starts it on a free port on 127.0.0.1 with a random
 #                password (and, with STRATA_TEST_CERTS set, Bolt TLS as an
 #                option beside plain Bolt), waits for its ready line, and exports
@@ -10,11 +10,13 @@
 #   neo4j_stop   stops it and removes its data. Safe to call twice.
 
 NEO4J_SUPPORT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/neo4j"
+# shellcheck source=tests/support/cache.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
 
 neo4j_prepare() {
   local version
   version=$(sed -n 's:.*<neo4j.version>\(.*\)</neo4j.version>.*:\1:p' "$NEO4J_SUPPORT/pom.xml")
-  NEO4J_CACHE="${STRATA_CACHE_DIR:-$HOME/.cache/strata}/neo4j-$version"
+  NEO4J_CACHE="$(strata_cache_dir)/neo4j-$version"
   if [ ! -f "$NEO4J_CACHE/lib.complete" ]; then
     echo "Resolving Neo4j $version from Maven Central into $NEO4J_CACHE (once)" >&2
     rm -rf "$NEO4J_CACHE/lib"

@@ -46,9 +46,9 @@ use self::conn::Conn;
 use self::http::{Failure, Reply, reply};
 use self::lock::LockStore;
 use self::ops::Operation;
-use super::Backend;
 use super::lease::LeasedLock;
 use super::stepwise::{self, Stepwise};
+use super::{Backend, LockWait};
 use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
@@ -325,8 +325,8 @@ impl Backend for ElasticsearchBackend {
             .await
     }
 
-    async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        self.lock.lock(timeout).await
+    async fn lock(&mut self, timeout: Duration, wait: &mut LockWait<'_>) -> Result<()> {
+        self.lock.lock(timeout, wait).await
     }
 
     async fn lock_lost(&mut self) -> Result<Option<String>> {

@@ -26,8 +26,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection};
 mod format;
 
 pub use self::format::SqlFormat;
-use crate::backend::Backend;
 use crate::backend::stepwise::{self, Stepwise};
+use crate::backend::{Backend, LockWait};
 use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
@@ -675,7 +675,7 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
-    async fn lock(&mut self, timeout: Duration) -> Result<()> {
+    async fn lock(&mut self, timeout: Duration, wait: &mut LockWait<'_>) -> Result<()> {
         // client_connection_check_interval (PostgreSQL 14+) makes the server
         // notice within seconds that a killed runner is gone, even during a
         // long statement, and so end its session and release its lock.
@@ -702,6 +702,10 @@ impl Backend for PostgresBackend {
                 .map_err(|e| self.db_error("taking the migration lock failed", e))?;
             if got {
                 return Ok(());
+            }
+            if wait.due() {
+                let holder = self.holder().await;
+                wait.say(&holder);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

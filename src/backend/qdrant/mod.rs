@@ -43,9 +43,9 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use self::lock::LockStore;
 use self::ops::Operation;
-use super::Backend;
 use super::lease::LeasedLock;
 use super::stepwise::{self, Stepwise};
+use super::{Backend, LockWait};
 use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
@@ -523,8 +523,8 @@ impl Backend for QdrantBackend {
         }
     }
 
-    async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        self.lock.lock(timeout).await
+    async fn lock(&mut self, timeout: Duration, wait: &mut LockWait<'_>) -> Result<()> {
+        self.lock.lock(timeout, wait).await
     }
 
     async fn lock_lost(&mut self) -> Result<Option<String>> {
