@@ -270,7 +270,7 @@ fn read_dir(dir: &Path, ext: &str) -> Result<Vec<SourceFile>> {
         .collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod tests {
     use super::*;
     use crate::backend::postgres::SqlFormat;

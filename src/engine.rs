@@ -36,6 +36,9 @@ pub struct Options {
     pub stop_timeout: Duration,
     /// Told about each step as it starts and completes.
     pub observer: Observer,
+    /// Recorded as who applied each migration (default: host name and
+    /// process id).
+    pub applied_by: String,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             stop: StopHandle::default(),
             stop_timeout: Duration::from_secs(30),
             observer: Observer::default(),
+            applied_by: crate::history::this_process(),
         }
     }
 }
@@ -201,6 +205,46 @@ pub struct Report {
     pub kind: Kind,
     /// The steps that completed, in order.
     pub done: Vec<Done>,
+}
+
+/// A duration as the command line prints it: `850 ms`, `3.1 s`.
+pub fn duration_ms(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+/// `applied 7 add coupons (3.1 s)`: the command line's wording.
+impl std::fmt::Display for Done {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = match self.action {
+            Action::Apply => "applied",
+            Action::Revert => "reverted",
+        };
+        write!(
+            f,
+            "{verb} {} {} ({})",
+            self.version,
+            self.description,
+            duration_ms(self.execution_time_ms)
+        )
+    }
+}
+
+/// One line per step (`shop: applied 7 add coupons (3.1 s)`), or
+/// `shop (postgres): nothing to do`: what `migrate up` prints.
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.done.is_empty() {
+            return writeln!(f, "{} ({}): nothing to do", self.database, self.kind);
+        }
+        for d in &self.done {
+            writeln!(f, "{}: {d}", self.database)?;
+        }
+        Ok(())
+    }
 }
 
 /// A change `repair` made to the history.
@@ -395,7 +439,9 @@ pub async fn execute(
             });
             report.done.push(done);
             match step.action {
-                Action::Apply => known.insert(step.version, step.record(true, ms)),
+                Action::Apply => {
+                    known.insert(step.version, step.record(true, ms, &options.applied_by))
+                }
                 Action::Revert => known.remove(&step.version),
             };
             if !backend.history_is_transactional() {
@@ -564,6 +610,10 @@ pub async fn repair(
     locked(&target.config.name, backend, options, async |backend| {
         let history = backend.applied().await?;
         let changes = repair_changes(&target.catalog, &history);
+        if !changes.is_empty() {
+            // Brings an older history store up to date before writing it.
+            backend.ensure_history().await?;
+        }
         for change in &changes {
             match change {
                 RepairChange::Forgotten { version, .. } => backend.remove(*version).await?,
@@ -619,6 +669,7 @@ pub async fn baseline(
                     applied_at: chrono::Utc::now(),
                     execution_time_ms: 0,
                     success: true,
+                    applied_by: format!("{} (baseline)", options.applied_by),
                 })
                 .await?;
             recorded.push(m.version);

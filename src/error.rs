@@ -90,7 +90,7 @@ pub enum Error {
     /// The migration lock could not be taken in time.
     #[error(
         "database {database}: timed out after {}s waiting for the migration lock ({lock}); held by {holder}. \
-         Wait for that run to finish, or raise --lock-timeout",
+         Wait for that run to finish, or wait longer (`--lock-timeout`, or `Migrator::with_lock_timeout` in a service)",
         waited.as_secs()
     )]
     LockTimeout {
@@ -109,7 +109,7 @@ pub enum Error {
     /// run stopped before its next step.
     #[error(
         "database {database}: the migration lock was taken from this run (now {holder}){}; \
-         stopped before version {next}{done}\n  another runner may be at work: check `migrate status` before running again",
+         stopped before version {next}{done}\n  another runner may be at work: check the status (`migrate status`, or `Migrator::status`) before running again",
         after.map(|v| format!(" while version {v} ran")).unwrap_or_default()
     )]
     LockLost {
@@ -132,7 +132,7 @@ pub enum Error {
     #[error(
         "database {database}: version {version} ({}) removed strata's history{}; strata \
          re-recorded the {} version(s) this run knew of ({}) and stopped{done}\n  the file \
-         must not delete strata's own records: change it (and check `migrate status`) before running again",
+         must not delete strata's own records: change it (and check `migrate status`, or `Migrator::status`) before running again",
         crate::names::shown(std::path::Path::new(file)), if *lock_gone { " and its lock" } else { "" },
         rerecorded.len(), render_versions(rerecorded)
     )]
@@ -277,17 +277,17 @@ impl std::fmt::Display for Progress {
             (0, true) => write!(
                 f,
                 "\n  its first {unit} failed part-way and may have changed something; the record \
-                 is dirty: check what it left, then see `migrate repair`"
+                 is dirty: check what it left, then see `migrate repair` (or `Migrator::repair`)"
             ),
             (1, _) => write!(
                 f,
                 "\n  {unit} 1 of {total} ran; the record is dirty: check what it left, then see \
-                 `migrate repair`"
+                 `migrate repair` (or `Migrator::repair`)"
             ),
             (n, _) => write!(
                 f,
                 "\n  {unit}s 1–{n} of {total} ran; the record is dirty: check what they left, \
-                 then see `migrate repair`"
+                 then see `migrate repair` (or `Migrator::repair`)"
             ),
         }
     }

@@ -19,6 +19,23 @@ pub struct Record {
     pub execution_time_ms: i64,
     /// False while a non-transactional migration runs, and after it failed.
     pub success: bool,
+    /// Who applied it: by default this process's host name and id (so
+    /// replicas can be told apart), or the name a service gave with
+    /// [`Migrator::with_applied_by`](crate::Migrator::with_applied_by).
+    /// Empty in records written before strata kept it.
+    #[serde(default)]
+    pub applied_by: String,
+}
+
+/// The default [`Record::applied_by`]: `host pid N`.
+pub fn this_process() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".to_string());
+    format!("{host} pid {}", std::process::id())
 }
 
 impl Record {
@@ -39,6 +56,7 @@ impl Record {
             "applied_at": self.applied_at.to_rfc3339(),
             "execution_time_ms": self.execution_time_ms,
             "success": self.success,
+            "applied_by": self.applied_by,
         })
     }
 
@@ -59,6 +77,11 @@ impl Record {
                 .with_timezone(&Utc),
             execution_time_ms: int("execution_time_ms")?,
             success: doc.get("success")?.as_bool()?,
+            applied_by: doc
+                .get("applied_by")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
         })
     }
 }
@@ -78,6 +101,7 @@ mod tests {
                 .with_timezone(&Utc),
             execution_time_ms: 12,
             success: false,
+            applied_by: "web-1 pid 7".into(),
         };
         assert_eq!(Record::from_document(&r.to_document()), Some(r.clone()));
         let mut doc = r.to_document();

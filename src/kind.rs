@@ -38,6 +38,11 @@ impl Kind {
         }
     }
 
+    /// The cargo feature that compiles this kind in (its name).
+    pub fn feature(self) -> &'static str {
+        self.as_str()
+    }
+
     /// The lowercase name used in config files and output.
     pub fn as_str(self) -> &'static str {
         match self {

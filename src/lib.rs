@@ -72,13 +72,14 @@ pub use error::{Error, Result};
 pub use history::Record;
 pub use kind::Kind;
 pub use migrator::Migrator;
+#[cfg(feature = "postgres")]
 pub use partition::scheduler::Maintenance;
 pub use plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, UpTarget};
 pub use status::Status;
 /// Compiles every migration and rollback folder into the binary; see [`embed`](mod@embed).
 pub use strata_macros::embed;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod send_checks {
     //! Services spawn these futures on multi-threaded runtimes.
     fn assert_send<T: Send>(_: &T) {}

@@ -16,7 +16,10 @@ use crate::config::{Config, DatabaseConfig};
 use crate::embed::Embedded;
 use crate::engine::{self, Options, RepairChange, Report, StopHandle, Target};
 use crate::error::{Error, Result};
+#[cfg(not(feature = "postgres"))]
+use crate::partition::Unmaintained as Maintenance;
 use crate::partition::plan::plan_observed;
+#[cfg(feature = "postgres")]
 use crate::partition::scheduler::Maintenance;
 use crate::plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, UpTarget};
 use crate::status::{self, DatabaseStatus, Status};
@@ -90,6 +93,23 @@ impl Migrator {
         self
     }
 
+    /// Records `who` as having applied each migration (default: the host
+    /// name and process id, which tells replicas apart); `status` shows it.
+    pub fn with_applied_by(self, who: impl Into<String>) -> Migrator {
+        let options = Options {
+            applied_by: who.into(),
+            ..self.options.clone()
+        };
+        self.with_options(options)
+    }
+
+    /// Connects to one database, recording this migrator's `applied_by`.
+    async fn connect(&self, db: &DatabaseConfig) -> Result<AnyBackend> {
+        let mut backend = AnyBackend::connect(db, self.options.connect_timeout).await?;
+        backend.set_applied_by(&self.options.applied_by);
+        Ok(backend)
+    }
+
     /// How long `up`/`down` wait for another runner's lock before failing
     /// with [`Error::LockTimeout`] (default 60 s).
     pub fn with_lock_timeout(self, timeout: Duration) -> Migrator {
@@ -126,7 +146,7 @@ impl Migrator {
     async fn connect_all(&self) -> Result<Vec<AnyBackend>> {
         let mut backends = Vec::with_capacity(self.targets.len());
         for t in &self.targets {
-            backends.push(AnyBackend::connect(&t.config, self.options.connect_timeout).await?);
+            backends.push(self.connect(&t.config).await?);
         }
         Ok(backends)
     }
@@ -266,9 +286,25 @@ impl Migrator {
         let mut databases = Vec::new();
         for target in &self.targets {
             let name = &target.config.name;
-            let Some(db) = recorded.databases.iter().find(|d| &d.name == name) else {
+            let by_name = recorded.databases.iter().find(|d| &d.name == name);
+            // One database on each side: the status of a single-database
+            // run (named `default`) plans the one database of a service.
+            let only = match (self.targets.len(), recorded.databases.as_slice()) {
+                (1, [one]) => Some(one),
+                _ => None,
+            };
+            let Some(db) = by_name.or(only) else {
+                let recorded_names: Vec<&str> =
+                    recorded.databases.iter().map(|d| d.name.as_str()).collect();
                 return Err(Error::Usage(format!(
-                    "the recorded status has no database {name}; record it with `migrate status --format json`"
+                    "the recorded status has no database {name} (it has: {}); record it with \
+                     `migrate status --format json` run with the same config, or in \
+                     single-database mode with `--name {name}`",
+                    if recorded_names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        recorded_names.join(", ")
+                    }
                 )));
             };
             if db.kind != target.config.kind {
@@ -307,8 +343,7 @@ impl Migrator {
     pub async fn status(&self) -> Result<Status> {
         let mut databases = Vec::new();
         for target in &self.targets {
-            let mut backend =
-                AnyBackend::connect(&target.config, self.options.connect_timeout).await?;
+            let mut backend = self.connect(&target.config).await?;
             let history = backend.applied().await;
             let _ = backend.close().await;
             databases.push(DatabaseStatus {
@@ -328,8 +363,7 @@ impl Migrator {
     pub async fn repair(&self) -> Result<Vec<(String, Vec<RepairChange>)>> {
         let mut out = Vec::new();
         for target in &self.targets {
-            let mut backend =
-                AnyBackend::connect(&target.config, self.options.connect_timeout).await?;
+            let mut backend = self.connect(&target.config).await?;
             let changes = engine::repair(target, &mut backend, &self.options).await;
             let _ = backend.close().await;
             out.push((target.config.name.clone(), changes?));
@@ -343,8 +377,7 @@ impl Migrator {
     pub async fn unlock(&self, force: bool) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for target in &self.targets {
-            let mut backend =
-                AnyBackend::connect(&target.config, self.options.connect_timeout).await?;
+            let mut backend = self.connect(&target.config).await?;
             let done = backend.break_lock(force).await;
             let _ = backend.close().await;
             out.push(done?);
@@ -360,8 +393,7 @@ impl Migrator {
         }
         let mut out = Vec::new();
         for target in &self.targets {
-            let mut backend =
-                AnyBackend::connect(&target.config, self.options.connect_timeout).await?;
+            let mut backend = self.connect(&target.config).await?;
             let recorded = engine::baseline(target, &mut backend, version, &self.options).await;
             let _ = backend.close().await;
             out.push((target.config.name.clone(), recorded?));

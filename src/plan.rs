@@ -285,7 +285,7 @@ pub fn plan(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod tests {
     use super::*;
     use crate::catalog::SourceFile;
@@ -339,6 +339,7 @@ mod tests {
                     applied_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
                     execution_time_ms: 5,
                     success: true,
+                    applied_by: String::new(),
                 }
             })
             .collect()
@@ -458,6 +459,7 @@ mod tests {
             applied_at: Utc::now(),
             execution_time_ms: 1,
             success: true,
+            applied_by: String::new(),
         }];
         let p = problems(plan("app", Kind::Postgres, &cat, &hist, UP));
         assert!(p[0].to_string().contains("V5__users.sql"), "{}", p[0]);

@@ -101,7 +101,7 @@ impl fmt::Display for Problem {
             } => write!(
                 f,
                 "drift: version {version} ({file}) changed after it was applied (recorded checksum {}…, file now {}…); \
-                 restore the file, or run `migrate repair` once you have checked the database matches it",
+                 restore the file, or run `migrate repair` (or `Migrator::repair`) once you have checked the database matches it",
                 &recorded[..recorded.len().min(12)],
                 &current[..current.len().min(12)]
             ),
@@ -112,7 +112,7 @@ impl fmt::Display for Problem {
             } => write!(
                 f,
                 "drift: version {version} was applied as {recorded:?} but its file is now named {current:?}; \
-                 rename it back, or run `migrate repair` to record the new name"
+                 rename it back, or run `migrate repair` (or `Migrator::repair`) to record the new name"
             ),
             Problem::Missing {
                 version,
@@ -128,13 +128,13 @@ impl fmt::Display for Problem {
                 }
                 write!(
                     f,
-                    "; restore the file, or run `migrate repair` to forget the record"
+                    "; restore the file, or run `migrate repair` (or `Migrator::repair`) to forget the record"
                 )
             }
             Problem::Dirty { version, recorded } => write!(
                 f,
                 "dirty: version {version} ({recorded:?}) started and did not finish; check what it left behind, \
-                 then run `migrate repair` (removes the record so it runs again) or `migrate down` (runs its rollback)"
+                 then run `migrate repair` (removes the record so it runs again) or `migrate down` (runs its rollback), or their `Migrator` methods"
             ),
             Problem::OutOfOrder {
                 version,
@@ -142,7 +142,7 @@ impl fmt::Display for Problem {
             } => write!(
                 f,
                 "out of order: version {version} is pending but {newest_applied} is already applied; \
-                 renumber it above {newest_applied}, or pass --allow-out-of-order"
+                 renumber it above {newest_applied}, or allow it (`--allow-out-of-order`, or `OutOfOrder::Allow`)"
             ),
             Problem::MissingRollback {
                 version,

@@ -91,11 +91,28 @@ pub fn status(status: &Status) -> String {
             .max()
             .unwrap_or(1)
             .max("VERSION".len());
-        let _ = writeln!(
-            out,
-            "  {:<width$}  {:<8} {:<23}  DESCRIPTION",
-            "VERSION", "STATE", "APPLIED AT"
+        // Who applied each version goes last, so its varying length
+        // shifts nothing; shown when the history knows it.
+        let by = db.migrations.iter().any(|r| r.applied_by.is_some());
+        let desc_width = if by {
+            db.migrations
+                .iter()
+                .map(|r| r.description.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max("DESCRIPTION".len())
+        } else {
+            0
+        };
+        let header = format!(
+            "  {:<width$}  {:<8} {:<23}  {:<desc_width$}{}",
+            "VERSION",
+            "STATE",
+            "APPLIED AT",
+            "DESCRIPTION",
+            if by { "  APPLIED BY" } else { "" }
         );
+        let _ = writeln!(out, "{}", header.trim_end());
         let mut counts = [0usize; 5];
         for r in &db.migrations {
             counts[r.state as usize] += 1;
@@ -103,14 +120,18 @@ pub fn status(status: &Status) -> String {
                 .applied_at
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
                 .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {:<width$}  {:<8} {:<23}  {}",
+            let line = format!(
+                "  {:<width$}  {:<8} {:<23}  {:<desc_width$}{}",
                 r.version,
                 r.state.as_str(),
                 at,
-                r.description
+                r.description,
+                r.applied_by
+                    .as_deref()
+                    .map(|who| format!("  {who}"))
+                    .unwrap_or_default()
             );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         let summary: Vec<String> = [
             State::Applied,
@@ -128,14 +149,7 @@ pub fn status(status: &Status) -> String {
     out
 }
 
-/// A duration in milliseconds as people read it: `850 ms`, `3.1 s`.
-pub fn duration_ms(ms: i64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
-}
+pub use crate::engine::duration_ms;
 
 /// The databases where `up`/`down` had nothing to do (the steps of the
 /// others were printed as they completed).
@@ -149,28 +163,7 @@ pub fn idle(reports: &[Report]) -> String {
 
 /// What `up`/`down` did, per database.
 pub fn reports(reports: &[Report]) -> String {
-    let mut out = String::new();
-    for r in reports {
-        if r.done.is_empty() {
-            let _ = writeln!(out, "{} ({}): nothing to do", r.database, r.kind);
-            continue;
-        }
-        for d in &r.done {
-            let verb = match d.action {
-                Action::Apply => "applied",
-                Action::Revert => "reverted",
-            };
-            let _ = writeln!(
-                out,
-                "{}: {verb} {} {} ({})",
-                r.database,
-                d.version,
-                d.description,
-                duration_ms(d.execution_time_ms)
-            );
-        }
-    }
-    out
+    reports.iter().map(Report::to_string).collect()
 }
 
 /// What `repair` changed, per database.
@@ -291,6 +284,7 @@ pub fn partition_plans(plans: &[crate::partition::TablePlan]) -> String {
 }
 
 /// Rows waiting in DEFAULT partitions, per table and interval.
+#[cfg(feature = "postgres")]
 pub fn default_rows(tables: &[crate::partition::health::Health]) -> String {
     let mut out = String::new();
     for t in tables {
@@ -319,6 +313,7 @@ pub fn default_rows(tables: &[crate::partition::health::Health]) -> String {
 }
 
 /// What a maintenance run did, per table.
+#[cfg(feature = "postgres")]
 pub fn partition_reports(reports: &[crate::partition::scheduler::TableReport]) -> String {
     use crate::partition::plan::Action as P;
     let mut out = String::new();

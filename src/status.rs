@@ -61,6 +61,9 @@ pub struct StatusRow {
     pub applied_at: Option<DateTime<Utc>>,
     /// How long it took, when recorded.
     pub execution_time_ms: Option<i64>,
+    /// Who applied it, when recorded (and known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_by: Option<String>,
 }
 
 impl StatusRow {
@@ -73,6 +76,7 @@ impl StatusRow {
             applied_at: self.applied_at?,
             execution_time_ms: self.execution_time_ms.unwrap_or(0),
             success: self.state != State::Dirty,
+            applied_by: self.applied_by.clone().unwrap_or_default(),
         })
     }
 }
@@ -137,6 +141,9 @@ pub fn status(catalog: &Catalog, history: &[Record]) -> Vec<StatusRow> {
                 recorded_checksum: rec.map(|r| r.checksum.clone()),
                 applied_at: rec.map(|r| r.applied_at),
                 execution_time_ms: rec.map(|r| r.execution_time_ms),
+                applied_by: rec
+                    .map(|r| r.applied_by.clone())
+                    .filter(|by| !by.is_empty()),
             }
         })
         .collect()

@@ -38,7 +38,12 @@ pub struct Step {
 
 impl Step {
     /// The history record of this step's migration, stamped now.
-    pub fn record(&self, success: bool, execution_time_ms: i64) -> crate::history::Record {
+    pub fn record(
+        &self,
+        success: bool,
+        execution_time_ms: i64,
+        applied_by: &str,
+    ) -> crate::history::Record {
         crate::history::Record {
             version: self.version,
             name: self.description.clone(),
@@ -46,6 +51,7 @@ impl Step {
             applied_at: chrono::Utc::now(),
             execution_time_ms,
             success,
+            applied_by: applied_by.to_string(),
         }
     }
 }

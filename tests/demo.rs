@@ -95,7 +95,10 @@ async fn demo_applies_reports_and_rolls_back_cleanly() {
 
     let status = demo(&db, &["status"]);
     status.expect(0);
-    insta::with_settings!({filters => vec![(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", "[applied at]")]}, {
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", "[applied at]"),
+        (r"\S+ pid \d+", "[host] pid [pid]"),
+    ]}, {
         insta::assert_snapshot!("demo_status_text", status.stdout);
     });
 

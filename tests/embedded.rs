@@ -314,3 +314,124 @@ async fn a_plan_from_recorded_status_equals_the_plan_from_the_server() {
     assert!(last.databases.iter().all(|p| p.steps.is_empty()));
     assert!(last.partitions.iter().all(|p| !p.actions.is_empty()));
 }
+
+#[tokio::test]
+async fn replicas_are_told_apart_in_the_history_and_reports_print_like_the_cli() {
+    let db = TestDb::new("applied_by").await;
+    let reports = Migrator::from_embedded(&DEMO, &app_config(&db))
+        .unwrap()
+        .with_applied_by("orders replica 3")
+        .up()
+        .await
+        .unwrap();
+    // A report prints as the command line does.
+    let text = reports[0].to_string();
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("app: applied 1 users ("), "{text}");
+    assert_eq!(text.lines().count(), reports[0].done.len());
+    assert!(
+        reports[0].done[0]
+            .to_string()
+            .starts_with("applied 1 users ("),
+        "{}",
+        reports[0].done[0]
+    );
+
+    let by: Vec<String> = {
+        let mut c = db.connect().await;
+        sqlx::query_scalar("SELECT applied_by FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    };
+    assert!(by.iter().all(|b| b == "orders replica 3"), "{by:?}");
+    let status = Migrator::from_embedded(&DEMO, &app_config(&db))
+        .unwrap()
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(
+        status.databases[0].migrations[0].applied_by.as_deref(),
+        Some("orders replica 3")
+    );
+    let idle = Migrator::from_embedded(&DEMO, &app_config(&db))
+        .unwrap()
+        .up()
+        .await
+        .unwrap();
+    assert_eq!(idle[0].to_string(), "app (postgres): nothing to do\n");
+
+    // The command line records its host and process id, and shows them.
+    let other = TestDb::new("applied_by_cli").await;
+    let p = support::Project::new();
+    p.migration("V1__a.sql", "CREATE TABLE a (id int);\n");
+    p.migrate(&other, &["up"]).expect(0);
+    let status = p.migrate(&other, &["status"]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(
+        status.stdout.contains("APPLIED BY")
+            && status.stdout.contains(&format!("{} pid ", host.trim())),
+        "{}",
+        status.stdout
+    );
+}
+
+#[tokio::test]
+async fn library_errors_speak_to_a_service_as_well_as_to_the_command_line() {
+    let db = TestDb::new("lib_words").await;
+    let holder = db.hold_migration_lock().await;
+    let e = Migrator::from_embedded(&DEMO, &app_config(&db))
+        .unwrap()
+        .with_lock_timeout(Duration::from_millis(200))
+        .up()
+        .await
+        .unwrap_err();
+    let said = e.to_string();
+    assert!(said.contains("Migrator::with_lock_timeout"), "{said}");
+    assert!(said.contains("--lock-timeout"), "{said}");
+    let _ = holder.close().await;
+}
+
+#[tokio::test]
+async fn a_single_database_status_plans_an_embedded_service() {
+    let db = TestDb::new("single_named").await;
+    let p = support::Project::new();
+    for (name, text) in [
+        ("V1__a.sql", "CREATE TABLE a (id int);\n"),
+        ("V2__b.sql", "CREATE TABLE b (id int);\n"),
+    ] {
+        p.migration(name, text);
+    }
+    p.migrate(&db, &["up", "--to", "1"]).expect(0);
+    let service = Migrator::new(
+        &Config::single_named(
+            "app",
+            "postgres://x@127.0.0.1:1/none",
+            p.path().join("migrations"),
+            p.path().join("rollbacks"),
+        )
+        .unwrap(),
+        &[],
+    )
+    .unwrap();
+    // Recorded as `default`: one database on each side plans it.
+    let plain = p.migrate(&db, &["status", "--format", "json"]);
+    let recorded: Status = serde_json::from_str(&plain.stdout).unwrap();
+    assert_eq!(recorded.databases[0].name, "default");
+    let plan = service
+        .plan_offline(up_latest(), &recorded, Utc::now())
+        .unwrap();
+    assert_eq!(plan.databases[0].database, "app");
+    assert_eq!(plan.databases[0].steps.len(), 1);
+    // Or recorded under the service's name with --name.
+    let named = p.migrate(&db, &["--name", "app", "status", "--format", "json"]);
+    named.expect(0);
+    let recorded: Status = serde_json::from_str(&named.stdout).unwrap();
+    assert_eq!(recorded.databases[0].name, "app");
+    assert_eq!(
+        service
+            .plan_offline(up_latest(), &recorded, Utc::now())
+            .unwrap(),
+        plan
+    );
+}

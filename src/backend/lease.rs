@@ -42,7 +42,7 @@ impl std::fmt::Display for Holder {
             write!(
                 f,
                 " (stale: its lease expired at {} and was not renewed; if that runner is dead, \
-                 run `migrate unlock`)",
+                 run `migrate unlock` or `Migrator::unlock`)",
                 self.expires_at
             )
         } else {
@@ -266,14 +266,14 @@ impl<S: LeaseStore> LeasedLock<S> {
             LockState::Free => return Ok(format!("{database}: no lock is held")),
             LockState::Held(h, _) if !h.stale && !force => {
                 return Err(refuse(format!(
-                    "the lock is held by {h}: its owner is alive; wait for it, or pass --force \
-                     if you are sure it is not running"
+                    "the lock is held by {h}: its owner is alive; wait for it, or force it \
+                     (`--force`, `Migrator::unlock(true)`) if you are sure it is not running"
                 )));
             }
             LockState::Ownerless if !force => {
                 return Err(refuse(format!(
                     "{} exists without an owner point: a runner may be taking the lock right \
-                     now, or died doing so; pass --force to remove it",
+                     now, or died doing so; force it (`--force`, `Migrator::unlock(true)`) to remove it",
                     self.store.describe()
                 )));
             }

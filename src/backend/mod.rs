@@ -37,10 +37,25 @@
 //!    ([`crate::operations::play`]) so what it would refuse half-way is refused
 //!    before anything runs.
 
+#[cfg(not(any(
+    feature = "postgres",
+    feature = "neo4j",
+    feature = "elasticsearch",
+    feature = "qdrant"
+)))]
+compile_error!(
+    "strata needs at least one database kind: enable a feature among postgres, neo4j, elasticsearch, qdrant"
+);
+
+#[cfg(feature = "elasticsearch")]
 pub mod elasticsearch;
+#[cfg(any(feature = "neo4j", feature = "elasticsearch", feature = "qdrant"))]
 pub mod lease;
+#[cfg(feature = "neo4j")]
 pub mod neo4j;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "qdrant")]
 pub mod qdrant;
 pub mod stepwise;
 mod wait;
@@ -50,24 +65,43 @@ pub use wait::LockWait;
 use std::time::Duration;
 
 use crate::config::DatabaseConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::history::Record;
 use crate::kind::Kind;
 use crate::script::{Format, Script};
 use crate::step::Step;
 
-/// How the files of a database are read, for its catalog.
+/// How the files of a database are read, for its catalog. A kind this
+/// build left out is refused, naming the feature that brings it.
 pub fn format(db: &DatabaseConfig) -> Result<Box<dyn Format>> {
     Ok(match db.kind {
+        #[cfg(feature = "postgres")]
         Kind::Postgres => Box::new(postgres::SqlFormat::new(&db.history_table)),
+        #[cfg(feature = "neo4j")]
         Kind::Neo4j => Box::new(neo4j::CypherFormat),
+        #[cfg(feature = "elasticsearch")]
         Kind::Elasticsearch => Box::new(elasticsearch::format()),
+        #[cfg(feature = "qdrant")]
         Kind::Qdrant => Box::new(qdrant::format()),
+        #[allow(unreachable_patterns)] // every kind compiled in
+        kind => return Err(left_out(db, kind)),
     })
+}
+
+/// The refusal of a database whose kind this build does not include.
+fn left_out(db: &DatabaseConfig, kind: Kind) -> Error {
+    Error::config(
+        format!("databases.{}", db.name),
+        format!(
+            "kind {kind} is not compiled into this build of strata: enable the cargo feature \"{}\"",
+            kind.feature()
+        ),
+    )
 }
 
 /// The user and password of a connection: the `user`/`password` settings,
 /// else the URL's userinfo (percent-decoded).
+#[cfg(any(feature = "neo4j", feature = "elasticsearch"))]
 pub(crate) fn user_and_password(
     db: &DatabaseConfig,
     url: &url::Url,
@@ -84,6 +118,7 @@ pub(crate) fn user_and_password(
 }
 
 /// Reads a PEM file a TLS setting names; the message names the file.
+#[cfg(any(feature = "elasticsearch", feature = "qdrant"))]
 pub(crate) fn read_pem(path: &std::path::Path) -> std::result::Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
@@ -151,22 +186,30 @@ pub trait Backend {
 #[non_exhaustive]
 pub enum AnyBackend {
     /// PostgreSQL.
+    #[cfg(feature = "postgres")]
     Postgres(postgres::PostgresBackend),
     /// Neo4j.
+    #[cfg(feature = "neo4j")]
     Neo4j(neo4j::Neo4jBackend),
     /// Elasticsearch.
+    #[cfg(feature = "elasticsearch")]
     Elasticsearch(elasticsearch::ElasticsearchBackend),
     /// Qdrant (boxed: its two gRPC clients make it several times larger
     /// than the others).
+    #[cfg(feature = "qdrant")]
     Qdrant(Box<qdrant::QdrantBackend>),
 }
 
 macro_rules! dispatch {
     ($self:expr, $b:ident => $call:expr) => {
         match $self {
+            #[cfg(feature = "postgres")]
             AnyBackend::Postgres($b) => $call,
+            #[cfg(feature = "neo4j")]
             AnyBackend::Neo4j($b) => $call,
+            #[cfg(feature = "elasticsearch")]
             AnyBackend::Elasticsearch($b) => $call,
+            #[cfg(feature = "qdrant")]
             AnyBackend::Qdrant($b) => $call,
         }
     };
@@ -175,6 +218,7 @@ macro_rules! dispatch {
 /// Cancels the statement a backend is running, from another connection.
 pub enum Canceller {
     /// `pg_cancel_backend` of the backend's session.
+    #[cfg(feature = "postgres")]
     Postgres(postgres::Cancel),
 }
 
@@ -183,7 +227,10 @@ impl Canceller {
     /// step then simply runs to its end).
     pub async fn cancel(&self) {
         match self {
+            #[cfg(feature = "postgres")]
             Canceller::Postgres(c) => c.cancel().await,
+            #[cfg(not(feature = "postgres"))]
+            _ => {}
         }
     }
 }
@@ -191,50 +238,64 @@ impl Canceller {
 impl AnyBackend {
     /// The configured database name.
     pub fn database(&self) -> &str {
-        match self {
-            AnyBackend::Postgres(b) => b.database(),
-            AnyBackend::Neo4j(b) => b.database(),
-            AnyBackend::Elasticsearch(b) => b.database(),
-            AnyBackend::Qdrant(b) => b.database(),
-        }
+        dispatch!(self, b => b.database())
+    }
+
+    /// Sets who each record written from now on says applied it.
+    pub fn set_applied_by(&mut self, who: &str) {
+        dispatch!(self, b => b.applied_by = who.to_string())
     }
 
     /// How to cancel this backend's step in progress, where the server
     /// allows it.
     pub fn canceller(&self) -> Option<Canceller> {
         match self {
+            #[cfg(feature = "postgres")]
             AnyBackend::Postgres(b) => b.canceller().map(Canceller::Postgres),
+            #[allow(unreachable_patterns)] // PostgreSQL only
             _ => None,
         }
     }
 
     /// Connects to the configured database.
     pub async fn connect(db: &DatabaseConfig, connect_timeout: Duration) -> Result<AnyBackend> {
+        let _ = connect_timeout; // unused only when no kind is compiled in
         match db.kind {
+            #[cfg(feature = "postgres")]
             Kind::Postgres => Ok(AnyBackend::Postgres(
                 postgres::PostgresBackend::connect(db, connect_timeout).await?,
             )),
+            #[cfg(feature = "neo4j")]
             Kind::Neo4j => Ok(AnyBackend::Neo4j(
                 neo4j::Neo4jBackend::connect(db, connect_timeout).await?,
             )),
+            #[cfg(feature = "elasticsearch")]
             Kind::Elasticsearch => Ok(AnyBackend::Elasticsearch(
                 elasticsearch::ElasticsearchBackend::connect(db, connect_timeout).await?,
             )),
+            #[cfg(feature = "qdrant")]
             Kind::Qdrant => Ok(AnyBackend::Qdrant(Box::new(
                 qdrant::QdrantBackend::connect(db, connect_timeout).await?,
             ))),
+            #[allow(unreachable_patterns)] // every kind compiled in
+            kind => Err(left_out(db, kind)),
         }
     }
 
     /// Removes a lock left behind by a runner that died (`migrate unlock`).
     /// Says what it did.
     pub async fn break_lock(&mut self, force: bool) -> Result<String> {
+        let _ = force; // PostgreSQL has no lock to force
         match self {
+            #[cfg(feature = "neo4j")]
             AnyBackend::Neo4j(b) => b.break_lock(force).await,
+            #[cfg(feature = "elasticsearch")]
             AnyBackend::Elasticsearch(b) => b.break_lock(force).await,
+            #[cfg(feature = "qdrant")]
             AnyBackend::Qdrant(b) => b.break_lock(force).await,
             // A session-level advisory lock ends with its session: a dead
             // runner's lock is gone as soon as the server notices.
+            #[cfg(feature = "postgres")]
             AnyBackend::Postgres(b) => Ok(format!(
                 "{}: PostgreSQL's advisory lock is released when its session ends; nothing to remove",
                 b.database()

@@ -66,6 +66,8 @@ pub struct Neo4jBackend {
     conn: Conn,
     label: String,
     lock: LeasedLock<LockStore>,
+    /// Recorded as who applied each migration.
+    pub(crate) applied_by: String,
 }
 
 /// The driver, with the database name and URL its messages need; shared
@@ -144,6 +146,7 @@ impl Neo4jBackend {
             }),
             conn,
             label: db.history_table.clone(),
+            applied_by: crate::history::this_process(),
         })
     }
 }
@@ -267,10 +270,12 @@ impl<'a> Stepwise<Statement<'a>> for Neo4jBackend {
         let mark = match step.action {
             Action::Apply => query(&format!(
                 "MERGE (m:{l} {{version: $version}}) SET m.name = $name, m.checksum = $checksum, \
-                 m.applied_at = datetime(), m.execution_time_ms = 0, m.success = false"
+                 m.applied_at = datetime(), m.execution_time_ms = 0, m.success = false, \
+                 m.applied_by = $applied_by"
             ))
             .param("name", step.description.clone())
-            .param("checksum", step.checksum.clone()),
+            .param("checksum", step.checksum.clone())
+            .param("applied_by", self.applied_by.clone()),
             Action::Revert => query(&format!(
                 "MATCH (m:{l} {{version: $version}}) SET m.success = false"
             )),
@@ -337,7 +342,8 @@ impl Backend for Neo4jBackend {
             .graph
             .execute(query(&format!(
                 "MATCH (m:{}) RETURN m.version AS version, m.name AS name, m.checksum AS checksum, \
-                 toString(m.applied_at) AS applied_at, m.execution_time_ms AS ms, m.success AS success \
+                 toString(m.applied_at) AS applied_at, m.execution_time_ms AS ms, m.success AS success, \
+                 coalesce(m.applied_by, '') AS applied_by \
                  ORDER BY m.version",
                 self.label
             )))
@@ -364,6 +370,7 @@ impl Backend for Neo4jBackend {
                     .with_timezone(&Utc),
                 execution_time_ms: row.get("ms").unwrap_or(0),
                 success: row.get("success").map_err(|_| bad("success"))?,
+                applied_by: row.get("applied_by").unwrap_or_default(),
             });
         }
         Ok(out)
@@ -399,9 +406,18 @@ impl Backend for Neo4jBackend {
             "writing the history",
             query(&format!(
                 "MERGE (m:{} {{version: $version}}) SET m.name = $name, m.checksum = $checksum, \
-                 m.applied_at = datetime($applied_at), m.execution_time_ms = $ms, m.success = $success",
+                 m.applied_at = datetime($applied_at), m.execution_time_ms = $ms, m.success = $success, \
+                 m.applied_by = $applied_by",
                 self.label
             ))
+            .param(
+                "applied_by",
+                if record.applied_by.is_empty() {
+                    self.applied_by.clone()
+                } else {
+                    record.applied_by.clone()
+                },
+            )
             .param("version", record.version as i64)
             .param("name", record.name.clone())
             .param("checksum", record.checksum.clone())

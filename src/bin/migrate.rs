@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use strata::config::Config;
 use strata::engine::{Event, Observer, StopHandle};
 use strata::error::Signal;
+#[cfg(feature = "postgres")]
 use strata::partition::scheduler::Maintenance;
 use strata::plan::{Command, DownTarget, OutOfOrder, Pending, UpTarget};
 use strata::{Error, Migrator, Options, render};
@@ -47,6 +48,10 @@ struct Cli {
     /// file; the DATABASE_URL variable comes after them.
     #[arg(long, global = true, value_name = "URL", conflicts_with = "config")]
     database_url: Option<String>,
+    /// The database's name in single-database mode (default: `default`),
+    /// as a config or an embedding service calls it.
+    #[arg(long, global = true, value_name = "NAME")]
+    name: Option<String>,
     /// Migrations folder in single-database mode.
     #[arg(long, global = true, default_value = "migrations", value_name = "DIR")]
     migrations: PathBuf,
@@ -331,7 +336,7 @@ fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
         if default.is_file() {
             eprintln!("note: using --database-url; ./migrate.toml is not read");
         }
-        return Config::single(url, cli.migrations.clone(), cli.rollbacks.clone());
+        return single(cli, url);
     }
     let variable = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
     let path = cli
@@ -340,7 +345,7 @@ fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
         .or_else(|| default.is_file().then_some(default));
     let Some(path) = path else {
         return match variable {
-            Some(url) => Config::single(&url, cli.migrations.clone(), cli.rollbacks.clone()),
+            Some(url) => single(cli, &url),
             None => Err(Error::Usage(
                 "no migrate.toml in this folder: pass --config FILE or --database-url URL \
                  (or set DATABASE_URL)"
@@ -348,6 +353,12 @@ fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
             )),
         };
     };
+    if cli.name.is_some() {
+        return Err(Error::Usage(format!(
+            "--name is for single-database mode; {} names its databases itself",
+            path.display()
+        )));
+    }
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -376,6 +387,16 @@ fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
     Ok(config)
 }
 
+/// Single-database mode: one database, named by `--name` or `default`.
+fn single(cli: &Cli, url: &str) -> Result<Config, Error> {
+    Config::single_named(
+        cli.name.as_deref().unwrap_or("default"),
+        url,
+        cli.migrations.clone(),
+        cli.rollbacks.clone(),
+    )
+}
+
 fn print_json<T: serde::Serialize>(value: &T) {
     println!(
         "{}",
@@ -401,18 +422,7 @@ fn read_status(path: &Path) -> Result<strata::Status, Error> {
 /// failing one still shows what completed before it.
 fn observer() -> Observer {
     Observer::new(|event| match event {
-        Event::Completed { database, done } => {
-            let verb = match done.action {
-                strata::plan::Action::Apply => "applied",
-                strata::plan::Action::Revert => "reverted",
-            };
-            println!(
-                "{database}: {verb} {} {} ({})",
-                done.version,
-                done.description,
-                render::duration_ms(done.execution_time_ms)
-            );
-        }
+        Event::Completed { database, done } => println!("{database}: {done}"),
         Event::StillRunning {
             database,
             step,
@@ -468,6 +478,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         stop,
         stop_timeout: Duration::from_secs(cli.stop_timeout),
         observer: observer(),
+        applied_by: strata::history::this_process(),
     };
     if let Cmd::New {
         no_transaction,
@@ -596,6 +607,21 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
     Ok(0)
 }
 
+#[cfg(not(feature = "postgres"))]
+async fn partitions(
+    _config: &Config,
+    _only: &[String],
+    _options: Options,
+    _command: &PartitionCmd,
+) -> Result<u8, Error> {
+    Err(Error::Usage(
+        "partition maintenance is for PostgreSQL, which this build of strata leaves out: \
+         enable the cargo feature \"postgres\""
+            .into(),
+    ))
+}
+
+#[cfg(feature = "postgres")]
 async fn partitions(
     config: &Config,
     only: &[String],

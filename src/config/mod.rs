@@ -267,6 +267,19 @@ impl Config {
     /// The single-database configuration behind `--database-url`: one
     /// database named `default`, its kind taken from the URL scheme.
     pub fn single(url: &str, migrations: PathBuf, rollbacks: PathBuf) -> Result<Config> {
+        Config::single_named("default", url, migrations, rollbacks)
+    }
+
+    /// [`Config::single`] with the database named `name` (`--name`), so
+    /// what it records and prints matches a config or a service that calls
+    /// the database that.
+    pub fn single_named(
+        name: &str,
+        url: &str,
+        migrations: PathBuf,
+        rollbacks: PathBuf,
+    ) -> Result<Config> {
+        validate_name(name).map_err(|m| Error::config("--name", m))?;
         let scheme = url.split("://").next().unwrap_or_default();
         let kind = match scheme {
             "postgres" | "postgresql" => Kind::Postgres,
@@ -285,14 +298,8 @@ impl Config {
         urls::postgres_url(url).map_err(|m| Error::config("--database-url", m))?;
         let mut databases = BTreeMap::new();
         databases.insert(
-            "default".to_string(),
-            DatabaseConfig::plain(
-                "default",
-                kind,
-                ConnectionUrl::new(url),
-                migrations,
-                rollbacks,
-            ),
+            name.to_string(),
+            DatabaseConfig::plain(name, kind, ConnectionUrl::new(url), migrations, rollbacks),
         );
         Ok(Config {
             databases,

@@ -103,6 +103,15 @@ pub fn postgres_url(url: &str) -> std::result::Result<(), String> {
     if get("sslcert").is_some() != get("sslkey").is_some() {
         return Err("sslcert and sslkey go together: give both or neither".to_string());
     }
+    let needs_tls = matches!(mode, Some("require" | "verify-ca" | "verify-full"))
+        || (mode.is_none() && get("sslrootcert") == Some("system"));
+    if needs_tls && !cfg!(feature = "tls-rustls") {
+        return Err(
+            "this URL asks for TLS, which this build of strata leaves out: enable the cargo \
+             feature \"tls-rustls\""
+                .to_string(),
+        );
+    }
     Ok(())
 }
 

@@ -10,12 +10,47 @@
 //! - [`scheduler`]: one run, a loop, or a task inside a service.
 
 pub mod calendar;
+#[cfg(feature = "postgres")]
 pub mod health;
 pub mod plan;
 pub mod policy;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "postgres")]
 pub mod scheduler;
 
 pub use calendar::Interval;
 pub use plan::{Action, Observed, TablePlan};
 pub use policy::{Policy, Retention, RetentionMode};
+
+/// What stands in for [`scheduler::Maintenance`] in a build without
+/// PostgreSQL: no database can have partition policies, so there is
+/// nothing to observe or plan.
+#[cfg(not(feature = "postgres"))]
+#[derive(Debug, Clone)]
+pub struct Unmaintained;
+
+#[cfg(not(feature = "postgres"))]
+impl Unmaintained {
+    /// Checks the policies (a policy names a database of kind postgres,
+    /// which this build refuses anyway).
+    pub fn new(config: &crate::config::Config, _only: &[String]) -> crate::error::Result<Self> {
+        policy::policies(config)?;
+        Ok(Unmaintained)
+    }
+
+    /// Nothing to configure.
+    pub fn with_options(self, _options: crate::engine::Options) -> Self {
+        self
+    }
+
+    /// No policies.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        std::iter::empty()
+    }
+
+    /// No partitioned tables.
+    pub async fn observe(&self) -> crate::error::Result<Vec<Observed>> {
+        Ok(Vec::new())
+    }
+}

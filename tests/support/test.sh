@@ -24,3 +24,7 @@ export INSTA_UPDATE=no  # an unreviewed snapshot change fails the run
 cargo build --workspace --all-targets --locked
 cargo test --locked --workspace --all-targets --no-fail-fast
 cargo test --locked --workspace --doc
+# The feature subsets (each kind alone, a PostgreSQL-only service): no
+# server needed, so the servers are stopped first to free the machine.
+es_stop; neo4j_stop; pg_stop
+bash tests/support/features.sh

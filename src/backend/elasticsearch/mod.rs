@@ -71,6 +71,8 @@ pub struct ElasticsearchBackend {
     history: String,
     lock: LeasedLock<LockStore>,
     has_reindex: Option<bool>,
+    /// Recorded as who applied each migration.
+    pub(crate) applied_by: String,
 }
 
 impl ElasticsearchBackend {
@@ -155,6 +157,7 @@ impl ElasticsearchBackend {
             conn,
             history: db.history_table.clone(),
             has_reindex: None,
+            applied_by: crate::history::this_process(),
         })
     }
 
@@ -219,14 +222,20 @@ impl ElasticsearchBackend {
 impl Stepwise<Operation> for ElasticsearchBackend {
     async fn mark_started(&mut self, step: &Step) -> Result<()> {
         match step.action {
-            Action::Apply => self.write_record(&step.record(false, 0)).await,
+            Action::Apply => {
+                self.write_record(&step.record(false, 0, &self.applied_by))
+                    .await
+            }
             Action::Revert => self.set_success(step.version, false).await,
         }
     }
 
     async fn mark_finished(&mut self, step: &Step, ms: i64) -> Result<()> {
         match step.action {
-            Action::Apply => self.write_record(&step.record(true, ms)).await,
+            Action::Apply => {
+                self.write_record(&step.record(true, ms, &self.applied_by))
+                    .await
+            }
             Action::Revert => self.remove(step.version).await,
         }
     }
@@ -319,10 +328,30 @@ impl Backend for ElasticsearchBackend {
                         "applied_at": { "type": "date" },
                         "execution_time_ms": { "type": "long" },
                         "success": { "type": "boolean" },
+                        "applied_by": { "type": "keyword" },
                     }},
                 }),
             )
+            .await?;
+        // A history index made before strata recorded who applied each
+        // version gains the field (the mapping is strict).
+        self.conn
+            .ok(self
+                .conn
+                .client
+                .indices()
+                .put_mapping(elasticsearch::indices::IndicesPutMappingParts::Index(&[
+                    &self.history,
+                ]))
+                .body(json!({ "properties": { "applied_by": { "type": "keyword" } } }))
+                .send()
+                .await)
             .await
+            .map(|_| ())
+            .map_err(|f| {
+                self.conn
+                    .db_error("adding applied_by to the history index", f)
+            })
     }
 
     async fn lock(&mut self, timeout: Duration, wait: &mut LockWait<'_>) -> Result<()> {
@@ -348,7 +377,11 @@ impl Backend for ElasticsearchBackend {
     }
 
     async fn upsert(&mut self, record: &Record) -> Result<()> {
-        self.write_record(record).await
+        let mut record = record.clone();
+        if record.applied_by.is_empty() {
+            record.applied_by = self.applied_by.clone();
+        }
+        self.write_record(&record).await
     }
 
     async fn remove(&mut self, version: u64) -> Result<()> {

@@ -37,7 +37,7 @@ use crate::split::{line_col_of_char, split_sql};
 use crate::step::{Action, Step};
 
 /// version, name, checksum, applied_at, execution_time_ms, success
-type HistoryRow = (i64, String, String, DateTime<Utc>, i32, bool);
+type HistoryRow = (i64, String, String, DateTime<Utc>, i32, bool, String);
 /// pid, application_name, client address, backend_start
 type HolderRow = (i32, String, String, DateTime<Utc>);
 
@@ -59,6 +59,8 @@ pub struct PostgresBackend {
     options: PgConnectOptions,
     /// The server process of this session, once known (read with the lock).
     pid: Option<i32>,
+    /// Recorded as who applied each migration.
+    pub(crate) applied_by: String,
 }
 
 /// Cancels the statement a session is running (`pg_cancel_backend`), from
@@ -233,6 +235,7 @@ impl PostgresBackend {
         Ok(PostgresBackend {
             options,
             pid: None,
+            applied_by: crate::history::this_process(),
             conn,
             database: db.name.clone(),
             url: db.url.clone(),
@@ -437,20 +440,19 @@ impl PostgresBackend {
         let elapsed = started.elapsed().as_millis() as i64;
         // Recorded only if this is still the transaction strata opened.
         let record = match step.action {
-            Action::Apply => {
-                sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO {} (version, name, checksum, execution_time_ms, success) \
-                 SELECT $1, $2, $3, $4, true WHERE txid_current_if_assigned() = $5",
-                    self.table
-                )))
-                .bind(step.version as i64)
-                .bind(&step.description)
-                .bind(&step.checksum)
-                .bind(elapsed.min(i32::MAX as i64) as i32)
-                .bind(xid)
-                .execute(&mut self.conn)
-                .await
-            }
+            Action::Apply => sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO {} (version, name, checksum, execution_time_ms, success, applied_by) \
+                 SELECT $1, $2, $3, $4, true, $6 WHERE txid_current_if_assigned() = $5",
+                self.table
+            )))
+            .bind(step.version as i64)
+            .bind(&step.description)
+            .bind(&step.checksum)
+            .bind(elapsed.min(i32::MAX as i64) as i32)
+            .bind(xid)
+            .bind(&self.applied_by)
+            .execute(&mut self.conn)
+            .await,
             Action::Revert => {
                 sqlx::query(AssertSqlSafe(format!(
                     "DELETE FROM {} WHERE version = $1 AND txid_current_if_assigned() = $2",
@@ -542,12 +544,13 @@ impl Stepwise<(usize, String)> for PostgresBackend {
         self.create_pending_history().await?;
         let mark = match step.action {
             Action::Apply => sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO {} (version, name, checksum, execution_time_ms, success) VALUES ($1, $2, $3, 0, false)",
+                "INSERT INTO {} (version, name, checksum, execution_time_ms, success, applied_by) VALUES ($1, $2, $3, 0, false, $4)",
                 self.table
             )))
             .bind(step.version as i64)
             .bind(&step.description)
             .bind(&step.checksum)
+            .bind(&self.applied_by)
             .execute(&mut self.conn)
             .await,
             Action::Revert => {
@@ -610,24 +613,25 @@ impl Stepwise<(usize, String)> for PostgresBackend {
 
 impl Backend for PostgresBackend {
     async fn applied(&mut self) -> Result<Vec<Record>> {
-        let rows: std::result::Result<Vec<HistoryRow>, _> =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT version, name, checksum, applied_at, execution_time_ms, success FROM {} ORDER BY version",
-                self.table
-            )))
-            .fetch_all(&mut self.conn)
-            .await;
+        let rows: std::result::Result<Vec<HistoryRow>, _> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT version, name, checksum, applied_at, execution_time_ms, success, \
+                        coalesce(to_jsonb(h) ->> 'applied_by', '') FROM {} h ORDER BY version",
+            self.table
+        )))
+        .fetch_all(&mut self.conn)
+        .await;
         match rows {
             Ok(rows) => Ok(rows
                 .into_iter()
                 .map(
-                    |(version, name, checksum, applied_at, ms, success)| Record {
+                    |(version, name, checksum, applied_at, ms, success, applied_by)| Record {
                         version: version as u64,
                         name,
                         checksum: checksum.trim_end().to_string(),
                         applied_at,
                         execution_time_ms: ms as i64,
                         success,
+                        applied_by,
                     },
                 )
                 .collect()),
@@ -737,11 +741,11 @@ impl Backend for PostgresBackend {
     async fn upsert(&mut self, record: &Record) -> Result<()> {
         self.create_pending_history().await?;
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {} (version, name, checksum, applied_at, execution_time_ms, success) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO {} (version, name, checksum, applied_at, execution_time_ms, success, applied_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, \
                applied_at = EXCLUDED.applied_at, execution_time_ms = EXCLUDED.execution_time_ms, \
-               success = EXCLUDED.success",
+               success = EXCLUDED.success, applied_by = EXCLUDED.applied_by",
             self.table
         )))
         .bind(record.version as i64)
@@ -750,6 +754,11 @@ impl Backend for PostgresBackend {
         .bind(record.applied_at)
         .bind(record.execution_time_ms.min(i32::MAX as i64) as i32)
         .bind(record.success)
+        .bind(if record.applied_by.is_empty() {
+            &self.applied_by
+        } else {
+            &record.applied_by
+        })
         .execute(&mut self.conn)
         .await
         .map(|_| ())

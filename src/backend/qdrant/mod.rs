@@ -89,6 +89,8 @@ pub struct QdrantBackend {
     url: ConnectionUrl,
     history: String,
     lock: LeasedLock<LockStore>,
+    /// Recorded as who applied each migration.
+    pub(crate) applied_by: String,
 }
 
 fn point_id(n: u64) -> pb::PointId {
@@ -205,6 +207,7 @@ impl QdrantBackend {
             url: db.url.clone(),
             history: db.history_table.clone(),
             lock,
+            applied_by: crate::history::this_process(),
         })
     }
 
@@ -431,7 +434,10 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 impl Stepwise<Operation> for QdrantBackend {
     async fn mark_started(&mut self, step: &Step) -> Result<()> {
         match step.action {
-            Action::Apply => self.write_record(&step.record(false, 0)).await,
+            Action::Apply => {
+                self.write_record(&step.record(false, 0, &self.applied_by))
+                    .await
+            }
             // Only the flag: the step carries the rollback file's checksum,
             // not the migration's.
             Action::Revert => self.set_success(step.version, false).await,
@@ -440,7 +446,10 @@ impl Stepwise<Operation> for QdrantBackend {
 
     async fn mark_finished(&mut self, step: &Step, ms: i64) -> Result<()> {
         match step.action {
-            Action::Apply => self.write_record(&step.record(true, ms)).await,
+            Action::Apply => {
+                self.write_record(&step.record(true, ms, &self.applied_by))
+                    .await
+            }
             Action::Revert => self.remove(step.version).await,
         }
     }
@@ -551,7 +560,11 @@ impl Backend for QdrantBackend {
     }
 
     async fn upsert(&mut self, record: &Record) -> Result<()> {
-        self.write_record(record).await
+        let mut record = record.clone();
+        if record.applied_by.is_empty() {
+            record.applied_by = self.applied_by.clone();
+        }
+        self.write_record(&record).await
     }
 
     async fn remove(&mut self, version: u64) -> Result<()> {
