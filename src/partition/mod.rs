@@ -39,8 +39,8 @@ impl Unmaintained {
         Ok(Unmaintained)
     }
 
-    /// Nothing to configure.
-    pub fn with_options(self, _options: crate::engine::Options) -> Self {
+    /// Nothing to configure (any options are ignored).
+    pub fn with_options<O>(self, _options: O) -> Self {
         self
     }
 
