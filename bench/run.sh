@@ -17,78 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}
 RUNS=${2:-3}
-SQLX_VERSION=0.9.0
-REFINERY_VERSION=0.10.0
-DBMATE_VERSION=2.36.0
-# The newest Flyway whose command-line bundle (with its own JRE and curated
-# libraries) is on Maven Central; later releases there miss dependencies.
-FLYWAY_VERSION=10.21.0
-TOOLS="${STRATA_CACHE_DIR:-$HOME/.cache/strata}/bench"
-mkdir -p "$TOOLS"
-log="$TOOLS/install.log"
-
-sudo=""
-[ "$(id -u)" = 0 ] || sudo="sudo -n"
-
-# Each installer prints the command to run, or "unavailable: <why>".
-install_sqlx() {
-  local bin="$TOOLS/sqlx-$SQLX_VERSION/bin/sqlx"
-  if [ ! -x "$bin" ]; then
-    echo "installing sqlx-cli $SQLX_VERSION from crates.io (once; a few minutes)" >&2
-    cargo install -q sqlx-cli --version "$SQLX_VERSION" --locked --no-default-features \
-      --features postgres,rustls --root "$TOOLS/sqlx-$SQLX_VERSION" >>"$log" 2>&1 \
-      || { echo "unavailable: cargo install sqlx-cli failed (see $log)"; return; }
-  fi
-  echo "$bin"
-}
-
-install_refinery() {
-  local bin="$TOOLS/refinery-$REFINERY_VERSION/bin/refinery"
-  if [ ! -x "$bin" ]; then
-    echo "installing refinery_cli $REFINERY_VERSION from crates.io (once; a few minutes)" >&2
-    if ! dpkg -s libssl-dev pkg-config >/dev/null 2>&1; then
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libssl-dev pkg-config >>"$log" 2>&1 || true
-    fi
-    cargo install -q refinery_cli --version "$REFINERY_VERSION" --locked --no-default-features \
-      --features postgresql --root "$TOOLS/refinery-$REFINERY_VERSION" >>"$log" 2>&1 \
-      || { echo "unavailable: cargo install refinery_cli failed (see $log)"; return; }
-  fi
-  echo "$bin"
-}
-
-install_dbmate() {
-  local dir="$TOOLS/dbmate-$DBMATE_VERSION"
-  # The npm package's native binary, run directly: `npx dbmate` would add
-  # Node's start-up to every run.
-  local bin="$dir/node_modules/@dbmate/linux-x64/bin/dbmate"
-  if [ ! -x "$bin" ]; then
-    echo "installing dbmate $DBMATE_VERSION from npm (once)" >&2
-    command -v npm >/dev/null || { echo "unavailable: npm is not installed"; return; }
-    npm install --silent --prefix "$dir" "dbmate@$DBMATE_VERSION" >>"$log" 2>&1 \
-      || { echo "unavailable: npm install dbmate failed (see $log)"; return; }
-  fi
-  [ -x "$bin" ] || { echo "unavailable: the dbmate npm package has no linux-x64 binary here"; return; }
-  echo "$bin"
-}
-
-install_flyway() {
-  local dir="$TOOLS/flyway-$FLYWAY_VERSION"
-  local bin="$dir/flyway-$FLYWAY_VERSION/flyway"
-  if [ ! -x "$bin" ]; then
-    echo "fetching Flyway $FLYWAY_VERSION (linux-x64 bundle, about 240 MB) from Maven Central (once)" >&2
-    command -v mvn >/dev/null || { echo "unavailable: fetching Flyway needs mvn"; return; }
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
-      -Dartifact="org.flywaydb:flyway-commandline:$FLYWAY_VERSION:tar.gz:linux-x64" \
-      -DoutputDirectory="$dir" >>"$log" 2>&1 \
-      || { echo "unavailable: fetching Flyway from Maven Central failed (see $log)"; return; }
-    tar -xzf "$dir/flyway-commandline-$FLYWAY_VERSION-linux-x64.tar.gz" -C "$dir" \
-      && rm -f "$dir/flyway-commandline-$FLYWAY_VERSION-linux-x64.tar.gz" \
-      || { echo "unavailable: unpacking Flyway failed"; return; }
-  fi
-  echo "$bin"
-}
+# shellcheck source=tests/support/tools.sh
+source tests/support/tools.sh
 
 # shellcheck source=tests/support/pg.sh
 source tests/support/pg.sh

@@ -270,6 +270,20 @@ fn read_dir(dir: &Path, ext: &str) -> Result<Vec<SourceFile>> {
         .collect()
 }
 
+/// Writes a new file, never replacing one: `new` and `import` add files
+/// beside a person's own and must not overwrite any.
+pub fn create_new(path: &Path, text: &str) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 #[cfg(all(test, feature = "postgres"))]
 mod tests {
     use super::*;

@@ -39,7 +39,16 @@ pub struct Options {
     /// Recorded as who applied each migration (default: host name and
     /// process id).
     pub applied_by: String,
+    /// How many databases to look at and run at once (at least 1; never
+    /// more than there are databases).
+    pub jobs: usize,
+    /// After a database fails, start the ones not yet started anyway
+    /// (default: stop starting new ones; those running finish).
+    pub keep_going: bool,
 }
+
+/// Databases worked on at once unless told otherwise.
+pub const DEFAULT_JOBS: usize = 8;
 
 impl Default for Options {
     fn default() -> Self {
@@ -50,6 +59,8 @@ impl Default for Options {
             stop_timeout: Duration::from_secs(30),
             observer: Observer::default(),
             applied_by: crate::history::this_process(),
+            jobs: DEFAULT_JOBS,
+            keep_going: false,
         }
     }
 }
@@ -649,6 +660,29 @@ pub async fn baseline(
     version: u64,
     options: &Options,
 ) -> Result<Vec<u64>> {
+    record_as_applied(target, backend, options, "baseline", async |_| {
+        Ok(target
+            .catalog
+            .migrations
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| *v <= version)
+            .collect())
+    })
+    .await
+}
+
+/// Records the versions `choose` picks (it may read the database, under
+/// the lock) as applied, without running them, on a database that has no
+/// history yet; each record carries its file's checksum. `how` ends up in
+/// each record's `applied_by`.
+pub async fn record_as_applied(
+    target: &Target,
+    backend: &mut AnyBackend,
+    options: &Options,
+    how: &str,
+    choose: impl AsyncFnOnce(&mut AnyBackend) -> Result<Vec<u64>>,
+) -> Result<Vec<u64>> {
     locked(&target.config.name, backend, options, async |backend| {
         backend.ensure_history().await?;
         let history = backend.applied().await?;
@@ -659,8 +693,14 @@ pub async fn baseline(
                 history.len()
             )));
         }
+        let versions = choose(backend).await?;
         let mut recorded = Vec::new();
-        for m in target.catalog.migrations.iter().filter(|m| m.version <= version) {
+        for m in target
+            .catalog
+            .migrations
+            .iter()
+            .filter(|m| versions.contains(&m.version))
+        {
             backend
                 .upsert(&Record {
                     version: m.version,
@@ -669,7 +709,7 @@ pub async fn baseline(
                     applied_at: chrono::Utc::now(),
                     execution_time_ms: 0,
                     success: true,
-                    applied_by: format!("{} (baseline)", options.applied_by),
+                    applied_by: format!("{} ({how})", options.applied_by),
                 })
                 .await?;
             recorded.push(m.version);

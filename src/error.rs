@@ -180,6 +180,28 @@ pub enum Error {
     #[error("{0}")]
     Step(Box<StepFailure>),
 
+    /// Several databases of one run failed (or were not started after a
+    /// failure); the others completed. Each error is kept.
+    #[error(
+        "{} of {total} databases failed ({}){}\n{}",
+        failed.len(),
+        failed.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>().join(", "),
+        if not_started.is_empty() {
+            String::new()
+        } else {
+            format!("; {} not started", not_started.len())
+        },
+        failed.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("\n")
+    )]
+    Databases {
+        /// How many databases the run had.
+        total: usize,
+        /// Each failed database with its error, in name order.
+        failed: Vec<(String, Box<Error>)>,
+        /// Databases never started because of an earlier failure.
+        not_started: Vec<String>,
+    },
+
     /// Any other server or driver failure outside a migration file.
     #[error("database {database}: {message}")]
     Database {
@@ -200,6 +222,11 @@ impl Error {
             Error::Refused { .. } => EXIT_REFUSED,
             Error::Stopped { signal, .. } => signal.exit_code(),
             Error::Partial { error, .. } => error.exit_code(),
+            Error::Databases { failed, .. } => failed
+                .iter()
+                .map(|(_, e)| e.exit_code())
+                .max()
+                .unwrap_or(EXIT_FAILED),
             Error::Connect { .. }
             | Error::LockTimeout { .. }
             | Error::LockLost { .. }

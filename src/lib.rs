@@ -40,6 +40,7 @@
 
 // Vocabulary: leaves every layer may use.
 pub mod error;
+pub mod finding;
 pub mod history;
 pub mod kind;
 pub mod names;
@@ -52,6 +53,7 @@ pub mod step;
 pub mod catalog;
 pub mod config;
 pub mod embed;
+pub mod lint;
 pub mod operations;
 // Pure decisions.
 pub mod plan;
@@ -59,7 +61,10 @@ pub mod status;
 // Talking to servers, and running plans on them.
 pub mod backend;
 pub mod engine;
+pub mod groups;
+pub mod import;
 pub mod partition;
+pub mod summary;
 // The front door and what it prints.
 pub mod migrator;
 pub mod render;
@@ -78,6 +83,7 @@ pub use plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, UpTar
 pub use status::Status;
 /// Compiles every migration and rollback folder into the binary; see [`embed`](mod@embed).
 pub use strata_macros::embed;
+pub use summary::{Outcome, Summary};
 
 #[cfg(all(test, feature = "postgres"))]
 mod send_checks {

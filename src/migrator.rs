@@ -12,17 +12,35 @@ use chrono::{DateTime, Utc};
 
 use crate::backend::{self, AnyBackend, Backend};
 use crate::catalog::Catalog;
+use crate::config::validate_history_table;
 use crate::config::{Config, DatabaseConfig};
 use crate::embed::Embedded;
 use crate::engine::{self, Options, RepairChange, Report, StopHandle, Target};
 use crate::error::{Error, Result};
+use crate::finding::{Finding, Level};
+use crate::import::{ForeignRow, MAPPING_FILE, Tool, adopted_versions, history_query};
+use crate::lint::{self, LintSettings, TableSize};
 #[cfg(not(feature = "postgres"))]
 use crate::partition::Unmaintained as Maintenance;
 use crate::partition::plan::plan_observed;
 #[cfg(feature = "postgres")]
 use crate::partition::scheduler::Maintenance;
 use crate::plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, UpTarget};
+use crate::script::TransactionMode;
 use crate::status::{self, DatabaseStatus, Status};
+use crate::step::Action;
+use crate::summary::{DatabaseOutcome, Outcome, Summary};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::stream::{self, StreamExt};
+
+/// A database after phase 2: whether it has work, and its connection when
+/// kept for phase 3.
+struct Looked {
+    backend: Option<AnyBackend>,
+    work: bool,
+}
 
 /// Migrates a set of databases. Build it once; every call connects afresh.
 #[derive(Debug, Clone)]
@@ -31,6 +49,7 @@ pub struct Migrator {
     options: Options,
     maintenance: Maintenance,
     validate_only: bool,
+    lint: LintSettings,
 }
 
 impl Migrator {
@@ -80,9 +99,13 @@ impl Migrator {
             .collect::<Result<Vec<_>>>()?;
         Ok(Migrator {
             targets,
-            options: Options::default(),
+            options: Options {
+                jobs: config.jobs.unwrap_or(engine::DEFAULT_JOBS),
+                ..Options::default()
+            },
             maintenance: Maintenance::new(config, only)?,
             validate_only: false,
+            lint: config.lint.clone(),
         })
     }
 
@@ -91,6 +114,16 @@ impl Migrator {
         self.maintenance = self.maintenance.with_options(options.clone());
         self.options = options;
         self
+    }
+
+    /// Works on at most `jobs` databases at once (default: the config's
+    /// `jobs`, else 8).
+    pub fn with_jobs(self, jobs: usize) -> Migrator {
+        let options = Options {
+            jobs: jobs.max(1),
+            ..self.options.clone()
+        };
+        self.with_options(options)
     }
 
     /// Records `who` as having applied each migration (default: the host
@@ -143,23 +176,29 @@ impl Migrator {
         &self.targets
     }
 
-    async fn connect_all(&self) -> Result<Vec<AnyBackend>> {
-        let mut backends = Vec::with_capacity(self.targets.len());
-        for t in &self.targets {
-            backends.push(self.connect(&t.config).await?);
-        }
-        Ok(backends)
+    /// How many databases are worked on at once.
+    fn jobs(&self) -> usize {
+        self.options.jobs.clamp(1, self.targets.len().max(1))
     }
 
-    async fn close_all(backends: Vec<AnyBackend>) {
-        for b in backends {
-            let _ = b.close().await;
-        }
+    /// `f` for every database, at most [`jobs`](Self::jobs) at a time; the
+    /// results in database (name) order.
+    async fn each<'a, T, Fut>(&'a self, f: impl Fn(&'a Target) -> Fut) -> Vec<T>
+    where
+        Fut: std::future::Future<Output = T> + Send + 'a,
+    {
+        // Boxed into a list first: a stream over a closure's futures would
+        // make the caller's future not provably `Send` (rust-lang/rust#102211).
+        let futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>> =
+            self.targets.iter().map(|t| Box::pin(f(t)) as _).collect();
+        stream::iter(futures).buffered(self.jobs()).collect().await
     }
 
     /// Applies every pending migration of every database (in
     /// [`validate_only`](Self::validate_only) mode: checks that none is
-    /// pending and applies nothing).
+    /// pending and applies nothing). One failing database does not stop
+    /// those already running; see [`run_each`](Self::run_each) for each
+    /// database's outcome.
     pub async fn up(&self) -> Result<Vec<Report>> {
         if self.validate_only {
             self.validate(Pending::Refuse, OutOfOrder::Refuse).await?;
@@ -177,56 +216,172 @@ impl Migrator {
         self.run(Command::Down { to }).await
     }
 
-    /// Runs `up` or `down` (a `validate` command only checks).
+    /// Runs `up` or `down` (a `validate` command only checks): every
+    /// report, or the failure ([`Error::Databases`] when several failed).
     pub async fn run(&self, command: Command) -> Result<Vec<Report>> {
-        let mut backends = self.connect_all().await?;
-        let result = self.run_connected(&mut backends, command).await;
-        Self::close_all(backends).await;
-        result
+        self.run_each(command).await?.into_result()
     }
 
-    async fn run_connected(
-        &self,
-        backends: &mut [AnyBackend],
-        command: Command,
-    ) -> Result<Vec<Report>> {
-        // Phase 2: look everywhere before touching anything.
-        let mut work = Vec::new();
-        for (target, backend) in self.targets.iter().zip(backends.iter_mut()) {
-            let history = backend.applied().await?;
-            let planned = target.plan(&history, command);
-            if let Ok(plan) = &planned
-                && let Err(refused) = engine::check(target, backend, plan).await
-            {
-                // Refuse what the server would refuse half-way, before
-                // anything changes anywhere, unless the check may have seen
-                // another runner's work in progress: runners record a
-                // version (dirty) before its first operation, so a history
-                // that changed since the read above means one is at work.
-                // The locked phase then re-plans and checks again.
-                if backend.applied().await? == history {
-                    return Err(refused);
+    /// Runs `up` or `down` on every database and says how each ended.
+    ///
+    /// First every database is looked at (connect, read the history, plan,
+    /// check), at most `jobs` at a time; if any is refused or unreachable,
+    /// nothing runs anywhere and that is the `Err`. Then the databases with
+    /// work run, at most `jobs` at a time, each under its own lock: one
+    /// failing does not stop the others already running, and no new one
+    /// starts after a failure unless `keep_going`.
+    pub async fn run_each(&self, command: Command) -> Result<Summary> {
+        // Connections are kept from the look to the run when they all fit
+        // in the job limit; otherwise each run connects again, so no more
+        // than `jobs` connections are ever open.
+        let keep = self.targets.len() <= self.jobs();
+        let looked = self.each(|t| self.look(t, command, keep)).await;
+        let mut ready = Vec::new();
+        let mut refused = Vec::new();
+        for (target, l) in self.targets.iter().zip(looked) {
+            match l {
+                Ok(l) => ready.push(l),
+                Err(e) => refused.push((target.config.name.clone(), Box::new(e))),
+            }
+        }
+        if !refused.is_empty() {
+            for l in ready {
+                if let Some(b) = l.backend {
+                    let _ = b.close().await;
                 }
             }
-            if engine::nothing_to_do(&planned) || matches!(command, Command::Validate { .. }) {
-                planned?;
-                continue;
-            }
-            if planned.is_err() && !engine::may_be_in_progress(&planned) {
-                planned?;
-            }
-            work.push(target.config.name.clone());
+            return Err(match refused.len() {
+                1 => *refused.pop().expect("one").1,
+                _ => Error::Databases {
+                    total: self.targets.len(),
+                    failed: refused,
+                    not_started: Vec::new(),
+                },
+            });
         }
-        // Phase 3: run, database by database, in name order.
-        let mut reports = Vec::new();
-        for (target, backend) in self.targets.iter().zip(backends.iter_mut()) {
-            if work.contains(&target.config.name) {
-                reports.push(engine::execute(target, backend, command, &self.options).await?);
-            } else {
-                reports.push(target.nothing_done());
+        let failed = AtomicBool::new(false);
+        let slots: Vec<std::sync::Mutex<Option<Looked>>> = ready
+            .into_iter()
+            .map(|l| std::sync::Mutex::new(Some(l)))
+            .collect();
+        let slots = &slots;
+        let failed = &failed;
+        let outcomes = self
+            .each(|target| async move {
+                let index = self
+                    .targets
+                    .iter()
+                    .position(|t| std::ptr::eq(t, target))
+                    .expect("a target of this migrator");
+                let looked = slots[index].lock().expect("not poisoned").take();
+                self.execute(target, looked, command, failed).await
+            })
+            .await;
+        Ok(Summary {
+            databases: self
+                .targets
+                .iter()
+                .zip(outcomes)
+                .map(|(t, outcome)| DatabaseOutcome {
+                    database: t.config.name.clone(),
+                    kind: t.config.kind,
+                    outcome,
+                })
+                .collect(),
+        })
+    }
+
+    /// Phase 2 for one database: connect, read, plan, check. `Ok` says
+    /// whether it has work (keeping the connection when `keep`).
+    async fn look(&self, target: &Target, command: Command, keep: bool) -> Result<Looked> {
+        let mut backend = self.connect(&target.config).await?;
+        let work = self.has_work(target, &mut backend, command).await;
+        match work {
+            Ok(true) if keep => Ok(Looked {
+                backend: Some(backend),
+                work: true,
+            }),
+            other => {
+                let _ = backend.close().await;
+                other.map(|work| Looked {
+                    backend: None,
+                    work,
+                })
             }
         }
-        Ok(reports)
+    }
+
+    async fn has_work(
+        &self,
+        target: &Target,
+        backend: &mut AnyBackend,
+        command: Command,
+    ) -> Result<bool> {
+        let history = backend.applied().await?;
+        let planned = target.plan(&history, command);
+        if let Ok(plan) = &planned
+            && let Err(refused) = engine::check(target, backend, plan).await
+        {
+            // Refuse what the server would refuse half-way, before
+            // anything changes anywhere, unless the check may have seen
+            // another runner's work in progress: runners record a
+            // version (dirty) before its first operation, so a history
+            // that changed since the read above means one is at work.
+            // The locked phase then re-plans and checks again.
+            if backend.applied().await? == history {
+                return Err(refused);
+            }
+        }
+        if engine::nothing_to_do(&planned) || matches!(command, Command::Validate { .. }) {
+            planned?;
+            return Ok(false);
+        }
+        if planned.is_err() && !engine::may_be_in_progress(&planned) {
+            planned?;
+        }
+        Ok(true)
+    }
+
+    /// Phase 3 for one database: lock, re-plan, run, unlock.
+    async fn execute(
+        &self,
+        target: &Target,
+        looked: Option<Looked>,
+        command: Command,
+        failed: &AtomicBool,
+    ) -> Outcome {
+        let Some(Looked {
+            backend,
+            work: true,
+        }) = looked
+        else {
+            return Outcome::Done(target.nothing_done());
+        };
+        if failed.load(Ordering::SeqCst) && !self.options.keep_going {
+            if let Some(b) = backend {
+                let _ = b.close().await;
+            }
+            return Outcome::NotStarted;
+        }
+        let mut backend = match backend {
+            Some(b) => b,
+            None => match self.connect(&target.config).await {
+                Ok(b) => b,
+                Err(e) => {
+                    failed.store(true, Ordering::SeqCst);
+                    return Outcome::Failed(e);
+                }
+            },
+        };
+        let result = engine::execute(target, &mut backend, command, &self.options).await;
+        let _ = backend.close().await;
+        match result {
+            Ok(report) => Outcome::Done(report),
+            Err(e) => {
+                failed.store(true, Ordering::SeqCst);
+                Outcome::Failed(e)
+            }
+        }
     }
 
     /// Checks files against every history; runs nothing.
@@ -241,28 +396,23 @@ impl Migrator {
 
     /// What `command` would do to each database now. Read-only, no lock.
     pub async fn plan(&self, command: Command) -> Result<Vec<Plan>> {
-        let mut backends = self.connect_all().await?;
-        let mut plans = Vec::new();
-        let mut result = Ok(());
-        for (target, backend) in self.targets.iter().zip(backends.iter_mut()) {
-            let planned = match backend.applied().await {
-                Ok(history) => target.plan(&history, command),
-                Err(e) => Err(e),
-            };
-            let checked = match planned {
-                Ok(p) => engine::check(target, backend, &p).await.map(|()| p),
-                Err(e) => Err(e),
-            };
-            match checked {
-                Ok(p) => plans.push(p),
-                Err(e) => {
-                    result = Err(e);
-                    break;
+        let planned = self
+            .each(|target| async move {
+                let mut backend = self.connect(&target.config).await?;
+                let plan = async {
+                    let history = backend.applied().await?;
+                    let mut plan = target.plan(&history, command)?;
+                    engine::check(target, &mut backend, &plan).await?;
+                    self.add_findings(target, &mut plan, Some(&mut backend), None)
+                        .await?;
+                    Ok(plan)
                 }
-            }
-        }
-        Self::close_all(backends).await;
-        result.map(|()| plans)
+                .await;
+                let _ = backend.close().await;
+                plan
+            })
+            .await;
+        planned.into_iter().collect()
     }
 
     /// What `command` would do to each database now, then partition
@@ -314,7 +464,13 @@ impl Migrator {
                 )));
             }
             let history: Vec<_> = db.migrations.iter().filter_map(|r| r.record()).collect();
-            databases.push(target.plan(&history, command)?);
+            let mut plan = target.plan(&history, command)?;
+            let findings = self.step_findings(target, &plan);
+            for (step, mut found) in plan.steps.iter_mut().zip(findings) {
+                lint::grade(&mut found, &db.tables, &self.lint);
+                step.findings = found;
+            }
+            databases.push(plan);
         }
         Ok(DeployPlan {
             databases,
@@ -341,15 +497,28 @@ impl Migrator {
     /// Every version of every database with its state, and what the catalog
     /// shows of each partitioned parent. Read-only, no lock.
     pub async fn status(&self) -> Result<Status> {
+        let histories = self
+            .each(|target| async move {
+                let mut backend = self.connect(&target.config).await?;
+                let looked = async {
+                    let history = backend.applied().await?;
+                    // Sizes for offline plans' findings (PostgreSQL).
+                    let tables = backend.table_sizes(&[]).await?;
+                    Ok::<_, Error>((history, tables))
+                }
+                .await;
+                let _ = backend.close().await;
+                looked
+            })
+            .await;
         let mut databases = Vec::new();
-        for target in &self.targets {
-            let mut backend = self.connect(&target.config).await?;
-            let history = backend.applied().await;
-            let _ = backend.close().await;
+        for (target, looked) in self.targets.iter().zip(histories) {
+            let (history, tables) = looked?;
             databases.push(DatabaseStatus {
                 name: target.config.name.clone(),
                 kind: target.config.kind,
-                migrations: status::status(&target.catalog, &history?),
+                migrations: status::status(&target.catalog, &history),
+                tables,
             });
         }
         Ok(Status {
@@ -400,4 +569,194 @@ impl Migrator {
         }
         Ok(out)
     }
+
+    /// The findings of each step of `plan`, before sizes: PostgreSQL files
+    /// are linted (squawk's rules and strata's lock table); other kinds
+    /// have none yet.
+    fn step_findings(&self, target: &Target, plan: &Plan) -> Vec<Vec<Finding>> {
+        let mut created = std::collections::BTreeSet::new();
+        plan.steps
+            .iter()
+            .map(|step| {
+                if target.config.kind != crate::kind::Kind::Postgres {
+                    return Vec::new();
+                }
+                let Some(m) = target.catalog.get(step.version) else {
+                    return Vec::new();
+                };
+                let script = match step.action {
+                    Action::Apply => &m.script,
+                    Action::Revert => match &m.rollback {
+                        Some(rb) => rb,
+                        None => return Vec::new(),
+                    },
+                };
+                lint::lint_sql(
+                    &step.file,
+                    &script.content,
+                    script.mode == TransactionMode::Transaction,
+                    None,
+                    &mut created,
+                )
+            })
+            .collect()
+    }
+
+    /// Adds each step's findings to `plan`, graded by the sizes of the
+    /// tables they name: asked of `backend` when connected, else taken
+    /// from `recorded`.
+    async fn add_findings(
+        &self,
+        target: &Target,
+        plan: &mut Plan,
+        backend: Option<&mut AnyBackend>,
+        recorded: Option<&std::collections::BTreeMap<String, TableSize>>,
+    ) -> Result<()> {
+        let mut found = self.step_findings(target, plan);
+        let tables: Vec<String> = found.iter().flat_map(|f| lint::tables(f)).collect();
+        let sizes = match (backend, recorded) {
+            (Some(b), _) if !tables.is_empty() => b.table_sizes(&tables).await?,
+            (_, Some(r)) => r.clone(),
+            _ => Default::default(),
+        };
+        for (step, f) in plan.steps.iter_mut().zip(found.iter_mut()) {
+            lint::grade(f, &sizes, &self.lint);
+            step.findings = std::mem::take(f);
+        }
+        Ok(())
+    }
+
+    /// `migrate lint`: the findings of every pending file (connected, with
+    /// the tables' live sizes), or with `all` of every file (offline, no
+    /// sizes). Per database: its name, the level it fails on, its findings.
+    pub async fn lint(&self, all: bool) -> Result<Vec<(String, Level, Vec<Finding>)>> {
+        let fail_on = |t: &Target| t.config.lint_fail_on.unwrap_or(self.lint.fail_on);
+        if all {
+            return Ok(self
+                .targets
+                .iter()
+                .map(|t| {
+                    // Against an empty history every file is pending.
+                    let everything = Command::Up {
+                        to: UpTarget::Latest,
+                        out_of_order: OutOfOrder::Allow,
+                    };
+                    let plan = match t.plan(&[], everything) {
+                        Ok(plan) => plan,
+                        Err(_) => return (t.config.name.clone(), fail_on(t), Vec::new()),
+                    };
+                    let mut findings: Vec<Finding> =
+                        self.step_findings(t, &plan).into_iter().flatten().collect();
+                    lint::grade(&mut findings, &Default::default(), &self.lint);
+                    (t.config.name.clone(), fail_on(t), findings)
+                })
+                .collect());
+        }
+        let command = Command::Up {
+            to: UpTarget::Latest,
+            out_of_order: OutOfOrder::Allow,
+        };
+        let plans = self.plan(command).await?;
+        Ok(self
+            .targets
+            .iter()
+            .zip(plans)
+            .map(|(t, p)| {
+                (
+                    t.config.name.clone(),
+                    fail_on(t),
+                    p.steps.into_iter().flat_map(|s| s.findings).collect(),
+                )
+            })
+            .collect())
+    }
+
+    /// `baseline --from TOOL`: records as applied, without running
+    /// anything, every version that tool's history table (`table`, else
+    /// the tool's default name) says it applied, mapped through the
+    /// `imported.toml` that `import` wrote beside the migrations. Refuses
+    /// (nothing recorded) on a dirty or failed record, a version with no
+    /// file, or a version the map does not know. The tool's table is only
+    /// read. Returns the versions recorded, per database.
+    pub async fn baseline_from(
+        &self,
+        tool: Tool,
+        table: Option<&str>,
+    ) -> Result<Vec<(String, Vec<u64>)>> {
+        let table = table.unwrap_or(tool.default_table());
+        validate_history_table(table).map_err(|m| Error::config("--from-table", m))?;
+        let mut out = Vec::new();
+        for target in &self.targets {
+            let config = &target.config;
+            if config.history_table == table {
+                return Err(Error::Config {
+                    setting: "history_table".into(),
+                    message: format!(
+                        "database {}: strata's history table and {tool}'s are both {table}: give \
+                         strata its own with history_table = \"strata_migrations\" in \
+                         migrate.toml (or --history-table strata_migrations)",
+                        config.name
+                    ),
+                });
+            }
+            let mapping = read_mapping(&config.migrations.join(MAPPING_FILE), tool)?;
+            let sql = history_query(tool, table);
+            let files: Vec<u64> = target
+                .catalog
+                .migrations
+                .iter()
+                .map(|m| m.version)
+                .collect();
+            let mut backend = self.connect(config).await?;
+            let how = format!("baseline from {tool}");
+            let recorded = engine::record_as_applied(
+                target,
+                &mut backend,
+                &self.options,
+                &how,
+                async |backend| {
+                    let rows: Vec<ForeignRow> = backend
+                        .foreign_rows(&sql, table)
+                        .await?
+                        .into_iter()
+                        .map(|(version, kind, ok)| ForeignRow { version, kind, ok })
+                        .collect();
+                    adopted_versions(tool, &rows, &mapping, &files).map_err(|problems| {
+                        Error::Refused {
+                            database: config.name.clone(),
+                            problems,
+                        }
+                    })
+                },
+            )
+            .await;
+            let _ = backend.close().await;
+            out.push((config.name.clone(), recorded?));
+        }
+        Ok(out)
+    }
+}
+
+/// The version map `import` wrote, when there is one (none: the tool's
+/// versions are strata's). One written for another tool is refused.
+fn read_mapping(path: &Path, tool: Tool) -> Result<std::collections::BTreeMap<String, u64>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let shown = path.display().to_string();
+    let (written_for, versions) = crate::import::read_mapping(&text, &shown)?;
+    if written_for != tool.name() {
+        return Err(Error::Config {
+            setting: shown,
+            message: format!("was written by `migrate import --from {written_for}`, not {tool}"),
+        });
+    }
+    Ok(versions)
 }

@@ -134,6 +134,19 @@ pub fn shown(path: &std::path::Path) -> String {
         .collect()
 }
 
+/// Turns "Add user e-mail" into `add_user_e_mail`. Pure.
+pub fn slug(description: &str) -> String {
+    let mut out = String::new();
+    for c in description.trim().chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

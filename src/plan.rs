@@ -183,6 +183,7 @@ fn apply_step(m: &Migration) -> Step {
         checksum: m.script.checksum.clone(),
         mode: m.script.mode,
         operations: m.script.operations.clone(),
+        findings: Vec::new(),
     }
 }
 
@@ -255,6 +256,7 @@ pub fn plan(
                         checksum: rb.checksum.clone(),
                         mode: rb.mode,
                         operations: rb.operations.clone(),
+                        findings: Vec::new(),
                     }),
                     None => problems.push(Problem::MissingRollback {
                         version: m.version,

@@ -66,6 +66,18 @@ pub enum Problem {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         create: Option<String>,
     },
+    /// A record in another tool's history that cannot be adopted
+    /// (`baseline --from`).
+    Foreign {
+        /// The strata version it maps to (0 when none).
+        version: u64,
+        /// The tool.
+        tool: String,
+        /// The version as the tool recorded it.
+        recorded: String,
+        /// What is wrong and what to do.
+        why: String,
+    },
     /// A pending migration, where the caller asked for none.
     Pending {
         /// The version.
@@ -85,7 +97,8 @@ impl Problem {
             | Problem::Dirty { version, .. }
             | Problem::OutOfOrder { version, .. }
             | Problem::MissingRollback { version, .. }
-            | Problem::Pending { version, .. } => *version,
+            | Problem::Pending { version, .. }
+            | Problem::Foreign { version, .. } => *version,
         }
     }
 }
@@ -164,6 +177,12 @@ impl fmt::Display for Problem {
             Problem::Pending { version, file } => {
                 write!(f, "pending: version {version} ({file}) is not applied yet")
             }
+            Problem::Foreign {
+                tool,
+                recorded,
+                why,
+                ..
+            } => write!(f, "{tool}: version {recorded} {why}"),
         }
     }
 }

@@ -67,8 +67,53 @@ pub fn plans(plans: &[Plan]) -> String {
             for op in &s.operations {
                 let _ = writeln!(out, "      {:>width$}  - {op}", "");
             }
+            for f in &s.findings {
+                let _ = writeln!(out, "      {:>width$}  ! {}", "", finding_line(f));
+            }
         }
     }
+    out
+}
+
+/// A finding under its step: where, how serious, what, the table's size.
+fn finding_line(f: &crate::finding::Finding) -> String {
+    let mut line = format!(
+        "{}:{}: {} [{}] {}",
+        f.line, f.column, f.level, f.rule, f.message
+    );
+    if let (Some(table), Some(rows)) = (&f.table, f.rows) {
+        let _ = write!(line, " ({table}: ~{rows} rows");
+        if let Some(bytes) = f.bytes {
+            let _ = write!(line, ", {}", crate::finding::human_bytes(bytes));
+        }
+        line.push(')');
+    }
+    line
+}
+
+/// `migrate lint`: every finding as `database: file:line:col: level [rule]
+/// message`, then a count per level.
+pub fn findings(
+    databases: &[(String, crate::finding::Level, Vec<crate::finding::Finding>)],
+) -> String {
+    use crate::finding::Level;
+    let mut out = String::new();
+    let mut counts = [0usize; 3];
+    for (database, _, findings) in databases {
+        for f in findings {
+            let _ = writeln!(out, "{database}: {f}");
+            counts[match f.level {
+                Level::Error => 0,
+                Level::Warning => 1,
+                Level::Info => 2,
+            }] += 1;
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} error(s), {} warning(s), {} info",
+        counts[0], counts[1], counts[2]
+    );
     out
 }
 

@@ -91,18 +91,7 @@ fn template(kind: Kind, what: &str, no_transaction: bool) -> String {
     }
 }
 
-/// Turns "Add user e-mail" into `add_user_e_mail`. Pure.
-pub fn slug(description: &str) -> String {
-    let mut out = String::new();
-    for c in description.trim().chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with('_') && !out.is_empty() {
-            out.push('_');
-        }
-    }
-    out.trim_end_matches('_').to_string()
-}
+pub use crate::names::slug;
 
 /// Writes the next `V` file of a database and its `U` file, numbered one
 /// above the newest existing version and zero-padded like it.
@@ -145,15 +134,7 @@ pub fn new_migration(
         )
     };
     for (path, text) in [(&v, text("Migration")), (&u, text("Reverts migration"))] {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+        crate::catalog::create_new(path, &text)?;
     }
     Ok((v, u))
 }

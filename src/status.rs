@@ -90,6 +90,10 @@ pub struct DatabaseStatus {
     pub kind: Kind,
     /// Every version in the files or the history, in order.
     pub migrations: Vec<StatusRow>,
+    /// PostgreSQL: every table's estimated rows and size, by
+    /// `schema.name`, so an offline plan's findings carry them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tables: std::collections::BTreeMap<String, crate::finding::TableSize>,
 }
 
 /// The status of every selected database: `{"databases": [...]}`, plus

@@ -34,6 +34,10 @@ pub struct Step {
     /// SQL and Cypher files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<String>,
+    /// What the file will lock and rewrite on a live system (`plan` and
+    /// `up --dry-run` fill this in; a run leaves it empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::finding::Finding>,
 }
 
 impl Step {

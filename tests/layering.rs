@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// Module path (as `a::b`, the crate root as `crate`) → layer.
 const LAYERS: &[(&str, u32)] = &[
     // Vocabulary, in the order its words build on each other.
+    ("finding", 0),
     ("history", 0),
     ("kind", 0),
     ("names", 0),
@@ -30,6 +31,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("operations", 5),
     ("partition::policy", 5),
     ("embed", 6),
+    ("lint", 5),
     // Pure decisions.
     ("partition::plan", 6),
     ("partition", 6),
@@ -39,9 +41,12 @@ const LAYERS: &[(&str, u32)] = &[
     ("backend", 8),
     ("engine", 9),
     ("scaffold", 9),
+    ("groups", 9),
+    ("import", 9),
     ("partition::postgres", 9),
     ("partition::health", 9),
     ("partition::scheduler", 10),
+    ("summary", 10),
     // The front door.
     ("migrator", 11),
     ("render", 11),

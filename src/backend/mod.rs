@@ -257,6 +257,44 @@ impl AnyBackend {
         }
     }
 
+    /// Reads another tool's history table (`baseline --from`): rows of
+    /// version text, kind text and an ok flag, as `sql` yields them. The
+    /// tools strata adopts from keep theirs in SQL databases: PostgreSQL only.
+    pub async fn foreign_rows(
+        &mut self,
+        sql: &str,
+        table: &str,
+    ) -> Result<Vec<(Option<String>, String, bool)>> {
+        let _ = (sql, table); // unused only without PostgreSQL
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyBackend::Postgres(b) => b.foreign_rows(sql, table).await,
+            #[allow(unreachable_patterns)] // PostgreSQL only
+            _ => Err(Error::Usage(format!(
+                "database {}: baseline --from reads another tool's history table, which \
+                 strata knows for PostgreSQL only; use `migrate baseline --version N` here",
+                self.database()
+            ))),
+        }
+    }
+
+    /// Estimated rows and total size of the named relations (as written
+    /// in files, resolved by the server's search path), or with no names
+    /// of every table by `schema.name`. PostgreSQL only; other kinds have
+    /// no tables to size and return none.
+    pub async fn table_sizes(
+        &mut self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, crate::finding::TableSize>> {
+        let _ = names; // unused only without PostgreSQL
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyBackend::Postgres(b) => b.table_sizes(names).await,
+            #[allow(unreachable_patterns)] // PostgreSQL only
+            _ => Ok(Default::default()),
+        }
+    }
+
     /// Connects to the configured database.
     pub async fn connect(db: &DatabaseConfig, connect_timeout: Duration) -> Result<AnyBackend> {
         let _ = connect_timeout; // unused only when no kind is compiled in

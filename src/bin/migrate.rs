@@ -58,6 +58,10 @@ struct Cli {
     /// Rollbacks folder in single-database mode.
     #[arg(long, global = true, default_value = "rollbacks", value_name = "DIR")]
     rollbacks: PathBuf,
+    /// History table in single-database mode (default: schema_migrations),
+    /// e.g. when another tool's table has that name.
+    #[arg(long, global = true, value_name = "NAME")]
+    history_table: Option<String>,
     /// Seconds to wait for another runner's migration lock.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
     lock_timeout: u64,
@@ -69,6 +73,14 @@ struct Cli {
     /// signal stops at once.
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
     stop_timeout: u64,
+    /// Databases to look at and migrate at once (default: `jobs` in the
+    /// config, else 8; never more than there are databases).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// After a database fails, still start the ones not started yet
+    /// (default: those running finish, no new one starts).
+    #[arg(long, global = true)]
+    keep_going: bool,
     /// Log progress to stderr (-v: each step, -vv: debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -96,6 +108,9 @@ enum Cmd {
         /// Apply pending versions below the newest applied one.
         #[arg(long)]
         allow_out_of_order: bool,
+        /// The final summary's format (json: one outcome per database).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     #[command(after_help = concat!("Examples:\n  migrate down --dry-run\n  migrate down --steps 2\n  migrate down --to 0 --database app   (revert everything)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Revert applied migrations with their rollback files (default: the newest one).
@@ -109,6 +124,9 @@ enum Cmd {
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The final summary's format (json: one outcome per database).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     #[command(after_help = concat!("Examples:\n  migrate status\n  migrate status --format json > status.json\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Show every version and its state.
@@ -147,6 +165,18 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    #[command(after_help = concat!("Examples:\n  migrate lint\n  migrate lint --all   (every file, no connection)\n\n", "Settings: see the README, section \"Lint\"."))]
+    /// Show what pending files will lock, rewrite or scan (squawk's rules
+    /// and strata's lock table, with the tables' live sizes); exit 1 when a
+    /// finding reaches `[lint] fail_on` (default: warning).
+    Lint {
+        /// Every file, not only pending ones; connects to nothing (no sizes).
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     #[command(after_help = concat!("Examples:\n  migrate new add user email            (one database)\n  migrate new shop add coupons          (the database named shop)\n  migrate new --no-transaction shop index orders by date\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Write the next V file and its U file for a database.
     New {
@@ -178,13 +208,45 @@ enum Cmd {
         #[command(subcommand)]
         command: PartitionCmd,
     },
-    #[command(after_help = concat!("Examples:\n  migrate baseline --version 14 --database app\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
-    /// Record versions 1..=N as applied on a database that has no history yet.
+    #[command(after_help = concat!("Examples:\n  migrate baseline --version 14 --database app\n  migrate baseline --from flyway\n  migrate --history-table strata_migrations baseline --from golang-migrate\n\n", "Settings: see the README, section \"Coming from another tool\"."))]
+    /// Record versions as applied, without running them, on a database
+    /// that has no history yet: 1..=N, or what another tool applied.
     Baseline {
         /// The newest version the database already has.
-        #[arg(long, value_name = "N")]
-        version: u64,
+        #[arg(
+            long,
+            value_name = "N",
+            required_unless_present = "from",
+            conflicts_with = "from"
+        )]
+        version: Option<u64>,
+        /// Adopt the history of this tool (flyway, sqlx, refinery,
+        /// golang-migrate, dbmate) from its table in the same database;
+        /// its table is only read.
+        #[arg(long, value_name = "TOOL", value_parser = parse_tool)]
+        from: Option<strata::import::Tool>,
+        /// The tool's history table, when it is not the tool's default
+        /// (flyway_schema_history, _sqlx_migrations, refinery_schema_history,
+        /// schema_migrations).
+        #[arg(long, value_name = "NAME", requires = "from")]
+        from_table: Option<String>,
     },
+    #[command(after_help = concat!("Examples:\n  migrate import --from flyway src/main/resources/db/migration\n  migrate --migrations migrations --rollbacks rollbacks import --from golang-migrate db/migrations\n\n", "Settings: see the README, section \"Coming from another tool\"."))]
+    /// Convert another tool's migration folder into strata's layout (the
+    /// configured folders, or --migrations/--rollbacks); never overwrites.
+    Import {
+        /// The tool that wrote the folder: flyway, sqlx, refinery,
+        /// golang-migrate, dbmate.
+        #[arg(long, value_name = "TOOL", value_parser = parse_tool)]
+        from: strata::import::Tool,
+        /// The tool's migrations folder.
+        #[arg(value_name = "SOURCE_DIR")]
+        source: PathBuf,
+    },
+}
+
+fn parse_tool(s: &str) -> Result<strata::import::Tool, String> {
+    s.parse()
 }
 
 #[derive(Subcommand)]
@@ -359,6 +421,13 @@ fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
             path.display()
         )));
     }
+    if cli.history_table.is_some() {
+        return Err(Error::Usage(format!(
+            "--history-table is for single-database mode; set history_table for the \
+             database in {}",
+            path.display()
+        )));
+    }
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -387,14 +456,44 @@ fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
     Ok(config)
 }
 
+/// Ends `up`/`down`: the steps were printed as they completed; says what
+/// each database came to, and exits with the worst outcome. One database
+/// that failed ends as before, with its error.
+fn finish(summary: strata::Summary, format: Format) -> Result<u8, Error> {
+    if let Format::Json = format {
+        print_json(&summary);
+        return Ok(summary.exit_code() as u8);
+    }
+    if summary.databases.len() == 1 {
+        let reports = summary.into_result()?;
+        print!("{}", render::idle(&reports));
+        return Ok(0);
+    }
+    println!("summary:");
+    for line in summary.to_string().lines() {
+        println!("  {line}");
+    }
+    for (database, e) in summary.failures() {
+        eprintln!(
+            "error: {database}: {}",
+            strata::secret::scrub_registered(&e.to_string())
+        );
+    }
+    Ok(summary.exit_code() as u8)
+}
+
 /// Single-database mode: one database, named by `--name` or `default`.
 fn single(cli: &Cli, url: &str) -> Result<Config, Error> {
-    Config::single_named(
+    let config = Config::single_named(
         cli.name.as_deref().unwrap_or("default"),
         url,
         cli.migrations.clone(),
         cli.rollbacks.clone(),
-    )
+    )?;
+    match &cli.history_table {
+        Some(table) => config.with_history_table(table),
+        None => Ok(config),
+    }
 }
 
 fn print_json<T: serde::Serialize>(value: &T) {
@@ -479,6 +578,8 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         stop_timeout: Duration::from_secs(cli.stop_timeout),
         observer: observer(),
         applied_by: strata::history::this_process(),
+        jobs: cli.jobs.map_or(strata::engine::DEFAULT_JOBS, usize::from),
+        keep_going: cli.keep_going,
     };
     if let Cmd::New {
         no_transaction,
@@ -496,10 +597,25 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         println!("created {}", u.display());
         return Ok(0);
     }
-    let config = load_config(&cli, &|name| std::env::var(name).ok())?;
+    if let Cmd::Import { from, source } = &cli.command {
+        return import(&cli, *from, source);
+    }
+    let mut config = load_config(&cli, &|name| std::env::var(name).ok())?;
     for db in config.databases.values() {
         strata::secret::register(&db.url);
     }
+    strata::groups::resolve(&mut config, options.connect_timeout).await?;
+    for db in config.databases.values() {
+        strata::secret::register(&db.url);
+    }
+    let options = Options {
+        jobs: cli
+            .jobs
+            .map(usize::from)
+            .or(config.jobs)
+            .unwrap_or(strata::engine::DEFAULT_JOBS),
+        ..options
+    };
     if let Cmd::Partitions { command } = &cli.command {
         return partitions(&config, &cli.databases, options, command).await;
     }
@@ -517,6 +633,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             to,
             dry_run,
             allow_out_of_order,
+            format,
         } => {
             let command = Command::Up {
                 to: up_to(to),
@@ -525,10 +642,15 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             if dry_run {
                 print!("{}", render::plans(&migrator.plan(command).await?));
             } else {
-                print!("{}", render::idle(&migrator.run(command).await?));
+                return finish(migrator.run_each(command).await?, format);
             }
         }
-        Cmd::Down { steps, to, dry_run } => {
+        Cmd::Down {
+            steps,
+            to,
+            dry_run,
+            format,
+        } => {
             let target = match (steps, to) {
                 (_, Some(v)) => DownTarget::Version(v),
                 (Some(n), None) => DownTarget::Steps(n),
@@ -538,7 +660,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             if dry_run {
                 print!("{}", render::plans(&migrator.plan(command).await?));
             } else {
-                print!("{}", render::idle(&migrator.run(command).await?));
+                return finish(migrator.run_each(command).await?, format);
             }
         }
         Cmd::Status { format } => {
@@ -583,14 +705,41 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 Format::Json => print_json(&plan),
             }
         }
+        Cmd::Lint { all, format } => {
+            let found = migrator.lint(all).await?;
+            let failed = found
+                .iter()
+                .any(|(_, fail_on, findings)| strata::lint::fails(findings, *fail_on));
+            match format {
+                Format::Text => print!("{}", render::findings(&found)),
+                Format::Json => print_json(&serde_json::json!({
+                    "databases": found.iter().map(|(db, fail_on, findings)| serde_json::json!({
+                        "database": db,
+                        "fail_on": fail_on,
+                        "findings": findings,
+                    })).collect::<Vec<_>>(),
+                    "failed": failed,
+                })),
+            }
+            return Ok(u8::from(failed));
+        }
         Cmd::Repair => print!("{}", render::repairs(&migrator.repair().await?)),
         Cmd::Unlock { force } => {
             for line in migrator.unlock(force).await? {
                 println!("{line}");
             }
         }
-        Cmd::Baseline { version } => {
-            for (db, versions) in migrator.baseline(version).await? {
+        Cmd::Baseline {
+            version,
+            from,
+            from_table,
+        } => {
+            let recorded = match (from, version) {
+                (Some(tool), _) => migrator.baseline_from(tool, from_table.as_deref()).await?,
+                (None, Some(version)) => migrator.baseline(version).await?,
+                (None, None) => unreachable!("clap requires one"),
+            };
+            for (db, versions) in recorded {
                 let list: Vec<String> = versions.iter().map(u64::to_string).collect();
                 println!(
                     "{db}: recorded as applied without running: {}",
@@ -602,7 +751,9 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 );
             }
         }
-        Cmd::New { .. } | Cmd::Partitions { .. } => unreachable!("handled above"),
+        Cmd::New { .. } | Cmd::Partitions { .. } | Cmd::Import { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(0)
 }
@@ -744,4 +895,89 @@ async fn partitions(
         }
     }
     Ok(0)
+}
+
+/// `migrate import`: reads the tool's folder, converts it, writes the
+/// files into one database's folders (or --migrations/--rollbacks when
+/// there is no config), says what it wrote and what it could not convert.
+/// Exit 2 when any file could not be converted (the rest are written).
+fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Error> {
+    use strata::import::{Source, convert_with_conf, write};
+    let config = load_config(cli, &|name| {
+        Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
+    });
+    let (migrations, rollbacks, kind) = match config {
+        Ok(config) => {
+            let mut folders: Vec<_> = config
+                .select(&cli.databases)?
+                .into_iter()
+                .map(|db| (db.migrations.clone(), db.rollbacks.clone(), Some(db.kind)))
+                .collect();
+            folders.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+            if folders.len() != 1 {
+                return Err(Error::Usage(
+                    "import writes one database's folders: name it with --database NAME".into(),
+                ));
+            }
+            folders.remove(0)
+        }
+        Err(Error::Usage(_)) if cli.config.is_none() => {
+            (cli.migrations.clone(), cli.rollbacks.clone(), None)
+        }
+        Err(e) => return Err(e),
+    };
+    let entries = std::fs::read_dir(source).map_err(|e| Error::Io {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    let mut sources = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Io {
+            path: source.to_path_buf(),
+            source: e,
+        })?;
+        let path = entry.path();
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        sources.push(Source {
+            name: entry.file_name().to_string_lossy().into_owned(),
+            text,
+        });
+    }
+    let mut converted = convert_with_conf(tool, &sources);
+    if let Some(kind) = kind {
+        converted.keep_extension(kind.extension(), &kind.to_string());
+    }
+    let ext = kind.map_or("sql", |k| k.extension());
+    let written = write(tool, &converted, &migrations, &rollbacks, ext)?;
+    for (file, path) in converted.files.iter().zip(&written) {
+        println!("wrote {} (from {})", path.display(), file.from);
+        if let Some(note) = &file.note {
+            println!("  {note}");
+        }
+    }
+    if let Some(map) = written.last() {
+        println!(
+            "wrote {} (the version map `baseline --from {tool}` reads)",
+            map.display()
+        );
+    }
+    if converted.renumbered {
+        println!("versions renumbered in {tool}'s order:");
+        for (theirs, ours) in &converted.versions {
+            println!("  {theirs} -> {ours}");
+        }
+    }
+    for name in &converted.ignored {
+        eprintln!("note: ignored {name}: not a {tool} migration file");
+    }
+    for (name, why) in &converted.skipped {
+        eprintln!("not converted: {name}: {why}");
+    }
+    Ok(if converted.skipped.is_empty() { 0 } else { 2 })
 }

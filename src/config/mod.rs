@@ -12,6 +12,7 @@
 //! for [`crate::partition::policy`] to say.
 
 mod env;
+mod groups;
 mod names;
 pub mod urls;
 
@@ -21,9 +22,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use self::env::{expand, expand_url};
-use self::names::{validate_history_table, validate_index_name, validate_label, validate_name};
+use self::groups::RawGroup;
+pub use self::groups::{Group, GroupQuery};
+pub use self::names::validate_history_table;
+use self::names::{validate_index_name, validate_label, validate_name};
 use self::urls::{http_url, neo4j_url};
 use crate::error::{Error, Result};
+use crate::finding::{Level, LintSettings};
 pub use crate::kind::Kind;
 pub use crate::secret::{ConnectionUrl, Secret, redact_url};
 
@@ -57,6 +62,8 @@ pub struct DatabaseConfig {
     /// Certificate files for TLS (PostgreSQL takes libpq's URL parameters
     /// instead).
     pub tls: TlsFiles,
+    /// `lint_fail_on`: this database's `[lint] fail_on`, when it differs.
+    pub lint_fail_on: Option<Level>,
 }
 
 /// Certificate files for a TLS connection, as configured.
@@ -110,6 +117,7 @@ impl DatabaseConfig {
             password: None,
             api_key: None,
             tls: TlsFiles::default(),
+            lint_fail_on: None,
         }
     }
 }
@@ -154,18 +162,38 @@ pub struct Config {
     pub databases: BTreeMap<String, DatabaseConfig>,
     /// `[[partitions]]` entries, in file order.
     pub partitions: Vec<PartitionSettings>,
+    /// `jobs`: how many databases to work on at once (`--jobs` wins).
+    pub jobs: Option<usize>,
+    /// `[groups.NAME]`: many databases sharing one migrations folder; their
+    /// members are in `databases`, named `<group>/<member>`.
+    pub groups: BTreeMap<String, Group>,
+    /// `[lint]`: levels for `migrate lint` and the findings in plans.
+    pub lint: LintSettings,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLint {
+    large_table_rows: Option<i64>,
+    fail_on: Option<String>,
+    #[serde(default)]
+    rules: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    jobs: Option<i64>,
     #[serde(default)]
     databases: BTreeMap<String, RawDatabase>,
     #[serde(default)]
+    groups: BTreeMap<String, RawGroup>,
+    #[serde(default)]
     partitions: Vec<PartitionSettings>,
+    lint: Option<RawLint>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Default)]
 #[serde(deny_unknown_fields)]
 struct RawDatabase {
     kind: String,
@@ -181,6 +209,7 @@ struct RawDatabase {
     ca_cert: Option<String>,
     client_cert: Option<String>,
     client_key: Option<String>,
+    lint_fail_on: Option<String>,
 }
 
 impl Config {
@@ -207,7 +236,7 @@ impl Config {
     ) -> Result<Config> {
         let raw: RawConfig = toml::from_str(text)
             .map_err(|e| Error::config(origin, e.to_string().trim_end().to_string()))?;
-        if raw.databases.is_empty() {
+        if raw.databases.is_empty() && raw.groups.is_empty() {
             return Err(Error::config(
                 format!("{origin}: databases"),
                 "no database is configured; add a [databases.NAME] table",
@@ -215,18 +244,43 @@ impl Config {
         }
         let mut databases = BTreeMap::new();
         for (name, db) in raw.databases {
-            let db = database(&name, db, origin, base, env)?;
+            let place = format!("{origin}: databases.{name}");
+            validate_name(&name).map_err(|m| Error::config(&place, m))?;
+            let db = database(&name, &name, db, &place, base, env)?;
             databases.insert(name, db);
         }
+        let mut config = Config {
+            databases,
+            ..Config::default()
+        };
+        for (name, raw) in raw.groups {
+            groups::add(&mut config, &name, raw, origin, base, env)?;
+        }
+        let databases = config.databases;
+        let groups = config.groups;
         let partitions = raw
             .partitions
             .into_iter()
             .enumerate()
             .map(|(i, p)| partition_settings(p, i, origin, env))
             .collect::<Result<Vec<_>>>()?;
+        let jobs = match raw.jobs {
+            None => None,
+            Some(n) if (1..=1024).contains(&n) => Some(n as usize),
+            Some(n) => {
+                return Err(Error::config(
+                    format!("{origin}: jobs"),
+                    format!("{n}: must be between 1 and 1024"),
+                ));
+            }
+        };
+        let lint = lint_settings(raw.lint.unwrap_or_default(), origin)?;
         Ok(Config {
             databases,
+            groups,
             partitions,
+            jobs,
+            lint,
         })
     }
 
@@ -270,6 +324,17 @@ impl Config {
         Config::single_named("default", url, migrations, rollbacks)
     }
 
+    /// Single-database mode's `--history-table`: the table strata keeps its
+    /// history in, instead of `schema_migrations` (when another tool's
+    /// table has that name).
+    pub fn with_history_table(mut self, table: &str) -> Result<Config> {
+        validate_history_table(table).map_err(|m| Error::config("--history-table", m))?;
+        for db in self.databases.values_mut() {
+            db.history_table = table.to_string();
+        }
+        Ok(self)
+    }
+
     /// [`Config::single`] with the database named `name` (`--name`), so
     /// what it records and prints matches a config or a service that calls
     /// the database that.
@@ -303,21 +368,39 @@ impl Config {
         );
         Ok(Config {
             databases,
-            partitions: Vec::new(),
+            ..Config::default()
         })
     }
 
     /// The databases named in `only` (all when empty), in name order.
     /// An unknown name is a usage error listing the known ones.
     pub fn select(&self, only: &[String]) -> Result<Vec<&DatabaseConfig>> {
+        if let Some(g) = self.groups.values().find(|g| g.query.is_some()) {
+            return Err(Error::Usage(format!(
+                "group {} lists its members with a query that has not run: resolve the \
+                 groups first (strata::groups::resolve)",
+                g.name
+            )));
+        }
         if only.is_empty() {
             return Ok(self.databases.values().collect());
         }
+        let mut wanted: Vec<&str> = Vec::new();
         for name in only {
-            if !self.databases.contains_key(name) {
-                let known: Vec<&str> = self.databases.keys().map(String::as_str).collect();
+            if let Some(g) = self.groups.get(name) {
+                wanted.extend(g.members.iter().map(String::as_str));
+            } else if self.databases.contains_key(name) {
+                wanted.push(name);
+            } else {
+                let known: Vec<&str> = self
+                    .databases
+                    .keys()
+                    .filter(|n| !n.contains('/'))
+                    .chain(self.groups.keys())
+                    .map(String::as_str)
+                    .collect();
                 return Err(Error::Usage(format!(
-                    "--database {name}: no such database in the config (known: {})",
+                    "--database {name}: no such database or group in the config (known: {})",
                     known.join(", ")
                 )));
             }
@@ -325,21 +408,29 @@ impl Config {
         Ok(self
             .databases
             .values()
-            .filter(|db| only.contains(&db.name))
+            .filter(|db| wanted.contains(&db.name.as_str()))
             .collect())
+    }
+
+    /// Adds members to a group, one per URL: what a `urls_query` returned
+    /// (see `strata::groups::resolve`). Each member is checked like a
+    /// configured database.
+    pub fn add_members(&mut self, group: &str, urls: &[String]) -> Result<()> {
+        groups::add_members(self, group, urls)
     }
 }
 
-/// One `[databases.NAME]` table, expanded and checked.
+/// `place` names the entry in messages (`migrate.toml: databases.app`); the
+/// default folders are `migrations/<folder>` and `rollbacks/<folder>`.
 fn database(
     name: &str,
+    folder: &str,
     db: RawDatabase,
-    origin: &str,
+    place: &str,
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DatabaseConfig> {
-    validate_name(name).map_err(|m| Error::config(format!("{origin}: databases.{name}"), m))?;
-    let setting = |key: &str| format!("{origin}: databases.{name}.{key}");
+    let setting = |key: &str| format!("{place}.{key}");
     let get =
         |key: &str, value: &str| expand(value, env).map_err(|m| Error::config(setting(key), m));
     let kind =
@@ -454,13 +545,22 @@ fn database(
     let migrations = dir(
         "migrations",
         db.migrations.as_ref(),
-        format!("migrations/{name}"),
+        format!("migrations/{folder}"),
     )?;
     let rollbacks = dir(
         "rollbacks",
         db.rollbacks.as_ref(),
-        format!("rollbacks/{name}"),
+        format!("rollbacks/{folder}"),
     )?;
+    let lint_fail_on = match &db.lint_fail_on {
+        Some(v) => Some(Level::parse(v).ok_or_else(|| {
+            Error::config(
+                setting("lint_fail_on"),
+                format!("{v:?}: expected \"info\", \"warning\" or \"error\""),
+            )
+        })?),
+        None => None,
+    };
     let history_table = match (kind, &db.history_table, &db.history_label) {
         (Kind::Neo4j, _, Some(v)) => get("history_label", v)?,
         (Kind::Neo4j, _, None) => DEFAULT_HISTORY_LABEL.to_string(),
@@ -492,6 +592,7 @@ fn database(
         password: password.map(Secret::new),
         api_key: api_key.map(Secret::new),
         tls,
+        lint_fail_on,
     })
 }
 
@@ -525,6 +626,42 @@ fn partition_settings(
         move_batch_rows: raw.move_batch_rows,
         origin: place.clone(),
     })
+}
+
+/// `[lint]`, checked: levels are `info`, `warning`, `error` (rules may also
+/// be `off`), the row threshold is positive.
+fn lint_settings(raw: RawLint, origin: &str) -> Result<LintSettings> {
+    let mut settings = LintSettings::default();
+    let level = |setting: String, v: &str| {
+        Level::parse(v).ok_or_else(|| {
+            Error::config(
+                setting,
+                format!("{v:?}: expected \"info\", \"warning\" or \"error\""),
+            )
+        })
+    };
+    if let Some(n) = raw.large_table_rows {
+        if n < 1 {
+            return Err(Error::config(
+                format!("{origin}: lint.large_table_rows"),
+                format!("{n}: must be at least 1"),
+            ));
+        }
+        settings.large_table_rows = n;
+    }
+    if let Some(v) = raw.fail_on {
+        settings.fail_on = level(format!("{origin}: lint.fail_on"), &v)?;
+    }
+    for (rule, v) in raw.rules {
+        let setting = format!("{origin}: lint.rules.{rule}");
+        let value = if v == "off" {
+            None
+        } else {
+            Some(level(setting, &v)?)
+        };
+        settings.rules.insert(rule, value);
+    }
+    Ok(settings)
 }
 
 #[cfg(test)]

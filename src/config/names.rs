@@ -15,7 +15,7 @@ pub(super) fn validate_name(name: &str) -> std::result::Result<(), String> {
 
 /// `name` or `schema.name`, each part a plain identifier, so it can be
 /// quoted safely wherever a backend needs it.
-pub(super) fn validate_history_table(name: &str) -> std::result::Result<(), String> {
+pub fn validate_history_table(name: &str) -> std::result::Result<(), String> {
     let parts: Vec<&str> = name.split('.').collect();
     let ident = |p: &str| {
         let mut chars = p.chars();

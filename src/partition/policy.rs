@@ -137,13 +137,28 @@ pub fn parse_retention(text: &str) -> std::result::Result<Retention, String> {
 /// second policy for one table, is refused naming the entry.
 pub fn policies(config: &Config) -> Result<Vec<Policy>> {
     let names: Vec<&str> = config.databases.keys().map(String::as_str).collect();
-    let policies = config
+    // A policy for a group is one policy per member.
+    let settings: Vec<PartitionSettings> = config
         .partitions
+        .iter()
+        .flat_map(|s| match config.groups.get(&s.database) {
+            Some(g) => g
+                .members
+                .iter()
+                .map(|m| PartitionSettings {
+                    database: m.clone(),
+                    ..s.clone()
+                })
+                .collect(),
+            None => vec![s.clone()],
+        })
+        .collect();
+    let policies = settings
         .iter()
         .map(|s| Policy::resolve(s, &names))
         .collect::<Result<Vec<_>>>()?;
     for (i, p) in policies.iter().enumerate() {
-        let place = &config.partitions[i].origin;
+        let place = &settings[i].origin;
         let kind = config.databases[&p.database].kind;
         if kind != Kind::Postgres {
             return Err(Error::config(

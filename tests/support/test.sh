@@ -16,12 +16,33 @@ source tests/support/certs.sh
 CERTS_TMP=$(mktemp -d -t strata-certs.XXXXXX)
 trap 'es_stop; neo4j_stop; pg_stop; rm -rf "$CERTS_TMP"' EXIT
 certs_make "$CERTS_TMP"
+# The tools tests/import.rs takes over from install (once, into the cache)
+# while the servers start and the suite builds.
+# shellcheck source=tests/support/tools.sh
+source tests/support/tools.sh
+TOOLS_ENV="$CERTS_TMP/tools.env"
+(
+  echo "export STRATA_TEST_TOOL_GOLANG_MIGRATE='$(install_golang_migrate)'"
+  echo "export STRATA_TEST_TOOL_DBMATE='$(install_dbmate)'"
+  echo "export STRATA_TEST_TOOL_FLYWAY='$(install_flyway)'"
+  echo "export STRATA_TEST_TOOL_SQLX='$(install_sqlx)'"
+  echo "export STRATA_TEST_TOOL_REFINERY='$(install_refinery)'"
+) > "$TOOLS_ENV" &
+tools_pid=$!
 pg_start
 neo4j_start
 es_start
 
 export INSTA_UPDATE=no  # an unreviewed snapshot change fails the run
 cargo build --workspace --all-targets --locked
+wait "$tools_pid"
+# shellcheck source=/dev/null
+source "$TOOLS_ENV"
+if grep -q unavailable "$TOOLS_ENV"; then
+  echo "*** tests/import.rs will SKIP these tools, which could not be installed: ***" >&2
+  grep unavailable "$TOOLS_ENV" >&2
+fi
+export STRATA_TEST_PG_DUMP="$(pg_bindir)/pg_dump"
 cargo test --locked --workspace --all-targets --no-fail-fast
 cargo test --locked --workspace --doc
 # The feature subsets (each kind alone, a PostgreSQL-only service): no

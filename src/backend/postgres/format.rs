@@ -77,7 +77,10 @@ impl Format for SqlFormat {
         let first = content.lines().next().unwrap_or("").trim();
         let mode = if first == NO_TRANSACTION_DIRECTIVE {
             TransactionMode::NoTransaction
-        } else if let Some(other) = first.strip_prefix("-- strata:") {
+        } else if let Some(other) = first
+            .strip_prefix("-- strata:")
+            .filter(|o| !o.starts_with("lint-ignore"))
+        {
             return Err(FileError::from(format!(
                 "line 1: unknown directive \"strata:{other}\" (the only one is {NO_TRANSACTION_DIRECTIVE})"
             )));
@@ -271,6 +274,21 @@ fn transaction_control(tokens: &[Token]) -> Option<String> {
         return Some(shown(2));
     }
     None
+}
+
+/// Why a file cannot run as one transaction, if it cannot: it ends or
+/// starts transactions itself (beyond a whole-file `BEGIN; … COMMIT;`), or
+/// holds a statement PostgreSQL refuses inside a transaction block. Such a
+/// file needs the no-transaction directive. Pure.
+pub fn needs_no_transaction_file(content: &str) -> Option<String> {
+    let statements = sql_statements(content).ok()?;
+    let wrapper = wrapper(&statements);
+    statements.iter().enumerate().find_map(|(i, s)| {
+        if let Some(what) = transaction_control(&s.tokens).filter(|_| !wrapper.contains(&i)) {
+            return Some(format!("it runs {what} itself"));
+        }
+        needs_no_transaction(&s.tokens).map(|what| format!("{what} cannot run in a transaction"))
+    })
 }
 
 /// What a statement PostgreSQL refuses inside a transaction block is, if

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Fan-out: `migrate up` over many databases of one group, on one throwaway
+# PostgreSQL: 1, 10, 100 and 500 databases, applying 20 migrations to fresh
+# databases and then a no-op run, with --jobs 1 and --jobs 8; then the same
+# behind bench/delay_proxy.rs, which delays every packet by 5 ms each way
+# to stand in for a network (1, 10 and 100 databases: at 500 the serial
+# runs alone would take many minutes). Prints seconds and ratios.
+#
+#   bash bench/fanout.sh [SIZES] [DELAYED_SIZES]   (default "1 10 100 500" "1 10 100")
+#
+# Not part of the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${1:-"1 10 100 500"}
+DELAYED=${2:-"1 10 100"}
+DELAY_MS=5
+
+# shellcheck source=tests/support/pg.sh
+source tests/support/pg.sh
+cargo build --quiet --release --bin migrate --example delay_proxy
+target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+migrate=$target/release/migrate
+proxy=$target/release/examples/delay_proxy
+work=$(mktemp -d)
+proxy_pid=
+cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; pg_stop; rm -rf "$work"; }
+trap cleanup EXIT
+pg_start
+admin=$STRATA_TEST_PG_URL
+base=${admin%/postgres}
+port=${base##*:}
+rest=${base%:*}
+
+mkdir -p "$work/migrations/tenants"
+for i in $(seq 1 20); do
+  echo "CREATE TABLE t$i (id bigint PRIMARY KEY, note text); CREATE INDEX t${i}_note ON t$i (note);" \
+    > "$work/migrations/tenants/V${i}__table_$i.sql"
+done
+printf '[groups.tenants]\nkind = "postgres"\nurls_file = "tenants.txt"\n' > "$work/migrate.toml"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+proxy_port=$(free_port)
+"$proxy" "$proxy_port" "127.0.0.1:$port" "$DELAY_MS" > "$work/proxy.out" &
+proxy_pid=$!
+for _ in $(seq 1 100); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sleep 0.05; done
+
+round=0
+# Fresh databases f<round>_<i>, listed (through `host:port`) in tenants.txt.
+fresh() { # n hostport
+  round=$((round + 1))
+  : > "$work/tenants.txt"
+  for i in $(seq 1 "$1"); do
+    psql -q -X "$admin" -c "CREATE DATABASE f${round}_$i" >/dev/null
+    echo "${rest%%@*}@$2/f${round}_$i" >> "$work/tenants.txt"
+  done
+}
+
+timed() { # args... -> seconds
+  local started ended
+  started=$(date +%s.%N)
+  (cd "$work" && "$migrate" "$@" >/dev/null)
+  ended=$(date +%s.%N)
+  awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.2f", b - a }'
+}
+
+hostport() { local h=${rest#*@}; echo "${h#*//}:$1"; }
+
+printf '%-9s %6s %9s %12s %12s %12s %12s\n' network dbs "" "apply -j1" "apply -j8" "no-op -j1" "no-op -j8"
+declare -A noop8
+measure() { # label sizes port
+  local label=$1 sizes=$2 p=$3
+  for n in $sizes; do
+    fresh "$n" "$(hostport "$p")"
+    local a1 n1 a8 n8
+    a1=$(timed --jobs 1 up); n1=$(timed --jobs 1 up)
+    fresh "$n" "$(hostport "$p")"
+    a8=$(timed --jobs 8 up); n8=$(timed --jobs 8 up)
+    printf '%-9s %6s %9s %12s %12s %12s %12s\n' "$label" "$n" "seconds" "$a1" "$a8" "$n1" "$n8"
+    noop8[$label,$n]=$n8
+    awk -v a1="$a1" -v a8="$a8" -v n1="$n1" -v n8="$n8" -v lbl="$label" -v n="$n" \
+      'BEGIN { printf "%-9s %6s %9s %12s %12.1fx %12s %12.1fx\n", lbl, n, "-j1/-j8", "", a1/a8, "", n1/n8 }'
+  done
+}
+measure local "$SIZES" "$port"
+measure "${DELAY_MS}ms" "$DELAYED" "$proxy_port"
+echo
+for label in local "${DELAY_MS}ms"; do
+  if [ -n "${noop8[$label,1]:-}" ] && [ -n "${noop8[$label,100]:-}" ]; then
+    awk -v a="${noop8[$label,100]}" -v b="${noop8[$label,1]}" -v l="$label" \
+      'BEGIN { printf "%s: no-op --jobs 8 over 100 databases takes %.1f times one database (goal: at most 10)\n", l, a/b }'
+  fi
+done

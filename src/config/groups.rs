@@ -1,0 +1,389 @@
+//! `[groups.NAME]`: one entry standing for many databases that share one
+//! migrations folder (a database per tenant). Members come from `urls`, a
+//! `urls_file` (one URL per line) or a `urls_query` run against a
+//! configured PostgreSQL database; each becomes a database of the config
+//! named `<group>/<database name or host>`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Config, RawDatabase, database, expand, validate_name};
+use crate::error::{Error, Result};
+use crate::kind::Kind;
+
+/// A `[groups.NAME]` table as written.
+#[derive(Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGroup {
+    kind: String,
+    migrations: Option<String>,
+    rollbacks: Option<String>,
+    history_table: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    api_key: Option<String>,
+    urls: Option<Vec<String>>,
+    urls_file: Option<String>,
+    urls_query: Option<String>,
+    query_database: Option<String>,
+}
+
+/// A group of databases sharing one migrations folder.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The group's name: `--database NAME` selects every member.
+    pub name: String,
+    /// The members' database names (`<group>/<member>`), in order.
+    pub members: Vec<String>,
+    /// The query that lists the members, until it has run.
+    pub query: Option<GroupQuery>,
+    template: Template,
+}
+
+/// A `urls_query` and the configured database it runs against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupQuery {
+    /// The SQL; its first column is one member URL per row.
+    pub sql: String,
+    /// The `[databases.X]` it runs against (PostgreSQL).
+    pub database: String,
+}
+
+/// What every member is made from: the group's settings, where the file
+/// was, and the environment variables they name (taken when the config was
+/// read, so members made later see the same values).
+#[derive(Clone)]
+struct Template {
+    raw: RawGroup,
+    place: String,
+    base: PathBuf,
+    env: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The captured variables may hold passwords.
+        f.debug_struct("Template")
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `${NAME}` references in `text`.
+fn references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        out.push(after[..end].to_string());
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+/// Reads one `[groups.NAME]` entry into `config`: the group, and its
+/// members unless a query lists them.
+pub(super) fn add(
+    config: &mut Config,
+    name: &str,
+    raw: RawGroup,
+    origin: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<()> {
+    let place = format!("{origin}: groups.{name}");
+    validate_name(name).map_err(|m| Error::config(&place, m))?;
+    if config.databases.contains_key(name) {
+        return Err(Error::config(
+            &place,
+            "a database of the same name is configured; a group needs a name of its own",
+        ));
+    }
+    let sources = [
+        raw.urls.is_some(),
+        raw.urls_file.is_some(),
+        raw.urls_query.is_some(),
+    ];
+    if sources.iter().filter(|s| **s).count() != 1 {
+        return Err(Error::config(
+            &place,
+            "give the members with exactly one of urls, urls_file, urls_query",
+        ));
+    }
+    if raw.query_database.is_some() != raw.urls_query.is_some() {
+        return Err(Error::config(
+            format!("{place}.query_database"),
+            "urls_query and query_database go together: the query runs against that database",
+        ));
+    }
+    let fields = [
+        Some(&raw.kind),
+        raw.migrations.as_ref(),
+        raw.rollbacks.as_ref(),
+        raw.history_table.as_ref(),
+        raw.user.as_ref(),
+        raw.password.as_ref(),
+        raw.api_key.as_ref(),
+        raw.urls_file.as_ref(),
+        raw.urls_query.as_ref(),
+        raw.query_database.as_ref(),
+    ];
+    let mut captured = BTreeMap::new();
+    for text in fields
+        .into_iter()
+        .flatten()
+        .chain(raw.urls.iter().flatten())
+    {
+        for var in references(text) {
+            if let Some(v) = env(&var) {
+                captured.insert(var, v);
+            }
+        }
+    }
+    let template = Template {
+        raw: raw.clone(),
+        place: place.clone(),
+        base: base.to_path_buf(),
+        env: captured,
+    };
+    let captured = template.env.clone();
+    let get = |key: &str, value: &str| {
+        expand(value, &|n| captured.get(n).cloned())
+            .map_err(|m| Error::config(format!("{place}.{key}"), m))
+    };
+    let query = match (&raw.urls_query, &raw.query_database) {
+        (Some(sql), Some(db)) => {
+            let database = get("query_database", db)?;
+            match config.databases.get(&database) {
+                Some(d) if d.kind == Kind::Postgres => {}
+                Some(d) => {
+                    return Err(Error::config(
+                        format!("{place}.query_database"),
+                        format!("{database} is {}; the query runs on PostgreSQL", d.kind),
+                    ));
+                }
+                None => {
+                    return Err(Error::config(
+                        format!("{place}.query_database"),
+                        format!("{database:?} is not configured under [databases]"),
+                    ));
+                }
+            }
+            Some(GroupQuery {
+                sql: get("urls_query", sql)?,
+                database,
+            })
+        }
+        _ => None,
+    };
+    config.groups.insert(
+        name.to_string(),
+        Group {
+            name: name.to_string(),
+            members: Vec::new(),
+            query,
+            template,
+        },
+    );
+    let urls = match (&raw.urls, &raw.urls_file) {
+        (Some(urls), _) => urls.clone(),
+        (None, Some(file)) => {
+            let path = base.join(get("urls_file", file)?);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::config(
+                    format!("{place}.urls_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect()
+        }
+        (None, None) => return Ok(()),
+    };
+    if urls.is_empty() {
+        return Err(Error::config(&place, "the group has no member URL"));
+    }
+    add_members(config, name, &urls)
+}
+
+/// The member name a URL gives: its database (PostgreSQL: the path; Neo4j:
+/// `?database=`), else its host and port.
+fn member_name(kind: Kind, url: &str) -> String {
+    let parsed = url::Url::parse(url).ok();
+    let database = parsed.as_ref().and_then(|u| match kind {
+        Kind::Postgres => u
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        _ => None,
+    });
+    let host = parsed.as_ref().map(|u| {
+        let host = u.host_str().unwrap_or("localhost");
+        match u.port() {
+            Some(p) => format!("{host}-{p}"),
+            None => host.to_string(),
+        }
+    });
+    let name = database.or(host).unwrap_or_default();
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Adds one member per URL to a group (already in `config.groups`).
+pub(super) fn add_members(config: &mut Config, group: &str, urls: &[String]) -> Result<()> {
+    let Some(g) = config.groups.get(group) else {
+        return Err(Error::Usage(format!("no group {group} in the config")));
+    };
+    let t = g.template.clone();
+    let env = |n: &str| t.env.get(n).cloned();
+    let mut made = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let place = format!("{} (member {}: {})", t.place, i + 1, super::redact_url(url));
+        let raw = RawDatabase {
+            kind: t.raw.kind.clone(),
+            url: url.clone(),
+            migrations: t.raw.migrations.clone(),
+            rollbacks: t.raw.rollbacks.clone(),
+            history_table: t.raw.history_table.clone(),
+            user: t.raw.user.clone(),
+            password: t.raw.password.clone(),
+            api_key: t.raw.api_key.clone(),
+            ..RawDatabase::default()
+        };
+        let mut db = database(group, group, raw, &place, &t.base, &env)?;
+        let member = member_name(db.kind, db.url.expose());
+        db.name = format!("{group}/{member}");
+        if let Some(other) = made
+            .iter()
+            .chain(config.databases.values())
+            .find(|o: &&super::DatabaseConfig| o.name == db.name)
+        {
+            return Err(Error::config(
+                &place,
+                format!(
+                    "names the same member as {} ({}): members are named by their database \
+                     (or host), which must differ",
+                    other.name,
+                    other.shown_url()
+                ),
+            ));
+        }
+        made.push(db);
+    }
+    let g = config.groups.get_mut(group).expect("checked above");
+    g.query = None;
+    for db in made {
+        g.members.push(db.name.clone());
+        config.databases.insert(db.name.clone(), db);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config> {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::parse(text, "migrate.toml", Path::new("/srv/app"), &|n| {
+            env.get(n).cloned()
+        })
+    }
+
+    #[test]
+    fn members_are_named_by_their_database_and_share_the_folder() {
+        let c = parse(
+            "[groups.tenants]\nkind = \"postgres\"\nurls = [\"postgres://u:${PW}@db1/acme\", \"postgres://u@db2:5433/globex\"]\n",
+            &[("PW", "s3cr/t")],
+        )
+        .unwrap();
+        let g = &c.groups["tenants"];
+        assert_eq!(g.members, ["tenants/acme", "tenants/globex"]);
+        let acme = &c.databases["tenants/acme"];
+        assert_eq!(acme.migrations, Path::new("/srv/app/migrations/tenants"));
+        assert_eq!(acme.rollbacks, Path::new("/srv/app/rollbacks/tenants"));
+        assert!(!acme.url.redacted().contains("s3cr"));
+        assert_eq!(
+            c.select(&["tenants".into()]).unwrap().len(),
+            2,
+            "the group selects every member"
+        );
+        assert_eq!(
+            c.select(&["tenants/globex".into()]).unwrap()[0].name,
+            "tenants/globex"
+        );
+    }
+
+    #[test]
+    fn bad_groups_are_refused_by_name() {
+        for (text, said) in [
+            (
+                "[groups.t]\nkind = \"postgres\"\n",
+                "exactly one of urls, urls_file, urls_query",
+            ),
+            (
+                "[groups.t]\nkind = \"postgres\"\nurls = [\"postgres://h/a\"]\nurls_file = \"x\"\n",
+                "exactly one of",
+            ),
+            (
+                "[groups.t]\nkind = \"postgres\"\nurls = [\"postgres://h1/a\", \"postgres://h2/a\"]\n",
+                "names the same member as t/a",
+            ),
+            (
+                "[groups.t]\nkind = \"postgres\"\nurls_query = \"SELECT 1\"\n",
+                "urls_query and query_database go together",
+            ),
+            (
+                "[groups.t]\nkind = \"postgres\"\nurls_query = \"SELECT 1\"\nquery_database = \"dir\"\n",
+                "\"dir\" is not configured",
+            ),
+            (
+                "[groups.t]\nkind = \"postgres\"\nurls = [\"postgres://h/a?sslmode=bogus\"]\n",
+                "groups.t (member 1: postgres://h/a?sslmode=bogus).url",
+            ),
+            (
+                "[groups.t]\nkind = \"postgres\"\nurls = []\n",
+                "no member URL",
+            ),
+        ] {
+            let e = parse(text, &[]).unwrap_err().to_string();
+            assert!(e.contains(said), "{text}\n{e}");
+        }
+    }
+
+    #[test]
+    fn a_query_group_waits_for_its_query() {
+        let mut c = parse(
+            "[databases.dir]\nkind = \"postgres\"\nurl = \"postgres://h/dir\"\n\
+             [groups.t]\nkind = \"postgres\"\nurls_query = \"SELECT url FROM tenants\"\nquery_database = \"dir\"\n",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            c.select(&[])
+                .unwrap_err()
+                .to_string()
+                .contains("has not run")
+        );
+        c.add_members("t", &["postgres://h/one".into()]).unwrap();
+        assert_eq!(c.groups["t"].members, ["t/one"]);
+        assert_eq!(c.select(&[]).unwrap().len(), 2);
+    }
+}
