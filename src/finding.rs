@@ -89,7 +89,7 @@ impl fmt::Display for Finding {
         )?;
         if let (Some(table), Some(rows)) = (&self.table, self.rows) {
             write!(f, " ({table}: ~{rows} rows")?;
-            if let Some(bytes) = self.bytes {
+            if let Some(bytes) = self.bytes.filter(|b| *b > 0) {
                 write!(f, ", {}", human_bytes(bytes))?;
             }
             f.write_str(")")?;

@@ -571,16 +571,13 @@ impl Migrator {
     }
 
     /// The findings of each step of `plan`, before sizes: PostgreSQL files
-    /// are linted (squawk's rules and strata's lock table); other kinds
-    /// have none yet.
+    /// are linted (squawk's rules and strata's lock table), Elasticsearch
+    /// and Qdrant operation files by their backends; Neo4j has none.
     fn step_findings(&self, target: &Target, plan: &Plan) -> Vec<Vec<Finding>> {
         let mut created = std::collections::BTreeSet::new();
         plan.steps
             .iter()
             .map(|step| {
-                if target.config.kind != crate::kind::Kind::Postgres {
-                    return Vec::new();
-                }
                 let Some(m) = target.catalog.get(step.version) else {
                     return Vec::new();
                 };
@@ -591,13 +588,16 @@ impl Migrator {
                         None => return Vec::new(),
                     },
                 };
-                lint::lint_sql(
-                    &step.file,
-                    &script.content,
-                    script.mode == TransactionMode::Transaction,
-                    None,
-                    &mut created,
-                )
+                match target.config.kind {
+                    crate::kind::Kind::Postgres => lint::lint_sql(
+                        &step.file,
+                        &script.content,
+                        script.mode == TransactionMode::Transaction,
+                        None,
+                        &mut created,
+                    ),
+                    kind => backend::findings(kind, &step.file, &script.content),
+                }
             })
             .collect()
     }

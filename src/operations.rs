@@ -171,3 +171,11 @@ pub fn play<Op: Operation>(
     }
     Ok(())
 }
+/// The line of the `nth` (1-based) occurrence of `needle` in an
+/// operation file, to point a finding at its operation (1 when absent).
+pub fn line_of_nth(content: &str, needle: &str, nth: usize) -> usize {
+    content
+        .match_indices(needle)
+        .nth(nth.saturating_sub(1))
+        .map_or(1, |(at, _)| content[..at].matches('\n').count() + 1)
+}

@@ -83,7 +83,7 @@ fn finding_line(f: &crate::finding::Finding) -> String {
     );
     if let (Some(table), Some(rows)) = (&f.table, f.rows) {
         let _ = write!(line, " ({table}: ~{rows} rows");
-        if let Some(bytes) = f.bytes {
+        if let Some(bytes) = f.bytes.filter(|b| *b > 0) {
             let _ = write!(line, ", {}", crate::finding::human_bytes(bytes));
         }
         line.push(')');

@@ -153,6 +153,27 @@ async fn lint_fails_on_the_unsafe_forms_with_live_sizes_and_passes_the_safe_ones
         let plan = p.migrate(&db, &["plan"]);
         plan.expect(0);
         assert!(plan.stdout.contains("error [lock]"), "{}", plan.stdout);
+        // Offline, from a recorded status: the same finding, the same size.
+        let status = p.migrate(&db, &["status", "--format", "json"]);
+        status.expect(0);
+        let recorded = p.path().join("status.json");
+        std::fs::write(&recorded, &status.stdout).unwrap();
+        let offline = p.migrate_raw(
+            &[
+                "--database-url",
+                "postgres://nobody@127.0.0.1:1/none",
+                "plan",
+                "--from-status",
+                recorded.to_str().unwrap(),
+            ],
+            &[],
+        );
+        offline.expect(0);
+        assert!(
+            offline.stdout.contains("error [lock]") && offline.stdout.contains("~150000 rows"),
+            "{}",
+            offline.stdout
+        );
         p.remove_migration(file);
     }
 

@@ -1045,3 +1045,40 @@ async fn server_checks_the_api_key_on_every_call_but_the_health_check() {
     }
     q.client().list_collections().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_index_rebuild_is_a_finding_with_the_point_count() {
+    let q = Subject::new().await;
+    let p = project();
+    p.migration(
+        "V1__docs.json",
+        r#"[{"create_collection": {"collection": "docs", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
+    );
+    migrate(&p, &q.url, &["up"]).expect(0);
+    let points: Vec<pb::PointStruct> = (1..=3u64)
+        .map(|i| pb::PointStruct::new(i, vec![1.0_f32, 0.5], HashMap::<String, pb::Value>::new()))
+        .collect();
+    q.client()
+        .upsert_points(pb::UpsertPointsBuilder::new("docs", points).wait(true))
+        .await
+        .unwrap();
+    p.migration(
+        "V2__denser_graph.json",
+        r#"[{"update_collection": {"collection": "docs", "hnsw_config": {"m": 32}}}]"#,
+    );
+    let plan = migrate(&p, &q.url, &["plan"]);
+    plan.expect(0);
+    assert!(
+        plan.stdout
+            .contains("warning [rebuild-index] update_collection on docs rebuilds the HNSW index"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("(docs: ~3 rows)"), "{}", plan.stdout);
+    // lint fails on it at the default level, and not once it is set to info.
+    migrate(&p, &q.url, &["lint"]).expect(1);
+    let mut config = std::fs::read_to_string(p.path().join("migrate.toml")).unwrap();
+    config.push_str("\n[lint.rules]\nrebuild-index = \"info\"\n");
+    p.config(&config);
+    migrate(&p, &q.url, &["lint"]).expect(0);
+}

@@ -181,6 +181,19 @@ pub trait Backend {
     async fn close(self) -> Result<()>;
 }
 
+/// The findings of an operation file of `kind` (Elasticsearch, Qdrant);
+/// none for other kinds, whose files the lint reads itself.
+pub fn findings(kind: Kind, file: &str, content: &str) -> Vec<crate::finding::Finding> {
+    let _ = (file, content); // unused only without those kinds
+    match kind {
+        #[cfg(feature = "elasticsearch")]
+        Kind::Elasticsearch => elasticsearch::lint::findings(file, content),
+        #[cfg(feature = "qdrant")]
+        Kind::Qdrant => qdrant::lint::findings(file, content),
+        _ => Vec::new(),
+    }
+}
+
 /// Every concrete backend. The engine talks to this enum; this file is the
 /// only place that matches on the kind of database.
 #[non_exhaustive]
@@ -280,8 +293,8 @@ impl AnyBackend {
 
     /// Estimated rows and total size of the named relations (as written
     /// in files, resolved by the server's search path), or with no names
-    /// of every table by `schema.name`. PostgreSQL only; other kinds have
-    /// no tables to size and return none.
+    /// of every table by `schema.name` (PostgreSQL); the documents of named
+    /// Elasticsearch indices, the points of named Qdrant collections.
     pub async fn table_sizes(
         &mut self,
         names: &[String],
@@ -290,7 +303,11 @@ impl AnyBackend {
         match self {
             #[cfg(feature = "postgres")]
             AnyBackend::Postgres(b) => b.table_sizes(names).await,
-            #[allow(unreachable_patterns)] // PostgreSQL only
+            #[cfg(feature = "elasticsearch")]
+            AnyBackend::Elasticsearch(b) if !names.is_empty() => b.table_sizes(names).await,
+            #[cfg(feature = "qdrant")]
+            AnyBackend::Qdrant(b) if !names.is_empty() => b.table_sizes(names).await,
+            #[allow(unreachable_patterns)] // no tables to size
             _ => Ok(Default::default()),
         }
     }

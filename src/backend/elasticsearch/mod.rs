@@ -23,11 +23,13 @@
 mod apply;
 mod conn;
 mod http;
+pub mod lint;
 mod lock;
 pub mod ops;
 mod reindex;
 pub mod state;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
@@ -76,6 +78,51 @@ pub struct ElasticsearchBackend {
 }
 
 impl ElasticsearchBackend {
+    /// Documents (primaries) and store size of each named index or alias
+    /// that exists, for findings on them.
+    pub async fn table_sizes(
+        &mut self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, crate::finding::TableSize>> {
+        let mut out = BTreeMap::new();
+        for name in names {
+            let reply = self
+                .conn
+                .reply(
+                    self.conn
+                        .client
+                        .indices()
+                        .stats(elasticsearch::indices::IndicesStatsParts::IndexMetric(
+                            &[name],
+                            &["docs", "store"],
+                        ))
+                        .send()
+                        .await,
+                )
+                .await
+                .map_err(|f| {
+                    self.conn
+                        .db_error(&format!("reading the size of {name}"), f)
+                })?;
+            if reply.status == 404 {
+                continue;
+            }
+            let body = reply.into_result().map_err(|f| {
+                self.conn
+                    .db_error(&format!("reading the size of {name}"), f)
+            })?;
+            let number = |pointer: &str| body.pointer(pointer).and_then(Value::as_i64).unwrap_or(0);
+            out.insert(
+                name.clone(),
+                crate::finding::TableSize {
+                    rows: number("/_all/primaries/docs/count"),
+                    bytes: number("/_all/total/store/size_in_bytes"),
+                },
+            );
+        }
+        Ok(out)
+    }
+
     /// Connects and checks the server and the credentials with one request,
     /// waiting at most `timeout`.
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {

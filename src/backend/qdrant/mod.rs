@@ -22,6 +22,7 @@
 //! so a missing collection or a vector size change is refused before
 //! anything changed.
 
+pub mod lint;
 mod lock;
 pub mod ops;
 mod proto;
@@ -228,6 +229,36 @@ impl QdrantBackend {
 
     /// Reads the live collections (their vectors and payload indexes) and
     /// aliases.
+    /// Points in each named collection that exists, for findings on them
+    /// (Qdrant reports no size in bytes here: 0).
+    pub async fn table_sizes(
+        &mut self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, crate::finding::TableSize>> {
+        let mut out = BTreeMap::new();
+        for name in names {
+            let info = match self
+                .collections
+                .get(pb::GetCollectionInfoRequest {
+                    collection_name: name.clone(),
+                })
+                .await
+            {
+                Ok(info) => info.into_inner().result.unwrap_or_default(),
+                Err(s) if s.code() == tonic::Code::NotFound => continue,
+                Err(s) => return Err(self.db_error(&format!("reading collection {name}"), s)),
+            };
+            out.insert(
+                name.clone(),
+                crate::finding::TableSize {
+                    rows: info.points_count.unwrap_or(0) as i64,
+                    bytes: 0,
+                },
+            );
+        }
+        Ok(out)
+    }
+
     async fn cluster(&mut self) -> Result<state::Cluster> {
         let names = self
             .collections
