@@ -41,7 +41,13 @@ pub struct Catalog {
     pub rollbacks: Option<PathBuf>,
 }
 
-fn script(format: &dyn Format, file: &SourceFile) -> Result<Script> {
+/// What a plan shows under a rollback that does nothing on purpose.
+pub const NOOP_ROLLBACK: &str = "no-op rollback (nothing to undo)";
+
+/// Reads one file. A rollback may be a do-nothing one on purpose (an
+/// empty operation list, a comment-only SQL or Cypher file): it runs
+/// nothing and removes the record.
+fn script(format: &dyn Format, file: &SourceFile, rollback: bool) -> Result<Script> {
     let content = normalize(&file.bytes).map_err(|m| Error::file(&file.path, m))?;
     if content.trim().is_empty() {
         return Err(Error::file(
@@ -59,11 +65,18 @@ fn script(format: &dyn Format, file: &SourceFile) -> Result<Script> {
             ),
         });
     }
-    let reading = format.read(&content).map_err(|e| Error::File {
-        file: file.path.clone(),
-        location: e.location(),
-        message: e.message,
-    })?;
+    let reading = if rollback && format.is_noop(&content) {
+        crate::script::Reading {
+            mode: crate::script::TransactionMode::Transaction,
+            operations: vec![NOOP_ROLLBACK.to_string()],
+        }
+    } else {
+        format.read(&content).map_err(|e| Error::File {
+            file: file.path.clone(),
+            location: e.location(),
+            message: e.message,
+        })?
+    };
     Ok(Script {
         file: file.path.clone(),
         checksum: checksum(&content),
@@ -121,7 +134,7 @@ impl Catalog {
                     "is a rollback (U…) in the migrations folder; move it to the rollbacks folder",
                 ));
             }
-            let script = script(format, file)?;
+            let script = script(format, file, false)?;
             if let Some(existing) = by_version.get(&version) {
                 return Err(Error::file(
                     &file.path,
@@ -151,7 +164,7 @@ impl Catalog {
                     "is a migration (V…) in the rollbacks folder; move it to the migrations folder",
                 ));
             }
-            let script = script(format, file)?;
+            let script = script(format, file, true)?;
             let Some(migration) = by_version.get_mut(&version) else {
                 return Err(Error::file(
                     &file.path,

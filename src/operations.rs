@@ -63,10 +63,24 @@ impl<Op: Operation> Format for OperationFormat<Op> {
 
     fn read(&self, content: &str) -> std::result::Result<Reading, FileError> {
         let ops: Vec<Op> = parse(content).map_err(|e| e.to_string())?;
+        if ops.is_empty() {
+            return Err(OpError {
+                path: "$".into(),
+                message: "holds no operation; a migration must change something (an empty \
+                          list is allowed in a rollback, for a change that cannot be undone)"
+                    .into(),
+            }
+            .to_string()
+            .into());
+        }
         Ok(Reading {
             mode: TransactionMode::NoTransaction,
             operations: ops.iter().map(Operation::describe).collect(),
         })
+    }
+
+    fn is_noop(&self, content: &str) -> bool {
+        serde_json::from_str::<Vec<serde_json::Value>>(content).is_ok_and(|ops| ops.is_empty())
     }
 }
 
@@ -94,12 +108,6 @@ pub fn parse<Op: Operation>(content: &str) -> std::result::Result<Vec<Op>, OpErr
         path: json_path(&e.path().to_string()),
         message: e.inner().to_string(),
     })?;
-    if ops.is_empty() {
-        return Err(OpError {
-            path: "$".into(),
-            message: "holds no operation; a migration must change something".into(),
-        });
-    }
     for (i, op) in ops.iter().enumerate() {
         op.check().map_err(|(field, message)| OpError {
             path: format!("$[{i}].{}{field}", op.name()),

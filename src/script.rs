@@ -108,6 +108,13 @@ pub trait Format: Sync {
     /// everything that can be known without a server. The message names
     /// the line or JSON path.
     fn read(&self, content: &str) -> Result<Reading, FileError>;
+
+    /// Whether the file does nothing on purpose: no statement (only
+    /// comments), or an empty operation list. Allowed for rollbacks only.
+    fn is_noop(&self, content: &str) -> bool {
+        let _ = content;
+        false
+    }
 }
 
 /// SHA-256 of normalised content, lowercase hex (64 characters). Pure.

@@ -417,3 +417,36 @@ async fn a_stale_lock_is_reported_and_broken_only_by_unlock() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn an_empty_rollback_reverts_a_mapping_change_by_doing_nothing() {
+    let (_turn, es) = fresh().await;
+    let p = project();
+    p.migration("V1__a.json", r#"[{"create_index": {"index": "a_v1"}}]"#);
+    p.migration(
+        "V2__title.json",
+        r#"[{"put_mapping": {"index": "a_v1", "properties": {"title": {"type": "keyword"}}}}]"#,
+    );
+    // A mapping cannot lose a field: the rollback says so by doing nothing.
+    p.rollback("U2__title.json", "[]\n");
+    // In a migration, an empty list is still refused.
+    p.migration("V3__nothing.json", "[]\n");
+    let refused = migrate(&p, &["up"]);
+    refused.expect(2);
+    assert!(
+        refused.stderr.contains("V3__nothing.json")
+            && refused.stderr.contains("holds no operation"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!es.exists("a_v1").await);
+    p.remove_migration("V3__nothing.json");
+    migrate(&p, &["up"]).expect(0);
+    let plan = migrate(&p, &["down", "--dry-run"]);
+    plan.expect(0);
+    assert!(plan.stdout.contains("no-op rollback"), "{}", plan.stdout);
+    migrate(&p, &["down"]).expect(0);
+    assert_eq!(es.field("a_v1", "title").await["type"], "keyword");
+    let status = migrate(&p, &["status"]);
+    assert!(status.stdout.contains("pending"), "{}", status.stdout);
+}

@@ -420,3 +420,34 @@ async fn a_file_that_deletes_strata_s_history_is_stopped_and_the_history_rewritt
         status.stdout
     );
 }
+
+#[tokio::test]
+async fn cypher_shell_commands_are_refused_and_comment_only_rollbacks_do_nothing() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    p.migration("V1__marker.cypher", "CREATE (:Marker {v: 1});\n");
+    p.migration(
+        "V2__system.cypher",
+        "CREATE (:Marker {v: 2});\n:use system\nCREATE DATABASE other;\n",
+    );
+    let run = migrate(&p, &["up"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("V2__system.cypher:2")
+            && run.stderr.contains(":use is a cypher-shell command"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(count(&g, "MATCH (m:Marker) RETURN count(m) AS n").await, 0);
+    p.remove_migration("V2__system.cypher");
+    p.rollback(
+        "U1__marker.cypher",
+        "// the marker stays: nothing to undo\n",
+    );
+    migrate(&p, &["up"]).expect(0);
+    migrate(&p, &["down"]).expect(0);
+    assert_eq!(count(&g, "MATCH (m:Marker) RETURN count(m) AS n").await, 1);
+    assert!(history(&g).await.is_empty());
+}

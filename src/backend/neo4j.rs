@@ -54,10 +54,32 @@ impl Format for CypherFormat {
         if statements.is_empty() {
             return Err("holds no statement".to_string().into());
         }
+        // cypher-shell's own commands (`:use system`, `:param`, `:begin`)
+        // are not Cypher: the server would refuse them after the
+        // statements before them ran.
+        if let Some(command) = statements
+            .iter()
+            .find(|s| s.text.trim_start().starts_with(':'))
+        {
+            let word = command.text.split_whitespace().next().unwrap_or(":");
+            return Err(FileError {
+                line: Some(line_of(content, command.offset)),
+                column: None,
+                message: format!(
+                    "{word} is a cypher-shell command, not Cypher: the server cannot run it. \
+                     strata runs each file on its database's configured `database`; put work \
+                     for another database (such as `system`) in a database entry of its own"
+                ),
+            });
+        }
         Ok(Reading {
             mode: TransactionMode::NoTransaction,
             operations: Vec::new(),
         })
+    }
+
+    fn is_noop(&self, content: &str) -> bool {
+        split_cypher(content).is_ok_and(|s| s.is_empty())
     }
 }
 
@@ -555,5 +577,25 @@ impl LeaseStore for LockStore {
                 .param("owner", owner),
             )
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cypher_shell_commands_are_refused_with_their_line() {
+        let e = CypherFormat
+            .read("CREATE (:A);\n:use system;\nCREATE DATABASE x;\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(
+            e.message.starts_with(":use is a cypher-shell command"),
+            "{}",
+            e.message
+        );
+        assert!(CypherFormat.is_noop("// nothing to undo\n"));
+        assert!(!CypherFormat.is_noop("CREATE (:A);"));
     }
 }

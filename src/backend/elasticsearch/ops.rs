@@ -512,7 +512,12 @@ mod tests {
 
     #[test]
     fn empty_list_and_bad_names_are_refused() {
-        assert!(error("[]").contains("holds no operation"));
+        // An empty list: refused in a migration, a no-op in a rollback.
+        let format =
+            crate::operations::OperationFormat::<Operation>::new(crate::kind::Kind::Elasticsearch);
+        let e = crate::script::Format::read(&format, "[]").unwrap_err();
+        assert!(e.message.contains("holds no operation"), "{}", e.message);
+        assert!(crate::script::Format::is_noop(&format, " [ ] "));
         let e = error(r#"[{"delete_index": {"index": "Messages"}}]"#);
         assert_eq!(
             e,

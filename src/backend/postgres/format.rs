@@ -73,6 +73,10 @@ impl Format for SqlFormat {
         Kind::Postgres
     }
 
+    fn is_noop(&self, content: &str) -> bool {
+        sql_statements(content).is_ok_and(|s| s.is_empty())
+    }
+
     fn read(&self, content: &str) -> Result<Reading, FileError> {
         let first = content.lines().next().unwrap_or("").trim();
         let mode = if first == NO_TRANSACTION_DIRECTIVE {

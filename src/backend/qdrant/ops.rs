@@ -842,7 +842,12 @@ mod tests {
             e.starts_with("$[0]: unknown variant `create_colection`"),
             "{e}"
         );
-        assert!(error("[]").contains("holds no operation"));
+        // An empty list: refused in a migration, a no-op in a rollback.
+        let format =
+            crate::operations::OperationFormat::<Operation>::new(crate::kind::Kind::Qdrant);
+        let e = crate::script::Format::read(&format, "[]").unwrap_err();
+        assert!(e.message.contains("holds no operation"), "{}", e.message);
+        assert!(crate::script::Format::is_noop(&format, " [ ] "));
         // Qdrant's own rules, before anything is sent.
         for (text, path, what) in [
             (
