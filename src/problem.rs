@@ -78,6 +78,17 @@ pub enum Problem {
         /// What is wrong and what to do.
         why: String,
     },
+    /// A pending file's precondition the server does not meet.
+    Unmet {
+        /// The version.
+        version: u64,
+        /// The file and line of the precondition.
+        file: String,
+        /// The precondition as written.
+        requirement: String,
+        /// What the server is.
+        server: String,
+    },
     /// A pending migration, where the caller asked for none.
     Pending {
         /// The version.
@@ -98,7 +109,8 @@ impl Problem {
             | Problem::OutOfOrder { version, .. }
             | Problem::MissingRollback { version, .. }
             | Problem::Pending { version, .. }
-            | Problem::Foreign { version, .. } => *version,
+            | Problem::Foreign { version, .. }
+            | Problem::Unmet { version, .. } => *version,
         }
     }
 }
@@ -177,6 +189,15 @@ impl fmt::Display for Problem {
             Problem::Pending { version, file } => {
                 write!(f, "pending: version {version} ({file}) is not applied yet")
             }
+            Problem::Unmet {
+                version,
+                file,
+                requirement,
+                server,
+            } => write!(
+                f,
+                "precondition: version {version} ({file}) requires `{requirement}`, but the server is {server}"
+            ),
             Problem::Foreign {
                 tool,
                 recorded,

@@ -451,3 +451,67 @@ async fn cypher_shell_commands_are_refused_and_comment_only_rollbacks_do_nothing
     assert_eq!(count(&g, "MATCH (m:Marker) RETURN count(m) AS n").await, 1);
     assert!(history(&g).await.is_empty());
 }
+
+#[tokio::test]
+async fn preconditions_refuse_or_skip_before_anything_runs() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    // The test server is Community Edition 5.x.
+    p.migration(
+        "V1__marker.cypher",
+        "// assert that version is ge 5.13\nCREATE (:Marker {v: 1});\n",
+    );
+    p.migration(
+        "V2__node_key.cypher",
+        "// strata:require edition=enterprise\n\
+         CREATE CONSTRAINT marker_key FOR (m:Marker) REQUIRE m.v IS NODE KEY;\n",
+    );
+    let run = migrate(&p, &["up"]);
+    run.expect(3);
+    assert!(
+        run.stderr.contains("V2__node_key.cypher:1")
+            && run
+                .stderr
+                .contains("requires `strata:require edition=enterprise`")
+            && run.stderr.contains("Neo4j community"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(count(&g, "MATCH (m:Marker) RETURN count(m) AS n").await, 0);
+
+    // The same file as an assumption: skipped, and status says so.
+    p.migration(
+        "V2__node_key.cypher",
+        "// assume that edition is enterprise\n\
+         CREATE CONSTRAINT marker_key FOR (m:Marker) REQUIRE m.v IS NODE KEY;\n",
+    );
+    migrate(&p, &["up"]).expect(0);
+    assert_eq!(count(&g, "MATCH (m:Marker) RETURN count(m) AS n").await, 1);
+    assert_eq!(
+        count(
+            &g,
+            "SHOW CONSTRAINTS YIELD name WHERE name = 'marker_key' RETURN count(*) AS n"
+        )
+        .await,
+        0
+    );
+    let status = migrate(&p, &["status"]);
+    status.expect(0);
+    assert!(
+        status
+            .stdout
+            .contains("skipped: `assume that edition is enterprise` does not hold"),
+        "{}",
+        status.stdout
+    );
+    // A precondition that cannot be read is refused with its line.
+    p.migration(
+        "V3__typo.cypher",
+        "// assume that edition is platinum\nRETURN 1;\n",
+    );
+    let run = migrate(&p, &["up"]);
+    run.expect(2);
+    assert!(run.stderr.contains("V3__typo.cypher:1"), "{}", run.stderr);
+}

@@ -55,6 +55,8 @@ pub mod lease;
 pub mod neo4j;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "neo4j")]
+pub mod preconditions;
 #[cfg(feature = "qdrant")]
 pub mod qdrant;
 pub mod stepwise;

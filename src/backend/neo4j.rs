@@ -23,11 +23,13 @@ use neo4rs::{ConfigBuilder, Graph, query};
 
 use super::Backend;
 use super::lease::{Holder, LEASE, LeaseStore, LeasedLock, LockState};
+use super::preconditions::{self, Precondition, Server, Strength};
 use super::stepwise::{self, Stepwise};
 use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
 use crate::kind::Kind;
+use crate::problem::Problem;
 use crate::script::{FileError, Format, Reading, Script, TransactionMode};
 use crate::secret::ConnectionUrl;
 use crate::split::{Statement, line_of, split_cypher};
@@ -54,6 +56,11 @@ impl Format for CypherFormat {
         if statements.is_empty() {
             return Err("holds no statement".to_string().into());
         }
+        preconditions::read(content).map_err(|(line, message)| FileError {
+            line: Some(line),
+            column: None,
+            message,
+        })?;
         // cypher-shell's own commands (`:use system`, `:param`, `:begin`)
         // are not Cypher: the server would refuse them after the
         // statements before them ran.
@@ -90,6 +97,8 @@ pub struct Neo4jBackend {
     lock: LeasedLock<LockStore>,
     /// Recorded as who applied each migration.
     pub(crate) applied_by: String,
+    /// The server's edition and version, read once for preconditions.
+    server: Option<Server>,
 }
 
 /// The driver, with the database name and URL its messages need; shared
@@ -169,7 +178,54 @@ impl Neo4jBackend {
             conn,
             label: db.history_table.clone(),
             applied_by: crate::history::this_process(),
+            server: None,
         })
+    }
+}
+
+impl Neo4jBackend {
+    /// The server's edition and version (`dbms.components()`), read once.
+    async fn server(&mut self) -> Result<Server> {
+        if let Some(s) = &self.server {
+            return Ok(s.clone());
+        }
+        let context = "reading the server's version and edition";
+        let mut rows = self
+            .conn
+            .graph
+            .execute(query(
+                "CALL dbms.components() YIELD name, versions, edition \
+                 WHERE name = 'Neo4j Kernel' RETURN versions[0] AS version, edition",
+            ))
+            .await
+            .map_err(|e| self.conn.db_error(context, e))?;
+        let row = rows
+            .next()
+            .await
+            .map_err(|e| self.conn.db_error(context, e))?
+            .ok_or_else(|| Error::Database {
+                database: self.conn.database.clone(),
+                message: format!("{context}: no answer"),
+            })?;
+        let server = Server {
+            version: row.get("version").unwrap_or_default(),
+            edition: row.get("edition").unwrap_or_default(),
+        };
+        self.server = Some(server.clone());
+        Ok(server)
+    }
+
+    /// The file's preconditions the server does not meet.
+    async fn unmet(&mut self, script: &Script) -> Result<Vec<Precondition>> {
+        let wanted = preconditions::read(&script.content).unwrap_or_default();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let server = self.server().await?;
+        Ok(wanted
+            .into_iter()
+            .filter(|p| !preconditions::holds(&p.condition, &server))
+            .collect())
     }
 }
 
@@ -417,9 +473,55 @@ impl Backend for Neo4jBackend {
         self.lock.unlock().await
     }
 
+    async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
+        let mut problems = Vec::new();
+        for (step, script) in steps {
+            if step.action != Action::Apply {
+                continue;
+            }
+            for p in self.unmet(script).await? {
+                if p.strength == Strength::Require {
+                    let server = self.server().await?;
+                    problems.push(Problem::Unmet {
+                        version: step.version,
+                        file: format!("{}:{}", step.file, p.line),
+                        requirement: p.text.clone(),
+                        server: format!("Neo4j {} {}", server.edition, server.version),
+                    });
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Refused {
+                database: self.conn.database.clone(),
+                problems,
+            })
+        }
+    }
+
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
         let statements = split_cypher(&script.content)
             .map_err(|e| Error::file(&script.file, format!("line {}: {}", e.line, e.message)))?;
+        if step.action == Action::Apply
+            && let Some(assumption) = self
+                .unmet(script)
+                .await?
+                .into_iter()
+                .find(|p| p.strength == Strength::Assume)
+        {
+            // Skipped, and the record says why (status shows it).
+            let server = self.server().await?;
+            let who = std::mem::take(&mut self.applied_by);
+            self.applied_by = format!(
+                "{who} (skipped: `{assumption}` does not hold on Neo4j {} {})",
+                server.edition, server.version
+            );
+            let done = stepwise::run(self, step, script, &[]).await;
+            self.applied_by = who;
+            return done;
+        }
         stepwise::run(self, step, script, &statements).await
     }
 
