@@ -479,7 +479,7 @@ async fn frozen_owner<S: Subject>(s: &mut S) {
     let ctx = format!("{} frozen owner", S::KIND);
     let (p, owner, pid) = stopped_owner(s, &ctx).await;
     // A request the owner sent just before it was stopped still completes.
-    s.settle().await;
+    s.settle_frozen().await;
     let before = s.history().await;
     let waiter = traced(command(s, &p, &["--lock-timeout", "1", "up"]))
         .spawn()

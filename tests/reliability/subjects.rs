@@ -55,6 +55,11 @@ pub trait Subject {
     /// Waits until the server has finished whatever a killed runner had
     /// already sent it: a request under way still completes.
     async fn settle(&self) {}
+    /// Waits until the server has finished the request a *frozen* runner
+    /// sent before it was stopped; its connection stays open.
+    async fn settle_frozen(&self) {
+        self.settle().await
+    }
 }
 
 /// Polls `done` until it is true; fails after a minute.
@@ -197,6 +202,20 @@ impl Subject for Postgres {
         })
         .await;
     }
+
+    async fn settle_frozen(&self) {
+        // A frozen client keeps its session: wait for its statement, not
+        // for the session.
+        wait_for("the frozen runner's statement to finish", async || {
+            self.strings(
+                "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'strata' \
+                 AND datname = current_database() AND state = 'active'",
+            )
+            .await
+            .is_empty()
+        })
+        .await;
+    }
 }
 
 /// Neo4j: even operations create a node, odd ones a constraint.
@@ -304,6 +323,22 @@ impl Subject for Neo4j {
                 &self.graph,
                 "SHOW TRANSACTIONS YIELD currentQuery \
                  WHERE NOT currentQuery STARTS WITH 'SHOW TRANSACTIONS' RETURN count(*) AS n",
+            )
+            .await
+                == 0
+        })
+        .await;
+    }
+
+    async fn settle_frozen(&self) {
+        // A frozen client's transaction stays open; its query is done once
+        // it no longer shows as running.
+        wait_for("the frozen runner's query to finish", async || {
+            support::neo4j_client::count(
+                &self.graph,
+                "SHOW TRANSACTIONS YIELD currentQuery, status \
+                 WHERE NOT currentQuery STARTS WITH 'SHOW TRANSACTIONS' \
+                 AND currentQuery <> '' AND status = 'Running' RETURN count(*) AS n",
             )
             .await
                 == 0

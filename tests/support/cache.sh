@@ -14,3 +14,19 @@ strata_cache_dir() {
     echo "$HOME/.cache/strata"
   fi
 }
+
+# The newest JDK under /usr/lib/jvm whose major version is at least $1
+# (the servers' newer lines need Java 21+; the default java stays 17).
+strata_newest_jdk() {
+  local best="" best_major=0 dir major
+  for dir in /usr/lib/jvm/*/; do
+    [ -x "$dir/bin/java" ] || continue
+    major=$("$dir/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+    [ -n "$major" ] && [ "$major" -gt "$best_major" ] && { best=${dir%/}; best_major=$major; }
+  done
+  if [ -z "$best" ] || [ "$best_major" -lt "$1" ]; then
+    echo "no JDK $1 or newer under /usr/lib/jvm" >&2
+    return 1
+  fi
+  echo "$best"
+}

@@ -9,16 +9,17 @@
 #              waits for yellow health, and exports STRATA_TEST_ES_URL;
 #   es_stop    stops it and removes its data. Safe to call twice.
 #
-# The 8.x line runs on the Java 17 every supported machine has; a 9.x
-# distribution would need Java 21+ (see ES_JAVA_HOME below).
+# ES_VERSION (STRATA_ES_VERSION, default 8.19.21) picks the release; the
+# 8.x line runs on the Java 17 every supported machine has, the 9.x line on
+# the newest JDK 21+ (see es_java_home).
 
 # shellcheck source=tests/support/cache.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
 
 ES_VERSION="${STRATA_ES_VERSION:-8.19.21}"
-ES_ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
 
 es_prepare() {
+  local ES_ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
   ES_HOME="$(strata_cache_dir)/elasticsearch-$ES_VERSION"
   [ -f "$ES_HOME/.complete" ] && return 0
   echo "Fetching Elasticsearch $ES_VERSION from Maven Central (once)" >&2
@@ -37,9 +38,18 @@ es_prepare() {
   touch "$ES_HOME/.complete"
 }
 
-# The JDK to run with: the 8.x line supports Java 17 and 21; prefer the
-# default java when it is one of those.
+# The JDK to run with: the 8.x line runs on the default Java (17); the 9.x
+# line needs Java 21 or newer: the newest JDK in /usr/lib/jvm (or
+# STRATA_ES_JAVA_HOME).
 es_java_home() {
+  if [ -n "${STRATA_ES_JAVA_HOME:-}" ]; then
+    echo "$STRATA_ES_JAVA_HOME"
+    return
+  fi
+  if [ "${ES_VERSION%%.*}" -ge 9 ]; then
+    strata_newest_jdk 21
+    return
+  fi
   local java
   java=$(readlink -f "$(command -v java)")
   dirname "$(dirname "$java")"

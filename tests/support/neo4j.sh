@@ -13,21 +13,32 @@ NEO4J_SUPPORT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/neo4j"
 # shellcheck source=tests/support/cache.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
 
+# STRATA_NEO4J_VERSION picks another release than the pom's (the CI matrix
+# runs the newest calendar release too); those need Java 21+, found with
+# strata_newest_jdk.
 neo4j_prepare() {
   local version
-  version=$(sed -n 's:.*<neo4j.version>\(.*\)</neo4j.version>.*:\1:p' "$NEO4J_SUPPORT/pom.xml")
+  version=${STRATA_NEO4J_VERSION:-$(sed -n 's:.*<neo4j.version>\(.*\)</neo4j.version>.*:\1:p' "$NEO4J_SUPPORT/pom.xml")}
   NEO4J_CACHE="$(strata_cache_dir)/neo4j-$version"
+  NEO4J_JAVA=java
+  NEO4J_JAVAC=javac
+  if [ "${version%%.*}" -ge 2025 ]; then
+    local jdk
+    jdk=$(strata_newest_jdk 21) || return 1
+    NEO4J_JAVA="$jdk/bin/java"
+    NEO4J_JAVAC="$jdk/bin/javac"
+  fi
   if [ ! -f "$NEO4J_CACHE/lib.complete" ]; then
     echo "Resolving Neo4j $version from Maven Central into $NEO4J_CACHE (once)" >&2
     rm -rf "$NEO4J_CACHE/lib"
     mvn -q -B -f "$NEO4J_SUPPORT/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$NEO4J_CACHE/lib" >&2 || { echo "resolving Neo4j failed" >&2; return 1; }
+      -Dneo4j.version="$version" -DoutputDirectory="$NEO4J_CACHE/lib" >&2 || { echo "resolving Neo4j failed" >&2; return 1; }
     touch "$NEO4J_CACHE/lib.complete"
   fi
   if [ ! -f "$NEO4J_CACHE/classes/Launcher.class" ] \
      || [ "$NEO4J_SUPPORT/Launcher.java" -nt "$NEO4J_CACHE/classes/Launcher.class" ]; then
     mkdir -p "$NEO4J_CACHE/classes"
-    javac -d "$NEO4J_CACHE/classes" -cp "$NEO4J_CACHE/lib/*" "$NEO4J_SUPPORT/Launcher.java" >&2 \
+    "$NEO4J_JAVAC" -d "$NEO4J_CACHE/classes" -cp "$NEO4J_CACHE/lib/*" "$NEO4J_SUPPORT/Launcher.java" >&2 \
       || { echo "compiling the Neo4j launcher failed" >&2; return 1; }
   fi
 }
@@ -44,7 +55,7 @@ neo4j_start() {
     cp "$STRATA_TEST_CERTS/server.crt" "$STRATA_TEST_CERTS/server.key" "$NEO4J_TMP/certs/"
     tls=("$NEO4J_TMP/certs")
   fi
-  java -Xms256m -Xmx1g -cp "$NEO4J_CACHE/lib/*:$NEO4J_CACHE/classes" Launcher \
+  "$NEO4J_JAVA" -Xms256m -Xmx1g -cp "$NEO4J_CACHE/lib/*:$NEO4J_CACHE/classes" Launcher \
     "$NEO4J_TMP/data" "$port" "$password" "${tls[@]}" >"$NEO4J_TMP/out.log" 2>"$NEO4J_TMP/err.log" &
   NEO4J_PID=$!
   local waited=0

@@ -13,11 +13,15 @@ source tests/support/neo4j.sh
 source tests/support/es.sh
 # shellcheck source=tests/support/certs.sh
 source tests/support/certs.sh
+# The newer server lines the Elasticsearch and Neo4j suites run on too
+# (beside es.sh's and the pom's; both on the newest JDK 21+).
+ES_NEXT=9.2.4
+NEO4J_NEXT=2025.10.1
 CERTS_TMP=$(mktemp -d -t strata-certs.XXXXXX)
 trap 'es_stop; neo4j_stop; pg_stop; rm -rf "$CERTS_TMP"' EXIT
 certs_make "$CERTS_TMP"
 # The tools tests/import.rs takes over from install (once, into the cache)
-# while the servers start and the suite builds.
+# while the servers start and the suite builds; so do the newer servers.
 # shellcheck source=tests/support/tools.sh
 source tests/support/tools.sh
 TOOLS_ENV="$CERTS_TMP/tools.env"
@@ -27,6 +31,8 @@ TOOLS_ENV="$CERTS_TMP/tools.env"
   echo "export STRATA_TEST_TOOL_FLYWAY='$(install_flyway)'"
   echo "export STRATA_TEST_TOOL_SQLX='$(install_sqlx)'"
   echo "export STRATA_TEST_TOOL_REFINERY='$(install_refinery)'"
+  (ES_VERSION=$ES_NEXT; es_prepare) >&2 || true
+  (STRATA_NEO4J_VERSION=$NEO4J_NEXT; neo4j_prepare) >&2 || true
 ) > "$TOOLS_ENV" &
 tools_pid=$!
 pg_start
@@ -45,6 +51,13 @@ fi
 export STRATA_TEST_PG_DUMP="$(pg_bindir)/pg_dump"
 cargo test --locked --workspace --all-targets --no-fail-fast
 cargo test --locked --workspace --doc
+# The version matrix: the Elasticsearch and Neo4j suites again on the newer
+# lines.
+es_stop; neo4j_stop
+ES_VERSION=$ES_NEXT
+es_start
+STRATA_NEO4J_VERSION=$NEO4J_NEXT neo4j_start
+cargo test --locked --no-fail-fast --test elasticsearch --test neo4j
 # The feature subsets (each kind alone, a PostgreSQL-only service): no
 # server needed, so the servers are stopped first to free the machine.
 es_stop; neo4j_stop; pg_stop
