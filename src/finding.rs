@@ -80,6 +80,17 @@ pub struct Finding {
     pub bytes: Option<i64>,
 }
 
+impl Finding {
+    /// `(messages: ~250000 rows, 22.7 MB)`, when the table's size is known.
+    pub fn size_note(&self) -> Option<String> {
+        let (table, rows) = (self.table.as_ref()?, self.rows?);
+        Some(match self.bytes.filter(|b| *b > 0) {
+            Some(bytes) => format!("({table}: ~{rows} rows, {})", human_bytes(bytes)),
+            None => format!("({table}: ~{rows} rows)"),
+        })
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -87,12 +98,8 @@ impl fmt::Display for Finding {
             "{}:{}:{}: {} [{}] {}",
             self.file, self.line, self.column, self.level, self.rule, self.message
         )?;
-        if let (Some(table), Some(rows)) = (&self.table, self.rows) {
-            write!(f, " ({table}: ~{rows} rows")?;
-            if let Some(bytes) = self.bytes.filter(|b| *b > 0) {
-                write!(f, ", {}", human_bytes(bytes))?;
-            }
-            f.write_str(")")?;
+        if let Some(size) = self.size_note() {
+            write!(f, " {size}")?;
         }
         if let Some(help) = &self.help {
             write!(f, "; help: {help}")?;

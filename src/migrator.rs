@@ -699,7 +699,7 @@ impl Migrator {
                     ),
                 });
             }
-            let mapping = read_mapping(&config.migrations.join(MAPPING_FILE), tool)?;
+            let mapping = crate::import::load_mapping(&config.migrations.join(MAPPING_FILE), tool)?;
             let sql = history_query(tool, table);
             let files: Vec<u64> = target
                 .catalog
@@ -735,28 +735,4 @@ impl Migrator {
         }
         Ok(out)
     }
-}
-
-/// The version map `import` wrote, when there is one (none: the tool's
-/// versions are strata's). One written for another tool is refused.
-fn read_mapping(path: &Path, tool: Tool) -> Result<std::collections::BTreeMap<String, u64>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
-        Err(source) => {
-            return Err(Error::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let shown = path.display().to_string();
-    let (written_for, versions) = crate::import::read_mapping(&text, &shown)?;
-    if written_for != tool.name() {
-        return Err(Error::Config {
-            setting: shown,
-            message: format!("was written by `migrate import --from {written_for}`, not {tool}"),
-        });
-    }
-    Ok(versions)
 }

@@ -185,5 +185,5 @@ pub fn line_of_nth(content: &str, needle: &str, nth: usize) -> usize {
     content
         .match_indices(needle)
         .nth(nth.saturating_sub(1))
-        .map_or(1, |(at, _)| content[..at].matches('\n').count() + 1)
+        .map_or(1, |(at, _)| crate::split::line_of(content, at))
 }

@@ -81,12 +81,8 @@ fn finding_line(f: &crate::finding::Finding) -> String {
         "{}:{}: {} [{}] {}",
         f.line, f.column, f.level, f.rule, f.message
     );
-    if let (Some(table), Some(rows)) = (&f.table, f.rows) {
-        let _ = write!(line, " ({table}: ~{rows} rows");
-        if let Some(bytes) = f.bytes.filter(|b| *b > 0) {
-            let _ = write!(line, ", {}", crate::finding::human_bytes(bytes));
-        }
-        line.push(')');
+    if let Some(size) = f.size_note() {
+        let _ = write!(line, " {size}");
     }
     line
 }

@@ -13,6 +13,7 @@
 
 mod env;
 mod groups;
+mod lint;
 mod names;
 pub mod urls;
 
@@ -24,6 +25,7 @@ use serde::Deserialize;
 pub use self::env::{expand, expand_url};
 use self::groups::RawGroup;
 pub use self::groups::{Group, GroupQuery};
+use self::lint::{RawLint, lint_settings};
 pub use self::names::validate_history_table;
 use self::names::{validate_index_name, validate_label, validate_name};
 use self::urls::{http_url, neo4j_url};
@@ -169,15 +171,6 @@ pub struct Config {
     pub groups: BTreeMap<String, Group>,
     /// `[lint]`: levels for `migrate lint` and the findings in plans.
     pub lint: LintSettings,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawLint {
-    large_table_rows: Option<i64>,
-    fail_on: Option<String>,
-    #[serde(default)]
-    rules: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -626,42 +619,6 @@ fn partition_settings(
         move_batch_rows: raw.move_batch_rows,
         origin: place.clone(),
     })
-}
-
-/// `[lint]`, checked: levels are `info`, `warning`, `error` (rules may also
-/// be `off`), the row threshold is positive.
-fn lint_settings(raw: RawLint, origin: &str) -> Result<LintSettings> {
-    let mut settings = LintSettings::default();
-    let level = |setting: String, v: &str| {
-        Level::parse(v).ok_or_else(|| {
-            Error::config(
-                setting,
-                format!("{v:?}: expected \"info\", \"warning\" or \"error\""),
-            )
-        })
-    };
-    if let Some(n) = raw.large_table_rows {
-        if n < 1 {
-            return Err(Error::config(
-                format!("{origin}: lint.large_table_rows"),
-                format!("{n}: must be at least 1"),
-            ));
-        }
-        settings.large_table_rows = n;
-    }
-    if let Some(v) = raw.fail_on {
-        settings.fail_on = level(format!("{origin}: lint.fail_on"), &v)?;
-    }
-    for (rule, v) in raw.rules {
-        let setting = format!("{origin}: lint.rules.{rule}");
-        let value = if v == "off" {
-            None
-        } else {
-            Some(level(setting, &v)?)
-        };
-        settings.rules.insert(rule, value);
-    }
-    Ok(settings)
 }
 
 #[cfg(test)]

@@ -200,7 +200,7 @@ fn ignores(
     text: &str,
     statements: &[crate::split::SqlStatement],
 ) -> Vec<(std::ops::RangeInclusive<usize>, String)> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let line_of = |offset: usize| crate::split::line_of(text, offset);
     let spans: Vec<(usize, usize)> = statements
         .iter()
         .map(|s| (line_of(s.offset), line_of(s.offset + s.text.len())))

@@ -336,6 +336,100 @@ fn needs_no_transaction(tokens: &[Token]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::{Catalog, SourceFile};
+
+    fn f(name: &str, text: &str) -> SourceFile {
+        SourceFile {
+            path: std::path::PathBuf::from(name),
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    // The catalog read with SQL's rules: pairs, modes, file-named errors.
+    #[test]
+    fn catalog_sorts_pairs_and_detects_modes() {
+        let cat = Catalog::from_files(
+            &SqlFormat::default(),
+            vec![
+                f("V10__ten.sql", "select 10;"),
+                f(
+                    "V2__two.sql",
+                    "-- strata:no-transaction\ncreate index concurrently i on t(a);",
+                ),
+                f("README.md", "docs"),
+            ],
+            vec![f("U10__ten.sql", "select -10;")],
+        )
+        .unwrap();
+        let versions: Vec<u64> = cat.migrations.iter().map(|m| m.version).collect();
+        assert_eq!(versions, [2, 10]);
+        assert_eq!(
+            cat.migrations[0].script.mode,
+            TransactionMode::NoTransaction
+        );
+        assert_eq!(cat.migrations[1].script.mode, TransactionMode::Transaction);
+        assert!(cat.migrations[0].rollback.is_none());
+        assert_eq!(
+            cat.get(10).unwrap().rollback.as_ref().unwrap().content,
+            "select -10;"
+        );
+    }
+
+    fn err(m: Vec<SourceFile>, r: Vec<SourceFile>) -> String {
+        Catalog::from_files(&SqlFormat::default(), m, r)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn catalog_errors_name_the_file() {
+        let e = err(vec![f("V1__a.sql", "x"), f("V01__b.sql", "y")], vec![]);
+        assert!(
+            e.contains("V1__a.sql") && e.contains("duplicate version 1"),
+            "{e}"
+        );
+        let e = err(vec![f("V1__a.sql", "x")], vec![f("U2__b.sql", "y")]);
+        assert!(
+            e.starts_with("U2__b.sql") && e.contains("no migration V2"),
+            "{e}"
+        );
+        let e = err(
+            vec![SourceFile {
+                path: "V1__bin.sql".into(),
+                bytes: vec![b's', 0xff, 0xfe],
+            }],
+            vec![],
+        );
+        assert!(e.starts_with("V1__bin.sql") && e.contains("UTF-8"), "{e}");
+        let e = err(vec![f("V1__empty.sql", " \n\n")], vec![]);
+        assert!(e.contains("V1__empty.sql") && e.contains("empty"), "{e}");
+        let e = err(
+            vec![f("V1__d.sql", "-- strata:no-transactoin\nselect 1;")],
+            vec![],
+        );
+        assert!(
+            e.contains("line 1") && e.contains("unknown directive"),
+            "{e}"
+        );
+        let e = err(
+            vec![f(
+                "V1__q.sql",
+                "-- strata:no-transaction\nselect 1;\nselect 'x;",
+            )],
+            vec![],
+        );
+        assert!(
+            e.contains("V1__q.sql") && e.contains("line 3") && e.contains("unterminated"),
+            "{e}"
+        );
+        let e = err(vec![f("U1__a.sql", "x")], vec![]);
+        assert!(e.contains("rollbacks folder"), "{e}");
+        let e = err(
+            vec![f("V1__a.sql", "x")],
+            vec![f("U1__a.sql", "y"), f("U001__b.sql", "z")],
+        );
+        assert!(e.contains("duplicate rollback"), "{e}");
+    }
 
     fn read(text: &str) -> Result<Reading, FileError> {
         SqlFormat::default().read(text)

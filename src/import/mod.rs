@@ -1,0 +1,226 @@
+//! Coming from another tool: `migrate import` turns a folder of Flyway,
+//! sqlx, refinery, golang-migrate or dbmate files into strata's layout, and
+//! `migrate baseline --from` reads that tool's history table to record what
+//! it applied. The conversions and the reading of foreign history are pure;
+//! [`write`] is the only function that touches the disk.
+
+mod adopt;
+mod convert;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub use self::adopt::{ForeignRow, adopted_versions, history_query};
+pub use self::convert::{Converted, Output, Source, convert, convert_with_conf};
+use crate::error::{Error, Result};
+use crate::names::{ParsedName, Prefix, parse_name};
+
+/// The file `import` writes beside the migrations: which strata version
+/// each of the tool's versions became. `baseline --from` reads it.
+pub const MAPPING_FILE: &str = "imported.toml";
+
+/// A migration tool strata can take over from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// Flyway: `V1.2__d.sql`, `U1.2__d.sql`, `flyway_schema_history`.
+    Flyway,
+    /// sqlx: `1_d.sql` or `1_d.up.sql`/`.down.sql`, `_sqlx_migrations`.
+    Sqlx,
+    /// refinery: `V1__d.sql`, `U1__d.sql` (unversioned, not undo),
+    /// `refinery_schema_history`.
+    Refinery,
+    /// golang-migrate: `1_d.up.sql`/`.down.sql`, `schema_migrations(version, dirty)`.
+    GolangMigrate,
+    /// dbmate: `1_d.sql` with `-- migrate:up`/`-- migrate:down` sections,
+    /// `schema_migrations(version)`.
+    Dbmate,
+}
+
+impl Tool {
+    /// Every tool, as named on the command line.
+    pub const ALL: [Tool; 5] = [
+        Tool::Flyway,
+        Tool::Sqlx,
+        Tool::Refinery,
+        Tool::GolangMigrate,
+        Tool::Dbmate,
+    ];
+
+    /// The name `--from` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Flyway => "flyway",
+            Tool::Sqlx => "sqlx",
+            Tool::Refinery => "refinery",
+            Tool::GolangMigrate => "golang-migrate",
+            Tool::Dbmate => "dbmate",
+        }
+    }
+
+    /// The tool's own history table name, as it creates it by default.
+    pub fn default_table(self) -> &'static str {
+        match self {
+            Tool::Flyway => "flyway_schema_history",
+            Tool::Sqlx => "_sqlx_migrations",
+            Tool::Refinery => "refinery_schema_history",
+            Tool::GolangMigrate | Tool::Dbmate => "schema_migrations",
+        }
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Tool {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Tool::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
+                format!(
+                    "{s:?} is not a tool strata imports from: one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Writes the converted files into the two folders and the version map
+/// beside the migrations. Refuses, writing nothing, when any file (or the
+/// map) exists already or a version is taken by a file already there.
+pub fn write(
+    tool: Tool,
+    converted: &Converted,
+    migrations: &Path,
+    rollbacks: &Path,
+    ext: &str,
+) -> Result<Vec<PathBuf>> {
+    let mut clashes = Vec::new();
+    let taken = |dir: &Path, prefix: Prefix| -> Result<BTreeMap<u64, String>> {
+        let mut found = BTreeMap::new();
+        if !dir.is_dir() {
+            return Ok(found);
+        }
+        let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let ParsedName::Valid {
+                prefix: p, version, ..
+            } = parse_name(&name, ext)
+                && p == prefix
+            {
+                found.insert(version, name);
+            }
+        }
+        Ok(found)
+    };
+    let taken_v = taken(migrations, Prefix::Migration)?;
+    let taken_u = taken(rollbacks, Prefix::Rollback)?;
+    let mut paths = Vec::new();
+    for file in &converted.files {
+        let dir = if file.rollback { rollbacks } else { migrations };
+        let path = dir.join(&file.name);
+        let version = match parse_name(&file.name, file.name.rsplit('.').next().unwrap_or("")) {
+            ParsedName::Valid { version, .. } => version,
+            _ => 0,
+        };
+        let existing = if file.rollback { &taken_u } else { &taken_v };
+        if path.exists() {
+            clashes.push(format!("{} exists already", path.display()));
+        } else if let Some(other) = existing.get(&version) {
+            clashes.push(format!(
+                "{} would take version {version}, which {} has",
+                path.display(),
+                dir.join(other).display()
+            ));
+        }
+        paths.push(path);
+    }
+    let map = migrations.join(MAPPING_FILE);
+    if map.exists() {
+        clashes.push(format!("{} exists already", map.display()));
+    }
+    if !clashes.is_empty() {
+        return Err(Error::Usage(format!(
+            "import writes nothing, so no file is overwritten:\n  {}",
+            clashes.join("\n  ")
+        )));
+    }
+    for dir in [migrations, rollbacks] {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let create = crate::catalog::create_new;
+    for (file, path) in converted.files.iter().zip(&paths) {
+        create(path, &file.text)?;
+    }
+    create(&map, &mapping_text(tool, converted))?;
+    paths.push(map);
+    Ok(paths)
+}
+
+/// The text of `imported.toml`.
+pub fn mapping_text(tool: Tool, converted: &Converted) -> String {
+    let mut out = format!(
+        "# Written by `migrate import --from {tool}`: the strata version each of\n\
+         # {tool}'s versions became. `migrate baseline --from {tool}` reads it.\n\
+         tool = \"{tool}\"\n\n[versions]\n"
+    );
+    for (theirs, ours) in &converted.versions {
+        out.push_str(&format!("\"{theirs}\" = {ours}\n"));
+    }
+    out
+}
+
+/// Reads `imported.toml`: the tool and its version map.
+pub fn read_mapping(text: &str, file: &str) -> Result<(String, BTreeMap<String, u64>)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Mapping {
+        tool: String,
+        #[serde(default)]
+        versions: BTreeMap<String, u64>,
+    }
+    let m: Mapping = toml::from_str(text).map_err(|e| Error::Config {
+        setting: file.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok((m.tool, m.versions))
+}
+
+/// The version map `import` wrote, when there is one (none: the tool's
+/// versions are strata's). One written for another tool is refused.
+pub fn load_mapping(path: &Path, tool: Tool) -> Result<std::collections::BTreeMap<String, u64>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let shown = path.display().to_string();
+    let (written_for, versions) = read_mapping(&text, &shown)?;
+    if written_for != tool.name() {
+        return Err(Error::Config {
+            setting: shown,
+            message: format!("was written by `migrate import --from {written_for}`, not {tool}"),
+        });
+    }
+    Ok(versions)
+}
