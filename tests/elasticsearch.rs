@@ -11,21 +11,8 @@ use std::process::Command;
 use elasticsearch::http::Method;
 use elasticsearch::http::headers::HeaderMap;
 use serde_json::{Value, json};
-use support::es_client::{fresh, server};
-use support::{Project, Run};
-
-fn project() -> Project {
-    let p = Project::new();
-    p.config(
-        "[databases.search]\nkind = \"elasticsearch\"\nurl = \"${ES_URL}\"\n\
-         migrations = \"migrations\"\nrollbacks = \"rollbacks\"\n",
-    );
-    p
-}
-
-fn migrate(p: &Project, args: &[&str]) -> Run {
-    p.migrate_raw(args, &[("ES_URL", &server())])
-}
+use support::Run;
+use support::es_client::{fresh, migrate, project, server};
 
 /// `migrate --database search` on the repository's demo.
 fn demo(args: &[&str]) -> Run {

@@ -79,6 +79,30 @@ impl Es {
                     .await;
             }
         }
+        // Component templates after the index templates that use them.
+        let (_, components) = self.call(Method::Get, "/_component_template", None).await;
+        for c in components["component_templates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let name = c["name"].as_str().unwrap();
+            if !name.starts_with('.') && !name.contains('@') {
+                self.ok(
+                    Method::Delete,
+                    &format!("/_component_template/{name}"),
+                    None,
+                )
+                .await;
+            }
+        }
+        let (_, pipelines) = self.call(Method::Get, "/_ingest/pipeline", None).await;
+        for id in pipelines.as_object().into_iter().flatten().map(|(k, _)| k) {
+            if !id.starts_with('.') && !id.contains('@') {
+                self.ok(Method::Delete, &format!("/_ingest/pipeline/{id}"), None)
+                    .await;
+            }
+        }
     }
 
     /// Whether an index (or alias) exists.
@@ -161,6 +185,21 @@ impl Es {
             })
             .collect()
     }
+}
+
+/// A project with one Elasticsearch database, `search`, on the test cluster.
+pub fn project() -> super::Project {
+    let p = super::Project::new();
+    p.config(
+        "[databases.search]\nkind = \"elasticsearch\"\nurl = \"${ES_URL}\"\n\
+         migrations = \"migrations\"\nrollbacks = \"rollbacks\"\n",
+    );
+    p
+}
+
+/// `migrate` in a [`project`], pointed at the test cluster.
+pub fn migrate(p: &super::Project, args: &[&str]) -> super::Run {
+    p.migrate_raw(args, &[("ES_URL", &server())])
 }
 
 /// A fresh cluster for one test, and the turn to use it.

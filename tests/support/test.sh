@@ -57,7 +57,7 @@ es_stop; neo4j_stop
 ES_VERSION=$ES_NEXT
 es_start
 STRATA_NEO4J_VERSION=$NEO4J_NEXT neo4j_start
-cargo test --locked --no-fail-fast --test elasticsearch --test neo4j
+cargo test --locked --no-fail-fast --test elasticsearch --test elasticsearch_ops --test neo4j
 # The feature subsets (each kind alone, a PostgreSQL-only service): no
 # server needed, so the servers are stopped first to free the machine.
 es_stop; neo4j_stop; pg_stop

@@ -1,19 +1,24 @@
 //! Running operations, and checking them against the live cluster first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use elasticsearch::http::Method;
+use elasticsearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use elasticsearch::cluster::ClusterHealthParts;
 use elasticsearch::indices::{
-    IndicesCloseParts, IndicesCreateParts, IndicesDeleteIndexTemplateParts, IndicesDeleteParts,
-    IndicesGetAliasParts, IndicesGetIndexTemplateParts, IndicesGetMappingParts, IndicesOpenParts,
-    IndicesPutIndexTemplateParts, IndicesPutMappingParts, IndicesPutSettingsParts,
+    IndicesCloseParts, IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts,
+    IndicesGetIndexTemplateParts, IndicesGetMappingParts, IndicesOpenParts, IndicesPutMappingParts,
+    IndicesPutSettingsParts,
 };
 use elasticsearch::params::{ExpandWildcards, WaitForStatus};
 use serde_json::{Value, json};
 
-use super::http::Failure;
+use super::http::{Failure, Reply};
+use super::ops::request::HttpMethod;
 use super::ops::{self, Operation};
-use super::{ElasticsearchBackend, state};
+use super::{ElasticsearchBackend, documents, state};
 use crate::error::Result;
 use crate::operations;
 use crate::script::Script;
@@ -59,33 +64,106 @@ impl ElasticsearchBackend {
             )
             .await
             .map_err(|f| self.conn.db_error("reading the index templates", f))?;
-        let names: BTreeSet<String> = if templates.status == 404 {
-            BTreeSet::new()
+        let templates = if templates.status == 404 {
+            Value::Null
         } else {
             templates
                 .into_result()
                 .map_err(|f| self.conn.db_error("reading the index templates", f))?
-                .get("index_templates")
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|t| t.get("name").and_then(Value::as_str))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
         };
-        Ok(state::Cluster::from_responses(&mappings, &aliases, names))
+        let composed: BTreeMap<String, Vec<String>> = list(&templates, "index_templates")
+            .map(|t| {
+                let parts = t
+                    .pointer("/index_template/composed_of")
+                    .and_then(Value::as_array)
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (name_of(t), parts)
+            })
+            .collect();
+        let components = self
+            .get("/_component_template", "reading the component templates")
+            .await?;
+        let pipelines = self
+            .get("/_ingest/pipeline", "reading the ingest pipelines")
+            .await?;
+        let settings = self
+            .get(
+                "/_all/_settings/index.default_pipeline,index.final_pipeline\
+                 ?flat_settings=true&expand_wildcards=open,closed",
+                "reading the indices' pipelines",
+            )
+            .await?;
+        let nodes = self
+            .get(
+                "/_nodes/ingest?filter_path=nodes.*.ingest.processors",
+                "reading the ingest processors",
+            )
+            .await?;
+        let mut cluster =
+            state::Cluster::from_responses(&mappings, &aliases, composed).with_settings(&settings);
+        cluster.components = list(&components, "component_templates")
+            .map(name_of)
+            .collect();
+        cluster.pipelines = pipelines
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        cluster.processors = processors(&nodes);
+        Ok(cluster)
+    }
+
+    /// `GET path`: its body, or null when the server answers 404 (no
+    /// pipelines, no component templates).
+    async fn get(&self, path: &str, context: &str) -> Result<Value> {
+        let reply = self
+            .send(HttpMethod::Get, path, None)
+            .await
+            .map_err(|f| self.conn.db_error(context, f))?;
+        if reply.status == 404 {
+            return Ok(Value::Null);
+        }
+        reply
+            .into_result()
+            .map_err(|f| self.conn.db_error(context, f))
     }
 
     /// Plays every pending file against the live cluster, in order, and
-    /// refuses the first operation Elasticsearch would refuse.
+    /// refuses the first operation Elasticsearch would refuse; reads every
+    /// data file the files name.
     pub(super) async fn check_live(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         if steps.is_empty() {
             return Ok(());
         }
-        let mut cluster = self.cluster().await?;
         let reserved = [self.history.clone(), format!("{}_lock", self.history)];
+        for (_, script) in steps {
+            let ops = ops::parse(&script.content)
+                .map_err(|e| crate::error::Error::file(&script.file, e.to_string()))?;
+            for (i, op) in ops.iter().enumerate() {
+                match op {
+                    Operation::IndexDocuments(o) => {
+                        documents::placed(o, &script.file)?;
+                    }
+                    Operation::Request(r) if reserved.iter().any(|n| n == r.target()) => {
+                        return Err(crate::error::Error::file(
+                            &script.file,
+                            format!(
+                                "$[{i}].request.path: {:?} is strata's own history (or its \
+                                 lock): a migration must never change it",
+                                r.target()
+                            ),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut cluster = self.cluster().await?;
         operations::play::<Operation>(&mut cluster, steps, &reserved)
     }
 
@@ -154,8 +232,19 @@ impl ElasticsearchBackend {
         Ok(())
     }
 
-    /// Runs one operation.
-    pub(super) async fn execute(&mut self, op: &Operation) -> std::result::Result<(), Failure> {
+    /// Runs one operation of the file `script_file`.
+    pub(super) async fn execute(
+        &mut self,
+        op: &Operation,
+        script_file: &Path,
+    ) -> std::result::Result<(), Failure> {
+        if let Some((method, path, body)) = op.simple_request() {
+            return self
+                .send(method, &path, body.as_ref())
+                .await?
+                .into_result()
+                .map(|_| ());
+        }
         match op {
             Operation::CreateIndex(o) => {
                 let mut body = serde_json::Map::new();
@@ -271,47 +360,108 @@ impl ElasticsearchBackend {
                 actions.push(json!({ "add": { "index": o.to, "alias": o.alias } }));
                 self.aliases_update(actions).await?;
             }
-            Operation::PutIndexTemplate(o) => {
-                let mut body = json!({ "index_patterns": o.index_patterns });
-                if let Some(t) = &o.template {
-                    body["template"] = Value::Object(t.clone());
-                }
-                if let Some(p) = o.priority {
-                    body["priority"] = json!(p);
-                }
-                if let Some(c) = &o.composed_of {
-                    body["composed_of"] = json!(c);
-                }
-                if let Some(v) = o.version {
-                    body["version"] = json!(v);
-                }
-                if let Some(m) = &o.meta {
-                    body["_meta"] = Value::Object(m.clone());
-                }
-                self.conn
-                    .ok(self
-                        .conn
-                        .client
-                        .indices()
-                        .put_index_template(IndicesPutIndexTemplateParts::Name(&o.name))
-                        .body(body)
-                        .send()
-                        .await)
-                    .await?;
-            }
-            Operation::DeleteIndexTemplate(o) => {
-                self.conn
-                    .ok(self
-                        .conn
-                        .client
-                        .indices()
-                        .delete_index_template(IndicesDeleteIndexTemplateParts::Name(&o.name))
-                        .send()
-                        .await)
-                    .await?;
-            }
             Operation::Reindex(o) => self.reindex(o).await?,
+            Operation::IndexDocuments(o) => self.index_documents(o, script_file).await?,
+            Operation::DeleteDocuments(o) => self.delete_documents(o).await?,
+            Operation::UpdateByQuery(o) => self.update_by_query(o).await?,
+            Operation::DeleteByQuery(o) => self.delete_by_query(o).await?,
+            Operation::Request(o) => self.request(o).await?,
+            Operation::PutIndexTemplate(_)
+            | Operation::DeleteIndexTemplate(_)
+            | Operation::PutComponentTemplate(_)
+            | Operation::DeleteComponentTemplate(_)
+            | Operation::PutPipeline(_)
+            | Operation::DeletePipeline(_) => unreachable!("sent as simple requests above"),
         }
         Ok(())
     }
+
+    /// One request with a JSON body.
+    async fn send(
+        &self,
+        method: HttpMethod,
+        path: &str,
+        body: Option<&Value>,
+    ) -> std::result::Result<Reply, Failure> {
+        let method = match method {
+            HttpMethod::Get => Method::Get,
+            HttpMethod::Put => Method::Put,
+            HttpMethod::Post => Method::Post,
+            HttpMethod::Delete => Method::Delete,
+            HttpMethod::Head => Method::Head,
+        };
+        let mut headers = HeaderMap::new();
+        if body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        self.conn
+            .reply(
+                self.conn
+                    .client
+                    .send(
+                        method,
+                        path,
+                        headers,
+                        Option::<&()>::None,
+                        body.map(Value::to_string),
+                        None,
+                    )
+                    .await,
+            )
+            .await
+    }
+
+    /// `request`: sent as written; the answer's status decides.
+    async fn request(&self, o: &ops::Request) -> std::result::Result<(), Failure> {
+        let reply = self.send(o.method, &o.path, o.body.as_ref()).await?;
+        if o.accepts(reply.status) {
+            return Ok(());
+        }
+        let mut f = reply.failure();
+        f.message = format!(
+            "{} {} answered {}{}: {}",
+            o.method.as_str(),
+            o.path,
+            reply.status,
+            if o.expect.is_some() {
+                " (not one of `expect`)"
+            } else {
+                ""
+            },
+            f.message
+        );
+        Err(f)
+    }
+}
+
+/// The objects of `body[key]`.
+fn list<'a>(body: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+fn name_of(v: &Value) -> String {
+    v.get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The processor types every node has, from `GET /_nodes/ingest`; `None`
+/// when the answer names none (then processors are left to the server).
+fn processors(nodes: &Value) -> Option<BTreeSet<String>> {
+    let mut common: Option<BTreeSet<String>> = None;
+    for node in nodes.get("nodes").and_then(Value::as_object)?.values() {
+        let types: BTreeSet<String> = list(&node["ingest"], "processors")
+            .filter_map(|p| p.get("type").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        common = Some(match common {
+            None => types,
+            Some(c) => c.intersection(&types).cloned().collect(),
+        });
+    }
+    common.filter(|c| !c.is_empty())
 }

@@ -4,7 +4,7 @@
 use elasticsearch::Elasticsearch;
 use elasticsearch::cluster::ClusterHealthParts;
 use elasticsearch::http::response::Response;
-use elasticsearch::indices::IndicesCreateParts;
+use elasticsearch::indices::{IndicesCreateParts, IndicesRefreshParts};
 use serde_json::Value;
 
 use super::http::{Failure, Reply, reply};
@@ -77,6 +77,18 @@ impl Conn {
         }
         self.wait_for_primary(index).await.ok();
         self.reply(send().await).await
+    }
+
+    /// Makes everything written to `index` searchable.
+    pub(super) async fn refresh(&self, index: &str) -> std::result::Result<(), Failure> {
+        self.ok(self
+            .client
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[index]))
+            .send()
+            .await)
+            .await
+            .map(|_| ())
     }
 
     /// Creates an index unless it exists (another runner may create it at

@@ -1,11 +1,13 @@
-//! Findings for Elasticsearch operation files: what closes an index or
-//! copies every document. Same shape as PostgreSQL's. Pure.
+//! Findings for Elasticsearch operation files: what closes an index,
+//! copies or rewrites every document, or deletes documents. Same shape as
+//! PostgreSQL's. Pure.
 
 use super::ops::{self, Operation};
 use crate::finding::{Finding, Level};
 
 /// One finding per operation that closes an index (a static setting:
-/// analyzers, similarity, codec) or reindexes. Files that do not parse
+/// analyzers, similarity, codec), reindexes, or rewrites or deletes by
+/// query. Files that do not parse
 /// have none (the catalog refuses them anyway).
 pub fn findings(file: &str, content: &str) -> Vec<Finding> {
     let Ok(operations) = ops::parse(content) else {
@@ -42,6 +44,28 @@ pub fn findings(file: &str, content: &str) -> Vec<Finding> {
                     r.to
                 ),
             ),
+            Operation::UpdateByQuery(u) => (
+                "update_by_query",
+                u.index.clone(),
+                "none",
+                true,
+                format!(
+                    "update_by_query writes every matching document of {} again; on a large \
+                     index this is a long task competing with live writes",
+                    u.index
+                ),
+            ),
+            Operation::DeleteByQuery(d) => (
+                "delete_by_query",
+                d.index.clone(),
+                "none",
+                true,
+                format!(
+                    "delete_by_query deletes documents of {}: no rollback can bring them back \
+                     unless a copy was kept",
+                    d.index
+                ),
+            ),
             _ => continue,
         };
         let nth = seen.entry(name).or_default();
@@ -76,10 +100,15 @@ mod tests {
   {"put_mapping": {"index": "docs", "properties": {"t": {"type": "keyword"}}}},
   {"put_settings": {"index": "docs", "settings": {"analysis": {"analyzer": {"a": {"type": "standard"}}}}}},
   {"put_settings": {"index": "docs", "settings": {"number_of_replicas": 2}}},
-  {"reindex": {"alias": "docs", "to": "docs_v2"}}
+  {"reindex": {"alias": "docs", "to": "docs_v2"}},
+  {"update_by_query": {"index": "docs"}}
 ]"#;
         let f = findings("V3__x.json", text);
-        assert_eq!(f.len(), 2, "{f:#?}");
+        assert_eq!(f.len(), 3, "{f:#?}");
+        assert_eq!(
+            (f[2].rule.as_str(), f[2].line, f[2].rewrite),
+            ("update-by-query", 6, true)
+        );
         assert_eq!(
             (f[0].rule.as_str(), f[0].line, f[0].table.as_deref()),
             ("put-settings", 3, Some("docs"))

@@ -22,12 +22,14 @@
 
 mod apply;
 mod conn;
+mod documents;
 mod http;
 pub mod lint;
 mod lock;
 pub mod ops;
 mod reindex;
 pub mod state;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -294,17 +296,28 @@ impl Stepwise<Operation> for ElasticsearchBackend {
         }
     }
 
-    /// `reindex` (create, copy, switch) and `put_settings` that closes
-    /// the index are several requests: they may fail part-way.
+    /// `reindex` (create, copy, switch), `put_settings` that closes the
+    /// index and every operation on documents are several requests or
+    /// items: they may fail part-way. What a `request` changed before it
+    /// failed is unknown.
     fn atomic(&self, op: &Operation) -> bool {
-        !matches!(op, Operation::Reindex(_) | Operation::PutSettings(_))
+        !matches!(
+            op,
+            Operation::Reindex(_)
+                | Operation::PutSettings(_)
+                | Operation::IndexDocuments(_)
+                | Operation::DeleteDocuments(_)
+                | Operation::UpdateByQuery(_)
+                | Operation::DeleteByQuery(_)
+                | Operation::Request(_)
+        )
     }
 
     const UNIT: &'static str = "operation";
 
     async fn run_unit(&mut self, script: &Script, index: usize, op: &Operation) -> Result<()> {
         tracing::debug!(database = %self.conn.database, op = %op.describe(), "running");
-        self.execute(op)
+        self.execute(op, &script.file)
             .await
             .map_err(|f| self.step_error(script, index, op, f))
     }

@@ -12,11 +12,19 @@
 //! and every error carries the JSON path of the offending value, so the
 //! message can say `$[1].put_alias.alias` rather than "somewhere".
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::operations;
 pub use crate::operations::OpError;
+
+pub mod documents;
+pub mod ingest;
+pub mod request;
+
+pub use documents::{Conflicts, DeleteByQuery, DeleteDocuments, IndexDocuments, UpdateByQuery};
+pub use ingest::{ComponentOnly, PipelineOnly, PutComponentTemplate, PutPipeline};
+pub use request::{HttpMethod, Request};
 
 /// A JSON object, kept as written: settings and mappings are Elasticsearch's
 /// own language, passed through unchanged.
@@ -48,6 +56,24 @@ pub enum Operation {
     /// Creates a new index, copies every document into it, checks the
     /// count, then switches the alias atomically.
     Reindex(Reindex),
+    /// Creates or replaces a component template.
+    PutComponentTemplate(PutComponentTemplate),
+    /// Deletes a component template no index template uses.
+    DeleteComponentTemplate(ComponentOnly),
+    /// Creates or replaces an ingest pipeline.
+    PutPipeline(PutPipeline),
+    /// Deletes an ingest pipeline no index uses as its default or final one.
+    DeletePipeline(PipelineOnly),
+    /// Writes documents with `_bulk`.
+    IndexDocuments(IndexDocuments),
+    /// Deletes documents by id with `_bulk`.
+    DeleteDocuments(DeleteDocuments),
+    /// Writes every matching document again (to pick up a mapping change).
+    UpdateByQuery(UpdateByQuery),
+    /// Deletes every matching document.
+    DeleteByQuery(DeleteByQuery),
+    /// Any other request, sent as written and not checked beforehand.
+    Request(Request),
 }
 
 /// `create_index`.
@@ -131,24 +157,33 @@ pub struct SwitchAlias {
     pub from: Option<String>,
 }
 
-/// `put_index_template`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// `put_index_template`; serialized, it is the request's body.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutIndexTemplate {
     /// The template's name.
+    #[serde(skip_serializing)]
     pub name: String,
     /// Index name patterns it applies to.
     pub index_patterns: Vec<String>,
     /// `settings`, `mappings` and `aliases` of matching new indices.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<Object>,
     /// Which template wins when several match.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<u64>,
     /// Component templates it is composed of.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub composed_of: Option<Vec<String>>,
+    /// Components of `composed_of` that may be missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignore_missing_component_templates: Option<Vec<String>>,
     /// A version number for the template itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
     /// Free-form metadata.
     #[serde(rename = "_meta")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub meta: Option<Object>,
 }
 
@@ -205,6 +240,15 @@ impl Operation {
             Operation::PutIndexTemplate(_) => "put_index_template",
             Operation::DeleteIndexTemplate(_) => "delete_index_template",
             Operation::Reindex(_) => "reindex",
+            Operation::PutComponentTemplate(_) => "put_component_template",
+            Operation::DeleteComponentTemplate(_) => "delete_component_template",
+            Operation::PutPipeline(_) => "put_pipeline",
+            Operation::DeletePipeline(_) => "delete_pipeline",
+            Operation::IndexDocuments(_) => "index_documents",
+            Operation::DeleteDocuments(_) => "delete_documents",
+            Operation::UpdateByQuery(_) => "update_by_query",
+            Operation::DeleteByQuery(_) => "delete_by_query",
+            Operation::Request(_) => "request",
         }
     }
 
@@ -246,25 +290,114 @@ impl Operation {
                     ""
                 }
             ),
+            Operation::PutComponentTemplate(o) => format!("put_component_template {}", o.name),
+            Operation::DeleteComponentTemplate(o) => {
+                format!("delete_component_template {}", o.name)
+            }
+            Operation::PutPipeline(o) => {
+                format!("put_pipeline {} ({} processors)", o.id, o.processors.len())
+            }
+            Operation::DeletePipeline(o) => format!("delete_pipeline {}", o.id),
+            Operation::IndexDocuments(o) => match (&o.documents, &o.file) {
+                (Some(d), _) => format!("index_documents {} ({} documents)", o.index, d.len()),
+                (None, file) => format!(
+                    "index_documents {} (from {})",
+                    o.index,
+                    file.as_deref().unwrap_or("?")
+                ),
+            },
+            Operation::DeleteDocuments(o) => {
+                format!("delete_documents {} ({} ids)", o.index, o.ids.len())
+            }
+            Operation::UpdateByQuery(o) => format!(
+                "update_by_query {} ({}{})",
+                o.index,
+                if o.query.is_some() {
+                    "matching documents"
+                } else {
+                    "every document"
+                },
+                if o.conflicts == Some(Conflicts::Proceed) {
+                    ", conflicts proceed"
+                } else {
+                    ""
+                }
+            ),
+            Operation::DeleteByQuery(o) => {
+                format!("delete_by_query {} (matching documents)", o.index)
+            }
+            Operation::Request(o) => format!(
+                "request {} {} (unchecked: strata cannot know what it changes)",
+                o.method.as_str(),
+                o.path
+            ),
         }
+    }
+}
+
+/// An operation's request body: the operation itself serialized, which
+/// leaves out the name its path carries and the fields not given.
+pub fn body(op: &impl Serialize) -> Value {
+    serde_json::to_value(op).expect("operations serialize to JSON")
+}
+
+impl Operation {
+    /// The one request an operation on a named template or pipeline is:
+    /// method, path (the name percent-encoded) and body. `None` for the
+    /// others. Pure.
+    pub fn simple_request(&self) -> Option<(HttpMethod, String, Option<Value>)> {
+        let path = |prefix: &str, name: &str| {
+            let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+            format!("{prefix}/{name}")
+        };
+        Some(match self {
+            Operation::PutIndexTemplate(o) => (
+                HttpMethod::Put,
+                path("/_index_template", &o.name),
+                Some(body(o)),
+            ),
+            Operation::DeleteIndexTemplate(o) => {
+                (HttpMethod::Delete, path("/_index_template", &o.name), None)
+            }
+            Operation::PutComponentTemplate(o) => (
+                HttpMethod::Put,
+                path("/_component_template", &o.name),
+                Some(body(o)),
+            ),
+            Operation::DeleteComponentTemplate(o) => (
+                HttpMethod::Delete,
+                path("/_component_template", &o.name),
+                None,
+            ),
+            Operation::PutPipeline(o) => (
+                HttpMethod::Put,
+                path("/_ingest/pipeline", &o.id),
+                Some(body(o)),
+            ),
+            Operation::DeletePipeline(o) => {
+                (HttpMethod::Delete, path("/_ingest/pipeline", &o.id), None)
+            }
+            _ => return None,
+        })
     }
 }
 
 /// Setting names flattened to dotted keys (`analysis.analyzer.x.type`). Pure.
 pub fn flatten_keys(settings: &Object) -> Vec<String> {
-    fn walk(prefix: &str, value: &Value, out: &mut Vec<String>) {
+    flatten(settings).into_iter().map(|(k, _)| k).collect()
+}
+
+/// Settings flattened to dotted keys with their values (an empty object
+/// is a value). Pure.
+pub fn flatten(settings: &Object) -> Vec<(String, &Value)> {
+    fn walk<'a>(prefix: &str, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
         match value {
             Value::Object(map) if !map.is_empty() => {
                 for (k, v) in map {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&key, v, out);
+                    walk(&format!("{prefix}.{k}"), v, out);
                 }
             }
-            _ => out.push(prefix.to_string()),
+            _ => out.push((prefix.to_string(), value)),
         }
     }
     let mut out = Vec::new();
@@ -395,9 +528,27 @@ fn check(op: &Operation) -> Check {
             if o.index_patterns.is_empty() {
                 return Err((".index_patterns".into(), "is empty".into()));
             }
+            for (i, c) in o.composed_of.iter().flatten().enumerate() {
+                template_name(c).map_err(|(_, m)| (format!(".composed_of[{i}]"), m))?;
+            }
             Ok(())
         }
         Operation::DeleteIndexTemplate(o) => template_name(&o.name),
+        Operation::PutComponentTemplate(o) => template_name(&o.name),
+        Operation::DeleteComponentTemplate(o) => template_name(&o.name),
+        Operation::PutPipeline(o) => ingest::check_pipeline(o),
+        Operation::DeletePipeline(o) => ingest::pipeline_id(&o.id),
+        Operation::IndexDocuments(o) => {
+            name_ok("index", &o.index, "index")?;
+            documents::check_index_documents(o)
+        }
+        Operation::DeleteDocuments(o) => {
+            name_ok("index", &o.index, "index")?;
+            documents::check_delete_documents(o)
+        }
+        Operation::UpdateByQuery(o) => name_ok("index", &o.index, "index"),
+        Operation::DeleteByQuery(o) => name_ok("index", &o.index, "index"),
+        Operation::Request(o) => request::check_request(o),
         Operation::Reindex(o) => {
             name_ok("alias", &o.alias, "alias")?;
             name_ok("to", &o.to, "index")?;
@@ -476,6 +627,33 @@ mod tests {
             "reindex m: (its index) -> m_v3, delete the source"
         );
         assert_eq!(ops[1].describe(), "put_mapping m (+tags)");
+    }
+
+    #[test]
+    fn a_body_leaves_out_the_name_and_what_was_not_given() {
+        let ops = parse(
+            r#"[{"put_index_template": {"name": "t", "index_patterns": ["t-*"], "composed_of": ["c"], "_meta": {"a": 1}}},
+                {"put_pipeline": {"id": "p", "processors": []}}]"#,
+        )
+        .unwrap();
+        let (Operation::PutIndexTemplate(t), Operation::PutPipeline(p)) = (&ops[0], &ops[1]) else {
+            panic!("{ops:?}");
+        };
+        assert_eq!(
+            body(t),
+            serde_json::json!({"index_patterns": ["t-*"], "composed_of": ["c"], "_meta": {"a": 1}})
+        );
+        assert_eq!(body(p), serde_json::json!({"processors": []}));
+        let (method, path, _) = ops[1].simple_request().unwrap();
+        assert_eq!(
+            (method, path.as_str()),
+            (HttpMethod::Put, "/_ingest/pipeline/p")
+        );
+        let odd = parse(r#"[{"delete_component_template": {"name": "logs@custom+é"}}]"#).unwrap();
+        assert_eq!(
+            odd[0].simple_request().unwrap().1,
+            "/_component_template/logs%40custom%2B%C3%A9"
+        );
     }
 
     #[test]

@@ -11,29 +11,15 @@
 //! pause writers, or write through an alias that already points at the new
 //! index, during a reindex.
 
-use std::time::Duration;
-
-use elasticsearch::http::Method;
-use elasticsearch::http::headers::HeaderMap;
+use elasticsearch::CountParts;
 use elasticsearch::http::request::JsonBody;
-use elasticsearch::indices::{IndicesCreateParts, IndicesRefreshParts};
-use elasticsearch::nodes::NodesInfoParts;
-use elasticsearch::{BulkParts, CountParts, OpenPointInTimeParts, SearchParts};
+use elasticsearch::indices::IndicesCreateParts;
 use serde_json::{Value, json};
 
 use super::ElasticsearchBackend;
 use super::http::Failure;
 use super::ops::Reindex;
-
-fn failure(message: impl Into<String>) -> Failure {
-    Failure {
-        code: None,
-        message: message.into(),
-    }
-}
-
-/// How long a point in time stays open between two pages.
-const KEEP_ALIVE: &str = "5m";
+use super::tasks::{Scan, failure, item_error};
 
 impl ElasticsearchBackend {
     pub(super) async fn reindex(&mut self, o: &Reindex) -> Result<(), Failure> {
@@ -90,47 +76,8 @@ impl ElasticsearchBackend {
         self.aliases_update(actions).await
     }
 
-    /// Whether every node has the `reindex` module (asked once per connection).
-    async fn server_has_reindex(&mut self) -> Result<bool, Failure> {
-        if let Some(known) = self.has_reindex {
-            return Ok(known);
-        }
-        let info = self
-            .conn
-            .ok(self
-                .conn
-                .client
-                .nodes()
-                .info(NodesInfoParts::Metric(&["plugins"]))
-                .filter_path(&["nodes.*.modules.name"])
-                .send()
-                .await)
-            .await?;
-        let nodes = info
-            .get("nodes")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let has = !nodes.is_empty()
-            && nodes.values().all(|n| {
-                n.get("modules")
-                    .and_then(Value::as_array)
-                    .is_some_and(|m| m.iter().any(|m| m.get("name") == Some(&json!("reindex"))))
-            });
-        self.has_reindex = Some(has);
-        Ok(has)
-    }
-
-    async fn count(&self, index: &str) -> Result<u64, Failure> {
-        self.conn
-            .ok(self
-                .conn
-                .client
-                .indices()
-                .refresh(IndicesRefreshParts::Index(&[index]))
-                .send()
-                .await)
-            .await?;
+    pub(super) async fn count(&self, index: &str) -> Result<u64, Failure> {
+        self.conn.refresh(index).await?;
         let body = self
             .conn
             .ok(self
@@ -158,114 +105,23 @@ impl ElasticsearchBackend {
                 .send()
                 .await)
             .await?;
-        let task = started
-            .get("task")
-            .and_then(Value::as_str)
-            .ok_or_else(|| failure(format!("_reindex returned no task: {started}")))?
-            .to_string();
-        let mut pause = Duration::from_millis(100);
-        loop {
-            let status = self
-                .conn
-                .ok(self
-                    .conn
-                    .client
-                    .send(
-                        Method::Get,
-                        &format!("/_tasks/{task}"),
-                        HeaderMap::new(),
-                        Option::<&()>::None,
-                        Option::<String>::None,
-                        None,
-                    )
-                    .await)
-                .await?;
-            if status.get("completed").and_then(Value::as_bool) == Some(true) {
-                if let Some(error) = status.get("error") {
-                    return Err(failure(format!("_reindex task {task} failed: {error}")));
-                }
-                let failures = status
-                    .pointer("/response/failures")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                if let Some(first) = failures.first() {
-                    return Err(failure(format!(
-                        "_reindex task {task}: {} document(s) failed, the first: {first}",
-                        failures.len()
-                    )));
-                }
-                return Ok(());
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(1));
-        }
+        self.wait_task(&started, "_reindex").await.map(|_| ())
     }
 
     /// The client-side copy: point-in-time pages into `_bulk`.
     async fn copy_here(&self, source: &str, to: &str, batch: u32) -> Result<(), Failure> {
-        let opened = self
-            .conn
-            .ok(self
-                .conn
-                .client
-                .open_point_in_time(OpenPointInTimeParts::Index(&[source]))
-                .keep_alive(KEEP_ALIVE)
-                .send()
-                .await)
-            .await?;
-        let mut pit = opened
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| failure(format!("opening a point in time returned {opened}")))?
-            .to_string();
-        let copied = self.copy_pages(&mut pit, to, batch).await;
-        // Free the point in time whatever happened; a leak only costs
-        // memory until it expires.
-        let _ = self
-            .conn
-            .client
-            .close_point_in_time()
-            .body(json!({ "id": pit }))
-            .send()
-            .await;
+        let mut scan = self.scan(source, None, true, batch).await?;
+        let copied = self.copy_pages(&mut scan, to).await;
+        self.close_scan(scan).await;
         copied
     }
 
-    async fn copy_pages(&self, pit: &mut String, to: &str, batch: u32) -> Result<(), Failure> {
-        let mut after: Option<Value> = None;
+    async fn copy_pages(&self, scan: &mut Scan, to: &str) -> Result<(), Failure> {
         loop {
-            let mut query = json!({
-                "size": batch,
-                "pit": { "id": *pit, "keep_alive": KEEP_ALIVE },
-                "sort": [{ "_shard_doc": "asc" }],
-                "track_total_hits": false,
-            });
-            if let Some(a) = &after {
-                query["search_after"] = a.clone();
-            }
-            let page = self
-                .conn
-                .ok(self
-                    .conn
-                    .client
-                    .search(SearchParts::None)
-                    .body(query)
-                    .send()
-                    .await)
-                .await?;
-            if let Some(id) = page.get("pit_id").and_then(Value::as_str) {
-                *pit = id.to_string();
-            }
-            let hits = page
-                .pointer("/hits/hits")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let Some(last) = hits.last() else {
+            let hits = self.next_page(scan).await?;
+            if hits.is_empty() {
                 return Ok(());
-            };
-            after = last.get("sort").cloned();
+            }
             let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(hits.len() * 2);
             for hit in &hits {
                 let doc = hit.get("_source").cloned().ok_or_else(|| {
@@ -281,30 +137,11 @@ impl ElasticsearchBackend {
                 lines.push(JsonBody::new(json!({ "index": action })));
                 lines.push(JsonBody::new(doc));
             }
-            let written = self
-                .conn
-                .ok(self
-                    .conn
-                    .client
-                    .bulk(BulkParts::Index(to))
-                    .body(lines)
-                    .send()
-                    .await)
-                .await?;
-            if written.get("errors").and_then(Value::as_bool) == Some(true) {
-                let first = written
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .and_then(|items| {
-                        items
-                            .iter()
-                            .find_map(|i| i.get("index").and_then(|x| x.get("error")).cloned())
-                    })
-                    .unwrap_or(Value::Null);
-                return Err(failure(format!("copying into {to} failed: {first}")));
-            }
-            if hits.len() < batch as usize {
-                return Ok(());
+            let items = self.bulk(to, lines, false).await?;
+            if let Some((_, kind, reason)) = items.iter().find_map(item_error) {
+                return Err(failure(format!(
+                    "copying into {to} failed: {kind}: {reason}"
+                )));
             }
         }
     }

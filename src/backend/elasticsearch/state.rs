@@ -14,13 +14,16 @@ use serde_json::Value;
 
 use super::ops::{Object, Operation};
 
-/// One index: its field types (dotted paths) and its aliases.
+/// One index: its field types (dotted paths), its aliases and the
+/// pipelines its settings name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexState {
     /// `user.name` → `keyword`; object fields without a type are `object`.
     pub fields: BTreeMap<String, String>,
     /// Aliases pointing at this index.
     pub aliases: BTreeSet<String>,
+    /// `default_pipeline` / `final_pipeline` → the pipeline's id.
+    pub pipelines: BTreeMap<String, String>,
 }
 
 /// The parts of a cluster the operations touch.
@@ -28,8 +31,31 @@ pub struct IndexState {
 pub struct Cluster {
     /// Concrete indices by name.
     pub indices: BTreeMap<String, IndexState>,
-    /// Composable index template names.
-    pub templates: BTreeSet<String>,
+    /// Composable index templates, with the component templates each is
+    /// composed of.
+    pub templates: BTreeMap<String, Vec<String>>,
+    /// Component template names.
+    pub components: BTreeSet<String>,
+    /// Ingest pipeline ids.
+    pub pipelines: BTreeSet<String>,
+    /// The ingest processor types every node has; `None` when unknown
+    /// (then processors are not checked).
+    pub processors: Option<BTreeSet<String>>,
+}
+
+/// The pipelines index settings name, by setting (`default_pipeline`,
+/// `final_pipeline`), however the settings are nested; `_none` and null
+/// mean no pipeline (an empty id here). Pure.
+pub fn pipeline_settings(settings: &Object) -> BTreeMap<String, String> {
+    super::ops::flatten(settings)
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let key = key.strip_prefix("index.").unwrap_or(&key);
+            let id = value.as_str().filter(|id| *id != "_none").unwrap_or("");
+            (key == "default_pipeline" || key == "final_pipeline")
+                .then(|| (key.to_string(), id.to_string()))
+        })
+        .collect()
 }
 
 /// A refusal: the JSON path under the operation (`.properties.user_id`) and why.
@@ -70,7 +96,11 @@ fn mapping_fields(mappings: Option<&Object>) -> BTreeMap<String, String> {
 impl Cluster {
     /// Builds the model from `GET /_mapping` and `GET /_alias` answers and
     /// the template names.
-    pub fn from_responses(mappings: &Value, aliases: &Value, templates: BTreeSet<String>) -> Self {
+    pub fn from_responses(
+        mappings: &Value,
+        aliases: &Value,
+        templates: BTreeMap<String, Vec<String>>,
+    ) -> Self {
         let mut indices = BTreeMap::new();
         if let Some(map) = mappings.as_object() {
             for (name, body) in map {
@@ -79,7 +109,7 @@ impl Cluster {
                     name.clone(),
                     IndexState {
                         fields,
-                        aliases: BTreeSet::new(),
+                        ..IndexState::default()
                     },
                 );
             }
@@ -92,7 +122,44 @@ impl Cluster {
                 }
             }
         }
-        Cluster { indices, templates }
+        Cluster {
+            indices,
+            templates,
+            ..Cluster::default()
+        }
+    }
+
+    /// Records the pipelines each index's settings name, from a
+    /// `GET /_settings?flat_settings=true` answer.
+    pub fn with_settings(mut self, settings: &Value) -> Self {
+        for (name, body) in settings.as_object().into_iter().flatten() {
+            if let (Some(state), Some(Value::Object(s))) =
+                (self.indices.get_mut(name), body.get("settings"))
+            {
+                state.pipelines = pipeline_settings(s);
+                state.pipelines.retain(|_, id| !id.is_empty());
+            }
+        }
+        self
+    }
+
+    /// Every pipeline named by the settings of the indices behind
+    /// `targets` must exist, or every document written would be refused.
+    fn pipelines_exist(&self, targets: &[String]) -> Result<(), Refusal> {
+        for index in targets {
+            for (setting, id) in &self.indices[index].pipelines {
+                if !self.pipelines.contains(id) {
+                    return Err((
+                        ".index".into(),
+                        format!(
+                            "index {index:?} has {setting} {id:?}, which does not exist: \
+                             Elasticsearch would refuse every document"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The indices an alias points at, in name order.
@@ -150,7 +217,15 @@ impl Cluster {
         }
     }
 
-    fn create(&mut self, name: &str, mappings: Option<&Object>, aliases: Option<&Object>) {
+    fn create(
+        &mut self,
+        name: &str,
+        settings: Option<&Object>,
+        mappings: Option<&Object>,
+        aliases: Option<&Object>,
+    ) {
+        let mut pipelines = settings.map(pipeline_settings).unwrap_or_default();
+        pipelines.retain(|_, id| !id.is_empty());
         self.indices.insert(
             name.to_string(),
             IndexState {
@@ -158,6 +233,7 @@ impl Cluster {
                 aliases: aliases
                     .map(|a| a.keys().cloned().collect())
                     .unwrap_or_default(),
+                pipelines,
             },
         );
     }
@@ -178,7 +254,12 @@ impl Cluster {
                         }
                     }
                 }
-                self.create(&o.index, o.mappings.as_ref(), o.aliases.as_ref());
+                self.create(
+                    &o.index,
+                    o.settings.as_ref(),
+                    o.mappings.as_ref(),
+                    o.aliases.as_ref(),
+                );
             }
             Operation::DeleteIndex(o) => {
                 self.existing(&o.index, ".index")?;
@@ -207,7 +288,17 @@ impl Cluster {
                 }
             }
             Operation::PutSettings(o) => {
-                self.resolve(&o.index, ".index")?;
+                let changed = pipeline_settings(&o.settings);
+                for index in self.resolve(&o.index, ".index")? {
+                    let state = self.indices.get_mut(&index).expect("resolved");
+                    for (setting, id) in &changed {
+                        if id.is_empty() {
+                            state.pipelines.remove(setting);
+                        } else {
+                            state.pipelines.insert(setting.clone(), id.clone());
+                        }
+                    }
+                }
             }
             Operation::PutAlias(o) => {
                 self.existing(&o.index, ".index")?;
@@ -267,20 +358,126 @@ impl Cluster {
                 to.aliases.insert(o.alias.clone());
             }
             Operation::PutIndexTemplate(o) => {
-                self.templates.insert(o.name.clone());
+                let composed = o.composed_of.clone().unwrap_or_default();
+                let optional = o.ignore_missing_component_templates.as_deref();
+                for (i, c) in composed.iter().enumerate() {
+                    if !self.components.contains(c) && !optional.is_some_and(|l| l.contains(c)) {
+                        return Err((
+                            format!(".composed_of[{i}]"),
+                            format!(
+                                "component template {c:?} does not exist: create it with \
+                                 put_component_template in this or an earlier file"
+                            ),
+                        ));
+                    }
+                }
+                self.templates.insert(o.name.clone(), composed);
             }
             Operation::DeleteIndexTemplate(o) => {
-                if !self.templates.remove(&o.name) {
+                if self.templates.remove(&o.name).is_none() {
                     return Err((
                         ".name".into(),
                         format!("index template {:?} does not exist", o.name),
                     ));
                 }
             }
+            Operation::PutComponentTemplate(o) => {
+                self.components.insert(o.name.clone());
+            }
+            Operation::DeleteComponentTemplate(o) => {
+                if !self.components.contains(&o.name) {
+                    return Err((
+                        ".name".into(),
+                        format!("component template {:?} does not exist", o.name),
+                    ));
+                }
+                let users: Vec<&str> = self
+                    .templates
+                    .iter()
+                    .filter(|(_, parts)| parts.contains(&o.name))
+                    .map(|(t, _)| t.as_str())
+                    .collect();
+                if !users.is_empty() {
+                    return Err((
+                        ".name".into(),
+                        format!(
+                            "component template {:?} is used by index template(s) {}: delete \
+                             or change those first",
+                            o.name,
+                            users.join(", ")
+                        ),
+                    ));
+                }
+                self.components.remove(&o.name);
+            }
+            Operation::PutPipeline(o) => {
+                if let Some(available) = &self.processors {
+                    for (path, kind) in super::ops::ingest::processor_types(o) {
+                        if !available.contains(&kind) {
+                            return Err((
+                                path,
+                                format!(
+                                    "processor type {kind:?} is not available on this cluster \
+                                     (its nodes have: {})",
+                                    available.iter().cloned().collect::<Vec<_>>().join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
+                self.pipelines.insert(o.id.clone());
+            }
+            Operation::DeletePipeline(o) => {
+                if !self.pipelines.contains(&o.id) {
+                    return Err((".id".into(), format!("pipeline {:?} does not exist", o.id)));
+                }
+                let users: Vec<&str> = self
+                    .indices
+                    .iter()
+                    .filter(|(_, s)| s.pipelines.values().any(|p| *p == o.id))
+                    .map(|(i, _)| i.as_str())
+                    .collect();
+                if !users.is_empty() {
+                    return Err((
+                        ".id".into(),
+                        format!(
+                            "pipeline {:?} is the default or final pipeline of index(es) {}: \
+                             change their settings first",
+                            o.id,
+                            users.join(", ")
+                        ),
+                    ));
+                }
+                self.pipelines.remove(&o.id);
+            }
+            Operation::IndexDocuments(o) => {
+                let targets = self.resolve(&o.index, ".index").map_err(|(p, m)| {
+                    (
+                        p,
+                        format!(
+                            "{m}: create it first (create_index), so its mapping is yours and \
+                             not guessed from the documents"
+                        ),
+                    )
+                })?;
+                self.pipelines_exist(&targets)?;
+            }
+            Operation::UpdateByQuery(o) => {
+                let targets = self.resolve(&o.index, ".index")?;
+                self.pipelines_exist(&targets)?;
+            }
+            Operation::DeleteDocuments(o) => {
+                self.resolve(&o.index, ".index")?;
+            }
+            Operation::DeleteByQuery(o) => {
+                self.resolve(&o.index, ".index")?;
+            }
+            // Not modelled: later operations are checked as if it had not run.
+            Operation::Request(_) => {}
             Operation::Reindex(o) => {
                 let source = self.reindex_source(o)?;
                 self.absent(&o.to, ".to")?;
-                self.create(&o.to, o.mappings.as_ref(), None);
+                self.create(&o.to, o.settings.as_ref(), o.mappings.as_ref(), None);
                 for index in self.alias_targets(&o.alias) {
                     self.indices
                         .get_mut(&index)
@@ -363,7 +560,7 @@ mod tests {
                 "messages_v1": {"aliases": {"messages": {}}},
                 "other": {"aliases": {}}
             }),
-            BTreeSet::from(["logs".to_string()]),
+            BTreeMap::from([("logs".to_string(), Vec::new())]),
         )
     }
 
@@ -455,5 +652,128 @@ mod tests {
         assert!(e.contains("points at no index"), "{e}");
         let e = run(r#"[{"reindex": {"alias": "messages", "to": "other"}}]"#).unwrap_err();
         assert!(e.contains("already exists"), "{e}");
+    }
+
+    fn ingest_live() -> Cluster {
+        let mut c = live().with_settings(&json!({
+            "messages_v1": {"settings": {"index.default_pipeline": "stamp"}},
+            "other": {"settings": {}}
+        }));
+        c.components = BTreeSet::from(["base".to_string()]);
+        c.templates.insert("logs".into(), vec!["base".to_string()]);
+        c.pipelines = BTreeSet::from(["stamp".to_string()]);
+        c.processors = Some(BTreeSet::from(["set".to_string(), "rename".to_string()]));
+        c
+    }
+
+    fn run_on(mut c: Cluster, text: &str) -> Result<Cluster, String> {
+        for (i, op) in parse(text).unwrap().iter().enumerate() {
+            c.apply(op)
+                .map_err(|(p, m)| format!("$[{i}].{}{p}: {m}", op.name()))?;
+        }
+        Ok(c)
+    }
+
+    #[test]
+    fn composed_templates_need_their_components_first() {
+        let e = run_on(
+            ingest_live(),
+            r#"[{"put_index_template": {"name": "t", "index_patterns": ["t-*"], "composed_of": ["base", "extra"]}}]"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("$[0].put_index_template.composed_of[1]: component template \"extra\" does not exist"),
+            "{e}"
+        );
+        // Created earlier in the same run, or allowed to be missing: fine.
+        run_on(
+            ingest_live(),
+            r#"[{"put_component_template": {"name": "extra", "template": {}}},
+                {"put_index_template": {"name": "t", "index_patterns": ["t-*"], "composed_of": ["base", "extra"]}}]"#,
+        )
+        .unwrap();
+        run_on(
+            ingest_live(),
+            r#"[{"put_index_template": {"name": "t", "index_patterns": ["t-*"], "composed_of": ["gone"], "ignore_missing_component_templates": ["gone"]}}]"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_component_in_use_cannot_be_deleted() {
+        let e = run_on(
+            ingest_live(),
+            r#"[{"delete_component_template": {"name": "base"}}]"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("used by index template(s) logs"), "{e}");
+        run_on(
+            ingest_live(),
+            r#"[{"delete_index_template": {"name": "logs"}}, {"delete_component_template": {"name": "base"}}]"#,
+        )
+        .unwrap();
+        let e = run_on(
+            ingest_live(),
+            r#"[{"delete_component_template": {"name": "nope"}}]"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn pipelines_are_checked_against_processors_and_users() {
+        let e = run_on(
+            ingest_live(),
+            r#"[{"put_pipeline": {"id": "p", "processors": [{"set": {"field": "a", "value": 1}}, {"lowercase": {"field": "b"}}]}}]"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("$[0].put_pipeline.processors[1].lowercase: processor type \"lowercase\" is not available"),
+            "{e}"
+        );
+        let e = run_on(ingest_live(), r#"[{"delete_pipeline": {"id": "stamp"}}]"#).unwrap_err();
+        assert!(
+            e.contains("default or final pipeline of index(es) messages_v1"),
+            "{e}"
+        );
+        run_on(
+            ingest_live(),
+            r#"[{"put_settings": {"index": "messages", "settings": {"index": {"default_pipeline": "_none"}}}},
+                {"delete_pipeline": {"id": "stamp"}}]"#,
+        )
+        .unwrap();
+        let e = run_on(ingest_live(), r#"[{"delete_pipeline": {"id": "nope"}}]"#).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn documents_need_their_index_and_its_pipelines() {
+        let e = run_on(
+            ingest_live(),
+            r#"[{"index_documents": {"index": "nowhere", "documents": [{"a": 1}]}}]"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("create it first"), "{e}");
+        let e = run_on(
+            ingest_live(),
+            r#"[{"create_index": {"index": "n", "settings": {"default_pipeline": "later"}}},
+                {"index_documents": {"index": "n", "documents": [{"a": 1}]}}]"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("$[1].index_documents.index: index \"n\" has default_pipeline \"later\", which does not exist"),
+            "{e}"
+        );
+        run_on(
+            ingest_live(),
+            r#"[{"put_pipeline": {"id": "later", "processors": []}},
+                {"create_index": {"index": "n", "settings": {"default_pipeline": "later"}}},
+                {"index_documents": {"index": "n", "documents": [{"a": 1}]}},
+                {"update_by_query": {"index": "n"}},
+                {"delete_documents": {"index": "n", "ids": ["1"]}},
+                {"delete_by_query": {"index": "messages", "query": {"match_all": {}}}},
+                {"request": {"method": "PUT", "path": "/_cluster/settings", "body": {}}}]"#,
+        )
+        .unwrap();
     }
 }

@@ -1,0 +1,395 @@
+//! Elasticsearch folders as elasticsearch-evolution users write them —
+//! component and index templates, ingest pipelines, seed documents, a
+//! mapping change picked up with `update_by_query`, requests of any other
+//! kind — against the real Elasticsearch `tests/support/test.sh` starts
+//! (the integ-test distribution: no `reindex` module, so the by-query
+//! operations take the client-side path, and no ingest-common module, so
+//! its only processor is `set_security_user`). Tests take turns on the
+//! cluster and start from one with nothing of ours.
+
+mod support;
+
+use elasticsearch::http::Method;
+use serde_json::{Value, json};
+use support::es_client::{Es, fresh, migrate, project};
+
+/// Documents of `index` a query matches, after a refresh.
+async fn hits(es: &Es, index: &str, query: Value) -> u64 {
+    es.ok(Method::Post, &format!("/{index}/_refresh"), None)
+        .await;
+    es.ok(
+        Method::Post,
+        &format!("/{index}/_count"),
+        Some(json!({ "query": query })),
+    )
+    .await["count"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Whether `GET path` answers 200.
+async fn found(es: &Es, path: &str) -> bool {
+    es.call(Method::Get, path, None).await.0 == 200
+}
+
+const V1_TEMPLATES: &str = r#"[
+  {"put_component_template": {"name": "products-base", "version": 1,
+     "template": {"settings": {"number_of_replicas": 0},
+                  "mappings": {"properties": {"tenant": {"type": "keyword"}}}}}},
+  {"put_pipeline": {"id": "products-stamp", "description": "every product passes here",
+     "processors": []}},
+  {"put_index_template": {"name": "products", "index_patterns": ["products-*"],
+     "composed_of": ["products-base"], "priority": 100}},
+  {"create_index": {"index": "products-v1",
+     "settings": {"index": {"default_pipeline": "products-stamp"}},
+     "mappings": {"properties": {"title": {"type": "text"}}},
+     "aliases": {"products": {}}}}
+]"#;
+
+const V2_SEED: &str = r#"[
+  {"index_documents": {"index": "products", "documents": [
+     {"_id": "p1", "title": "Blue Lamp", "tenant": "acme"},
+     {"_id": "p2", "title": "Red Chair", "tenant": "acme"},
+     {"_id": "p3", "title": "Old Desk", "tenant": "gone"}]}},
+  {"index_documents": {"index": "products", "file": "seed/products.ndjson"}}
+]"#;
+
+const SEED_NDJSON: &str = "{\"_id\": \"p4\", \"title\": \"Green Sofa\", \"tenant\": \"acme\"}\n\n\
+                           {\"_id\": 5, \"title\": \"Grey Shelf\", \"tenant\": \"gone\"}\n";
+
+const V3_MULTI_FIELD: &str = r#"[
+  {"put_mapping": {"index": "products", "properties":
+     {"title": {"type": "text", "fields": {"raw": {"type": "keyword"}}}}}},
+  {"update_by_query": {"index": "products"}}
+]"#;
+
+const V4_PURGE: &str = r#"[
+  {"delete_by_query": {"index": "products", "query": {"term": {"tenant": "gone"}}}}
+]"#;
+
+const V5_REQUEST: &str = r#"[
+  {"request": {"method": "PUT", "path": "/scratch-v1",
+     "body": {"settings": {"number_of_replicas": 0}}, "expect": [200]}}
+]"#;
+
+#[tokio::test]
+async fn an_evolution_style_folder_runs_fully_and_rolls_back() {
+    let (_turn, es) = fresh().await;
+    let p = project();
+    p.migration("V1__templates.json", V1_TEMPLATES)
+        .migration("V2__seed.json", V2_SEED)
+        .migration("V3__title_raw.json", V3_MULTI_FIELD)
+        .migration("V4__purge.json", V4_PURGE)
+        .migration("V5__scratch.json", V5_REQUEST);
+    std::fs::create_dir_all(p.path().join("migrations/seed")).unwrap();
+    std::fs::write(
+        p.path().join("migrations/seed/products.ndjson"),
+        SEED_NDJSON,
+    )
+    .unwrap();
+    p.rollback(
+        "U1__templates.json",
+        r#"[{"delete_index": {"index": "products-v1"}},
+            {"delete_index_template": {"name": "products"}},
+            {"delete_component_template": {"name": "products-base"}},
+            {"delete_pipeline": {"id": "products-stamp"}}]"#,
+    )
+    .rollback(
+        "U2__seed.json",
+        r#"[{"delete_documents": {"index": "products", "ids": ["p1", "p2", "p3", "p4", 5]}}]"#,
+    )
+    // Re-written documents need no undoing; deleted ones cannot come back.
+    .rollback("U3__title_raw.json", "[]")
+    .rollback("U4__purge.json", "[]")
+    .rollback(
+        "U5__scratch.json",
+        r#"[{"request": {"method": "DELETE", "path": "/scratch-v1", "expect": [200, 404]}}]"#,
+    );
+
+    let plan = migrate(&p, &["plan"]);
+    plan.expect(0);
+    for line in [
+        "put_component_template products-base",
+        "put_pipeline products-stamp (0 processors)",
+        "index_documents products (3 documents)",
+        "index_documents products (from seed/products.ndjson)",
+        "update_by_query products (every document)",
+        "delete_by_query products (matching documents)",
+        "request PUT /scratch-v1 (unchecked",
+    ] {
+        assert!(plan.stdout.contains(line), "{line}\n{}", plan.stdout);
+    }
+    // Planning changed nothing.
+    assert!(!es.exists("products-v1").await);
+
+    migrate(&p, &["up"]).expect(0);
+    assert_eq!(
+        es.history().await,
+        [(1, true), (2, true), (3, true), (4, true), (5, true)]
+    );
+    let template = es.ok(Method::Get, "/_index_template/products", None).await;
+    assert_eq!(
+        template["index_templates"][0]["index_template"]["composed_of"],
+        json!(["products-base"])
+    );
+    assert!(found(&es, "/_ingest/pipeline/products-stamp").await);
+    // The component template's mapping reached the index the template matched.
+    assert_eq!(es.field("products-v1", "tenant").await["type"], "keyword");
+    // Five seeded, the two of tenant "gone" purged.
+    assert_eq!(es.count("products-v1").await, 3);
+    assert_eq!(
+        hits(&es, "products", json!({"ids": {"values": ["p3", "5"]}})).await,
+        0
+    );
+    // Seeded before title.raw existed, found by it after update_by_query.
+    assert_eq!(
+        hits(&es, "products", json!({"term": {"title.raw": "Blue Lamp"}})).await,
+        1
+    );
+    assert_eq!(
+        hits(&es, "products", json!({"exists": {"field": "title.raw"}})).await,
+        3
+    );
+    assert!(es.exists("scratch-v1").await);
+
+    migrate(&p, &["down", "--to", "0"]).expect(0);
+    assert_eq!(es.history().await, []);
+    assert!(!es.exists("scratch-v1").await);
+    assert!(!es.exists("products-v1").await);
+    assert!(!es.template_exists("products").await);
+    assert!(!found(&es, "/_component_template/products-base").await);
+    assert!(!found(&es, "/_ingest/pipeline/products-stamp").await);
+
+    // And forward again from nothing: the folder is repeatable.
+    migrate(&p, &["up"]).expect(0);
+    assert_eq!(es.count("products-v1").await, 3);
+}
+
+#[tokio::test]
+async fn a_template_composed_of_a_missing_component_is_refused_before_anything_runs() {
+    let (_turn, es) = fresh().await;
+    let p = project();
+    p.migration(
+        "V1__index.json",
+        r#"[{"create_index": {"index": "orders-v1"}}]"#,
+    )
+    .migration(
+        "V2__template.json",
+        r#"[{"put_index_template": {"name": "orders", "index_patterns": ["orders-*"],
+             "composed_of": ["orders-mappings"]}}]"#,
+    );
+    for command in ["plan", "up"] {
+        let run = migrate(&p, &[command]);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("V2__template.json")
+                && run.stderr.contains(
+                    "$[0].put_index_template.composed_of[0]: component template \
+                     \"orders-mappings\" does not exist"
+                ),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(!es.exists("orders-v1").await);
+    assert_eq!(es.history().await, []);
+    // The server itself refuses such a template: the check says what it would.
+    let (status, body) = es
+        .call(
+            Method::Put,
+            "/_index_template/orders",
+            Some(json!({"index_patterns": ["orders-*"], "composed_of": ["orders-mappings"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["type"], "invalid_index_template_exception");
+}
+
+/// Each case: a V1 that is fine, a V2 that the server would refuse; `up`
+/// must refuse before V1 runs, naming the file (and where) and the reason.
+#[tokio::test]
+async fn what_the_server_would_refuse_is_refused_before_anything_runs() {
+    let (_turn, es) = fresh().await;
+    let base = r#"[{"create_index": {"index": "shop-v1"}}]"#;
+    let cases: &[(&str, Option<&str>, &str, &str)] = &[
+        (
+            r#"[{"put_pipeline": {"id": "p", "processors": [{"no_such_processor": {"field": "a"}}]}}]"#,
+            None,
+            "V2__bad.json",
+            "$[0].put_pipeline.processors[0].no_such_processor: processor type \
+             \"no_such_processor\" is not available on this cluster",
+        ),
+        (
+            r#"[{"index_documents": {"index": "shop-v1", "file": "bad.ndjson"}}]"#,
+            Some("{\"a\": 1}\n{\"a\": 2}\n{\"a\": \n"),
+            "bad.ndjson:3",
+            "EOF while parsing",
+        ),
+        (
+            r#"[{"index_documents": {"index": "shop-v1", "file": "absent.ndjson"}}]"#,
+            None,
+            "V2__bad.json",
+            "index_documents: cannot read",
+        ),
+        (
+            r#"[{"index_documents": {"index": "nowhere", "documents": [{"a": 1}]}}]"#,
+            None,
+            "V2__bad.json",
+            "$[0].index_documents.index: index or alias \"nowhere\" does not exist: create it first",
+        ),
+        (
+            r#"[{"index_documents": {"index": "shop-v1", "documents": [{"a": 1}, {"_routing": "x"}]}}]"#,
+            None,
+            "V2__bad.json",
+            "$[0].index_documents.documents[1]._routing: _routing is a metadata field",
+        ),
+        (
+            r#"[{"request": {"method": "DELETE", "path": "/schema_migrations"}}]"#,
+            None,
+            "V2__bad.json",
+            "$[0].request.path: \"schema_migrations\" is strata's own history",
+        ),
+        (
+            r#"[{"put_pipeline": {"id": "p", "processors": [], "on_failure": []}}]"#,
+            None,
+            "V2__bad.json",
+            "$[0].put_pipeline.on_failure: is empty",
+        ),
+        (
+            r#"[{"update_by_query": {"index": "shop-v1", "script": {"source": "ctx._source.a = 1"}}}]"#,
+            None,
+            "V2__bad.json",
+            "$[0].update_by_query.script: unknown field `script`",
+        ),
+    ];
+    for (text, data, names, expected) in cases {
+        let p = project();
+        p.migration("V1__base.json", base)
+            .migration("V2__bad.json", text);
+        if let Some(data) = data {
+            std::fs::write(p.path().join("migrations/bad.ndjson"), data).unwrap();
+        }
+        let run = migrate(&p, &["up"]);
+        run.expect(2);
+        assert!(run.stderr.contains(names), "{names}\n{}", run.stderr);
+        assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+        assert!(!es.exists("shop-v1").await, "{text}");
+        assert!(!es.exists("schema_migrations").await);
+    }
+    // The processor check says what the server says.
+    let (status, body) = es
+        .call(
+            Method::Put,
+            "/_ingest/pipeline/p",
+            Some(json!({"processors": [{"no_such_processor": {"field": "a"}}]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("No processor type exists with name [no_such_processor]"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn pipelines_and_components_in_use_are_not_deleted() {
+    let (_turn, es) = fresh().await;
+    let p = project();
+    p.migration(
+        "V1__base.json",
+        r#"[{"put_pipeline": {"id": "stamp", "processors": []}},
+            {"put_component_template": {"name": "parts", "template": {}}},
+            {"put_index_template": {"name": "inv", "index_patterns": ["inv-*"], "composed_of": ["parts"]}},
+            {"create_index": {"index": "inv-v1", "settings": {"default_pipeline": "stamp"}}}]"#,
+    );
+    migrate(&p, &["up"]).expect(0);
+    for (text, expected) in [
+        (
+            r#"[{"delete_pipeline": {"id": "stamp"}}]"#,
+            "$[0].delete_pipeline.id: pipeline \"stamp\" is the default or final pipeline of \
+             index(es) inv-v1",
+        ),
+        (
+            r#"[{"delete_component_template": {"name": "parts"}}]"#,
+            "$[0].delete_component_template.name: component template \"parts\" is used by index \
+             template(s) inv",
+        ),
+    ] {
+        p.migration("V2__drop.json", text);
+        let run = migrate(&p, &["up"]);
+        run.expect(2);
+        assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+    }
+    assert_eq!(es.history().await, [(1, true)]);
+    // What the server says to both.
+    let (status, body) = es
+        .call(Method::Delete, "/_ingest/pipeline/stamp", None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = es
+        .call(Method::Delete, "/_component_template/parts", None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // Changing the index's pipeline first makes the deletion fine.
+    p.migration(
+        "V2__drop.json",
+        r#"[{"put_settings": {"index": "inv-v1", "settings": {"index.default_pipeline": "_none"}}},
+            {"delete_pipeline": {"id": "stamp"}}]"#,
+    );
+    migrate(&p, &["up"]).expect(0);
+    assert!(!found(&es, "/_ingest/pipeline/stamp").await);
+}
+
+#[tokio::test]
+async fn every_refused_document_is_reported_with_its_position() {
+    let (_turn, es) = fresh().await;
+    let p = project();
+    p.migration(
+        "V1__counts.json",
+        r#"[{"create_index": {"index": "counts", "mappings": {"properties": {"n": {"type": "long"}}}}}]"#,
+    )
+    .migration(
+        "V2__seed.json",
+        r#"[{"index_documents": {"index": "counts", "documents": [
+              {"_id": "a", "n": 1}, {"_id": "b", "n": "many"}, {"_id": "c", "n": 3}, {"n": "lots"}]}}]"#,
+    );
+    let run = migrate(&p, &["up"]);
+    run.expect(1);
+    for part in [
+        "V2__seed.json at $[0] (index_documents counts (4 documents))",
+        "2 of 4 documents were refused",
+        "documents[1] (_id \"b\"): document_parsing_exception",
+        "documents[3]: document_parsing_exception",
+    ] {
+        assert!(run.stderr.contains(part), "{part}\n{}", run.stderr);
+    }
+    // The accepted documents are in; the record says the version is unfinished.
+    assert_eq!(es.count("counts").await, 2);
+    assert_eq!(es.history().await, [(1, true), (2, false)]);
+
+    // From a file, the position is the file's line.
+    es.reset().await;
+    let p = project();
+    p.migration(
+        "V1__counts.json",
+        r#"[{"create_index": {"index": "counts2", "mappings": {"properties": {"n": {"type": "long"}}}}},
+            {"index_documents": {"index": "counts2", "file": "data/counts.ndjson"}}]"#,
+    );
+    std::fs::create_dir_all(p.path().join("migrations/data")).unwrap();
+    std::fs::write(
+        p.path().join("migrations/data/counts.ndjson"),
+        "{\"n\": 1}\n{\"_id\": \"x\", \"n\": \"no\"}\n",
+    )
+    .unwrap();
+    let run = migrate(&p, &["up"]);
+    run.expect(1);
+    assert!(
+        run.stderr
+            .contains("1 of 2 documents were refused: data/counts.ndjson:2 (_id \"x\")"),
+        "{}",
+        run.stderr
+    );
+}
