@@ -515,3 +515,44 @@ async fn preconditions_refuse_or_skip_before_anything_runs() {
     run.expect(2);
     assert!(run.stderr.contains("V3__typo.cypher:1"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn enterprise_only_schema_on_community_is_refused_before_anything_runs() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    p.migration("V1__marker.cypher", "CREATE (:Marker {v: 1});\n");
+    // No precondition: two statements that Community runs, then a node key.
+    p.migration(
+        "V2__keys.cypher",
+        "CREATE (:Marker {v: 2});\n\
+         CREATE CONSTRAINT marker_id IF NOT EXISTS FOR (m:Marker) REQUIRE m.v IS UNIQUE;\n\
+         CREATE CONSTRAINT marker_key\n  FOR (m:Marker) REQUIRE (m.v) IS NODE KEY;\n",
+    );
+    for command in ["plan", "up"] {
+        let run = migrate(&p, &[command]);
+        run.expect(3);
+        assert!(
+            run.stderr.contains("V2__keys.cypher:3")
+                && run
+                    .stderr
+                    .contains("requires `Enterprise Edition, for a node key constraint`")
+                && run.stderr.contains("Neo4j community"),
+            "{}",
+            run.stderr
+        );
+    }
+    // Nothing ran: not V1, not the statements before the constraint.
+    assert_eq!(count(&g, "MATCH (m:Marker) RETURN count(m) AS n").await, 0);
+    assert!(history(&g).await.is_empty());
+    // What the server says to it (so the refusal is not stricter than Neo4j).
+    let refused = g
+        .run(neo4rs::query(
+            "CREATE CONSTRAINT marker_key FOR (m:Marker) REQUIRE (m.v) IS NODE KEY",
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("Enterprise"), "{refused}");
+}

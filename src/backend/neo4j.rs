@@ -479,16 +479,37 @@ impl Backend for Neo4jBackend {
             if step.action != Action::Apply {
                 continue;
             }
-            for p in self.unmet(script).await? {
-                if p.strength == Strength::Require {
-                    let server = self.server().await?;
-                    problems.push(Problem::Unmet {
-                        version: step.version,
-                        file: format!("{}:{}", step.file, p.line),
-                        requirement: p.text.clone(),
-                        server: format!("Neo4j {} {}", server.edition, server.version),
-                    });
+            let unmet = self.unmet(script).await?;
+            for p in unmet.iter().filter(|p| p.strength == Strength::Require) {
+                let server = self.server().await?;
+                problems.push(Problem::Unmet {
+                    version: step.version,
+                    file: format!("{}:{}", step.file, p.line),
+                    requirement: p.text.clone(),
+                    server: format!("Neo4j {} {}", server.edition, server.version),
+                });
+            }
+            if !unmet.is_empty() {
+                continue; // refused above, or skipped when it runs
+            }
+            // Enterprise-only schema on Community fails half-way through a
+            // file: refuse it before anything runs, as if it were required.
+            let statements = split_cypher(&script.content).unwrap_or_default();
+            for st in statements {
+                let Some(what) = preconditions::enterprise_only(st.text) else {
+                    continue;
+                };
+                let server = self.server().await?;
+                if server.edition.eq_ignore_ascii_case("enterprise") {
+                    break;
                 }
+                problems.push(Problem::Unmet {
+                    version: step.version,
+                    file: format!("{}:{}", step.file, line_of(&script.content, st.offset)),
+                    requirement: format!("Enterprise Edition, for {what}"),
+                    server: format!("Neo4j {} {}", server.edition, server.version),
+                });
+                break;
             }
         }
         if problems.is_empty() {

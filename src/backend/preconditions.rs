@@ -65,6 +65,32 @@ fn numbers(v: &str) -> Option<Vec<u64>> {
         .collect()
 }
 
+/// The Enterprise-only schema a statement creates, if any: property
+/// existence, node and relationship key, and property type constraints
+/// (Community Edition has uniqueness constraints only). Pure.
+pub fn enterprise_only(statement: &str) -> Option<&'static str> {
+    let s = statement
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase();
+    if !s.starts_with("CREATE CONSTRAINT") {
+        return None;
+    }
+    [
+        ("IS NODE KEY", "a node key constraint"),
+        ("IS RELATIONSHIP KEY", "a relationship key constraint"),
+        ("IS REL KEY", "a relationship key constraint"),
+        ("IS NOT NULL", "a property existence constraint"),
+        ("ASSERT EXISTS", "a property existence constraint"),
+        ("::", "a property type constraint"),
+        ("IS TYPED", "a property type constraint"),
+    ]
+    .into_iter()
+    .find(|(form, _)| s.contains(form))
+    .map(|(_, what)| what)
+}
+
 /// Reads the preconditions from the comment lines before the first
 /// statement. A comment that starts like one but cannot be read is an
 /// error naming its line, so a typo never silently drops a requirement.
@@ -196,6 +222,39 @@ pub fn holds(condition: &Condition, server: &Server) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enterprise_only_constraints_are_recognised() {
+        for (text, what) in [
+            (
+                "CREATE CONSTRAINT k IF NOT EXISTS FOR (p:Person) REQUIRE (p.a, p.b) IS NODE KEY",
+                Some("a node key constraint"),
+            ),
+            (
+                "create constraint FOR ()-[r:KNOWS]-() require r.since is not null",
+                Some("a property existence constraint"),
+            ),
+            (
+                "CREATE CONSTRAINT FOR (p:Person) REQUIRE p.age IS :: INTEGER",
+                Some("a property type constraint"),
+            ),
+            (
+                "CREATE CONSTRAINT ON (b:Book) ASSERT exists(b.isbn)",
+                Some("a property existence constraint"),
+            ),
+            (
+                "CREATE CONSTRAINT FOR ()-[r:R]-() REQUIRE r.id IS RELATIONSHIP KEY",
+                Some("a relationship key constraint"),
+            ),
+            (
+                "CREATE CONSTRAINT FOR (p:Person) REQUIRE p.id IS UNIQUE",
+                None,
+            ),
+            ("MATCH (n) WHERE n.x IS NOT NULL RETURN n", None),
+        ] {
+            assert_eq!(enterprise_only(text), what, "{text}");
+        }
+    }
 
     fn server(edition: &str, version: &str) -> Server {
         Server {
