@@ -350,7 +350,9 @@ async fn a_runner_waiting_for_the_lock_never_deadlocks_an_index_build() {
         .unwrap();
     let mut cmd = p.command(&db, &["up"]);
     let first = std::thread::spawn(move || cmd.output().unwrap());
+    // Scoped to this database: other suites run strata beside this one.
     let builder = "SELECT pid FROM pg_stat_activity WHERE application_name = 'strata' \
+                   AND datname = current_database() \
                    AND query LIKE '%CREATE INDEX CONCURRENTLY%' AND state = 'active'";
     support::wait_until(
         &db,
@@ -365,6 +367,7 @@ async fn a_runner_waiting_for_the_lock_never_deadlocks_an_index_build() {
         "the second runner to try for the lock",
         &format!(
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'strata' \
+             AND datname = current_database() \
              AND query LIKE '%advisory_lock%' AND pid NOT IN ({builder}))"
         ),
     )

@@ -49,8 +49,27 @@ if grep -q unavailable "$TOOLS_ENV"; then
   grep unavailable "$TOOLS_ENV" >&2
 fi
 export STRATA_TEST_PG_DUMP="$(pg_bindir)/pg_dump"
-cargo test --locked --workspace --all-targets --no-fail-fast
+# The reliability campaign's PostgreSQL and Qdrant rounds share nothing
+# with the other suites (databases of their own, an in-process Qdrant), and
+# mostly wait on servers and child processes: they run beside them.
+RELIABILITY_LOG="$CERTS_TMP/reliability.log"
+cargo test --locked --no-fail-fast --test reliability -- postgres qdrant \
+  > "$RELIABILITY_LOG" 2>&1 &
+reliability_pid=$!
+trap 'kill "$reliability_pid" 2>/dev/null; es_stop; neo4j_stop; pg_stop; rm -rf "$CERTS_TMP"' EXIT
+others=()
+for f in tests/*.rs; do
+  name=$(basename "$f" .rs)
+  [ "$name" = reliability ] || others+=(--test "$name")
+done
+cargo test --locked --workspace --lib --bins --examples --benches "${others[@]}" --no-fail-fast
 cargo test --locked --workspace --doc
+reliability_status=0
+wait "$reliability_pid" || reliability_status=$?
+cat "$RELIABILITY_LOG"
+[ "$reliability_status" = 0 ] || { echo "the reliability campaign (PostgreSQL, Qdrant) failed" >&2; exit 1; }
+# Its Neo4j and Elasticsearch rounds reset those servers: on their own.
+cargo test --locked --no-fail-fast --test reliability -- neo4j elasticsearch
 # The version matrix: the Elasticsearch and Neo4j suites again on the newer
 # lines.
 es_stop; neo4j_stop
