@@ -18,7 +18,29 @@ source tests/support/certs.sh
 ES_NEXT=9.2.4
 NEO4J_NEXT=2025.10.1
 CERTS_TMP=$(mktemp -d -t strata-certs.XXXXXX)
-trap 'es_stop; neo4j_stop; pg_stop; rm -rf "$CERTS_TMP"' EXIT
+# Two Elasticsearch and two Neo4j servers run at once (the current and the
+# newer lines): each start overwrites es.sh's and neo4j.sh's globals, so
+# each server's are kept here, and stopping one puts them back first.
+ES_CUR=() ES_NXT=() NEO_CUR=() NEO_NXT=()
+keep_es() { echo "$ES_TMP" "$ES_LAUNCHER" "$STRATA_TEST_ES_URL"; }
+keep_neo4j() { echo "$NEO4J_TMP" "$NEO4J_PID" "$STRATA_TEST_NEO4J_URL" "$STRATA_TEST_NEO4J_PASSWORD"; }
+use_es() { [ "$#" -gt 0 ] || return 0; ES_TMP=$1 ES_LAUNCHER=$2; export STRATA_TEST_ES_URL=$3; }
+use_neo4j() {
+  [ "$#" -gt 0 ] || return 0
+  NEO4J_TMP=$1 NEO4J_PID=$2
+  export STRATA_TEST_NEO4J_URL=$3 STRATA_TEST_NEO4J_PASSWORD=$4
+}
+reliability_pid=
+stop_all() {
+  [ -z "$reliability_pid" ] || kill "$reliability_pid" 2>/dev/null || true
+  use_es "${ES_NXT[@]}"; es_stop
+  use_es "${ES_CUR[@]}"; es_stop
+  use_neo4j "${NEO_NXT[@]}"; neo4j_stop
+  use_neo4j "${NEO_CUR[@]}"; neo4j_stop
+  pg_stop
+  rm -rf "$CERTS_TMP"
+}
+trap stop_all EXIT
 certs_make "$CERTS_TMP"
 # The tools tests/import.rs takes over from install (once, into the cache)
 # while the servers start and the suite builds; so do the newer servers.
@@ -37,7 +59,9 @@ TOOLS_ENV="$CERTS_TMP/tools.env"
 tools_pid=$!
 pg_start
 neo4j_start
+read -ra NEO_CUR <<< "$(keep_neo4j)"
 es_start
+read -ra ES_CUR <<< "$(keep_es)"
 
 export INSTA_UPDATE=no  # an unreviewed snapshot change fails the run
 cargo build --workspace --all-targets --locked
@@ -49,14 +73,28 @@ if grep -q unavailable "$TOOLS_ENV"; then
   grep unavailable "$TOOLS_ENV" >&2
 fi
 export STRATA_TEST_PG_DUMP="$(pg_bindir)/pg_dump"
-# The reliability campaign's PostgreSQL and Qdrant rounds share nothing
-# with the other suites (databases of their own, an in-process Qdrant), and
-# mostly wait on servers and child processes: they run beside them.
+
+# The newer lines, beside the current ones.
+ES_VERSION_CUR=$ES_VERSION
+ES_VERSION=$ES_NEXT
+es_start
+read -ra ES_NXT <<< "$(keep_es)"
+ES_VERSION=$ES_VERSION_CUR
+STRATA_NEO4J_VERSION=$NEO4J_NEXT neo4j_start
+read -ra NEO_NXT <<< "$(keep_neo4j)"
+
+# The reliability campaign runs beside the other suites, on the newer
+# lines (its rounds reset the servers they use) and on databases of its own
+# in the one PostgreSQL; the other suites use the current lines.
 RELIABILITY_LOG="$CERTS_TMP/reliability.log"
-cargo test --locked --no-fail-fast --test reliability -- postgres qdrant \
-  > "$RELIABILITY_LOG" 2>&1 &
+(
+  use_es "${ES_NXT[@]}"
+  use_neo4j "${NEO_NXT[@]}"
+  exec cargo test --locked --no-fail-fast --test reliability > "$RELIABILITY_LOG" 2>&1
+) &
 reliability_pid=$!
-trap 'kill "$reliability_pid" 2>/dev/null; es_stop; neo4j_stop; pg_stop; rm -rf "$CERTS_TMP"' EXIT
+use_es "${ES_CUR[@]}"
+use_neo4j "${NEO_CUR[@]}"
 others=()
 for f in tests/*.rs; do
   name=$(basename "$f" .rs)
@@ -66,18 +104,19 @@ cargo test --locked --workspace --lib --bins --examples --benches "${others[@]}"
 cargo test --locked --workspace --doc
 reliability_status=0
 wait "$reliability_pid" || reliability_status=$?
+reliability_pid=
 cat "$RELIABILITY_LOG"
-[ "$reliability_status" = 0 ] || { echo "the reliability campaign (PostgreSQL, Qdrant) failed" >&2; exit 1; }
-# Its Neo4j and Elasticsearch rounds reset those servers: on their own.
-cargo test --locked --no-fail-fast --test reliability -- neo4j elasticsearch
-# The version matrix: the Elasticsearch and Neo4j suites again on the newer
-# lines.
+[ "$reliability_status" = 0 ] || { echo "the reliability campaign failed" >&2; exit 1; }
+
+# The version matrix: the Elasticsearch and Neo4j suites again, on the
+# newer lines; the current lines are stopped first to free the machine.
 es_stop; neo4j_stop
-ES_VERSION=$ES_NEXT
-es_start
-STRATA_NEO4J_VERSION=$NEO4J_NEXT neo4j_start
+use_es "${ES_NXT[@]}"
+use_neo4j "${NEO_NXT[@]}"
+ES_CUR=() NEO_CUR=()
 cargo test --locked --no-fail-fast --test elasticsearch --test elasticsearch_ops --test neo4j
 # The feature subsets (each kind alone, a PostgreSQL-only service): no
 # server needed, so the servers are stopped first to free the machine.
-es_stop; neo4j_stop; pg_stop
+stop_all
+trap - EXIT
 bash tests/support/features.sh
