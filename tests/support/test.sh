@@ -30,9 +30,10 @@ use_neo4j() {
   NEO4J_TMP=$1 NEO4J_PID=$2
   export STRATA_TEST_NEO4J_URL=$3 STRATA_TEST_NEO4J_PASSWORD=$4
 }
-reliability_pid=
+reliability_pid= features_pid=
 stop_all() {
   [ -z "$reliability_pid" ] || kill "$reliability_pid" 2>/dev/null || true
+  [ -z "$features_pid" ] || kill "$features_pid" 2>/dev/null || true
   use_es "${ES_NXT[@]}"; es_stop
   use_es "${ES_CUR[@]}"; es_stop
   use_neo4j "${NEO_NXT[@]}"; neo4j_stop
@@ -64,7 +65,17 @@ es_start
 read -ra ES_CUR <<< "$(keep_es)"
 
 export INSTA_UPDATE=no  # an unreviewed snapshot change fails the run
-cargo build --workspace --all-targets --locked
+# Every test binary, built once for both cargo test runs below.
+cargo test --workspace --all-targets --locked --no-run
+# The feature subsets (each kind alone, a PostgreSQL-only service) need no
+# server: they compile at the lowest priority, in a build folder of their
+# own, while the suites below mostly wait on servers.
+FEATURES_LOG="$CERTS_TMP/features.log"
+target_dir=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+CARGO_TARGET_DIR="$target_dir/features" nice -n 19 bash tests/support/features.sh \
+  > "$FEATURES_LOG" 2>&1 &
+features_pid=$!
 wait "$tools_pid"
 # shellcheck source=/dev/null
 source "$TOOLS_ENV"
@@ -90,7 +101,7 @@ RELIABILITY_LOG="$CERTS_TMP/reliability.log"
 (
   use_es "${ES_NXT[@]}"
   use_neo4j "${NEO_NXT[@]}"
-  exec cargo test --locked --no-fail-fast --test reliability > "$RELIABILITY_LOG" 2>&1
+  exec cargo test --locked --workspace --no-fail-fast --test reliability > "$RELIABILITY_LOG" 2>&1
 ) &
 reliability_pid=$!
 use_es "${ES_CUR[@]}"
@@ -114,9 +125,11 @@ es_stop; neo4j_stop
 use_es "${ES_NXT[@]}"
 use_neo4j "${NEO_NXT[@]}"
 ES_CUR=() NEO_CUR=()
-cargo test --locked --no-fail-fast --test elasticsearch --test elasticsearch_ops --test neo4j
-# The feature subsets (each kind alone, a PostgreSQL-only service): no
-# server needed, so the servers are stopped first to free the machine.
+cargo test --locked --workspace --no-fail-fast --test elasticsearch --test elasticsearch_ops --test neo4j
+features=$features_pid features_pid=
 stop_all
 trap - EXIT
-bash tests/support/features.sh
+features_status=0
+wait "$features" || features_status=$?
+cat "$FEATURES_LOG"
+[ "$features_status" = 0 ] || { echo "the feature subsets failed" >&2; exit 1; }
