@@ -41,7 +41,8 @@ stop_all() {
   pg_stop
   rm -rf "$CERTS_TMP"
 }
-trap stop_all EXIT
+LOGS_TMP=
+trap 'stop_all; [ -z "$LOGS_TMP" ] || rm -rf "$LOGS_TMP"' EXIT
 certs_make "$CERTS_TMP"
 # The tools tests/import.rs takes over from install (once, into the cache)
 # while the servers start and the suite builds; so do the newer servers.
@@ -70,7 +71,9 @@ cargo test --workspace --all-targets --locked --no-run
 # The feature subsets (each kind alone, a PostgreSQL-only service) need no
 # server: they compile at the lowest priority, in a build folder of their
 # own, while the suites below mostly wait on servers.
-FEATURES_LOG="$CERTS_TMP/features.log"
+# The logs of the runs in the background outlive the servers' folders.
+LOGS_TMP=$(mktemp -d -t strata-logs.XXXXXX)
+FEATURES_LOG="$LOGS_TMP/features.log"
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 CARGO_TARGET_DIR="$target_dir/features" nice -n 19 bash tests/support/features.sh \
@@ -97,7 +100,7 @@ read -ra NEO_NXT <<< "$(keep_neo4j)"
 # The reliability campaign runs beside the other suites, on the newer
 # lines (its rounds reset the servers they use) and on databases of its own
 # in the one PostgreSQL; the other suites use the current lines.
-RELIABILITY_LOG="$CERTS_TMP/reliability.log"
+RELIABILITY_LOG="$LOGS_TMP/reliability.log"
 (
   use_es "${ES_NXT[@]}"
   use_neo4j "${NEO_NXT[@]}"
@@ -128,7 +131,7 @@ ES_CUR=() NEO_CUR=()
 cargo test --locked --workspace --no-fail-fast --test elasticsearch --test elasticsearch_ops --test neo4j
 features=$features_pid features_pid=
 stop_all
-trap - EXIT
+trap 'rm -rf "$LOGS_TMP"' EXIT
 features_status=0
 wait "$features" || features_status=$?
 cat "$FEATURES_LOG"
