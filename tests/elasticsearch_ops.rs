@@ -27,6 +27,15 @@ async fn hits(es: &Es, index: &str, query: Value) -> u64 {
         .unwrap()
 }
 
+/// The server itself answers 400 with `reason` to the request: a check
+/// strata makes first is not stricter than Elasticsearch.
+async fn server_refuses(es: &Es, method: Method, path: &str, body: Option<Value>, reason: &str) {
+    let (status, answer) = es.call(method, path, body).await;
+    assert_eq!(status, 400, "{answer}");
+    let said = answer["error"]["reason"].as_str().unwrap_or_default();
+    assert!(said.contains(reason), "{answer}");
+}
+
 /// Whether `GET path` answers 200.
 async fn found(es: &Es, path: &str) -> bool {
     es.call(Method::Get, path, None).await.0 == 200
@@ -244,6 +253,15 @@ async fn what_the_server_would_refuse_is_refused_before_anything_runs() {
             "$[0].index_documents.documents[1]._routing: _routing is a metadata field",
         ),
         (
+            r#"[{"create_index": {"index": "shop-a", "aliases": {"shops": {}}}},
+                {"create_index": {"index": "shop-b", "aliases": {"shops": {}}}},
+                {"index_documents": {"index": "shops", "documents": [{"a": 1}]}}]"#,
+            None,
+            "V2__bad.json",
+            "$[2].index_documents.index: alias \"shops\" points at several indices \
+             (shop-a, shop-b) and none is its write index",
+        ),
+        (
             r#"[{"request": {"method": "DELETE", "path": "/schema_migrations"}}]"#,
             None,
             "V2__bad.json",
@@ -276,22 +294,32 @@ async fn what_the_server_would_refuse_is_refused_before_anything_runs() {
         assert!(!es.exists("shop-v1").await, "{text}");
         assert!(!es.exists("schema_migrations").await);
     }
-    // The processor check says what the server says.
-    let (status, body) = es
-        .call(
+    // The write-index check says what the server says.
+    for index in ["shop-a", "shop-b"] {
+        es.ok(
             Method::Put,
-            "/_ingest/pipeline/p",
-            Some(json!({"processors": [{"no_such_processor": {"field": "a"}}]})),
+            &format!("/{index}"),
+            Some(json!({"aliases": {"shops": {}}})),
         )
         .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["error"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("No processor type exists with name [no_such_processor]"),
-        "{body}"
-    );
+    }
+    server_refuses(
+        &es,
+        Method::Put,
+        "/shops/_doc/1",
+        Some(json!({"a": 1})),
+        "no write index is defined for alias [shops]",
+    )
+    .await;
+    // The processor check says what the server says.
+    server_refuses(
+        &es,
+        Method::Put,
+        "/_ingest/pipeline/p",
+        Some(json!({"processors": [{"no_such_processor": {"field": "a"}}]})),
+        "No processor type exists with name [no_such_processor]",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -24,6 +24,8 @@ pub struct IndexState {
     pub aliases: BTreeSet<String>,
     /// `default_pipeline` / `final_pipeline` → the pipeline's id.
     pub pipelines: BTreeMap<String, String>,
+    /// Aliases for which this index is the write index (`is_write_index`).
+    pub write_aliases: BTreeSet<String>,
 }
 
 /// The parts of a cluster the operations touch.
@@ -41,6 +43,14 @@ pub struct Cluster {
     /// The ingest processor types every node has; `None` when unknown
     /// (then processors are not checked).
     pub processors: Option<BTreeSet<String>>,
+}
+
+/// The aliases of an `aliases` object marked `is_write_index: true`. Pure.
+fn writes(aliases: &Object) -> impl Iterator<Item = String> + '_ {
+    aliases
+        .iter()
+        .filter(|(_, body)| body.get("is_write_index") == Some(&Value::Bool(true)))
+        .map(|(name, _)| name.clone())
 }
 
 /// The pipelines index settings name, by setting (`default_pipeline`,
@@ -119,6 +129,7 @@ impl Cluster {
                 let state = indices.entry(name.clone()).or_default();
                 if let Some(Value::Object(a)) = body.get("aliases") {
                     state.aliases.extend(a.keys().cloned());
+                    state.write_aliases.extend(writes(a));
                 }
             }
         }
@@ -141,6 +152,28 @@ impl Cluster {
             }
         }
         self
+    }
+
+    /// Writes through an alias that points at several indices need one of
+    /// them to be its write index.
+    fn writable(&self, name: &str, targets: &[String]) -> Result<(), Refusal> {
+        if self.indices.contains_key(name)
+            || targets.len() < 2
+            || targets
+                .iter()
+                .any(|t| self.indices[t].write_aliases.contains(name))
+        {
+            return Ok(());
+        }
+        Err((
+            ".index".into(),
+            format!(
+                "alias {name:?} points at several indices ({}) and none is its write index: \
+                 Elasticsearch would refuse every document (give one `is_write_index: true` \
+                 with put_alias)",
+                targets.join(", ")
+            ),
+        ))
     }
 
     /// Every pipeline named by the settings of the indices behind
@@ -234,6 +267,7 @@ impl Cluster {
                     .map(|a| a.keys().cloned().collect())
                     .unwrap_or_default(),
                 pipelines,
+                write_aliases: aliases.into_iter().flat_map(writes).collect(),
             },
         );
     }
@@ -310,6 +344,11 @@ impl Cluster {
                 }
                 let state = self.indices.get_mut(&o.index).expect("checked");
                 state.aliases.insert(o.alias.clone());
+                if o.is_write_index == Some(true) {
+                    state.write_aliases.insert(o.alias.clone());
+                } else {
+                    state.write_aliases.remove(&o.alias);
+                }
             }
             Operation::DeleteAlias(o) => {
                 self.existing(&o.index, ".index")?;
@@ -356,6 +395,7 @@ impl Cluster {
                 }
                 let to = self.indices.get_mut(&o.to).expect("checked");
                 to.aliases.insert(o.alias.clone());
+                to.write_aliases.remove(&o.alias);
             }
             Operation::PutIndexTemplate(o) => {
                 let composed = o.composed_of.clone().unwrap_or_default();
@@ -460,6 +500,7 @@ impl Cluster {
                         ),
                     )
                 })?;
+                self.writable(&o.index, &targets)?;
                 self.pipelines_exist(&targets)?;
             }
             Operation::UpdateByQuery(o) => {
@@ -744,6 +785,41 @@ mod tests {
         .unwrap();
         let e = run_on(ingest_live(), r#"[{"delete_pipeline": {"id": "nope"}}]"#).unwrap_err();
         assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn writes_through_an_alias_of_several_indices_need_a_write_index() {
+        let two = r#"[{"create_index": {"index": "a1", "aliases": {"both": {}}}},
+                      {"create_index": {"index": "a2", "aliases": {"both": {}}}},
+                      {"index_documents": {"index": "both", "documents": [{"x": 1}]}}]"#;
+        let e = run_on(ingest_live(), two).unwrap_err();
+        assert!(
+            e.starts_with(
+                "$[2].index_documents.index: alias \"both\" points at several indices (a1, a2)"
+            ),
+            "{e}"
+        );
+        run_on(
+            ingest_live(),
+            r#"[{"create_index": {"index": "a1", "aliases": {"both": {"is_write_index": true}}}},
+                {"create_index": {"index": "a2", "aliases": {"both": {}}}},
+                {"index_documents": {"index": "both", "documents": [{"x": 1}]}},
+                {"put_alias": {"index": "a2", "alias": "both", "is_write_index": true}},
+                {"put_alias": {"index": "a1", "alias": "both", "is_write_index": false}},
+                {"index_documents": {"index": "both", "documents": [{"x": 2}]}}]"#,
+        )
+        .unwrap();
+        // The live model reads the flag from GET /_alias.
+        let c = Cluster::from_responses(
+            &json!({"b1": {"mappings": {}}, "b2": {"mappings": {}}}),
+            &json!({"b1": {"aliases": {"b": {"is_write_index": true}}}, "b2": {"aliases": {"b": {}}}}),
+            BTreeMap::new(),
+        );
+        run_on(
+            c,
+            r#"[{"index_documents": {"index": "b", "documents": [{"x": 1}]}}]"#,
+        )
+        .unwrap();
     }
 
     #[test]
