@@ -1,0 +1,272 @@
+//! The cluster model's rules, one test per rule.
+
+use super::super::ops::parse;
+use super::*;
+use serde_json::json;
+
+fn live() -> Cluster {
+    Cluster::from_responses(
+        &json!({
+            "messages_v1": {"mappings": {"properties": {
+                "user_id": {"type": "keyword"},
+                "body": {"type": "text"},
+                "meta": {"properties": {"lang": {"type": "keyword"}}}
+            }}},
+            "other": {"mappings": {}}
+        }),
+        &json!({
+            "messages_v1": {"aliases": {"messages": {}}},
+            "other": {"aliases": {}}
+        }),
+        BTreeMap::from([("logs".to_string(), Vec::new())]),
+    )
+}
+
+fn run(text: &str) -> Result<Cluster, String> {
+    let mut c = live();
+    for (i, op) in parse(text).unwrap().iter().enumerate() {
+        c.apply(op)
+            .map_err(|(p, m)| format!("$[{i}].{}{p}: {m}", op.name()))?;
+    }
+    Ok(c)
+}
+
+#[test]
+fn reads_fields_and_aliases() {
+    let c = live();
+    assert_eq!(c.indices["messages_v1"].fields["meta.lang"], "keyword");
+    assert_eq!(c.indices["messages_v1"].fields["meta"], "object");
+    assert_eq!(c.alias_targets("messages"), ["messages_v1"]);
+}
+
+#[test]
+fn a_type_change_through_an_alias_is_refused_with_reindex_advice() {
+    let e = run(
+        r#"[{"put_mapping": {"index": "messages", "properties": {"user_id": {"type": "text"}}}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("$[0].put_mapping.properties.user_id: field \"user_id\" is keyword"),
+        "{e}"
+    );
+    assert!(e.contains("use reindex"), "{e}");
+    let e = run(r#"[{"put_mapping": {"index": "messages_v1", "properties": {"meta": {"properties": {"lang": {"type": "text"}}}}}}]"#)
+        .unwrap_err();
+    assert!(e.contains("properties.meta.lang"), "{e}");
+}
+
+#[test]
+fn adding_fields_and_same_type_are_accepted() {
+    let c = run(r#"[{"put_mapping": {"index": "messages", "properties": {"user_id": {"type": "keyword", "ignore_above": 64}, "lang": {"type": "keyword"}}}}]"#)
+        .unwrap();
+    assert_eq!(c.indices["messages_v1"].fields["lang"], "keyword");
+}
+
+#[test]
+fn later_operations_see_earlier_ones() {
+    // The type of a field added earlier in the run cannot change later either.
+    let e = run(
+        r#"[{"create_index": {"index": "n", "mappings": {"properties": {"a": {"type": "long"}}}}},
+            {"put_mapping": {"index": "n", "properties": {"a": {"type": "keyword"}}}}]"#,
+    )
+    .unwrap_err();
+    assert!(e.starts_with("$[1].put_mapping.properties.a"), "{e}");
+    run(r#"[{"create_index": {"index": "n"}}, {"put_alias": {"index": "n", "alias": "nn"}}, {"switch_alias": {"alias": "messages", "to": "n"}}]"#)
+        .unwrap();
+}
+
+#[test]
+fn missing_things_are_refused() {
+    let e = run(r#"[{"switch_alias": {"alias": "messages", "to": "messages_v2"}}]"#).unwrap_err();
+    assert_eq!(
+        e,
+        "$[0].switch_alias.to: cannot switch alias \"messages\" to it: index \"messages_v2\" does not exist"
+    );
+    let e = run(r#"[{"put_settings": {"index": "nope", "settings": {"refresh_interval": "1s"}}}]"#)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "$[0].put_settings.index: index or alias \"nope\" does not exist"
+    );
+    let e = run(r#"[{"delete_index": {"index": "messages"}}]"#).unwrap_err();
+    assert!(e.contains("is an alias"), "{e}");
+    let e = run(r#"[{"delete_index_template": {"name": "nope"}}]"#).unwrap_err();
+    assert!(e.contains("does not exist"), "{e}");
+    let e = run(r#"[{"delete_alias": {"index": "other", "alias": "messages"}}]"#).unwrap_err();
+    assert!(e.contains("has no alias"), "{e}");
+    let e = run(r#"[{"create_index": {"index": "messages"}}]"#).unwrap_err();
+    assert!(e.contains("already an alias"), "{e}");
+}
+
+#[test]
+fn reindex_moves_the_alias_and_may_drop_the_source() {
+    let c =
+        run(r#"[{"reindex": {"alias": "messages", "to": "messages_v2", "delete_source": true}}]"#)
+            .unwrap();
+    assert_eq!(c.alias_targets("messages"), ["messages_v2"]);
+    assert!(!c.indices.contains_key("messages_v1"));
+    let e = run(r#"[{"reindex": {"alias": "nothing", "to": "x"}}]"#).unwrap_err();
+    assert!(e.contains("points at no index"), "{e}");
+    let e = run(r#"[{"reindex": {"alias": "messages", "to": "other"}}]"#).unwrap_err();
+    assert!(e.contains("already exists"), "{e}");
+}
+
+fn ingest_live() -> Cluster {
+    let mut c = live().with_settings(&json!({
+        "messages_v1": {"settings": {"index.default_pipeline": "stamp"}},
+        "other": {"settings": {}}
+    }));
+    c.components = BTreeSet::from(["base".to_string()]);
+    c.templates.insert("logs".into(), vec!["base".to_string()]);
+    c.pipelines = BTreeSet::from(["stamp".to_string()]);
+    c.processors = Some(BTreeSet::from(["set".to_string(), "rename".to_string()]));
+    c
+}
+
+fn run_on(mut c: Cluster, text: &str) -> Result<Cluster, String> {
+    for (i, op) in parse(text).unwrap().iter().enumerate() {
+        c.apply(op)
+            .map_err(|(p, m)| format!("$[{i}].{}{p}: {m}", op.name()))?;
+    }
+    Ok(c)
+}
+
+#[test]
+fn composed_templates_need_their_components_first() {
+    let e = run_on(
+        ingest_live(),
+        r#"[{"put_index_template": {"name": "t", "index_patterns": ["t-*"], "composed_of": ["base", "extra"]}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with(
+            "$[0].put_index_template.composed_of[1]: component template \"extra\" does not exist"
+        ),
+        "{e}"
+    );
+    // Created earlier in the same run, or allowed to be missing: fine.
+    run_on(
+        ingest_live(),
+        r#"[{"put_component_template": {"name": "extra", "template": {}}},
+            {"put_index_template": {"name": "t", "index_patterns": ["t-*"], "composed_of": ["base", "extra"]}}]"#,
+    )
+    .unwrap();
+    run_on(
+        ingest_live(),
+        r#"[{"put_index_template": {"name": "t", "index_patterns": ["t-*"], "composed_of": ["gone"], "ignore_missing_component_templates": ["gone"]}}]"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_component_in_use_cannot_be_deleted() {
+    let e = run_on(
+        ingest_live(),
+        r#"[{"delete_component_template": {"name": "base"}}]"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("used by index template(s) logs"), "{e}");
+    run_on(
+        ingest_live(),
+        r#"[{"delete_index_template": {"name": "logs"}}, {"delete_component_template": {"name": "base"}}]"#,
+    )
+    .unwrap();
+    let e = run_on(
+        ingest_live(),
+        r#"[{"delete_component_template": {"name": "nope"}}]"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("does not exist"), "{e}");
+}
+
+#[test]
+fn pipelines_are_checked_against_processors_and_users() {
+    let e = run_on(
+        ingest_live(),
+        r#"[{"put_pipeline": {"id": "p", "processors": [{"set": {"field": "a", "value": 1}}, {"lowercase": {"field": "b"}}]}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("$[0].put_pipeline.processors[1].lowercase: processor type \"lowercase\" is not available"),
+        "{e}"
+    );
+    let e = run_on(ingest_live(), r#"[{"delete_pipeline": {"id": "stamp"}}]"#).unwrap_err();
+    assert!(
+        e.contains("default or final pipeline of index(es) messages_v1"),
+        "{e}"
+    );
+    run_on(
+        ingest_live(),
+        r#"[{"put_settings": {"index": "messages", "settings": {"index": {"default_pipeline": "_none"}}}},
+            {"delete_pipeline": {"id": "stamp"}}]"#,
+    )
+    .unwrap();
+    let e = run_on(ingest_live(), r#"[{"delete_pipeline": {"id": "nope"}}]"#).unwrap_err();
+    assert!(e.contains("does not exist"), "{e}");
+}
+
+#[test]
+fn writes_through_an_alias_of_several_indices_need_a_write_index() {
+    let two = r#"[{"create_index": {"index": "a1", "aliases": {"both": {}}}},
+                  {"create_index": {"index": "a2", "aliases": {"both": {}}}},
+                  {"index_documents": {"index": "both", "documents": [{"x": 1}]}}]"#;
+    let e = run_on(ingest_live(), two).unwrap_err();
+    assert!(
+        e.starts_with(
+            "$[2].index_documents.index: alias \"both\" points at several indices (a1, a2)"
+        ),
+        "{e}"
+    );
+    run_on(
+        ingest_live(),
+        r#"[{"create_index": {"index": "a1", "aliases": {"both": {"is_write_index": true}}}},
+            {"create_index": {"index": "a2", "aliases": {"both": {}}}},
+            {"index_documents": {"index": "both", "documents": [{"x": 1}]}},
+            {"put_alias": {"index": "a2", "alias": "both", "is_write_index": true}},
+            {"put_alias": {"index": "a1", "alias": "both", "is_write_index": false}},
+            {"index_documents": {"index": "both", "documents": [{"x": 2}]}}]"#,
+    )
+    .unwrap();
+    // The live model reads the flag from GET /_alias.
+    let c = Cluster::from_responses(
+        &json!({"b1": {"mappings": {}}, "b2": {"mappings": {}}}),
+        &json!({"b1": {"aliases": {"b": {"is_write_index": true}}}, "b2": {"aliases": {"b": {}}}}),
+        BTreeMap::new(),
+    );
+    run_on(
+        c,
+        r#"[{"index_documents": {"index": "b", "documents": [{"x": 1}]}}]"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn documents_need_their_index_and_its_pipelines() {
+    let e = run_on(
+        ingest_live(),
+        r#"[{"index_documents": {"index": "nowhere", "documents": [{"a": 1}]}}]"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("create it first"), "{e}");
+    let e = run_on(
+        ingest_live(),
+        r#"[{"create_index": {"index": "n", "settings": {"default_pipeline": "later"}}},
+            {"index_documents": {"index": "n", "documents": [{"a": 1}]}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("$[1].index_documents.index: index \"n\" has default_pipeline \"later\", which does not exist"),
+        "{e}"
+    );
+    run_on(
+        ingest_live(),
+        r#"[{"put_pipeline": {"id": "later", "processors": []}},
+            {"create_index": {"index": "n", "settings": {"default_pipeline": "later"}}},
+            {"index_documents": {"index": "n", "documents": [{"a": 1}]}},
+            {"update_by_query": {"index": "n"}},
+            {"delete_documents": {"index": "n", "ids": ["1"]}},
+            {"delete_by_query": {"index": "messages", "query": {"match_all": {}}}},
+            {"request": {"method": "PUT", "path": "/_cluster/settings", "body": {}}}]"#,
+    )
+    .unwrap();
+}
