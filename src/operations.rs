@@ -168,14 +168,21 @@ pub fn play<Op: Operation>(
                 ),
             ));
         }
-        for (i, op) in ops.iter().enumerate() {
-            model.apply(op).map_err(|(path, message)| {
-                Error::file(
-                    &script.file,
-                    format!("$[{i}].{}{path}: {message}", op.name()),
-                )
-            })?;
-        }
+        apply_all(model, &ops).map_err(|message| Error::file(&script.file, message))?;
+    }
+    Ok(())
+}
+
+/// Applies operations to the model in order; the first refusal as
+/// `$[i].<operation>.<path>: <why>`. Pure.
+pub fn apply_all<Op: Operation>(
+    model: &mut impl Model<Op>,
+    ops: &[Op],
+) -> std::result::Result<(), String> {
+    for (i, op) in ops.iter().enumerate() {
+        model
+            .apply(op)
+            .map_err(|(path, message)| format!("$[{i}].{}{path}: {message}", op.name()))?;
     }
     Ok(())
 }

@@ -452,6 +452,19 @@ async fn cypher_shell_commands_are_refused_and_comment_only_rollbacks_do_nothing
     assert!(history(&g).await.is_empty());
 }
 
+/// The run was refused (exit 3) for `requirement`, at `place`, on the
+/// Community Edition test server.
+fn refused_on_community(run: &Run, place: &str, requirement: &str) {
+    run.expect(3);
+    let said = &run.stderr;
+    assert!(said.contains(place), "{said}");
+    assert!(
+        said.contains(&format!("requires `{requirement}`")),
+        "{said}"
+    );
+    assert!(said.contains("Neo4j community"), "{said}");
+}
+
 #[tokio::test]
 async fn preconditions_refuse_or_skip_before_anything_runs() {
     let _turn = TURN.lock().await;
@@ -468,16 +481,10 @@ async fn preconditions_refuse_or_skip_before_anything_runs() {
         "// strata:require edition=enterprise\n\
          CREATE CONSTRAINT marker_key FOR (m:Marker) REQUIRE m.v IS NODE KEY;\n",
     );
-    let run = migrate(&p, &["up"]);
-    run.expect(3);
-    assert!(
-        run.stderr.contains("V2__node_key.cypher:1")
-            && run
-                .stderr
-                .contains("requires `strata:require edition=enterprise`")
-            && run.stderr.contains("Neo4j community"),
-        "{}",
-        run.stderr
+    refused_on_community(
+        &migrate(&p, &["up"]),
+        "V2__node_key.cypher:1",
+        "strata:require edition=enterprise",
     );
     assert_eq!(count(&g, "MATCH (m:Marker) RETURN count(m) AS n").await, 0);
 
@@ -531,16 +538,10 @@ async fn enterprise_only_schema_on_community_is_refused_before_anything_runs() {
          CREATE CONSTRAINT marker_key\n  FOR (m:Marker) REQUIRE (m.v) IS NODE KEY;\n",
     );
     for command in ["plan", "up"] {
-        let run = migrate(&p, &[command]);
-        run.expect(3);
-        assert!(
-            run.stderr.contains("V2__keys.cypher:3")
-                && run
-                    .stderr
-                    .contains("requires `Enterprise Edition, for a node key constraint`")
-                && run.stderr.contains("Neo4j community"),
-            "{}",
-            run.stderr
+        refused_on_community(
+            &migrate(&p, &[command]),
+            "V2__keys.cypher:3",
+            "Enterprise Edition, for a node key constraint",
         );
     }
     // Nothing ran: not V1, not the statements before the constraint.

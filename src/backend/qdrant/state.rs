@@ -275,10 +275,7 @@ mod tests {
 
     fn run(text: &str) -> Result<Cluster, String> {
         let mut c = live();
-        for (i, op) in parse(text).unwrap().iter().enumerate() {
-            c.apply(op)
-                .map_err(|(p, m)| format!("$[{i}].{}{p}: {m}", op.name()))?;
-        }
+        crate::operations::apply_all(&mut c, &parse(text).unwrap())?;
         Ok(c)
     }
 

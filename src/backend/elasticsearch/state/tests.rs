@@ -23,12 +23,7 @@ fn live() -> Cluster {
 }
 
 fn run(text: &str) -> Result<Cluster, String> {
-    let mut c = live();
-    for (i, op) in parse(text).unwrap().iter().enumerate() {
-        c.apply(op)
-            .map_err(|(p, m)| format!("$[{i}].{}{p}: {m}", op.name()))?;
-    }
-    Ok(c)
+    run_on(live(), text)
 }
 
 #[test]
@@ -124,10 +119,7 @@ fn ingest_live() -> Cluster {
 }
 
 fn run_on(mut c: Cluster, text: &str) -> Result<Cluster, String> {
-    for (i, op) in parse(text).unwrap().iter().enumerate() {
-        c.apply(op)
-            .map_err(|(p, m)| format!("$[{i}].{}{p}: {m}", op.name()))?;
-    }
+    crate::operations::apply_all(&mut c, &parse(text).unwrap())?;
     Ok(c)
 }
 
