@@ -6,13 +6,19 @@
 # to stand in for a network (1, 10 and 100 databases: at 500 the serial
 # runs alone would take many minutes). Prints seconds and ratios.
 #
+# Beside strata, the floor: PostgreSQL's own pgbench opening the same
+# number of connections (`-C`, a new connection per transaction, each
+# running SELECT 1, 10 at a time) — what any client pays for one
+# connection per database — and a no-op sweep over --jobs 8, 16 and 32
+# on 100 databases.
+#
 #   bash bench/fanout.sh [SIZES] [DELAYED_SIZES]   (default "1 10 100 500" "1 10 100")
 #
 # Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZES=${1:-"1 10 100 500"}
-DELAYED=${2:-"1 10 100"}
+SIZES=${1-"1 10 100 500"}
+DELAYED=${2-"1 10 100"}
 DELAY_MS=5
 
 # shellcheck source=tests/support/pg.sh
@@ -21,6 +27,7 @@ cargo build --quiet --release --bin migrate --example delay_proxy
 target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
 migrate=$target/release/migrate
 proxy=$target/release/examples/delay_proxy
+pgbench=$(pg_bindir)/pgbench
 work=$(mktemp -d)
 proxy_pid=
 cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; pg_stop; rm -rf "$work"; }
@@ -60,7 +67,7 @@ timed() { # args... -> seconds
   started=$(date +%s.%N)
   (cd "$work" && "$migrate" "$@" >/dev/null)
   ended=$(date +%s.%N)
-  awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.2f", b - a }'
+  awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.3f", b - a }'
 }
 
 hostport() { local h=${rest#*@}; echo "${h#*//}:$1"; }
@@ -89,4 +96,32 @@ for label in local "${DELAY_MS}ms"; do
     awk -v a="${noop8[$label,100]}" -v b="${noop8[$label,1]}" -v l="$label" \
       'BEGIN { printf "%s: no-op --jobs 8 over 100 databases takes %.1f times one database (goal: at most 10)\n", l, a/b }'
   fi
+done
+
+# The floor: pgbench -C opening n connections (10 at a time) through port.
+pgbench_seconds() { # n port
+  local c=$(( $1 < 10 ? $1 : 10 )) started ended
+  echo 'SELECT 1;' > "$work/select1.sql"
+  started=$(date +%s.%N)
+  "$pgbench" -n -C -c "$c" -j "$c" -t $(( $1 / c )) -f "$work/select1.sql" \
+    "${rest}:$2/postgres" >/dev/null 2>&1
+  ended=$(date +%s.%N)
+  awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.3f", b - a }'
+}
+
+echo
+printf '%-9s %-44s %9s %9s %7s\n' network "100 connections vs 1" "1" "100" ratio
+for net in "local $port" "${DELAY_MS}ms $proxy_port"; do
+  read -r label p <<< "$net"
+  fresh 1 "$(hostport "$p")"; timed up >/dev/null
+  one=$(timed --jobs 10 up)
+  fresh 100 "$(hostport "$p")"; timed --jobs 32 up >/dev/null
+  hundred=$(timed --jobs 10 up)
+  p1=$(pgbench_seconds 1 "$p"); p100=$(pgbench_seconds 100 "$p")
+  awk -v l="$label" -v a="$one" -v b="$hundred" -v c="$p1" -v d="$p100" 'BEGIN {
+    printf "%-9s %-44s %9s %9s %6.1fx\n", l, "strata no-op up, --jobs 10", a, b, b/a
+    printf "%-9s %-44s %9s %9s %6.1fx\n", l, "pgbench -C SELECT 1, 10 at a time (floor)", c, d, d/c }'
+  for j in 8 16 32; do
+    printf '%-9s %-44s %9s %9s\n' "$label" "strata no-op up, --jobs $j" "" "$(timed --jobs "$j" up)"
+  done
 done
