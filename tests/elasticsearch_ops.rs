@@ -11,6 +11,7 @@ mod support;
 
 use elasticsearch::http::Method;
 use serde_json::{Value, json};
+use support::Project;
 use support::es_client::{Es, fresh, migrate, project};
 
 /// Documents of `index` a query matches, after a refresh.
@@ -27,13 +28,42 @@ async fn hits(es: &Es, index: &str, query: Value) -> u64 {
         .unwrap()
 }
 
-/// The server itself answers 400 with `reason` to the request: a check
-/// strata makes first is not stricter than Elasticsearch.
+/// The server itself refuses the request (400, or 500 for a second write
+/// index) with `reason`: a check strata makes first is not stricter than
+/// Elasticsearch.
 async fn server_refuses(es: &Es, method: Method, path: &str, body: Option<Value>, reason: &str) {
     let (status, answer) = es.call(method, path, body).await;
-    assert_eq!(status, 400, "{answer}");
+    assert!(status == 400 || status == 500, "{path}: {answer}");
     let said = answer["error"]["reason"].as_str().unwrap_or_default();
     assert!(said.contains(reason), "{answer}");
+}
+
+/// A project whose V1 creates `index` and whose V2 is `template`.
+fn index_then(index: &str, template: &str) -> Project {
+    let p = project();
+    p.migration(
+        "V1__index.json",
+        &json!([{"create_index": {"index": index}}]).to_string(),
+    )
+    .migration("V2__template.json", template);
+    p
+}
+
+/// `plan` and `up` both refuse the project (exit 2) naming
+/// `V2__template.json` and `expected`, and nothing ran: V1's `index` does
+/// not exist and there is no history.
+async fn refused_before_anything_runs(es: &Es, p: &Project, index: &str, expected: &str) {
+    for command in ["plan", "up"] {
+        let run = migrate(p, &[command]);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("V2__template.json") && run.stderr.contains(expected),
+            "{expected}\n{}",
+            run.stderr
+        );
+    }
+    assert!(!es.exists(index).await);
+    assert_eq!(es.history().await, []);
 }
 
 /// Whether `GET path` answers 200.
@@ -177,31 +207,19 @@ async fn an_evolution_style_folder_runs_fully_and_rolls_back() {
 #[tokio::test]
 async fn a_template_composed_of_a_missing_component_is_refused_before_anything_runs() {
     let (_turn, es) = fresh().await;
-    let p = project();
-    p.migration(
-        "V1__index.json",
-        r#"[{"create_index": {"index": "orders-v1"}}]"#,
-    )
-    .migration(
-        "V2__template.json",
+    let p = index_then(
+        "orders-v1",
         r#"[{"put_index_template": {"name": "orders", "index_patterns": ["orders-*"],
              "composed_of": ["orders-mappings"]}}]"#,
     );
-    for command in ["plan", "up"] {
-        let run = migrate(&p, &[command]);
-        run.expect(2);
-        assert!(
-            run.stderr.contains("V2__template.json")
-                && run.stderr.contains(
-                    "$[0].put_index_template.composed_of[0]: component template \
-                     \"orders-mappings\" does not exist"
-                ),
-            "{}",
-            run.stderr
-        );
-    }
-    assert!(!es.exists("orders-v1").await);
-    assert_eq!(es.history().await, []);
+    refused_before_anything_runs(
+        &es,
+        &p,
+        "orders-v1",
+        "$[0].put_index_template.composed_of[0]: component template \
+         \"orders-mappings\" does not exist",
+    )
+    .await;
     // The server itself refuses such a template: the check says what it would.
     let (status, body) = es
         .call(
@@ -212,6 +230,48 @@ async fn a_template_composed_of_a_missing_component_is_refused_before_anything_r
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["type"], "invalid_index_template_exception");
+}
+
+/// A template another tool put on the cluster, and a folder whose template
+/// would claim the same indices at the same priority: refused before the
+/// folder's first file runs, as the server would refuse it half-way.
+#[tokio::test]
+async fn a_template_overlapping_another_of_equal_priority_is_refused_before_anything_runs() {
+    let (_turn, es) = fresh().await;
+    // No `priority`: the server counts it as 0, and so must strata.
+    es.ok(
+        Method::Put,
+        "/_index_template/audit",
+        Some(json!({"index_patterns": ["audit-*"]})),
+    )
+    .await;
+    let p = index_then(
+        "events-v1",
+        r#"[{"put_index_template": {"name": "events", "index_patterns": ["events-*", "*-trail"], "priority": 0}}]"#,
+    );
+    refused_before_anything_runs(
+        &es,
+        &p,
+        "events-v1",
+        "$[0].put_index_template.index_patterns[1]: pattern \"*-trail\" overlaps \
+         pattern \"audit-*\" of index template \"audit\", which has the same priority (0)",
+    )
+    .await;
+    server_refuses(
+        &es,
+        Method::Put,
+        "/_index_template/events",
+        Some(json!({"index_patterns": ["events-*", "*-trail"], "priority": 0})),
+        "that have the same priority [0], multiple index templates may not match",
+    )
+    .await;
+    // At another priority the server takes it, and so does strata.
+    p.migration(
+        "V2__template.json",
+        r#"[{"put_index_template": {"name": "events", "index_patterns": ["events-*", "*-trail"], "priority": 10}}]"#,
+    );
+    migrate(&p, &["up"]).expect(0);
+    assert!(es.template_exists("events").await);
 }
 
 /// Each case: a V1 that is fine, a V2 that the server would refuse; `up`
@@ -258,14 +318,36 @@ async fn what_the_server_would_refuse_is_refused_before_anything_runs() {
                 {"index_documents": {"index": "shops", "documents": [{"a": 1}]}}]"#,
             None,
             "V2__bad.json",
-            "$[2].index_documents.index: alias \"shops\" points at several indices \
-             (shop-a, shop-b) and none is its write index",
+            "$[2].index_documents.index: alias \"shops\" has no write index: it points at \
+             several indices (shop-a, shop-b) and none is its write index",
+        ),
+        (
+            r#"[{"create_index": {"index": "shop-r", "aliases": {"shop-ro": {"is_write_index": false}}}},
+                {"index_documents": {"index": "shop-ro", "documents": [{"a": 1}]}}]"#,
+            None,
+            "V2__bad.json",
+            "$[1].index_documents.index: alias \"shop-ro\" has no write index: its only index \
+             \"shop-r\" has `is_write_index: false`",
+        ),
+        (
+            r#"[{"create_index": {"index": "shop-w1", "aliases": {"shop-w": {"is_write_index": true}}}},
+                {"create_index": {"index": "shop-w2", "aliases": {"shop-w": {}}}},
+                {"put_alias": {"index": "shop-w2", "alias": "shop-w", "is_write_index": true}}]"#,
+            None,
+            "V2__bad.json",
+            "$[2].put_alias.is_write_index: alias \"shop-w\" already has write index \"shop-w1\"",
         ),
         (
             r#"[{"request": {"method": "DELETE", "path": "/schema_migrations"}}]"#,
             None,
             "V2__bad.json",
             "$[0].request.path: \"schema_migrations\" is strata's own history",
+        ),
+        (
+            r#"[{"put_index_template": {"name": "shop", "index_patterns": ["shop-*", "shop?"]}}]"#,
+            None,
+            "V2__bad.json",
+            "$[0].put_index_template.index_patterns[1]: pattern \"shop?\": must not contain '?'",
         ),
         (
             r#"[{"put_pipeline": {"id": "p", "processors": [], "on_failure": []}}]"#,
@@ -294,32 +376,52 @@ async fn what_the_server_would_refuse_is_refused_before_anything_runs() {
         assert!(!es.exists("shop-v1").await, "{text}");
         assert!(!es.exists("schema_migrations").await);
     }
-    // The write-index check says what the server says.
-    for index in ["shop-a", "shop-b"] {
-        es.ok(
-            Method::Put,
-            &format!("/{index}"),
-            Some(json!({"aliases": {"shops": {}}})),
-        )
-        .await;
+    // Each check says what the server says: the server, holding these
+    // indices, refuses each request with that reason.
+    for (index, body) in [
+        ("shop-a", json!({"aliases": {"shops": {}}})),
+        ("shop-b", json!({"aliases": {"shops": {}}})),
+        (
+            "shop-r",
+            json!({"aliases": {"shop-ro": {"is_write_index": false}}}),
+        ),
+        (
+            "shop-w1",
+            json!({"aliases": {"shop-w": {"is_write_index": true}}}),
+        ),
+        ("shop-w2", json!({"aliases": {"shop-w": {}}})),
+    ] {
+        es.ok(Method::Put, &format!("/{index}"), Some(body)).await;
     }
-    server_refuses(
-        &es,
-        Method::Put,
-        "/shops/_doc/1",
-        Some(json!({"a": 1})),
-        "no write index is defined for alias [shops]",
-    )
-    .await;
-    // The processor check says what the server says.
-    server_refuses(
-        &es,
-        Method::Put,
-        "/_ingest/pipeline/p",
-        Some(json!({"processors": [{"no_such_processor": {"field": "a"}}]})),
-        "No processor type exists with name [no_such_processor]",
-    )
-    .await;
+    for (path, body, reason) in [
+        (
+            "/shops/_doc/1",
+            json!({"a": 1}),
+            "no write index is defined for alias [shops]",
+        ),
+        (
+            "/shop-ro/_doc/1",
+            json!({"a": 1}),
+            "no write index is defined for alias [shop-ro]",
+        ),
+        (
+            "/shop-w2/_alias/shop-w",
+            json!({"is_write_index": true}),
+            "alias [shop-w] has more than one write index",
+        ),
+        (
+            "/_index_template/shop",
+            json!({"index_patterns": ["shop-*", "shop?"]}),
+            "index_pattern [shop?] must not contain the following characters",
+        ),
+        (
+            "/_ingest/pipeline/p",
+            json!({"processors": [{"no_such_processor": {"field": "a"}}]}),
+            "No processor type exists with name [no_such_processor]",
+        ),
+    ] {
+        server_refuses(&es, Method::Put, path, Some(body), reason).await;
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Running operations, and checking them against the live cluster first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use elasticsearch::http::Method;
@@ -71,21 +71,7 @@ impl ElasticsearchBackend {
                 .into_result()
                 .map_err(|f| self.conn.db_error("reading the index templates", f))?
         };
-        let composed: BTreeMap<String, Vec<String>> = list(&templates, "index_templates")
-            .map(|t| {
-                let parts = t
-                    .pointer("/index_template/composed_of")
-                    .and_then(Value::as_array)
-                    .map(|l| {
-                        l.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (name_of(t), parts)
-            })
-            .collect();
+        let templates = state::Template::from_response(&templates);
         let components = self
             .get("/_component_template", "reading the component templates")
             .await?;
@@ -106,7 +92,7 @@ impl ElasticsearchBackend {
             )
             .await?;
         let mut cluster =
-            state::Cluster::from_responses(&mappings, &aliases, composed).with_settings(&settings);
+            state::Cluster::from_responses(&mappings, &aliases, templates).with_settings(&settings);
         cluster.components = list(&components, "component_templates")
             .map(name_of)
             .collect();

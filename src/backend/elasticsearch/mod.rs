@@ -27,6 +27,7 @@ mod http;
 pub mod lint;
 mod lock;
 pub mod ops;
+mod patterns;
 mod reindex;
 pub mod state;
 mod tasks;

@@ -441,6 +441,9 @@ fn name_ok(field: &str, value: &str, what: &str) -> Check {
     index_name(value).map_err(|m| (format!(".{field}"), format!("{what} {value:?}: {m}")))
 }
 
+/// Characters Elasticsearch refuses in index names and template patterns.
+const FORBIDDEN: [char; 11] = ['\\', '/', '?', '"', '<', '>', '|', ' ', ',', '#', ':'];
+
 /// Elasticsearch's rules for index and alias names, so a typo fails before
 /// anything runs. Pure.
 pub fn index_name(name: &str) -> Result<(), String> {
@@ -459,12 +462,19 @@ pub fn index_name(name: &str) -> Result<(), String> {
     if name.chars().any(|c| c.is_uppercase()) {
         return Err("must be lowercase".into());
     }
-    if let Some(c) = name.chars().find(|c| {
-        matches!(
-            c,
-            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ',' | '#' | ':'
-        )
-    }) {
+    if let Some(c) = name.chars().find(|c| *c == '*' || FORBIDDEN.contains(c)) {
+        return Err(format!("must not contain {c:?}"));
+    }
+    Ok(())
+}
+
+/// Elasticsearch's rules for an index template's patterns (looser than
+/// for names: `*` is the wildcard, capitals and a leading `-` pass). Pure.
+pub fn index_pattern(pattern: &str) -> Result<(), String> {
+    if pattern.starts_with('_') {
+        return Err("must not start with '_'".into());
+    }
+    if let Some(c) = pattern.chars().find(|c| FORBIDDEN.contains(c)) {
         return Err(format!("must not contain {c:?}"));
     }
     Ok(())
@@ -527,6 +537,14 @@ fn check(op: &Operation) -> Check {
             template_name(&o.name)?;
             if o.index_patterns.is_empty() {
                 return Err((".index_patterns".into(), "is empty".into()));
+            }
+            for (i, pattern) in o.index_patterns.iter().enumerate() {
+                index_pattern(pattern).map_err(|m| {
+                    (
+                        format!(".index_patterns[{i}]"),
+                        format!("pattern {pattern:?}: {m}"),
+                    )
+                })?;
             }
             for (i, c) in o.composed_of.iter().flatten().enumerate() {
                 template_name(c).map_err(|(_, m)| (format!(".composed_of[{i}]"), m))?;

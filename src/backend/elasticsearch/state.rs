@@ -5,7 +5,8 @@
 //! [`Cluster::apply`] then plays every pending operation on that model, in
 //! order, and refuses what Elasticsearch would refuse half-way through the
 //! run: an operation on an index that does not exist, a field type change
-//! (which only a reindex can make), an alias switch to a missing index.
+//! (which only a reindex can make), an alias switch to a missing index, an
+//! index template whose patterns overlap another's of the same priority.
 //! Pure, so every rule is unit-tested here.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::ops::{Object, Operation};
+use super::patterns;
 
 /// One index: its field types (dotted paths), its aliases and the
 /// pipelines its settings name.
@@ -24,8 +26,55 @@ pub struct IndexState {
     pub aliases: BTreeSet<String>,
     /// `default_pipeline` / `final_pipeline` → the pipeline's id.
     pub pipelines: BTreeMap<String, String>,
-    /// Aliases for which this index is the write index (`is_write_index`).
+    /// Aliases for which this index is the write index (`is_write_index:
+    /// true`).
     pub write_aliases: BTreeSet<String>,
+    /// Aliases through which this index takes no writes (`is_write_index:
+    /// false`), even when it is the alias's only index.
+    pub read_only_aliases: BTreeSet<String>,
+}
+
+/// One composable index template, as far as the checks need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Template {
+    /// `index_patterns`.
+    pub patterns: Vec<String>,
+    /// `priority`; Elasticsearch counts an absent one as 0.
+    pub priority: u64,
+    /// The component templates it is composed of.
+    pub composed_of: Vec<String>,
+}
+
+impl Template {
+    /// The templates of a `GET /_index_template` answer, by name. Pure.
+    pub fn from_response(answer: &Value) -> BTreeMap<String, Template> {
+        let strings = |v: Option<&Value>| -> Vec<String> {
+            v.and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        };
+        answer
+            .get("index_templates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                let name = t.get("name")?.as_str()?.to_string();
+                let body = t.get("index_template")?;
+                Some((
+                    name,
+                    Template {
+                        patterns: strings(body.get("index_patterns")),
+                        priority: body.get("priority").and_then(Value::as_u64).unwrap_or(0),
+                        composed_of: strings(body.get("composed_of")),
+                    },
+                ))
+            })
+            .collect()
+    }
 }
 
 /// The parts of a cluster the operations touch.
@@ -33,9 +82,8 @@ pub struct IndexState {
 pub struct Cluster {
     /// Concrete indices by name.
     pub indices: BTreeMap<String, IndexState>,
-    /// Composable index templates, with the component templates each is
-    /// composed of.
-    pub templates: BTreeMap<String, Vec<String>>,
+    /// Composable index templates by name.
+    pub templates: BTreeMap<String, Template>,
     /// Component template names.
     pub components: BTreeSet<String>,
     /// Ingest pipeline ids.
@@ -45,11 +93,11 @@ pub struct Cluster {
     pub processors: Option<BTreeSet<String>>,
 }
 
-/// The aliases of an `aliases` object marked `is_write_index: true`. Pure.
-fn writes(aliases: &Object) -> impl Iterator<Item = String> + '_ {
+/// The aliases of an `aliases` object marked `is_write_index: flag`. Pure.
+fn marked(aliases: &Object, flag: bool) -> impl Iterator<Item = String> + '_ {
     aliases
         .iter()
-        .filter(|(_, body)| body.get("is_write_index") == Some(&Value::Bool(true)))
+        .filter(move |(_, body)| body.get("is_write_index") == Some(&Value::Bool(flag)))
         .map(|(name, _)| name.clone())
 }
 
@@ -109,7 +157,7 @@ impl Cluster {
     pub fn from_responses(
         mappings: &Value,
         aliases: &Value,
-        templates: BTreeMap<String, Vec<String>>,
+        templates: BTreeMap<String, Template>,
     ) -> Self {
         let mut indices = BTreeMap::new();
         if let Some(map) = mappings.as_object() {
@@ -129,7 +177,8 @@ impl Cluster {
                 let state = indices.entry(name.clone()).or_default();
                 if let Some(Value::Object(a)) = body.get("aliases") {
                     state.aliases.extend(a.keys().cloned());
-                    state.write_aliases.extend(writes(a));
+                    state.write_aliases.extend(marked(a, true));
+                    state.read_only_aliases.extend(marked(a, false));
                 }
             }
         }
@@ -154,26 +203,49 @@ impl Cluster {
         self
     }
 
-    /// Writes through an alias that points at several indices need one of
-    /// them to be its write index.
+    /// Writes through an alias need its write index: one marked
+    /// `is_write_index: true`, or its only index unless that one is marked
+    /// `false`.
     fn writable(&self, name: &str, targets: &[String]) -> Result<(), Refusal> {
-        if self.indices.contains_key(name)
-            || targets.len() < 2
-            || targets
-                .iter()
-                .any(|t| self.indices[t].write_aliases.contains(name))
-        {
-            return Ok(());
-        }
+        let marked_true = |t: &String| self.indices[t].write_aliases.contains(name);
+        let marked_false = |t: &String| self.indices[t].read_only_aliases.contains(name);
+        let why = match targets {
+            _ if self.indices.contains_key(name) || targets.iter().any(marked_true) => {
+                return Ok(());
+            }
+            [only] if marked_false(only) => {
+                format!("its only index {only:?} has `is_write_index: false`")
+            }
+            [_] => return Ok(()),
+            _ => format!(
+                "it points at several indices ({}) and none is its write index",
+                targets.join(", ")
+            ),
+        };
         Err((
             ".index".into(),
             format!(
-                "alias {name:?} points at several indices ({}) and none is its write index: \
-                 Elasticsearch would refuse every document (give one `is_write_index: true` \
-                 with put_alias)",
-                targets.join(", ")
+                "alias {name:?} has no write index: {why}; Elasticsearch would refuse every \
+                 document (give one index `is_write_index: true` with put_alias)"
             ),
         ))
+    }
+
+    /// An alias has at most one write index: making `index` its write
+    /// index while another index is fails on the server.
+    fn one_write_index(&self, alias: &str, index: &str, field: &str) -> Result<(), Refusal> {
+        match self.indices.iter().find(|(name, s)| {
+            name.as_str() != index && s.aliases.contains(alias) && s.write_aliases.contains(alias)
+        }) {
+            Some((other, _)) => Err((
+                field.to_string(),
+                format!(
+                    "alias {alias:?} already has write index {other:?}: Elasticsearch refuses a \
+                     second one (put_alias {other:?} with `is_write_index: false` first)"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Every pipeline named by the settings of the indices behind
@@ -187,6 +259,32 @@ impl Cluster {
                         format!(
                             "index {index:?} has {setting} {id:?}, which does not exist: \
                              Elasticsearch would refuse every document"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Elasticsearch refuses a template when one index name could match
+    /// both it and another template of the same priority (replacing a
+    /// template by its own name does not count).
+    fn no_overlap(&self, name: &str, new: &Template) -> Result<(), Refusal> {
+        for (other, t) in &self.templates {
+            if other == name || t.priority != new.priority {
+                continue;
+            }
+            for (i, mine) in new.patterns.iter().enumerate() {
+                if let Some(theirs) = t.patterns.iter().find(|p| patterns::overlap(mine, p)) {
+                    return Err((
+                        format!(".index_patterns[{i}]"),
+                        format!(
+                            "pattern {mine:?} overlaps pattern {theirs:?} of index template \
+                             {other:?}, which has the same priority ({}): Elasticsearch refuses \
+                             two templates that could match one index at equal priority; give \
+                             this one a different `priority`",
+                            new.priority
                         ),
                     ));
                 }
@@ -267,7 +365,8 @@ impl Cluster {
                     .map(|a| a.keys().cloned().collect())
                     .unwrap_or_default(),
                 pipelines,
-                write_aliases: aliases.into_iter().flat_map(writes).collect(),
+                write_aliases: aliases.into_iter().flat_map(|a| marked(a, true)).collect(),
+                read_only_aliases: aliases.into_iter().flat_map(|a| marked(a, false)).collect(),
             },
         );
     }
@@ -286,6 +385,9 @@ impl Cluster {
                                 format!("{alias:?} is an index; an alias cannot have its name"),
                             ));
                         }
+                    }
+                    for alias in marked(aliases, true) {
+                        self.one_write_index(&alias, &o.index, &format!(".aliases.{alias}"))?;
                     }
                 }
                 self.create(
@@ -342,13 +444,18 @@ impl Cluster {
                         format!("{:?} is an index; an alias cannot have its name", o.alias),
                     ));
                 }
+                if o.is_write_index == Some(true) {
+                    self.one_write_index(&o.alias, &o.index, ".is_write_index")?;
+                }
                 let state = self.indices.get_mut(&o.index).expect("checked");
                 state.aliases.insert(o.alias.clone());
-                if o.is_write_index == Some(true) {
-                    state.write_aliases.insert(o.alias.clone());
-                } else {
-                    state.write_aliases.remove(&o.alias);
-                }
+                state.write_aliases.remove(&o.alias);
+                state.read_only_aliases.remove(&o.alias);
+                match o.is_write_index {
+                    Some(true) => state.write_aliases.insert(o.alias.clone()),
+                    Some(false) => state.read_only_aliases.insert(o.alias.clone()),
+                    None => false,
+                };
             }
             Operation::DeleteAlias(o) => {
                 self.existing(&o.index, ".index")?;
@@ -396,6 +503,7 @@ impl Cluster {
                 let to = self.indices.get_mut(&o.to).expect("checked");
                 to.aliases.insert(o.alias.clone());
                 to.write_aliases.remove(&o.alias);
+                to.read_only_aliases.remove(&o.alias);
             }
             Operation::PutIndexTemplate(o) => {
                 let composed = o.composed_of.clone().unwrap_or_default();
@@ -411,7 +519,13 @@ impl Cluster {
                         ));
                     }
                 }
-                self.templates.insert(o.name.clone(), composed);
+                let template = Template {
+                    patterns: o.index_patterns.clone(),
+                    priority: o.priority.unwrap_or(0),
+                    composed_of: composed,
+                };
+                self.no_overlap(&o.name, &template)?;
+                self.templates.insert(o.name.clone(), template);
             }
             Operation::DeleteIndexTemplate(o) => {
                 if self.templates.remove(&o.name).is_none() {
@@ -434,7 +548,7 @@ impl Cluster {
                 let users: Vec<&str> = self
                     .templates
                     .iter()
-                    .filter(|(_, parts)| parts.contains(&o.name))
+                    .filter(|(_, t)| t.composed_of.contains(&o.name))
                     .map(|(t, _)| t.as_str())
                     .collect();
                 if !users.is_empty() {

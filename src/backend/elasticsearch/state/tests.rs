@@ -18,7 +18,13 @@ fn live() -> Cluster {
             "messages_v1": {"aliases": {"messages": {}}},
             "other": {"aliases": {}}
         }),
-        BTreeMap::from([("logs".to_string(), Vec::new())]),
+        BTreeMap::from([(
+            "logs".to_string(),
+            Template {
+                patterns: vec!["logs-*".into()],
+                ..Template::default()
+            },
+        )]),
     )
 }
 
@@ -112,7 +118,14 @@ fn ingest_live() -> Cluster {
         "other": {"settings": {}}
     }));
     c.components = BTreeSet::from(["base".to_string()]);
-    c.templates.insert("logs".into(), vec!["base".to_string()]);
+    c.templates.insert(
+        "logs".into(),
+        Template {
+            patterns: vec!["logs-*".into()],
+            priority: 0,
+            composed_of: vec!["base".into()],
+        },
+    );
     c.pipelines = BTreeSet::from(["stamp".to_string()]);
     c.processors = Some(BTreeSet::from(["set".to_string(), "rename".to_string()]));
     c
@@ -205,7 +218,7 @@ fn writes_through_an_alias_of_several_indices_need_a_write_index() {
     let e = run_on(ingest_live(), two).unwrap_err();
     assert!(
         e.starts_with(
-            "$[2].index_documents.index: alias \"both\" points at several indices (a1, a2)"
+            "$[2].index_documents.index: alias \"both\" has no write index: it points at several indices (a1, a2)"
         ),
         "{e}"
     );
@@ -214,22 +227,77 @@ fn writes_through_an_alias_of_several_indices_need_a_write_index() {
         r#"[{"create_index": {"index": "a1", "aliases": {"both": {"is_write_index": true}}}},
             {"create_index": {"index": "a2", "aliases": {"both": {}}}},
             {"index_documents": {"index": "both", "documents": [{"x": 1}]}},
-            {"put_alias": {"index": "a2", "alias": "both", "is_write_index": true}},
             {"put_alias": {"index": "a1", "alias": "both", "is_write_index": false}},
+            {"put_alias": {"index": "a2", "alias": "both", "is_write_index": true}},
             {"index_documents": {"index": "both", "documents": [{"x": 2}]}}]"#,
     )
     .unwrap();
-    // The live model reads the flag from GET /_alias.
+    // A second write index is refused, by put_alias or create_index.
+    let e = run_on(
+        ingest_live(),
+        r#"[{"create_index": {"index": "a1", "aliases": {"both": {"is_write_index": true}}}},
+            {"create_index": {"index": "a2", "aliases": {"both": {}}}},
+            {"put_alias": {"index": "a2", "alias": "both", "is_write_index": true}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with(
+            "$[2].put_alias.is_write_index: alias \"both\" already has write index \"a1\""
+        ),
+        "{e}"
+    );
+    let e = run_on(
+        ingest_live(),
+        r#"[{"create_index": {"index": "a1", "aliases": {"both": {"is_write_index": true}}}},
+            {"create_index": {"index": "a2", "aliases": {"both": {"is_write_index": true}}}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("$[1].create_index.aliases.both: alias \"both\" already has write index"),
+        "{e}"
+    );
+    // One index whose alias is marked `is_write_index: false` takes no
+    // writes through it either.
+    let e = run_on(
+        ingest_live(),
+        r#"[{"create_index": {"index": "a1", "aliases": {"ro": {"is_write_index": false}}}},
+            {"index_documents": {"index": "ro", "documents": [{"x": 1}]}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with(
+            "$[1].index_documents.index: alias \"ro\" has no write index: its only index \"a1\" has `is_write_index: false`"
+        ),
+        "{e}"
+    );
+    // The live model reads the flag from GET /_alias (the answer of a real
+    // Elasticsearch 8.19, both values).
     let c = Cluster::from_responses(
-        &json!({"b1": {"mappings": {}}, "b2": {"mappings": {}}}),
-        &json!({"b1": {"aliases": {"b": {"is_write_index": true}}}, "b2": {"aliases": {"b": {}}}}),
+        &json!({"b1": {"mappings": {}}, "b2": {"mappings": {}}, "r1": {"mappings": {}}}),
+        &json!({"b1": {"aliases": {"b": {"is_write_index": true}}}, "b2": {"aliases": {"b": {}}},
+                "r1": {"aliases": {"r": {"is_write_index": false}}}}),
         BTreeMap::new(),
     );
     run_on(
-        c,
+        c.clone(),
         r#"[{"index_documents": {"index": "b", "documents": [{"x": 1}]}}]"#,
     )
     .unwrap();
+    let e = run_on(
+        c.clone(),
+        r#"[{"index_documents": {"index": "r", "documents": [{"x": 1}]}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("its only index \"r1\" has `is_write_index: false`"),
+        "{e}"
+    );
+    let e = run_on(
+        c,
+        r#"[{"put_alias": {"index": "b2", "alias": "b", "is_write_index": true}}]"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("already has write index \"b1\""), "{e}");
 }
 
 #[test]
@@ -261,4 +329,63 @@ fn documents_need_their_index_and_its_pipelines() {
             {"request": {"method": "PUT", "path": "/_cluster/settings", "body": {}}}]"#,
     )
     .unwrap();
+}
+
+#[test]
+fn templates_are_read_from_the_servers_answer() {
+    // A real Elasticsearch 8.19 answer: `priority` is absent when not set.
+    let answer = json!({"index_templates": [
+        {"name": "t4", "index_template": {"index_patterns": ["metrics"], "composed_of": [], "priority": 0}},
+        {"name": "t1", "index_template": {"index_patterns": ["logs-*", "other"], "composed_of": ["base"]}}
+    ]});
+    let t = Template::from_response(&answer);
+    assert_eq!(t["t1"].patterns, ["logs-*", "other"]);
+    assert_eq!(t["t1"].priority, 0);
+    assert_eq!(t["t1"].composed_of, ["base"]);
+    assert_eq!(t["t4"].patterns, ["metrics"]);
+    assert!(Template::from_response(&Value::Null).is_empty());
+}
+
+#[test]
+fn templates_of_equal_priority_must_not_overlap() {
+    let e = run_on(
+        ingest_live(),
+        r#"[{"put_index_template": {"name": "apps", "index_patterns": ["metrics-*", "logs-app-*"]}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with(
+            "$[0].put_index_template.index_patterns[1]: pattern \"logs-app-*\" overlaps pattern \"logs-*\" of index template \"logs\", which has the same priority (0)"
+        ),
+        "{e}"
+    );
+    // Another priority, the same template replaced, or the other one gone
+    // first: accepted, as the server accepts them.
+    run_on(
+        ingest_live(),
+        r#"[{"put_index_template": {"name": "apps", "index_patterns": ["logs-app-*"], "priority": 5}}]"#,
+    )
+    .unwrap();
+    run_on(
+        ingest_live(),
+        r#"[{"put_index_template": {"name": "logs", "index_patterns": ["logs-*", "logs-app-*"], "composed_of": ["base"]}}]"#,
+    )
+    .unwrap();
+    run_on(
+        ingest_live(),
+        r#"[{"delete_index_template": {"name": "logs"}},
+            {"put_index_template": {"name": "apps", "index_patterns": ["logs-app-*"]}}]"#,
+    )
+    .unwrap();
+    // Two templates of one run collide with each other too.
+    let e = run_on(
+        ingest_live(),
+        r#"[{"put_index_template": {"name": "a", "index_patterns": ["x-*"], "priority": 3}},
+            {"put_index_template": {"name": "b", "index_patterns": ["*-y"], "priority": 3}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("$[1].put_index_template.index_patterns[0]"),
+        "{e}"
+    );
 }
