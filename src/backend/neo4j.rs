@@ -147,14 +147,18 @@ impl Neo4jBackend {
         let graph = tokio::time::timeout(timeout, async {
             let graph = Graph::connect(config).await?;
             // The pool connects lazily: make sure the server and the
-            // credentials are good now, not half-way through a run.
-            graph.run(query("RETURN 1")).await?;
+            // credentials are good now, not half-way through a run. In a
+            // transaction, which the driver does not retry: `Graph::run`
+            // would retry a refused password or port until the timeout
+            // (and a wrong password, retried, locks the user out).
+            let mut txn = graph.start_txn().await?;
+            txn.run(query("RETURN 1")).await?;
+            txn.rollback().await?;
             Ok::<_, neo4rs::Error>(graph)
         })
         .await
         .map_err(|_| {
-            // The driver retries what it takes for a passing failure (a
-            // refused certificate among them) until the timeout: say where
+            // A TLS handshake that never completes ends here: say where
             // to look.
             let tls = if parsed.scheme().contains('+') {
                 "; with TLS, check ca_cert and that the server's certificate names this host \
