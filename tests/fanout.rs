@@ -250,8 +250,49 @@ async fn groups_come_from_urls_a_file_or_a_query_and_are_selectable() {
         assert_eq!(children, 2, "{}: current and next month", db.name);
     }
 
-    // The file source is covered by the tests above; an unknown selection
-    // names the groups.
+    // A file (the tests above use one too), its password given as a
+    // `${VAR}` as in the config itself.
+    let url = url::Url::parse(&dbs[1].url).unwrap();
+    let secret = url.password().unwrap().to_string();
+    let templated = dbs[1]
+        .url
+        .replacen(&format!(":{secret}@"), ":${TENANT_PW}@", 1);
+    std::fs::write(p.path().join("tenants.txt"), format!("{templated}\n")).unwrap();
+    p.config("[groups.tenants]\nkind = \"postgres\"\nurls_file = \"tenants.txt\"\n");
+    let run = p.migrate_raw(&["status"], &[("TENANT_PW", &secret)]);
+    run.expect(0);
+    assert!(run.stdout.contains(&member(&dbs[1])), "{}", run.stdout);
+    assert!(!run.all().contains(&secret), "{}", run.all());
+    let run = p.migrate_raw(&["status"], &[]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("environment variable TENANT_PW is not set"),
+        "{}",
+        run.stderr
+    );
+
+    // A query's URLs are taken as they are: a `${VAR}` in one is refused.
+    sqlx::query("UPDATE tenants SET url = $1 WHERE url = $2")
+        .bind(&templated)
+        .bind(&dbs[0].url)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    p.config(query_config);
+    let run = p.migrate_raw(
+        &["status"],
+        &[("DIR_URL", &directory.url), ("TENANT_PW", &secret)],
+    );
+    run.expect(2);
+    assert!(
+        run.stderr.contains("urls_query row") && run.stderr.contains("not expanded"),
+        "{}",
+        run.stderr
+    );
+
+    // An unknown selection names the groups.
+    p.config(&inline);
     let run = p.migrate_raw(&["--database", "nobody", "status"], &[]);
     run.expect(2);
     assert!(run.stderr.contains("known: tenants"), "{}", run.stderr);

@@ -209,6 +209,13 @@ pub(super) fn add(
     if urls.is_empty() {
         return Err(Error::config(&place, "the group has no member URL"));
     }
+    // The file's `${VAR}`s are read like the config's own.
+    let captured = &mut config.groups.get_mut(name).expect("inserted").template.env;
+    for var in urls.iter().flat_map(|u| references(u)) {
+        if let Some(value) = env(&var) {
+            captured.insert(var, value);
+        }
+    }
     add_members(config, name, &urls)
 }
 
@@ -382,8 +389,66 @@ mod tests {
                 .to_string()
                 .contains("has not run")
         );
+        // What the query returns is taken as it is: no `${VAR}` in it.
+        let e = c
+            .add_members(
+                "t",
+                &[
+                    "postgres://h/one".into(),
+                    "postgres://u:${HOME}@h/two".into(),
+                ],
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("groups.t (urls_query row 2: postgres://u:***@h/two)")
+                && e.contains("not expanded"),
+            "{e}"
+        );
+        assert!(c.groups["t"].members.is_empty());
         c.add_members("t", &["postgres://h/one".into()]).unwrap();
         assert_eq!(c.groups["t"].members, ["t/one"]);
         assert_eq!(c.select(&[]).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_urls_file_reads_variables_like_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tenants.txt"),
+            "# tenants\npostgres://app:${TENANT_PW}@db1/acme\n\npostgres://app@db2/globex\n",
+        )
+        .unwrap();
+        let env = |n: &str| (n == "TENANT_PW").then(|| "p@ss/word".to_string());
+        let c = Config::parse(
+            "[groups.t]\nkind = \"postgres\"\nurls_file = \"tenants.txt\"\n",
+            "migrate.toml",
+            dir.path(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(c.groups["t"].members, ["t/acme", "t/globex"]);
+        // Substituted percent-encoded, as in the config's own URLs.
+        assert!(
+            c.databases["t/acme"]
+                .url
+                .expose()
+                .starts_with("postgres://app:p%40ss%2Fword@db1/"),
+            "{}",
+            c.databases["t/acme"].url.redacted()
+        );
+        let e = Config::parse(
+            "[groups.t]\nkind = \"postgres\"\nurls_file = \"tenants.txt\"\n",
+            "migrate.toml",
+            dir.path(),
+            &|_| None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("groups.t (member 1: postgres://app:***@db1/acme).url")
+                && e.contains("TENANT_PW is not set"),
+            "{e}"
+        );
     }
 }

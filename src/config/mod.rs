@@ -407,8 +407,22 @@ impl Config {
 
     /// Adds members to a group, one per URL: what a `urls_query` returned
     /// (see `strata::groups::resolve`). Each member is checked like a
-    /// configured database.
+    /// configured database. The URLs are taken as they are: a `${VAR}` in
+    /// one is refused, since a value read from a database must not read
+    /// this process's environment (and send it to a host it names).
     pub fn add_members(&mut self, group: &str, urls: &[String]) -> Result<()> {
+        if let Some((i, url)) = urls.iter().enumerate().find(|(_, u)| u.contains("${")) {
+            return Err(Error::config(
+                format!(
+                    "groups.{group} (urls_query row {}: {})",
+                    i + 1,
+                    redact_url(url)
+                ),
+                "holds `${`: URLs a urls_query returns are not expanded (a value read from a \
+                 database does not get to read the environment); store URLs without secrets \
+                 and give the group's `user` and `password`",
+            ));
+        }
         groups::add_members(self, group, urls)
     }
 }
