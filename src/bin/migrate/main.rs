@@ -1,0 +1,540 @@
+//! `migrate`: the command line. Parses, calls the library, prints.
+//!
+//! Exit codes: 0 success, 1 a migration, connection or lock failed,
+//! 2 usage or bad input files, 3 drift, dirty or validation refused the run.
+
+mod cli;
+mod partitions;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use strata::config::Config;
+use strata::engine::{Event, Observer, StopHandle};
+use strata::error::Signal;
+use strata::plan::{Command, DownTarget, OutOfOrder, Pending, UpTarget};
+use strata::{Error, Migrator, Options, render};
+
+use cli::{Cli, Cmd, Format};
+use partitions::partitions;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stop = StopHandle::new();
+    match runtime.block_on(async {
+        tokio::spawn(watch_signals(stop.clone()));
+        run(cli, stop).await
+    }) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!(
+                "error: {}",
+                strata::secret::scrub_registered(&e.to_string())
+            );
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "strata=info",
+        _ => "strata=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| ScrubbedStderr)
+        .with_target(false)
+        // Colour codes only for a person at a terminal who has not asked
+        // for none (NO_COLOR), never in CI logs.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .init();
+}
+
+/// Standard error, with every configured secret scrubbed from each log
+/// line: the last line of defence for what drivers log at trace level.
+struct ScrubbedStderr;
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = strata::secret::scrub_registered(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Finds the databases: `--database-url`, then `--config`, then
+/// `./migrate.toml`, then `DATABASE_URL` — a config file in the folder must
+/// never lose to a variable a shell or `.env` file happens to set. Says on
+/// stderr when one source wins over another that is present.
+fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    let default = Path::new("migrate.toml");
+    if let Some(url) = &cli.database_url {
+        if default.is_file() {
+            eprintln!("note: using --database-url; ./migrate.toml is not read");
+        }
+        return single(cli, url);
+    }
+    let variable = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
+    let path = cli
+        .config
+        .as_deref()
+        .or_else(|| default.is_file().then_some(default));
+    let Some(path) = path else {
+        return match variable {
+            Some(url) => single(cli, &url),
+            None => Err(Error::Usage(
+                "no migrate.toml in this folder: pass --config FILE or --database-url URL \
+                 (or set DATABASE_URL)"
+                    .into(),
+            )),
+        };
+    };
+    if cli.name.is_some() {
+        return Err(Error::Usage(format!(
+            "--name is for single-database mode; {} names its databases itself",
+            path.display()
+        )));
+    }
+    if cli.history_table.is_some() {
+        return Err(Error::Usage(format!(
+            "--history-table is for single-database mode; set history_table for the \
+             database in {}",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // A config that reads DATABASE_URL itself uses it: nothing to say.
+    let reads_variable = std::cell::Cell::new(false);
+    let watched = |name: &str| {
+        if name == "DATABASE_URL" {
+            reads_variable.set(true);
+        }
+        env(name)
+    };
+    let config = Config::parse(
+        &text,
+        &path.display().to_string(),
+        path.parent().unwrap_or(Path::new("")),
+        &watched,
+    )?;
+    if variable.is_some() && !reads_variable.get() {
+        eprintln!(
+            "note: using {}; DATABASE_URL is set but a config file comes first \
+             (pass --database-url to use a URL instead)",
+            path.display()
+        );
+    }
+    Ok(config)
+}
+
+/// Ends `up`/`down`: the steps were printed as they completed; says what
+/// each database came to, and exits with the worst outcome. One database
+/// that failed ends as before, with its error.
+fn finish(summary: strata::Summary, format: Format) -> Result<u8, Error> {
+    if let Format::Json = format {
+        print_json(&summary);
+        return Ok(summary.exit_code() as u8);
+    }
+    if summary.databases.len() == 1 {
+        let reports = summary.into_result()?;
+        print!("{}", render::idle(&reports));
+        return Ok(0);
+    }
+    println!("summary:");
+    for line in summary.to_string().lines() {
+        println!("  {line}");
+    }
+    for (database, e) in summary.failures() {
+        eprintln!(
+            "error: {database}: {}",
+            strata::secret::scrub_registered(&e.to_string())
+        );
+    }
+    Ok(summary.exit_code() as u8)
+}
+
+/// Single-database mode: one database, named by `--name` or `default`.
+fn single(cli: &Cli, url: &str) -> Result<Config, Error> {
+    let config = Config::single_named(
+        cli.name.as_deref().unwrap_or("default"),
+        url,
+        cli.migrations.clone(),
+        cli.rollbacks.clone(),
+    )?;
+    match &cli.history_table {
+        Some(table) => config.with_history_table(table),
+        None => Ok(config),
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("plain data serialises")
+    );
+}
+
+/// Reads a recorded `migrate status --format json`.
+fn read_status(path: &Path) -> Result<strata::Status, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{}: not the output of `migrate status --format json`: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Prints each step as it happens, so a long run shows its progress and a
+/// failing one still shows what completed before it.
+fn observer() -> Observer {
+    Observer::new(|event| match event {
+        Event::Completed { database, done } => println!("{database}: {done}"),
+        Event::StillRunning {
+            database,
+            step,
+            elapsed,
+        } => eprintln!(
+            "{database}: still running {} {} ({} s)",
+            step.version,
+            step.description,
+            elapsed.as_secs()
+        ),
+        Event::Waiting {
+            database,
+            holder,
+            waited,
+        } => eprintln!(
+            "{database}: waiting for the migration lock, held by {holder} ({} s so far)",
+            waited.as_secs()
+        ),
+        Event::Started { .. } => {}
+    })
+}
+
+/// The first SIGINT or SIGTERM asks the run to stop after its current
+/// step; a second one ends the process at once.
+async fn watch_signals(stop: StopHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    loop {
+        let got = tokio::select! {
+            _ = int.recv() => Signal::Interrupt,
+            _ = term.recv() => Signal::Terminate,
+        };
+        if stop.requested().is_some() {
+            eprintln!("{got} again: stopping now");
+            std::process::exit(got.exit_code());
+        }
+        eprintln!("{got}: stopping after the step in progress (send it again to stop at once)");
+        stop.stop(got);
+    }
+}
+
+/// Runs the command; `Ok` carries the exit code of a check that found
+/// problems (printed already), 0 otherwise.
+async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
+    let options = Options {
+        lock_timeout: Duration::from_secs(cli.lock_timeout),
+        connect_timeout: Duration::from_secs(cli.connect_timeout),
+        stop,
+        stop_timeout: Duration::from_secs(cli.stop_timeout),
+        observer: observer(),
+        applied_by: strata::history::this_process(),
+        jobs: cli.jobs.map_or(strata::engine::DEFAULT_JOBS, usize::from),
+        keep_going: cli.keep_going,
+    };
+    if let Cmd::New {
+        no_transaction,
+        words,
+    } = &cli.command
+    {
+        // Writing files needs folders, not servers: unset variables in URLs
+        // must not stop a developer from adding a migration.
+        let config = load_config(&cli, &|name| {
+            Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
+        })?;
+        let (db, description) = strata::scaffold::choose_database(&config, words)?;
+        let (v, u) = strata::scaffold::new_migration(db, &description, *no_transaction)?;
+        println!("created {}", v.display());
+        println!("created {}", u.display());
+        return Ok(0);
+    }
+    if let Cmd::Import { from, source } = &cli.command {
+        return import(&cli, *from, source);
+    }
+    let mut config = load_config(&cli, &|name| std::env::var(name).ok())?;
+    for db in config.databases.values() {
+        strata::secret::register(&db.url);
+    }
+    strata::groups::resolve(&mut config, options.connect_timeout).await?;
+    for db in config.databases.values() {
+        strata::secret::register(&db.url);
+    }
+    let options = Options {
+        jobs: cli
+            .jobs
+            .map(usize::from)
+            .or(config.jobs)
+            .unwrap_or(strata::engine::DEFAULT_JOBS),
+        ..options
+    };
+    if let Cmd::Partitions { command } = &cli.command {
+        return partitions(&config, &cli.databases, options, command).await;
+    }
+    let migrator = Migrator::new(&config, &cli.databases)?.with_options(options);
+    let ooo = |allow: bool| {
+        if allow {
+            OutOfOrder::Allow
+        } else {
+            OutOfOrder::Refuse
+        }
+    };
+    let up_to = |to: Option<u64>| to.map_or(UpTarget::Latest, UpTarget::Version);
+    match cli.command {
+        Cmd::Up {
+            to,
+            dry_run,
+            allow_out_of_order,
+            format,
+        } => {
+            let command = Command::Up {
+                to: up_to(to),
+                out_of_order: ooo(allow_out_of_order),
+            };
+            if dry_run {
+                print!("{}", render::plans(&migrator.plan(command).await?));
+            } else {
+                return finish(migrator.run_each(command).await?, format);
+            }
+        }
+        Cmd::Down {
+            steps,
+            to,
+            dry_run,
+            format,
+        } => {
+            let target = match (steps, to) {
+                (_, Some(v)) => DownTarget::Version(v),
+                (Some(n), None) => DownTarget::Steps(n),
+                (None, None) => DownTarget::Steps(1),
+            };
+            let command = Command::Down { to: target };
+            if dry_run {
+                print!("{}", render::plans(&migrator.plan(command).await?));
+            } else {
+                return finish(migrator.run_each(command).await?, format);
+            }
+        }
+        Cmd::Status { format } => {
+            let status = migrator.status().await?;
+            match format {
+                Format::Text => print!("{}", render::status(&status)),
+                Format::Json => print_json(&status),
+            }
+        }
+        Cmd::Validate {
+            allow_out_of_order,
+            no_pending,
+        } => {
+            let pending = if no_pending {
+                Pending::Refuse
+            } else {
+                Pending::Allow
+            };
+            migrator.validate(pending, ooo(allow_out_of_order)).await?;
+            for t in migrator.targets() {
+                println!("{} ({}): valid", t.config.name, t.config.kind);
+            }
+        }
+        Cmd::Plan {
+            to,
+            allow_out_of_order,
+            now,
+            from_status,
+            format,
+        } => {
+            let command = Command::Up {
+                to: up_to(to),
+                out_of_order: ooo(allow_out_of_order),
+            };
+            let now = now.unwrap_or_else(chrono::Utc::now);
+            let plan = match from_status {
+                Some(path) => migrator.plan_offline(command, &read_status(&path)?, now)?,
+                None => migrator.deploy_plan(command, now).await?,
+            };
+            match format {
+                Format::Text => print!("{}", render::deploy_plan(&plan)),
+                Format::Json => print_json(&plan),
+            }
+        }
+        Cmd::Lint { all, format } => {
+            let found = migrator.lint(all).await?;
+            let failed = found
+                .iter()
+                .any(|(_, fail_on, findings)| strata::lint::fails(findings, *fail_on));
+            match format {
+                Format::Text => print!("{}", render::findings(&found)),
+                Format::Json => print_json(&serde_json::json!({
+                    "databases": found.iter().map(|(db, fail_on, findings)| serde_json::json!({
+                        "database": db,
+                        "fail_on": fail_on,
+                        "findings": findings,
+                    })).collect::<Vec<_>>(),
+                    "failed": failed,
+                })),
+            }
+            return Ok(u8::from(failed));
+        }
+        Cmd::Repair => print!("{}", render::repairs(&migrator.repair().await?)),
+        Cmd::Unlock { force } => {
+            for line in migrator.unlock(force).await? {
+                println!("{line}");
+            }
+        }
+        Cmd::Baseline {
+            version,
+            from,
+            from_table,
+        } => {
+            let recorded = match (from, version) {
+                (Some(tool), _) => migrator.baseline_from(tool, from_table.as_deref()).await?,
+                (None, Some(version)) => migrator.baseline(version).await?,
+                (None, None) => unreachable!("clap requires one"),
+            };
+            for (db, versions) in recorded {
+                let list: Vec<String> = versions.iter().map(u64::to_string).collect();
+                println!(
+                    "{db}: recorded as applied without running: {}",
+                    if list.is_empty() {
+                        "none".to_string()
+                    } else {
+                        list.join(", ")
+                    }
+                );
+            }
+        }
+        Cmd::New { .. } | Cmd::Partitions { .. } | Cmd::Import { .. } => {
+            unreachable!("handled above")
+        }
+    }
+    Ok(0)
+}
+
+/// `migrate import`: reads the tool's folder, converts it, writes the
+/// files into one database's folders (or --migrations/--rollbacks when
+/// there is no config), says what it wrote and what it could not convert.
+/// Exit 2 when any file could not be converted (the rest are written).
+fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Error> {
+    use strata::import::{Source, convert_with_conf, write};
+    let config = load_config(cli, &|name| {
+        Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
+    });
+    let (migrations, rollbacks, kind) = match config {
+        Ok(config) => {
+            let mut folders: Vec<_> = config
+                .select(&cli.databases)?
+                .into_iter()
+                .map(|db| (db.migrations.clone(), db.rollbacks.clone(), Some(db.kind)))
+                .collect();
+            folders.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+            if folders.len() != 1 {
+                return Err(Error::Usage(
+                    "import writes one database's folders: name it with --database NAME".into(),
+                ));
+            }
+            folders.remove(0)
+        }
+        Err(Error::Usage(_)) if cli.config.is_none() => {
+            (cli.migrations.clone(), cli.rollbacks.clone(), None)
+        }
+        Err(e) => return Err(e),
+    };
+    let entries = std::fs::read_dir(source).map_err(|e| Error::Io {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    let mut sources = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Io {
+            path: source.to_path_buf(),
+            source: e,
+        })?;
+        let path = entry.path();
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        sources.push(Source {
+            name: entry.file_name().to_string_lossy().into_owned(),
+            text,
+        });
+    }
+    let mut converted = convert_with_conf(tool, &sources);
+    if let Some(kind) = kind {
+        converted.keep_extension(kind.extension(), &kind.to_string());
+    }
+    let ext = kind.map_or("sql", |k| k.extension());
+    let written = write(tool, &converted, &migrations, &rollbacks, ext)?;
+    for (file, path) in converted.files.iter().zip(&written) {
+        println!("wrote {} (from {})", path.display(), file.from);
+        if let Some(note) = &file.note {
+            println!("  {note}");
+        }
+    }
+    if let Some(map) = written.last() {
+        println!(
+            "wrote {} (the version map `baseline --from {tool}` reads)",
+            map.display()
+        );
+    }
+    if converted.renumbered {
+        println!("versions renumbered in {tool}'s order:");
+        for (theirs, ours) in &converted.versions {
+            println!("  {theirs} -> {ours}");
+        }
+    }
+    for name in &converted.ignored {
+        eprintln!("note: ignored {name}: not a {tool} migration file");
+    }
+    for (name, why) in &converted.skipped {
+        eprintln!("not converted: {name}: {why}");
+    }
+    Ok(if converted.skipped.is_empty() { 0 } else { 2 })
+}

@@ -1,0 +1,153 @@
+//! `migrate partitions …`: runs partition maintenance and prints it.
+
+use strata::config::Config;
+#[cfg(feature = "postgres")]
+use strata::partition::scheduler::Maintenance;
+#[cfg(feature = "postgres")]
+use strata::render;
+use strata::{Error, Options};
+
+#[cfg(feature = "postgres")]
+use crate::cli::Format;
+use crate::cli::PartitionCmd;
+#[cfg(feature = "postgres")]
+use crate::print_json;
+
+#[cfg(not(feature = "postgres"))]
+pub(crate) async fn partitions(
+    _config: &Config,
+    _only: &[String],
+    _options: Options,
+    _command: &PartitionCmd,
+) -> Result<u8, Error> {
+    Err(Error::Usage(
+        "partition maintenance is for PostgreSQL, which this build of strata leaves out: \
+         enable the cargo feature \"postgres\""
+            .into(),
+    ))
+}
+
+#[cfg(feature = "postgres")]
+pub(crate) async fn partitions(
+    config: &Config,
+    only: &[String],
+    options: Options,
+    command: &PartitionCmd,
+) -> Result<u8, Error> {
+    use strata::partition::scheduler::Clock;
+    let mut exec = strata::partition::postgres::ExecOptions::default();
+    if let PartitionCmd::Run {
+        move_default_rows: true,
+        ..
+    } = command
+    {
+        exec.default_rows = strata::partition::postgres::DefaultRows::Move;
+    }
+    let m = Maintenance::new(config, only)?
+        .with_options(options.clone())
+        .with_exec_options(exec);
+    if m.is_empty() {
+        return Err(Error::Usage(
+            "no [[partitions]] policy applies to the selected databases".into(),
+        ));
+    }
+    match command {
+        PartitionCmd::Plan { now, format } => {
+            let plans = m.plan(now.map_or(Clock::Server, Clock::Given)).await?;
+            let refusal = match now {
+                Some(t) => m.clock_refusal(*t).await?,
+                None => None,
+            };
+            match format {
+                Format::Text => print!("{}", render::partition_plans(&plans)),
+                Format::Json => print_json(&match &refusal {
+                    None => serde_json::json!({ "partitions": plans }),
+                    Some(why) => serde_json::json!({ "partitions": plans, "run_refused": why }),
+                }),
+            }
+            if let Some(why) = refusal {
+                eprintln!("note: `partitions run` with this --now would be refused: {why}");
+            }
+        }
+        PartitionCmd::Run {
+            now,
+            allow_clock_skew,
+            ..
+        } => {
+            let clock = match (now, allow_clock_skew) {
+                (None, _) => Clock::Server,
+                (Some(t), false) => Clock::Given(*t),
+                (Some(t), true) => Clock::Trusted(*t),
+            };
+            let reports = m.run(clock).await?;
+            print!("{}", render::partition_reports(&reports));
+            let failed: Vec<_> = reports.iter().filter(|r| r.error.is_some()).collect();
+            match failed.as_slice() {
+                [] => {}
+                [one] if reports.len() == 1 => {
+                    return Err(Error::Database {
+                        database: one.database.clone(),
+                        message: format!(
+                            "{} failed: {}",
+                            one.table,
+                            one.error.as_deref().unwrap_or_default()
+                        ),
+                    });
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(|r| r.table.as_str()).collect();
+                    return Err(Error::Database {
+                        database: many[0].database.clone(),
+                        message: format!(
+                            "{} of {} tables failed ({}); the others were maintained",
+                            many.len(),
+                            reports.len(),
+                            names.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        PartitionCmd::Daemon {
+            every,
+            metrics_file,
+        } => {
+            let stop = options.stop.clone();
+            m.daemon(*every, metrics_file.clone(), async move {
+                let _ = stop.stopped().await;
+            })
+            .await;
+            eprintln!("partition daemon stopped");
+        }
+        PartitionCmd::CheckDefault => {
+            let tables = m.health().await?;
+            print!("{}", render::default_rows(&tables));
+            if tables.iter().any(|t| !t.default_rows.is_empty()) {
+                return Ok(1);
+            }
+        }
+        PartitionCmd::Check { format } => {
+            let tables = m.health().await?;
+            let problems: Vec<String> = tables.iter().flat_map(|t| t.problems()).collect();
+            match format {
+                Format::Text if problems.is_empty() => {
+                    println!("{} table(s) checked: no problem", tables.len())
+                }
+                Format::Text => {
+                    for p in &problems {
+                        println!("{p}");
+                    }
+                }
+                Format::Json => print_json(&serde_json::json!({
+                    "ok": problems.is_empty(),
+                    "problems": problems,
+                    "tables": tables,
+                })),
+            }
+            if !problems.is_empty() {
+                return Ok(1);
+            }
+        }
+    }
+    Ok(0)
+}
