@@ -1,0 +1,225 @@
+//! The configuration's parsing and checks, one behaviour per test.
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "APP_URL" => Some("postgres://app:s3cr%40t@db:5433/app".to_string()),
+        "DIR" => Some("sql".to_string()),
+        _ => None,
+    }
+}
+
+#[test]
+fn parses_databases_with_defaults_and_expansion() {
+    let cfg = Config::parse(
+        r#"
+        [databases.app]
+        kind = "postgres"
+        url = "${APP_URL}"
+        [databases.billing]
+        kind = "postgres"
+        url = "postgres://localhost:5434/billing"
+        migrations = "${DIR}/billing"
+        history_table = "ops.history"
+        "#,
+        "migrate.toml",
+        Path::new("/etc/strata"),
+        &env,
+    )
+    .unwrap();
+    let names: Vec<&String> = cfg.databases.keys().collect();
+    assert_eq!(names, ["app", "billing"]);
+    let app = &cfg.databases["app"];
+    assert_eq!(app.url.expose(), "postgres://app:s3cr%40t@db:5433/app");
+    assert_eq!(app.migrations, Path::new("/etc/strata/migrations/app"));
+    assert_eq!(app.rollbacks, Path::new("/etc/strata/rollbacks/app"));
+    assert_eq!(app.history_table, "schema_migrations");
+    let billing = &cfg.databases["billing"];
+    assert_eq!(billing.migrations, Path::new("/etc/strata/sql/billing"));
+    assert_eq!(billing.history_table, "ops.history");
+}
+
+#[test]
+fn unset_variable_names_variable_and_setting() {
+    let err = Config::parse(
+        "[databases.app]\nkind = \"postgres\"\nurl = \"${NOPE}\"\n",
+        "migrate.toml",
+        Path::new("."),
+        &env,
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("databases.app.url"), "{msg}");
+    assert!(msg.contains("NOPE is not set"), "{msg}");
+    assert_eq!(err.exit_code(), 2);
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_line() {
+    let err = Config::parse(
+        "[databases.app]\nkind = \"postgres\"\nurl = \"x\"\nmigratons = \"m\"\n",
+        "migrate.toml",
+        Path::new("."),
+        &env,
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("migratons"), "{msg}");
+    assert!(msg.contains("line 4"), "{msg}");
+}
+
+#[test]
+fn unknown_kind_and_bad_history_table_are_refused() {
+    let err = Config::parse(
+        "[databases.app]\nkind = \"mysql\"\nurl = \"x\"\n",
+        "m.toml",
+        Path::new("."),
+        &env,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("databases.app.kind"), "{err}");
+    let err = Config::parse(
+        "[databases.app]\nkind = \"postgres\"\nurl = \"x\"\nhistory_table = \"a;drop\"\n",
+        "m.toml",
+        Path::new("."),
+        &env,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("history_table"), "{err}");
+}
+
+fn parse_one(body: &str) -> Result<Config> {
+    Config::parse(
+        &format!("[databases.search]\n{body}"),
+        "m.toml",
+        Path::new("."),
+        &|name| (name == "KEY").then(|| "aWQ6c2Vj+ZXQ=".to_string()),
+    )
+}
+
+#[test]
+fn credentials_travel_beside_the_url_and_are_scrubbed() {
+    let cfg = parse_one(
+        "kind = \"elasticsearch\"\nurl = \"http://es:9200\"\nuser = \"elastic\"\npassword = \"p@ss w\"\n",
+    )
+    .unwrap();
+    let db = &cfg.databases["search"];
+    assert_eq!(db.kind, Kind::Elasticsearch);
+    assert_eq!(db.url.expose(), "http://es:9200");
+    assert_eq!(db.user.as_deref(), Some("elastic"));
+    assert_eq!(db.password.as_ref().unwrap().expose(), "p@ss w");
+    assert!(!format!("{db:?}").contains("p@ss"), "{db:?}");
+    assert_eq!(
+        db.url.scrub("refused p@ss w and p%40ss%20w"),
+        "refused *** and ***"
+    );
+    assert_eq!(db.history_table, "schema_migrations");
+
+    // A password for PostgreSQL too, and `${VAR}` in the userinfo is
+    // percent-encoded so that any generated password works.
+    let env = |name: &str| (name == "PW").then(|| "aB3/xY9+Qz7kLm==".to_string());
+    let cfg = Config::parse(
+        "[databases.a]\nkind = \"postgres\"\nurl = \"postgres://billing:${PW}@h:5432/b\"\n\
+         [databases.b]\nkind = \"postgres\"\nurl = \"postgres://h/b\"\nuser = \"u\"\npassword = \"${PW}\"\n",
+        "m.toml",
+        Path::new("."),
+        &env,
+    )
+    .unwrap();
+    let a = &cfg.databases["a"];
+    assert_eq!(
+        a.url.expose(),
+        "postgres://billing:aB3%2FxY9%2BQz7kLm%3D%3D@h:5432/b"
+    );
+    assert_eq!(a.url.redacted(), "postgres://billing:***@h:5432/b");
+    assert_eq!(a.url.scrub("bad aB3/xY9+Qz7kLm== x"), "bad *** x");
+    let b = &cfg.databases["b"];
+    assert_eq!(b.url.expose(), "postgres://h/b");
+    assert_eq!(b.url.scrub("bad aB3/xY9+Qz7kLm== x"), "bad *** x");
+
+    let cfg =
+        parse_one("kind = \"elasticsearch\"\nurl = \"https://es:9200\"\napi_key = \"${KEY}\"\n")
+            .unwrap();
+    let url = &cfg.databases["search"].url;
+    assert!(!url.redacted().contains("aWQ6"), "{}", url.redacted());
+    assert_eq!(url.scrub("key aWQ6c2Vj+ZXQ= bad"), "key *** bad");
+    assert!(!format!("{url:?}").contains("aWQ6"));
+}
+
+#[test]
+fn elasticsearch_settings_are_checked() {
+    let cases = [
+        ("url = \"bolt://es:7687\"\n", "databases.search.url"),
+        (
+            "url = \"http://es:9200\"\nhistory_label = \"X\"\n",
+            "databases.search.history_label: is not a setting of kind elasticsearch",
+        ),
+        (
+            "url = \"http://u:p@es:9200\"\napi_key = \"k\"\n",
+            "either user/password or api_key",
+        ),
+        (
+            "url = \"http://es:9200\"\nhistory_table = \"History\"\n",
+            "not a valid index name",
+        ),
+        ("url = \"http://es:9200/?x=1\"\n", "query parameters"),
+    ];
+    for (body, expected) in cases {
+        let err = parse_one(&format!("kind = \"elasticsearch\"\n{body}")).unwrap_err();
+        assert!(err.to_string().contains(expected), "{body}: {err}");
+        assert_eq!(err.exit_code(), 2);
+    }
+    let err = parse_one("kind = \"qdrant\"\nurl = \"http://q:6334\"\nuser = \"u\"\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("user: is not a setting of kind qdrant (it takes: url, api_key, ca_cert"),
+        "{err}"
+    );
+    let cfg =
+        parse_one("kind = \"qdrant\"\nurl = \"http://q:6334\"\napi_key = \"${KEY}\"\n").unwrap();
+    assert_eq!(cfg.databases["search"].kind, Kind::Qdrant);
+    assert!(!cfg.databases["search"].url.redacted().contains("aWQ6"));
+    let err =
+        parse_one("kind = \"postgres\"\nurl = \"postgres://x\"\napi_key = \"k\"\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is not a setting of kind postgres (it takes: url, user, password)"),
+        "{err}"
+    );
+    for (query, needle) in [
+        ("sslmode=bogus", "sslmode=bogus is not a TLS mode"),
+        (
+            "sslrootcert=/nowhere/ca.pem",
+            "sslrootcert: cannot read /nowhere/ca.pem",
+        ),
+        (
+            "sslmode=require&sslrootcert=system",
+            "needs sslmode=verify-full",
+        ),
+        ("sslcert=/etc/hostname", "go together"),
+    ] {
+        let err = parse_one(&format!(
+            "kind = \"postgres\"\nurl = \"postgres://h/d?{query}\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains(needle), "{query}: {err}");
+        assert_eq!(err.exit_code(), 2);
+    }
+}
+
+#[test]
+fn expansion_keeps_lone_dollars_and_rejects_bad_references() {
+    assert_eq!(expand("pa$$word", &env).unwrap(), "pa$$word");
+    assert_eq!(expand("${DIR}/x/${DIR}", &env).unwrap(), "sql/x/sql");
+    assert!(expand("${DIR", &env).unwrap_err().contains("unterminated"));
+    assert!(expand("${A-B}", &env).unwrap_err().contains("not a valid"));
+}
+
+#[test]
+fn select_refuses_unknown_names() {
+    let cfg = Config::single("postgres://h/db", "m".into(), "r".into()).unwrap();
+    assert_eq!(cfg.select(&[]).unwrap().len(), 1);
+    let err = cfg.select(&["nope".to_string()]).unwrap_err();
+    assert!(err.to_string().contains("known: default"), "{err}");
+}
