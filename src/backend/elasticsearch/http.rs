@@ -59,6 +59,22 @@ impl Reply {
     }
 }
 
+/// An error followed by its causes (`a: b: c`), each once: the client's
+/// own message names only the request, its causes say why (a refused
+/// connection, a rejected certificate).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        next = cause.source();
+    }
+    text
+}
+
 /// Turns a client call into a [`Reply`]; a transport error (refused,
 /// timed out) becomes a failure without a code.
 pub(super) async fn reply(
@@ -67,12 +83,12 @@ pub(super) async fn reply(
 ) -> std::result::Result<Reply, Failure> {
     let response = sent.map_err(|e| Failure {
         code: None,
-        message: url.scrub(&e.to_string()),
+        message: url.scrub(&with_causes(&e)),
     })?;
     let status = response.status_code().as_u16();
     let text = response.text().await.map_err(|e| Failure {
         code: None,
-        message: url.scrub(&e.to_string()),
+        message: url.scrub(&with_causes(&e)),
     })?;
     let body = if text.trim().is_empty() {
         Value::Null
