@@ -207,6 +207,46 @@ async fn new_writes_templates_that_cannot_be_applied_unedited() {
     assert!(p.path().join("m/shop/V1__add_coupons.sql").is_file());
 }
 
+/// `migrate new` reads the config without the environment (no secrets
+/// needed to write a file): a URL that is all `${VAR}` is not checked
+/// there, for any kind; the commands that connect check it.
+#[test]
+fn new_needs_no_variables_for_any_kind() {
+    let p = Project::new();
+    p.config(
+        "[databases.shop]\nkind = \"postgres\"\nurl = \"${SHOP_URL}\"\nmigrations = \"m/shop\"\n\
+         [databases.graph]\nkind = \"neo4j\"\nurl = \"${GRAPH_URL}\"\nmigrations = \"m/graph\"\n\
+         [databases.search]\nkind = \"elasticsearch\"\nurl = \"${SEARCH_URL}\"\nmigrations = \"m/search\"\n\
+         [databases.vectors]\nkind = \"qdrant\"\nurl = \"${VECTORS_URL}\"\nmigrations = \"m/vectors\"\n",
+    );
+    for (db, file) in [
+        ("shop", "m/shop/V1__add_x.sql"),
+        ("graph", "m/graph/V1__add_x.cypher"),
+        ("search", "m/search/V1__add_x.json"),
+        ("vectors", "m/vectors/V1__add_x.json"),
+    ] {
+        p.migrate_raw(&["new", db, "add", "x"], &[]).expect(0);
+        assert!(p.path().join(file).is_file(), "{file}");
+    }
+    // With the variable set to something that is not a URL, a command that
+    // connects refuses it by its setting.
+    let run = p.migrate_raw(
+        &["--database", "search", "status"],
+        &[
+            ("SHOP_URL", "postgres://shop@127.0.0.1:1/shop"),
+            ("GRAPH_URL", "bolt://127.0.0.1:1"),
+            ("VECTORS_URL", "http://127.0.0.1:1"),
+            ("SEARCH_URL", "search:9200"),
+        ],
+    );
+    run.expect(2);
+    assert!(
+        run.stderr.contains("databases.search.url"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[tokio::test]
 async fn a_rollback_of_a_concurrent_index_needs_its_own_directive() {
     let db = TestDb::new("fh_conc").await;

@@ -188,10 +188,16 @@ pub(super) fn add(
             template,
         },
     );
-    let urls = match (&raw.urls, &raw.urls_file) {
-        (Some(urls), _) => urls.clone(),
+    // Each URL with where it was given, for messages.
+    let urls: Vec<(String, String)> = match (&raw.urls, &raw.urls_file) {
+        (Some(urls), _) => urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (format!("member {}", i + 1), u.clone()))
+            .collect(),
         (None, Some(file)) => {
-            let path = base.join(get("urls_file", file)?);
+            let file = get("urls_file", file)?;
+            let path = base.join(&file);
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 Error::config(
                     format!("{place}.urls_file"),
@@ -199,9 +205,10 @@ pub(super) fn add(
                 )
             })?;
             text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string)
+                .enumerate()
+                .map(|(i, l)| (format!("{file}:{}", i + 1), l.trim()))
+                .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+                .map(|(at, l)| (at, l.to_string()))
                 .collect()
         }
         (None, None) => return Ok(()),
@@ -211,7 +218,7 @@ pub(super) fn add(
     }
     // The file's `${VAR}`s are read like the config's own.
     let captured = &mut config.groups.get_mut(name).expect("inserted").template.env;
-    for var in urls.iter().flat_map(|u| references(u)) {
+    for var in urls.iter().flat_map(|(_, u)| references(u)) {
         if let Some(value) = env(&var) {
             captured.insert(var, value);
         }
@@ -250,16 +257,21 @@ fn member_name(kind: Kind, url: &str) -> String {
         .collect()
 }
 
-/// Adds one member per URL to a group (already in `config.groups`).
-pub(super) fn add_members(config: &mut Config, group: &str, urls: &[String]) -> Result<()> {
+/// Adds one member per URL to a group (already in `config.groups`); each
+/// URL comes with where it was given (`tenants.txt:3`), for messages.
+pub(super) fn add_members(
+    config: &mut Config,
+    group: &str,
+    urls: &[(String, String)],
+) -> Result<()> {
     let Some(g) = config.groups.get(group) else {
         return Err(Error::Usage(format!("no group {group} in the config")));
     };
     let t = g.template.clone();
     let env = |n: &str| t.env.get(n).cloned();
     let mut made = Vec::new();
-    for (i, url) in urls.iter().enumerate() {
-        let place = format!("{} (member {}: {})", t.place, i + 1, super::redact_url(url));
+    for (at, url) in urls {
+        let place = format!("{} ({at}: {})", t.place, super::redact_url(url));
         let raw = RawDatabase {
             kind: t.raw.kind.clone(),
             url: url.clone(),
@@ -446,7 +458,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("groups.t (member 1: postgres://app:***@db1/acme).url")
+            e.contains("groups.t (tenants.txt:2: postgres://app:***@db1/acme).url")
                 && e.contains("TENANT_PW is not set"),
             "{e}"
         );

@@ -423,7 +423,12 @@ impl Config {
                  and give the group's `user` and `password`",
             ));
         }
-        groups::add_members(self, group, urls)
+        let rows: Vec<(String, String)> = urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (format!("urls_query row {}", i + 1), u.clone()))
+            .collect();
+        groups::add_members(self, group, &rows)
     }
 }
 
@@ -490,6 +495,10 @@ fn database(
     let password = opt("password", &db.password)?;
     let api_key = opt("api_key", &db.api_key)?;
     let url_error = |m: String| Error::config(setting("url"), m);
+    // `migrate new` and `import` read the config without the environment:
+    // a URL still holding a `${NAME}` cannot be known, and is checked by
+    // the commands that connect, which have the variable.
+    let known = !url.contains("${");
     match kind {
         Kind::Neo4j => {
             if db.history_table.is_some() {
@@ -498,10 +507,15 @@ fn database(
                     "a neo4j history is a label: use history_label",
                 ));
             }
-            url = neo4j_url(&url, opt("database", &db.database)?).map_err(url_error)?;
+            let database = opt("database", &db.database)?;
+            if known {
+                url = neo4j_url(&url, database).map_err(url_error)?;
+            }
         }
         Kind::Elasticsearch | Kind::Qdrant => {
-            url = http_url(&url).map_err(url_error)?;
+            if known {
+                url = http_url(&url).map_err(url_error)?;
+            }
             if api_key.is_some() && (user.is_some() || url_has_user(&url)) {
                 return Err(Error::config(
                     setting("api_key"),
@@ -509,7 +523,11 @@ fn database(
                 ));
             }
         }
-        Kind::Postgres => urls::postgres_url(&url).map_err(url_error)?,
+        Kind::Postgres if known => {
+            urls::postgres_shape(&url).map_err(url_error)?;
+            urls::postgres_url(&url).map_err(url_error)?
+        }
+        Kind::Postgres => {}
     }
     let file = |key: &str, v: &Option<String>| -> Result<Option<PathBuf>> {
         let Some(value) = opt(key, v)? else {

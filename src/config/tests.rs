@@ -80,13 +80,49 @@ fn unknown_kind_and_bad_history_table_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("databases.app.kind"), "{err}");
     let err = Config::parse(
-        "[databases.app]\nkind = \"postgres\"\nurl = \"x\"\nhistory_table = \"a;drop\"\n",
+        "[databases.app]\nkind = \"postgres\"\nurl = \"postgres://h/app\"\nhistory_table = \"a;drop\"\n",
         "m.toml",
         Path::new("."),
         &env,
     )
     .unwrap_err();
     assert!(err.to_string().contains("history_table"), "{err}");
+    // A PostgreSQL URL the driver could not read, or one of another kind,
+    // is the config's mistake (exit 2), named by its setting.
+    for (url, said) in [
+        ("x", "relative URL without a base"),
+        (
+            "bolt://h:7687",
+            "expected postgres://user@host:port/database",
+        ),
+        ("postgres://h:99999/x", "invalid port number"),
+        ("postgres://h/a postgres://h/b", "contains a space"),
+    ] {
+        let err = Config::parse(
+            &format!("[databases.app]\nkind = \"postgres\"\nurl = \"{url}\"\n"),
+            "m.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("databases.app.url") && err.contains(said),
+            "{url}: {err}"
+        );
+    }
+    for url in [
+        "postgresql://u@h:5433/app",
+        "postgres:///app?host=/run/postgresql",
+    ] {
+        Config::parse(
+            &format!("[databases.app]\nkind = \"postgres\"\nurl = \"{url}\"\n"),
+            "m.toml",
+            Path::new("."),
+            &env,
+        )
+        .unwrap();
+    }
 }
 
 fn parse_one(body: &str) -> Result<Config> {

@@ -53,6 +53,27 @@ pub(super) fn neo4j_url(
     Ok(parsed.to_string())
 }
 
+/// A PostgreSQL URL in a config file: one the driver can read
+/// (`postgres://` or `postgresql://`), not another kind's, no raw space.
+/// A mistake here is the config's (exit 2), not a connection failure.
+pub(super) fn postgres_shape(url: &str) -> std::result::Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{}: {e}", redact_url(url)))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(format!(
+            "{}: expected postgres://user@host:port/database",
+            redact_url(url)
+        ));
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{}: contains a space (two URLs on one line?); percent-encode a space in a \
+             name as %20",
+            redact_url(url)
+        ));
+    }
+    Ok(())
+}
+
 /// libpq's `sslmode` values.
 pub const SSL_MODES: [&str; 6] = [
     "disable",
