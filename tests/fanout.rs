@@ -272,6 +272,17 @@ async fn groups_come_from_urls_a_file_or_a_query_and_are_selectable() {
         run.stderr
     );
 
+    // A query whose first column is not text is named as such.
+    p.config(&query_config.replace("SELECT url FROM tenants", "SELECT 1 FROM tenants"));
+    let run = p.migrate_raw(&["status"], &[("DIR_URL", &directory.url)]);
+    run.expect(1);
+    assert!(
+        run.stderr
+            .contains("urls_query (its first column must be text: cast it"),
+        "{}",
+        run.stderr
+    );
+
     // A query's URLs are taken as they are: a `${VAR}` in one is refused.
     sqlx::query("UPDATE tenants SET url = $1 WHERE url = $2")
         .bind(&templated)

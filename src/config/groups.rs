@@ -348,6 +348,17 @@ mod tests {
             c.select(&["tenants/globex".into()]).unwrap()[0].name,
             "tenants/globex"
         );
+        let e = c
+            .select(&["tenants/initech".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "--database tenants/initech: group tenants has no such member (members are \
+                 named by their database: tenants/acme, tenants/globex)"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -384,6 +384,22 @@ impl Config {
                 wanted.extend(g.members.iter().map(String::as_str));
             } else if self.databases.contains_key(name) {
                 wanted.push(name);
+            } else if let Some(g) = name
+                .split_once('/')
+                .and_then(|(group, _)| self.groups.get(group))
+            {
+                // Members can be hundreds: show a few.
+                let shown: Vec<&str> = g.members.iter().take(5).map(String::as_str).collect();
+                let more = match g.members.len().saturating_sub(shown.len()) {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                return Err(Error::Usage(format!(
+                    "--database {name}: group {} has no such member (members are named by \
+                     their database: {}{more})",
+                    g.name,
+                    shown.join(", ")
+                )));
             } else {
                 let known: Vec<&str> = self
                     .databases

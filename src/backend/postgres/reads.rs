@@ -24,7 +24,15 @@ impl PostgresBackend {
         .await;
         result
             .map(|rows| rows.into_iter().flatten().collect())
-            .map_err(|e| self.db_error("running the group's urls_query", e))
+            .map_err(|e| {
+                let context = if matches!(e, sqlx::Error::ColumnDecode { .. }) {
+                    "running the group's urls_query (its first column must be text: cast it, \
+                     `SELECT url::text …`)"
+                } else {
+                    "running the group's urls_query"
+                };
+                self.db_error(context, e)
+            })
     }
 
     /// Reads another tool's history table with `sql` (which yields version
