@@ -226,12 +226,12 @@ pub(super) fn add(
     add_members(config, name, &urls)
 }
 
-/// The member name a URL gives: its database (PostgreSQL: the path; Neo4j:
-/// `?database=`), else its host and port.
+/// The member name a URL gives: its database (PostgreSQL and Neo4j: the
+/// path, `postgres://h/acme`, `bolt://h:7687/acme`), else its host and port.
 fn member_name(kind: Kind, url: &str) -> String {
     let parsed = url::Url::parse(url).ok();
     let database = parsed.as_ref().and_then(|u| match kind {
-        Kind::Postgres => u
+        Kind::Postgres | Kind::Neo4j => u
             .path_segments()
             .and_then(|mut s| s.next_back())
             .filter(|s| !s.is_empty())
@@ -358,6 +358,19 @@ mod tests {
                  named by their database: tenants/acme, tenants/globex)"
             ),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn neo4j_members_are_named_by_their_database_else_their_host() {
+        let c = parse(
+            "[groups.graphs]\nkind = \"neo4j\"\nurls = [\"bolt://g1:7687/acme\", \"bolt://g1:7687/globex\", \"neo4j://g2:7687\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.groups["graphs"].members,
+            ["graphs/acme", "graphs/globex", "graphs/g2-7687"]
         );
     }
 
