@@ -274,7 +274,10 @@ impl Migrator {
                     .position(|t| std::ptr::eq(t, target))
                     .expect("a target of this migrator");
                 let looked = slots[index].lock().expect("not poisoned").take();
-                self.execute(target, looked, command, failed).await
+                // The first `jobs` databases have their slots from the
+                // start: they are running, whichever is polled first.
+                let at_once = index < self.jobs();
+                self.execute(target, looked, command, failed, at_once).await
             })
             .await;
         Ok(Summary {
@@ -342,13 +345,16 @@ impl Migrator {
         Ok(true)
     }
 
-    /// Phase 3 for one database: lock, re-plan, run, unlock.
+    /// Phase 3 for one database: lock, re-plan, run, unlock. Not started
+    /// after another database failed, unless `at_once` (it had its slot
+    /// from the start) or `keep_going`.
     async fn execute(
         &self,
         target: &Target,
         looked: Option<Looked>,
         command: Command,
         failed: &AtomicBool,
+        at_once: bool,
     ) -> Outcome {
         let Some(Looked {
             backend,
@@ -357,7 +363,7 @@ impl Migrator {
         else {
             return Outcome::Done(target.nothing_done());
         };
-        if failed.load(Ordering::SeqCst) && !self.options.keep_going {
+        if !at_once && failed.load(Ordering::SeqCst) && !self.options.keep_going {
             if let Some(b) = backend {
                 let _ = b.close().await;
             }
