@@ -15,16 +15,18 @@
 //! A dead runner's lock disappears with its session: PostgreSQL ends the
 //! session when the client's connection drops.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgErrorPosition, PgSslMode};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, FromRow, PgConnection};
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgErrorPosition};
+use sqlx::{AssertSqlSafe, Connection, FromRow, PgConnection};
 
+mod connect;
 mod format;
 mod reads;
+
+pub use connect::Cancel;
 
 /// Why a `.sql` file cannot run as one transaction, if it cannot.
 pub use format::needs_no_transaction_file as needs_no_transaction;
@@ -32,7 +34,6 @@ pub use format::needs_no_transaction_file as needs_no_transaction;
 pub use self::format::SqlFormat;
 use crate::backend::stepwise::{self, Stepwise};
 use crate::backend::{Backend, LockWait};
-use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
 use crate::history::Record;
 use crate::script::{Script, TransactionMode};
@@ -65,86 +66,6 @@ pub struct PostgresBackend {
     pid: Option<i32>,
     /// Recorded as who applied each migration.
     pub(crate) applied_by: String,
-}
-
-/// Cancels the statement a session is running (`pg_cancel_backend`), from
-/// a connection of its own.
-pub struct Cancel {
-    options: PgConnectOptions,
-    pid: i32,
-}
-
-impl Cancel {
-    /// Sends the cancel; a failure is logged, and the step runs on.
-    pub async fn cancel(&self) {
-        let sent = async {
-            let mut conn = PgConnection::connect_with(&self.options).await?;
-            sqlx::query("SELECT pg_cancel_backend($1)")
-                .bind(self.pid)
-                .execute(&mut conn)
-                .await?;
-            conn.close().await
-        };
-        if let Err(e) = sent.await {
-            tracing::warn!(pid = self.pid, error = %describe(&e), "cancelling the step failed");
-        }
-    }
-}
-
-/// The driver's options for a database: its URL read the way libpq reads
-/// it (`sslmode=require` with a root certificate verifies like
-/// `verify-ca`; `sslrootcert=system` trusts the system's authorities and
-/// verifies like `verify-full`), and the `user`/`password` settings, sent
-/// beside the URL.
-fn connect_options(db: &DatabaseConfig) -> std::result::Result<PgConnectOptions, sqlx::Error> {
-    let url = db.url.expose();
-    let params = crate::config::urls::query_params(url);
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
-    let (mode, root) = (get("sslmode"), get("sslrootcert"));
-    // sqlx would read `system` as a file name; without a file it trusts
-    // the system's authorities, which is what `system` means.
-    let url = match root {
-        Some("system") => without_param(url, "sslrootcert"),
-        _ => url.to_string(),
-    };
-    let mut options = PgConnectOptions::from_str(&url)?;
-    match (mode, root) {
-        (Some("require"), Some(r)) if r != "system" => {
-            options = options.ssl_mode(PgSslMode::VerifyCa);
-        }
-        (None, Some("system")) => options = options.ssl_mode(PgSslMode::VerifyFull),
-        _ => {}
-    }
-    if let Some(user) = &db.user {
-        options = options.username(user);
-    }
-    if let Some(password) = &db.password {
-        options = options.password(password.expose());
-    }
-    Ok(options)
-}
-
-/// `url` without the query parameter `key` (found after the userinfo, so
-/// a password cannot confuse it).
-fn without_param(url: &str, key: &str) -> String {
-    let after = url.rfind('@').map_or(0, |at| at + 1);
-    let Some(q) = url[after..].find('?').map(|q| after + q) else {
-        return url.to_string();
-    };
-    let kept: Vec<&str> = url[q + 1..]
-        .split('&')
-        .filter(|pair| pair.split('=').next() != Some(key))
-        .collect();
-    if kept.is_empty() {
-        url[..q].to_string()
-    } else {
-        format!("{}?{}", &url[..q], kept.join("&"))
-    }
 }
 
 /// A driver error as text: the server's message, code, detail and hint,
@@ -219,37 +140,6 @@ pub fn lock_key(history_table: &str) -> i64 {
 }
 
 impl PostgresBackend {
-    /// Opens the dedicated connection.
-    pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
-        let connect_error = |message: String| Error::Connect {
-            database: db.name.clone(),
-            url: db.shown_url(),
-            message: db.url.scrub(&message),
-        };
-        let options = connect_options(db)
-            .map_err(|e| connect_error(describe(&e)))?
-            .application_name("strata")
-            // Migration files may hold secrets (CREATE ROLE … PASSWORD);
-            // never log statements.
-            .disable_statement_logging();
-        let conn = tokio::time::timeout(timeout, PgConnection::connect_with(&options))
-            .await
-            .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
-            .map_err(|e| connect_error(describe(&e)))?;
-        Ok(PostgresBackend {
-            options,
-            pid: None,
-            applied_by: crate::history::this_process(),
-            conn,
-            database: db.name.clone(),
-            url: db.url.clone(),
-            table: quote_table(&db.history_table),
-            table_name: db.history_table.clone(),
-            lock_key: lock_key(&db.history_table),
-            pending_history: None,
-        })
-    }
-
     /// The dedicated connection, for the partition executor, which shares
     /// this backend's lock.
     pub(crate) fn connection(&mut self) -> &mut PgConnection {
@@ -259,15 +149,6 @@ impl PostgresBackend {
     /// The configured database name.
     pub fn database(&self) -> &str {
         &self.database
-    }
-
-    /// How to cancel this session's step in progress, once the lock was
-    /// taken (which reads the session's server process).
-    pub fn canceller(&self) -> Option<Cancel> {
-        Some(Cancel {
-            options: self.options.clone(),
-            pid: self.pid?,
-        })
     }
 
     /// Wraps a driver error with context, scrubbed of the URL's secrets.
