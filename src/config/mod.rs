@@ -81,6 +81,16 @@ pub struct TlsFiles {
 }
 
 impl DatabaseConfig {
+    /// A failure to connect to this database: its name, its URL as shown,
+    /// and `message` scrubbed of the URL's secrets.
+    pub fn connect_error(&self, message: &str) -> Error {
+        Error::Connect {
+            database: self.name.clone(),
+            url: self.shown_url(),
+            message: self.url.scrub(message),
+        }
+    }
+
     /// The URL as messages show it: redacted, with the `user` setting (and
     /// `***` for a `password` setting) in the userinfo the URL lacks, so it
     /// says who connected.

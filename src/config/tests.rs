@@ -98,14 +98,7 @@ fn unknown_kind_and_bad_history_table_are_refused() {
         ("postgres://h:99999/x", "invalid port number"),
         ("postgres://h/a postgres://h/b", "contains a space"),
     ] {
-        let err = Config::parse(
-            &format!("[databases.app]\nkind = \"postgres\"\nurl = \"{url}\"\n"),
-            "m.toml",
-            Path::new("."),
-            &env,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = postgres_at(url).unwrap_err().to_string();
         assert!(
             err.contains("databases.app.url") && err.contains(said),
             "{url}: {err}"
@@ -115,14 +108,18 @@ fn unknown_kind_and_bad_history_table_are_refused() {
         "postgresql://u@h:5433/app",
         "postgres:///app?host=/run/postgresql",
     ] {
-        Config::parse(
-            &format!("[databases.app]\nkind = \"postgres\"\nurl = \"{url}\"\n"),
-            "m.toml",
-            Path::new("."),
-            &env,
-        )
-        .unwrap();
+        postgres_at(url).unwrap();
     }
+}
+
+/// A config of one PostgreSQL database at `url`.
+fn postgres_at(url: &str) -> Result<Config> {
+    Config::parse(
+        &format!("[databases.app]\nkind = \"postgres\"\nurl = \"{url}\"\n"),
+        "m.toml",
+        Path::new("."),
+        &env,
+    )
 }
 
 fn parse_one(body: &str) -> Result<Config> {

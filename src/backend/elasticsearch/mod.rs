@@ -129,11 +129,7 @@ impl ElasticsearchBackend {
     /// Connects and checks the server and the credentials with one request,
     /// waiting at most `timeout`.
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
-        let connect_error = |message: String| Error::Connect {
-            database: db.name.clone(),
-            url: db.shown_url(),
-            message: db.url.scrub(&message),
-        };
+        let connect_error = |message: String| db.connect_error(&message);
         let mut parsed =
             url::Url::parse(db.url.expose()).map_err(|e| connect_error(e.to_string()))?;
         let (user, password) = super::user_and_password(db, &parsed);

@@ -10,7 +10,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use super::{PostgresBackend, describe, lock_key, quote_table};
 use crate::config::DatabaseConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Cancels the statement a session is running (`pg_cancel_backend`), from
 /// a connection of its own.
@@ -95,11 +95,7 @@ fn without_param(url: &str, key: &str) -> String {
 impl PostgresBackend {
     /// Opens the dedicated connection.
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
-        let connect_error = |message: String| Error::Connect {
-            database: db.name.clone(),
-            url: db.shown_url(),
-            message: db.url.scrub(&message),
-        };
+        let connect_error = |message: String| db.connect_error(&message);
         let options = connect_options(db)
             .map_err(|e| connect_error(describe(&e)))?
             .application_name("strata")

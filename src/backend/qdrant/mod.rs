@@ -143,11 +143,7 @@ impl QdrantBackend {
     /// authenticated call (Qdrant answers health checks without a key),
     /// waiting at most `timeout`.
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
-        let connect_error = |message: String| Error::Connect {
-            database: db.name.clone(),
-            url: db.shown_url(),
-            message: db.url.scrub(&message),
-        };
+        let connect_error = |message: String| db.connect_error(&message);
         let parsed = url::Url::parse(db.url.expose()).map_err(|e| connect_error(e.to_string()))?;
         let key = db
             .api_key
