@@ -40,6 +40,11 @@ pub const DEFAULT_HISTORY_TABLE: &str = "schema_migrations";
 /// The label of Neo4j history nodes unless `history_label` says otherwise.
 pub const DEFAULT_HISTORY_LABEL: &str = "SchemaMigration";
 
+/// The most databases `jobs` (or `--jobs`) may work on at once: far more
+/// than one server's connection limit, so a typo is caught rather than
+/// taken as "all of them".
+pub const MAX_JOBS: usize = 1024;
+
 /// One named database target.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
@@ -269,11 +274,11 @@ impl Config {
             .collect::<Result<Vec<_>>>()?;
         let jobs = match raw.jobs {
             None => None,
-            Some(n) if (1..=1024).contains(&n) => Some(n as usize),
+            Some(n) if (1..=MAX_JOBS as i64).contains(&n) => Some(n as usize),
             Some(n) => {
                 return Err(Error::config(
                     format!("{origin}: jobs"),
-                    format!("{n}: must be between 1 and 1024"),
+                    format!("{n}: must be between 1 and {MAX_JOBS}"),
                 ));
             }
         };

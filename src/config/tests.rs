@@ -256,3 +256,29 @@ fn select_refuses_unknown_names() {
     let err = cfg.select(&["nope".to_string()]).unwrap_err();
     assert!(err.to_string().contains("known: default"), "{err}");
 }
+
+#[test]
+fn jobs_must_be_between_one_and_the_maximum() {
+    let with_jobs = |n: i64| {
+        Config::parse(
+            &format!(
+                "jobs = {n}\n[databases.app]\nkind = \"postgres\"\nurl = \"postgres://h/app\"\n"
+            ),
+            "migrate.toml",
+            Path::new("."),
+            &env,
+        )
+    };
+    assert_eq!(with_jobs(1).unwrap().jobs, Some(1));
+    assert_eq!(with_jobs(MAX_JOBS as i64).unwrap().jobs, Some(MAX_JOBS));
+    for bad in [0, -1, MAX_JOBS as i64 + 1] {
+        let err = with_jobs(bad).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("migrate.toml: jobs"), "{msg}");
+        assert!(
+            msg.contains(&format!("{bad}: must be between 1 and 1024")),
+            "{msg}"
+        );
+        assert_eq!(err.exit_code(), 2);
+    }
+}

@@ -2,7 +2,7 @@
 //! sqlx, refinery, golang-migrate or dbmate files into strata's layout, and
 //! `migrate baseline --from` reads that tool's history table to record what
 //! it applied. The conversions and the reading of foreign history are pure;
-//! [`write`] is the only function that touches the disk.
+//! [`write()`] is the only function that touches the disk.
 
 mod adopt;
 mod convert;

@@ -64,7 +64,7 @@ pub(crate) struct Cli {
     pub(crate) stop_timeout: u64,
     /// Databases to look at and migrate at once (default: `jobs` in the
     /// config, else 8; never more than there are databases).
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=strata::config::MAX_JOBS as i64))]
     pub(crate) jobs: Option<u16>,
     /// After a database fails, still start the ones not started yet
     /// (default: those running finish, no new one starts).
@@ -173,6 +173,8 @@ pub(crate) enum Cmd {
         /// CREATE INDEX CONCURRENTLY and the like).
         #[arg(long)]
         no_transaction: bool,
+        // The help text shows `[DATABASE]` as the usage line does, not a link.
+        #[allow(rustdoc::broken_intra_doc_links)]
         /// [DATABASE] DESCRIPTION…: the database as named in the config
         /// (not needed when there is only one), then what the migration
         /// does, e.g. "add user email".
