@@ -422,11 +422,28 @@ impl Migrator {
     }
 
     /// What `command` would do to each database now, then partition
-    /// maintenance at `now`. Read-only, no lock.
-    pub async fn deploy_plan(&self, command: Command, now: DateTime<Utc>) -> Result<DeployPlan> {
+    /// maintenance at `now` — or, without it, at each database server's
+    /// clock, as `partitions plan` and `partitions run` decide (the
+    /// deploy job's own clock may be off). Read-only, no lock.
+    pub async fn deploy_plan(
+        &self,
+        command: Command,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<DeployPlan> {
+        let databases = self.plan(command).await?;
+        let partitions = match now {
+            Some(now) => self.partition_plans(&self.maintenance.observe().await?, now),
+            #[cfg(feature = "postgres")]
+            None => {
+                use crate::partition::scheduler::Clock;
+                self.maintenance.plan(Clock::Server).await?
+            }
+            #[cfg(not(feature = "postgres"))]
+            None => Vec::new(),
+        };
         Ok(DeployPlan {
-            databases: self.plan(command).await?,
-            partitions: self.partition_plans(&self.maintenance.observe().await?, now),
+            databases,
+            partitions,
         })
     }
 

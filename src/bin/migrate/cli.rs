@@ -143,7 +143,8 @@ pub(crate) enum Cmd {
         /// Include pending versions below the newest applied one.
         #[arg(long)]
         allow_out_of_order: bool,
-        /// Plan partitions as of this instant (RFC 3339) instead of now.
+        /// Plan partitions as of this instant (RFC 3339) instead of each
+        /// database server's clock (with --from-status: this machine's).
         #[arg(long, value_parser = parse_now)]
         now: Option<DateTime<Utc>>,
         /// Plan against this recorded `status --format json` output instead

@@ -391,9 +391,14 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 to: up_to(to),
                 out_of_order: ooo(allow_out_of_order),
             };
-            let now = now.unwrap_or_else(chrono::Utc::now);
             let plan = match from_status {
-                Some(path) => migrator.plan_offline(command, &read_status(&path)?, now)?,
+                // No server to ask: the recorded status is planned at
+                // this machine's clock unless --now says otherwise.
+                Some(path) => migrator.plan_offline(
+                    command,
+                    &read_status(&path)?,
+                    now.unwrap_or_else(chrono::Utc::now),
+                )?,
                 None => migrator.deploy_plan(command, now).await?,
             };
             match format {
