@@ -96,27 +96,32 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.databases {
-            writeln!(
-                f,
-                "{} ({}): {}",
-                d.database,
-                d.kind,
-                OutcomeLine(&d.outcome)
-            )?;
+            writeln!(f, "{} ({}): {}", d.database, d.kind, OutcomeLine(d))?;
         }
         Ok(())
     }
 }
 
-struct OutcomeLine<'a>(&'a Outcome);
+/// What `error` says, without the leading `database NAME: ` when NAME is
+/// `database`: the line, the JSON entry or the message it goes into
+/// already names it.
+pub fn reason(database: &str, error: &Error) -> String {
+    let text = error.to_string();
+    match text.strip_prefix(&format!("database {database}: ")) {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}
+
+struct OutcomeLine<'a>(&'a DatabaseOutcome);
 
 impl fmt::Display for OutcomeLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
+        match &self.0.outcome {
             Outcome::Done(r) if r.done.is_empty() => f.write_str("nothing to do"),
             Outcome::Done(r) => write!(f, "{} {}", verb(&r.done), r.done.len()),
             Outcome::Failed(e) => {
-                let text = e.to_string();
+                let text = reason(&self.0.database, e);
                 write!(f, "failed: {}", text.lines().next().unwrap_or_default())
             }
             Outcome::NotStarted => f.write_str("not started (an earlier database failed)"),
@@ -152,7 +157,12 @@ impl Serialize for DatabaseOutcome {
             match &self.outcome {
                 Outcome::Done(r) if r.done.is_empty() => ("nothing to do", &[], None, 0),
                 Outcome::Done(r) => (verb(&r.done), &r.done, None, 0),
-                Outcome::Failed(e) => ("failed", &[], Some(e.to_string()), e.exit_code()),
+                Outcome::Failed(e) => (
+                    "failed",
+                    &[],
+                    Some(reason(&self.database, e)),
+                    e.exit_code(),
+                ),
                 Outcome::NotStarted => ("not started", &[], None, 0),
             };
         st.serialize_field("outcome", outcome)?;

@@ -125,9 +125,18 @@ async fn a_failing_database_does_not_stop_the_others_and_the_summary_names_it() 
         "{}",
         run.stdout
     );
+    // Named once per line, with the file that failed.
     assert!(
-        run.stderr
-            .contains(&format!("error: {failed}: database {failed}: ")),
+        run.stdout.contains(&format!(
+            "  {failed} (postgres): failed: migrations/tenants/V2__invoices.sql"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "error: {failed}: migrations/tenants/V2__invoices.sql"
+        )),
         "{}",
         run.stderr
     );
@@ -163,6 +172,17 @@ async fn a_failing_database_does_not_stop_the_others_and_the_summary_names_it() 
             .to_string()
     };
     assert_eq!(outcome(&failed), "failed");
+    let entry = summary["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["database"] == failed.as_str())
+        .unwrap();
+    let error = entry["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("migrations/tenants/V2__invoices.sql:"),
+        "{error}"
+    );
     // Members run in name order: the new ones come after the failed one
     // and did not start; the others had nothing to do.
     for db in &dbs {

@@ -172,7 +172,7 @@ fn finish(summary: strata::Summary, format: Format) -> Result<u8, Error> {
     for (database, e) in summary.failures() {
         eprintln!(
             "error: {database}: {}",
-            strata::secret::scrub_registered(&e.to_string())
+            strata::secret::scrub_registered(&strata::summary::reason(database, e))
         );
     }
     Ok(summary.exit_code() as u8)
