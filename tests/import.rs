@@ -71,9 +71,10 @@ fn dump(db: &TestDb, tables: &[&str]) -> String {
 }
 
 fn write_all(dir: &Path, files: &[(&str, &str)]) {
-    std::fs::create_dir_all(dir).unwrap();
     for (name, text) in files {
-        std::fs::write(dir.join(name), text).unwrap();
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
 }
 
@@ -91,6 +92,7 @@ const INVOICES_DOWN: &str = "DROP TABLE invoices;\n";
 /// status, a new migration, down, and the schema compared.
 /// `undone`: how many of the newest imported versions `down` reverts
 /// (through imported rollbacks); `gone`: tables that must be gone then.
+/// Returns what `import` printed.
 async fn take_over(
     name: &str,
     db: &TestDb,
@@ -98,7 +100,7 @@ async fn take_over(
     history: &str,
     undone: usize,
     gone: &[&str],
-) {
+) -> Run {
     let tool_rows: i64 = db
         .scalar(&format!("SELECT count(*) FROM \"{history}\""))
         .await;
@@ -108,9 +110,13 @@ async fn take_over(
     let src = src.display().to_string();
     let mut args = folders.to_vec();
     args.extend(["import", "--from", name, &src]);
-    let run = p.migrate_raw(&args, &[]);
-    run.expect_in(0, "import");
-    assert!(run.stdout.contains("wrote migrations/"), "{}", run.stdout);
+    let imported = p.migrate_raw(&args, &[]);
+    imported.expect_in(0, "import");
+    assert!(
+        imported.stdout.contains("wrote migrations/"),
+        "{}",
+        imported.stdout
+    );
     assert!(p.path().join("migrations/imported.toml").is_file());
     // Import never overwrites.
     p.migrate_raw(&args, &[]).expect_in(2, "import again");
@@ -189,6 +195,7 @@ async fn take_over(
     for table in gone {
         assert!(!db.has_table(table).await, "{table} was not reverted");
     }
+    imported
 }
 
 #[tokio::test]
@@ -306,6 +313,11 @@ async fn takes_over_from_sqlx() {
             ),
             ("20210425154000_invoices.up.sql", INVOICES),
             ("20210425154000_invoices.down.sql", INVOICES_DOWN),
+            // sqlx reads the folder alone: neither it nor import runs this.
+            (
+                "drafts/20210425160000_draft.up.sql",
+                "CREATE TABLE draft (id int);\n",
+            ),
         ],
     );
     let db = TestDb::new("sqlx").await;
@@ -321,7 +333,7 @@ async fn takes_over_from_sqlx() {
         ],
         &[],
     );
-    take_over(
+    let imported = take_over(
         "sqlx",
         &db,
         src.path(),
@@ -330,6 +342,15 @@ async fn takes_over_from_sqlx() {
         &["invoices"],
     )
     .await;
+    assert!(!db.has_table("draft").await);
+    assert!(
+        imported
+            .stderr
+            .contains("note: ignored drafts/: a folder: sqlx reads only the folder it is given"),
+        "{}",
+        imported.stderr
+    );
+    assert!(!imported.stdout.contains("draft"), "{}", imported.stdout);
 }
 
 #[tokio::test]
@@ -342,7 +363,8 @@ async fn takes_over_from_refinery() {
         src.path(),
         &[
             ("V1__create_accounts.sql", ACCOUNTS),
-            ("V2__invoices.sql", INVOICES),
+            // refinery walks subfolders too: so does import.
+            ("billing/V2__invoices.sql", INVOICES),
             // refinery's U: unversioned, applied like the others.
             (
                 "U3__account_notes.sql",
@@ -363,7 +385,7 @@ async fn takes_over_from_refinery() {
         &[("REFINERY_DB_URL", &db.url)],
     );
     // refinery has no down migrations: only the new one is reverted.
-    take_over(
+    let imported = take_over(
         "refinery",
         &db,
         src.path(),
@@ -372,6 +394,13 @@ async fn takes_over_from_refinery() {
         &[],
     )
     .await;
+    assert!(
+        imported
+            .stdout
+            .contains("migrations/V2__invoices.sql (from billing/V2__invoices.sql)"),
+        "{}",
+        imported.stdout
+    );
 }
 
 #[tokio::test]
@@ -429,19 +458,18 @@ async fn takes_over_from_flyway() {
         return;
     };
     let src = tempfile::tempdir().unwrap();
-    write_all(
-        src.path(),
-        &[
-            ("V1__Create_accounts.sql", ACCOUNTS),
-            // Flyway runs a CONCURRENTLY file outside a transaction itself.
-            ("V1_1__Index_email.sql", INDEX),
-            ("V2.0.1__Invoices.sql", INVOICES),
-            (
-                "V2.0.10__Invoice_notes.sql",
-                "ALTER TABLE invoices ADD COLUMN note text;\n",
-            ),
-        ],
-    );
+    let files = [
+        ("V1__Create_accounts.sql", ACCOUNTS),
+        // Flyway runs a CONCURRENTLY file outside a transaction itself.
+        ("V1_1__Index_email.sql", INDEX),
+        // Flyway scans a location's subfolders too: so does import.
+        ("release_2/V2.0.1__Invoices.sql", INVOICES),
+        (
+            "release_2/notes/V2.0.10__Invoice_notes.sql",
+            "ALTER TABLE invoices ADD COLUMN note text;\n",
+        ),
+    ];
+    write_all(src.path(), &files);
     let db = TestDb::new("flyway").await;
     let admin = admin_url();
     let rest = &admin["postgres://".len()..];
@@ -463,18 +491,31 @@ async fn takes_over_from_flyway() {
     );
     // Flyway's undo files (a paid feature there) become strata rollbacks.
     let undo = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(src.path()).unwrap() {
-        let e = entry.unwrap();
-        std::fs::copy(e.path(), undo.path().join(e.file_name())).unwrap();
-    }
+    write_all(undo.path(), &files);
     write_all(
         undo.path(),
         &[(
-            "U2.0.10__Invoice_notes.sql",
+            "undo/U2.0.10__Invoice_notes.sql",
             "ALTER TABLE invoices DROP COLUMN note;\n",
         )],
     );
-    take_over("flyway", &db, undo.path(), "flyway_schema_history", 1, &[]).await;
+    let imported = take_over("flyway", &db, undo.path(), "flyway_schema_history", 1, &[]).await;
+    for (ours, theirs) in [
+        (
+            "migrations/V3__invoices.sql",
+            "release_2/V2.0.1__Invoices.sql",
+        ),
+        (
+            "rollbacks/U4__invoice_notes.sql",
+            "undo/U2.0.10__Invoice_notes.sql",
+        ),
+    ] {
+        assert!(
+            imported.stdout.contains(&format!("{ours} (from {theirs})")),
+            "{}",
+            imported.stdout
+        );
+    }
     let has_note: bool = db
         .scalar(
             "SELECT EXISTS (SELECT 1 FROM information_schema.columns \

@@ -11,7 +11,8 @@ use crate::script::NO_TRANSACTION_DIRECTIVE;
 /// One file of the tool's folder: its name and text.
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// The file name within the folder.
+    /// The file's path within the folder, `/`-separated (`V1__a.sql`,
+    /// `release_2/V2__b.sql`): the tool reads its file name.
     pub name: String,
     /// Its text.
     pub text: String,
@@ -87,14 +88,16 @@ pub fn convert(tool: Tool, sources: &[Source]) -> Converted {
     let mut sorted: Vec<&Source> = sources.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     for source in sorted {
-        if source.name.starts_with('.') {
+        if file_name(&source.name).starts_with('.') {
             continue;
         }
         match recognise(tool, source) {
             Recognised::Ignored => out.ignored.push(source.name.clone()),
             Recognised::Skipped(why) => out.skipped.push((source.name.clone(), why)),
             Recognised::Parts(parts) => {
-                for (version, description, ext, down, part) in parts {
+                for (version, description, ext, down, mut part) in parts {
+                    // Recognisers see the file name; the path says where.
+                    part.from.clone_from(&source.name);
                     let entry = entries.entry(version.clone()).or_default();
                     let slot = if down { &mut entry.down } else { &mut entry.up };
                     if let Some(earlier) = slot {
@@ -267,8 +270,13 @@ fn leading_version(stem: &str) -> Option<(&str, &str)> {
     (!digits.is_empty()).then_some((digits, description))
 }
 
+/// The last part of a `/`-separated path.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
 fn recognise(tool: Tool, source: &Source) -> Recognised {
-    let name = source.name.as_str();
+    let name = file_name(&source.name);
     match tool {
         Tool::Flyway => flyway(name, &source.text),
         Tool::Refinery => refinery(name, &source.text),
@@ -519,6 +527,38 @@ mod tests {
 
     fn names(c: &Converted) -> Vec<&str> {
         c.files.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    #[test]
+    fn files_in_subfolders_are_read_by_their_file_name() {
+        let c = convert_with_conf(
+            Tool::Flyway,
+            &[
+                src("V1__init.sql", "create table a (id int);"),
+                src("release_2/V2__b.sql", "create table b (id int);"),
+                src("release_2/V2__b.sql.conf", "executeInTransaction=false\n"),
+                src("release_2/.V9__hidden.sql", "select 1;"),
+                src("release_3/V2__again.sql", "select 1;"),
+                src("release_3/notes.txt", "hi"),
+            ],
+        );
+        assert_eq!(names(&c), ["V1__init.sql", "V2__b.sql"]);
+        assert_eq!(c.files[1].from, "release_2/V2__b.sql");
+        // The .conf beside the script in its subfolder still applies.
+        assert_eq!(
+            c.files[1].text,
+            "-- strata:no-transaction\ncreate table b (id int);"
+        );
+        // Two files of one version, in different folders: the later one is
+        // refused naming the first, as Flyway refuses both.
+        assert_eq!(
+            c.skipped,
+            [(
+                "release_3/V2__again.sql".to_string(),
+                "version 2 is also release_2/V2__b.sql".to_string()
+            )]
+        );
+        assert_eq!(c.ignored, ["release_3/notes.txt"]);
     }
 
     // The transaction analysis is PostgreSQL's SQL reader.

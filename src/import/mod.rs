@@ -2,7 +2,7 @@
 //! sqlx, refinery, golang-migrate or dbmate files into strata's layout, and
 //! `migrate baseline --from` reads that tool's history table to record what
 //! it applied. The conversions and the reading of foreign history are pure;
-//! [`write()`] is the only function that touches the disk.
+//! [`read()`] and [`write()`] are the only functions that touch the disk.
 
 mod adopt;
 mod convert;
@@ -91,6 +91,68 @@ impl FromStr for Tool {
                 )
             })
     }
+}
+
+/// A tool's folder as the tool itself would read it.
+#[derive(Debug, Default)]
+pub struct Folder {
+    /// Every file, named by its path below the folder (`/`-separated),
+    /// in path order.
+    pub sources: Vec<Source>,
+    /// Subfolders the tool does not read (all of them for a tool that
+    /// reads one folder; links to folders for every tool), with why.
+    pub passed_over: Vec<(String, String)>,
+}
+
+impl Tool {
+    /// Whether the tool finds migrations in subfolders too: Flyway scans
+    /// a location recursively and refinery walks it; sqlx, golang-migrate
+    /// and dbmate read the folder alone.
+    pub fn reads_subfolders(self) -> bool {
+        matches!(self, Tool::Flyway | Tool::Refinery)
+    }
+}
+
+/// Reads `dir` as `tool` does: with its subfolders for a tool that reads
+/// them. Hidden files and folders (a leading `.`) are passed over
+/// silently; a link to a folder is not followed (a loop would never end).
+pub fn read(tool: Tool, dir: &Path) -> Result<Folder> {
+    let mut folder = Folder::default();
+    read_into(tool, dir, "", &mut folder)?;
+    folder.sources.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(folder)
+}
+
+fn read_into(tool: Tool, dir: &Path, below: &str, folder: &mut Folder) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if file_name.starts_with('.') {
+            continue;
+        }
+        let name = format!("{below}{file_name}");
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io(&path))?;
+        if kind.is_dir() {
+            if tool.reads_subfolders() {
+                read_into(tool, &path, &format!("{name}/"), folder)?;
+            } else {
+                let why = format!("a folder: {tool} reads only the folder it is given");
+                folder.passed_over.push((format!("{name}/"), why));
+            }
+        } else if path.is_dir() {
+            let why = "a link to a folder, not followed".to_string();
+            folder.passed_over.push((format!("{name}/"), why));
+        } else if path.is_file() {
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+            folder.sources.push(Source { name, text });
+        }
+    }
+    Ok(())
 }
 
 /// Writes the converted files into the two folders and the version map
@@ -223,4 +285,68 @@ pub fn load_mapping(path: &Path, tool: Tool) -> Result<std::collections::BTreeMa
         });
     }
     Ok(versions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(folder: &Folder) -> Vec<&str> {
+        folder.sources.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn subfolders_are_read_for_the_tools_that_read_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (path, text) in [
+            ("V1__a.sql", "a"),
+            ("release_2/V2__b.sql", "b"),
+            ("release_2/deep/V3__c.sql", "c"),
+            (".git/V9__x.sql", "x"),
+            (".hidden.sql", "h"),
+        ] {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        std::os::unix::fs::symlink(root.join("release_2"), root.join("loop")).unwrap();
+
+        for tool in [Tool::Flyway, Tool::Refinery] {
+            let folder = read(tool, root).unwrap();
+            assert_eq!(
+                names(&folder),
+                [
+                    "V1__a.sql",
+                    "release_2/V2__b.sql",
+                    "release_2/deep/V3__c.sql"
+                ]
+            );
+            assert_eq!(folder.sources[2].text, "c");
+            assert_eq!(
+                folder.passed_over,
+                [(
+                    "loop/".to_string(),
+                    "a link to a folder, not followed".to_string()
+                )]
+            );
+        }
+        for tool in [Tool::Sqlx, Tool::GolangMigrate, Tool::Dbmate] {
+            let folder = read(tool, root).unwrap();
+            assert_eq!(names(&folder), ["V1__a.sql"]);
+            let mut passed: Vec<&str> =
+                folder.passed_over.iter().map(|(n, _)| n.as_str()).collect();
+            passed.sort();
+            assert_eq!(passed, ["loop/", "release_2/"]);
+            let why = &folder
+                .passed_over
+                .iter()
+                .find(|(n, _)| n == "release_2/")
+                .unwrap()
+                .1;
+            assert!(why.contains("reads only the folder it is given"), "{why}");
+        }
+        let missing = read(Tool::Sqlx, &root.join("nope")).unwrap_err();
+        assert!(missing.to_string().contains("nope"), "{missing}");
+    }
 }

@@ -231,7 +231,8 @@ pub(crate) enum Cmd {
         /// golang-migrate, dbmate.
         #[arg(long, value_name = "TOOL", value_parser = parse_tool)]
         from: strata::import::Tool,
-        /// The tool's migrations folder.
+        /// The tool's migrations folder, read as the tool reads it (Flyway
+        /// and refinery: with its subfolders).
         #[arg(value_name = "SOURCE_DIR")]
         source: PathBuf,
     },

@@ -464,7 +464,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
 /// there is no config), says what it wrote and what it could not convert.
 /// Exit 2 when any file could not be converted (the rest are written).
 fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Error> {
-    use strata::import::{Source, convert_with_conf, write};
+    use strata::import::{convert_with_conf, read, write};
     let config = load_config(cli, &|name| {
         Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
     });
@@ -488,30 +488,8 @@ fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Er
         }
         Err(e) => return Err(e),
     };
-    let entries = std::fs::read_dir(source).map_err(|e| Error::Io {
-        path: source.to_path_buf(),
-        source: e,
-    })?;
-    let mut sources = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::Io {
-            path: source.to_path_buf(),
-            source: e,
-        })?;
-        let path = entry.path();
-        if !path.is_file() {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
-            path: path.clone(),
-            source: e,
-        })?;
-        sources.push(Source {
-            name: entry.file_name().to_string_lossy().into_owned(),
-            text,
-        });
-    }
-    let mut converted = convert_with_conf(tool, &sources);
+    let folder = read(tool, source)?;
+    let mut converted = convert_with_conf(tool, &folder.sources);
     if let Some(kind) = kind {
         converted.keep_extension(kind.extension(), &kind.to_string());
     }
@@ -537,6 +515,9 @@ fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Er
     }
     for name in &converted.ignored {
         eprintln!("note: ignored {name}: not a {tool} migration file");
+    }
+    for (name, why) in &folder.passed_over {
+        eprintln!("note: ignored {name}: {why}");
     }
     for (name, why) in &converted.skipped {
         eprintln!("not converted: {name}: {why}");
