@@ -86,7 +86,8 @@ pub enum Problem {
         file: String,
         /// The precondition as written.
         requirement: String,
-        /// What the server is.
+        /// What was found instead: `the server is Neo4j community 5.26.30`,
+        /// `the query answers false`.
         server: String,
     },
     /// A pending migration, where the caller asked for none.
@@ -196,7 +197,7 @@ impl fmt::Display for Problem {
                 server,
             } => write!(
                 f,
-                "precondition: version {version} ({file}) requires `{requirement}`, but the server is {server}"
+                "precondition: version {version} ({file}) requires `{requirement}`, but {server}"
             ),
             Problem::Foreign {
                 tool,

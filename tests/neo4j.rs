@@ -531,6 +531,104 @@ async fn preconditions_refuse_or_skip_before_anything_runs() {
 }
 
 #[tokio::test]
+async fn query_preconditions_are_answered_by_the_graph_before_anything_runs() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let p = project();
+    p.migration("V1__book.cypher", "CREATE (:Book {title: 'a'});\n");
+    // Judged before anything runs (as neo4j-migrations does): no Book yet.
+    p.migration(
+        "V2__shelf.cypher",
+        "// assume q' MATCH (b:Book) RETURN count(b) = 0\nCREATE (:Shelf);\n",
+    );
+    p.migration(
+        "V3__never.cypher",
+        "// Assume in schema q'RETURN false\nCREATE (:Never);\n",
+    );
+    // A precondition that writes changes nothing: it is rolled back.
+    p.migration(
+        "V4__checked.cypher",
+        "// ASSERT q' CREATE (:Leak) RETURN true\nCREATE (:Checked);\n",
+    );
+    // Read as neo4j-migrations reads it (any case): skipped on Community.
+    p.migration(
+        "V5__enterprise.cypher",
+        "// ASSUME that Edition is Enterprise\nCREATE (:Enterprise);\n",
+    );
+    migrate(&p, &["up"]).expect(0);
+    for (label, n) in [
+        ("Book", 1),
+        ("Shelf", 1),
+        ("Never", 0),
+        ("Leak", 0),
+        ("Checked", 1),
+        ("Enterprise", 0),
+    ] {
+        let q = format!("MATCH (x:{label}) RETURN count(x) AS n");
+        assert_eq!(count(&g, &q).await, n, "{label}");
+    }
+    assert_eq!(
+        history(&g).await,
+        (1..=5).map(|v| (v, true)).collect::<Vec<_>>()
+    );
+    let status = migrate(&p, &["status"]);
+    status.expect(0);
+    for skipped in [
+        "skipped: `Assume in schema q'RETURN false` does not hold: the query answers false",
+        "skipped: `ASSUME that Edition is Enterprise` does not hold: the server is Neo4j community",
+    ] {
+        assert!(status.stdout.contains(skipped), "{}", status.stdout);
+    }
+
+    // An unmet assertion refuses the run before anything runs.
+    p.migration("V6__more.cypher", "CREATE (:More);\n");
+    p.migration(
+        "V7__empty_only.cypher",
+        "// assert in target q' MATCH (b:Book) RETURN count(b) = 0\nCREATE (:X);\n",
+    );
+    let run = migrate(&p, &["up"]);
+    run.expect(3);
+    assert!(
+        run.stderr.contains(
+            "V7__empty_only.cypher:1) requires `assert in target q' MATCH (b:Book) RETURN \
+             count(b) = 0`, but the query answers false"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(count(&g, "MATCH (x:More) RETURN count(x) AS n").await, 0);
+
+    // A query that does not answer one boolean, or that the server cannot
+    // read, is the file's error (exit 2), naming its line.
+    for (body, why) in [
+        ("// assume q' RETURN 1\n", "the row is not one boolean"),
+        (
+            "// assume q' RETURN true, false\n",
+            "the row is not one boolean",
+        ),
+        (
+            "// assume q' UNWIND [true, true] AS b RETURN b\n",
+            "more than one row",
+        ),
+        ("// assume q' MATCH (n:Nothing) RETURN true\n", "no row"),
+        ("// assume q' RETRUN true\n", "Invalid input"),
+    ] {
+        p.migration("V7__empty_only.cypher", &format!("{body}CREATE (:X);\n"));
+        let run = migrate(&p, &["up"]);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("V7__empty_only.cypher"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("line 1"), "{}", run.stderr);
+        assert!(run.stderr.contains(why), "{body}: {}", run.stderr);
+        assert_eq!(count(&g, "MATCH (x:More) RETURN count(x) AS n").await, 0);
+    }
+}
+
+#[tokio::test]
 async fn enterprise_only_schema_on_community_is_refused_before_anything_runs() {
     let _turn = TURN.lock().await;
     let g = graph().await;

@@ -16,6 +16,7 @@
 //! TRANSACTIONS` also needs): the record is written dirty first and
 //! completed after.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -23,7 +24,7 @@ use neo4rs::{ConfigBuilder, Graph, query};
 
 use super::Backend;
 use super::lease::{Holder, LEASE, LeaseStore, LeasedLock, LockState};
-use super::preconditions::{self, Precondition, Server, Strength};
+use super::preconditions::{self, Condition, Precondition, Server, Strength};
 use super::stepwise::{self, Stepwise};
 use crate::config::DatabaseConfig;
 use crate::error::{Error, Result, StepFailure};
@@ -99,6 +100,11 @@ pub struct Neo4jBackend {
     pub(crate) applied_by: String,
     /// The server's edition and version, read once for preconditions.
     server: Option<Server>,
+    /// The unmet preconditions of each file `check` looked at: a file's
+    /// preconditions are judged once, before anything runs (as
+    /// neo4j-migrations does), not again after earlier files changed the
+    /// graph a query condition looks at.
+    judged: BTreeMap<u64, Vec<Precondition>>,
 }
 
 /// The driver, with the database name and URL its messages need; shared
@@ -179,6 +185,7 @@ impl Neo4jBackend {
             label: db.history_table.clone(),
             applied_by: crate::history::this_process(),
             server: None,
+            judged: BTreeMap::new(),
         })
     }
 }
@@ -215,17 +222,30 @@ impl Neo4jBackend {
         Ok(server)
     }
 
+    /// What makes an unmet precondition fail, for messages.
+    async fn found(&mut self, p: &Precondition) -> Result<String> {
+        Ok(match p.condition {
+            Condition::Query(_) => "the query answers false".to_string(),
+            _ => {
+                let server = self.server().await?;
+                format!("the server is Neo4j {} {}", server.edition, server.version)
+            }
+        })
+    }
+
     /// The file's preconditions the server does not meet.
     async fn unmet(&mut self, script: &Script) -> Result<Vec<Precondition>> {
-        let wanted = preconditions::read(&script.content).unwrap_or_default();
-        if wanted.is_empty() {
-            return Ok(Vec::new());
+        let mut unmet = Vec::new();
+        for p in preconditions::read(&script.content).unwrap_or_default() {
+            let met = match &p.condition {
+                Condition::Query(q) => self.conn.query_holds(script, &p, q).await?,
+                other => preconditions::holds(other, &self.server().await?) == Some(true),
+            };
+            if !met {
+                unmet.push(p);
+            }
         }
-        let server = self.server().await?;
-        Ok(wanted
-            .into_iter()
-            .filter(|p| !preconditions::holds(&p.condition, &server))
-            .collect())
+        Ok(unmet)
     }
 }
 
@@ -234,6 +254,50 @@ impl Conn {
         Error::Database {
             database: self.database.clone(),
             message: self.url.scrub(&format!("{context}: {e}")),
+        }
+    }
+
+    /// Answers a query precondition: its one row must hold one boolean.
+    /// It runs in a transaction that is always rolled back, so a
+    /// precondition can never change the graph. The server refusing the
+    /// query (a typo, a write it cannot run there) is the file's error.
+    async fn query_holds(&self, script: &Script, p: &Precondition, q: &str) -> Result<bool> {
+        let refuse = |why: String| {
+            Error::file(
+                &script.file,
+                format!("line {}: `{}`: {why}", p.line, p.text),
+            )
+        };
+        let context = "checking a query precondition";
+        let mut txn = self
+            .graph
+            .start_txn()
+            .await
+            .map_err(|e| self.db_error(context, e))?;
+        let answer = async {
+            let mut rows = txn.execute(query(q)).await?;
+            let first = rows.next(txn.handle()).await?;
+            let more = match first {
+                Some(_) => rows.next(txn.handle()).await?.is_some(),
+                None => false,
+            };
+            Ok::<_, neo4rs::Error>((first, more))
+        }
+        .await;
+        let _ = txn.rollback().await;
+        let (first, more) = answer.map_err(|e| match &e {
+            neo4rs::Error::Neo4j(n) if n.code().starts_with("Neo.ClientError") => {
+                refuse(self.url.scrub(&e.to_string()))
+            }
+            _ => self.db_error(context, e),
+        })?;
+        let one = "it must return one row holding one boolean";
+        match (first, more) {
+            (Some(row), false) => row
+                .to::<bool>()
+                .map_err(|_| refuse(format!("the row is not one boolean: {one}"))),
+            (Some(_), true) => Err(refuse(format!("more than one row: {one}"))),
+            (None, _) => Err(refuse(format!("no row: {one}"))),
         }
     }
 
@@ -475,18 +539,19 @@ impl Backend for Neo4jBackend {
 
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         let mut problems = Vec::new();
+        self.judged.clear();
         for (step, script) in steps {
             if step.action != Action::Apply {
                 continue;
             }
             let unmet = self.unmet(script).await?;
+            self.judged.insert(step.version, unmet.clone());
             for p in unmet.iter().filter(|p| p.strength == Strength::Require) {
-                let server = self.server().await?;
                 problems.push(Problem::Unmet {
                     version: step.version,
                     file: format!("{}:{}", step.file, p.line),
                     requirement: p.text.clone(),
-                    server: format!("Neo4j {} {}", server.edition, server.version),
+                    server: self.found(p).await?,
                 });
             }
             if !unmet.is_empty() {
@@ -507,7 +572,7 @@ impl Backend for Neo4jBackend {
                     version: step.version,
                     file: format!("{}:{}", step.file, line_of(&script.content, st.offset)),
                     requirement: format!("Enterprise Edition, for {what}"),
-                    server: format!("Neo4j {} {}", server.edition, server.version),
+                    server: format!("the server is Neo4j {} {}", server.edition, server.version),
                 });
                 break;
             }
@@ -525,20 +590,18 @@ impl Backend for Neo4jBackend {
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
         let statements = split_cypher(&script.content)
             .map_err(|e| Error::file(&script.file, format!("line {}: {}", e.line, e.message)))?;
+        let unmet = match self.judged.remove(&step.version) {
+            Some(judged) => judged,
+            None if step.action == Action::Apply => self.unmet(script).await?,
+            None => Vec::new(),
+        };
         if step.action == Action::Apply
-            && let Some(assumption) = self
-                .unmet(script)
-                .await?
-                .into_iter()
-                .find(|p| p.strength == Strength::Assume)
+            && let Some(assumption) = unmet.into_iter().find(|p| p.strength == Strength::Assume)
         {
             // Skipped, and the record says why (status shows it).
-            let server = self.server().await?;
+            let found = self.found(&assumption).await?;
             let who = std::mem::take(&mut self.applied_by);
-            self.applied_by = format!(
-                "{who} (skipped: `{assumption}` does not hold on Neo4j {} {})",
-                server.edition, server.version
-            );
+            self.applied_by = format!("{who} (skipped: `{assumption}` does not hold: {found})");
             let done = stepwise::run(self, step, script, &[]).await;
             self.applied_by = who;
             return done;

@@ -1,11 +1,13 @@
 //! Neo4j preconditions: what a Cypher file needs of the server, read from
 //! its leading comment lines and checked before anything runs. strata's
 //! own `// strata:require edition=enterprise` and `// strata:require
-//! version>=5.13`, and neo4j-migrations' comments as written there:
-//! `// assert that edition is enterprise`, `// assume that version is 5.*`,
-//! `// assume that version is ge 5.13`, `… lt 6.0`. An unmet requirement
-//! (`require`, `assert`) refuses the run; an unmet assumption (`assume`)
-//! skips the file. Pure.
+//! version>=5.13`, and neo4j-migrations' comments as written there (any
+//! case): `// assert that edition is enterprise`, `// assume that version
+//! is 5.1, 5.2 or 5.3`, `// assume that version is ge 5.13`, `… lt 6.0`,
+//! and query conditions `// assume q' MATCH (n:Book) RETURN count(n) = 0`
+//! (optionally `in target` or `in schema` before `q'`). An unmet
+//! requirement (`require`, `assert`) refuses the run; an unmet assumption
+//! (`assume`) skips the file. Pure: the database answers the queries.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -28,6 +30,13 @@ pub enum Condition {
     /// dotted numbers; `=` with fewer parts matches as a prefix (`5` is
     /// `5.*`).
     Version(String, Vec<u64>),
+    /// Any of these versions, each matched as a prefix (`version is 5.1
+    /// or 5.2`).
+    AnyVersion(Vec<Vec<u64>>),
+    /// A read-only Cypher query whose one row holds one boolean, run in
+    /// the database being migrated (strata keeps its history there too,
+    /// so neo4j-migrations' `in schema` is the same database).
+    Query(String),
 }
 
 /// One precondition and the line it is on.
@@ -107,15 +116,7 @@ pub fn read(content: &str) -> Result<Vec<Precondition>, (usize, String)> {
         let line = i + 1;
         let parsed = match comment.strip_prefix("strata:require") {
             Some(rest) => Some((Strength::Require, strata_condition(rest.trim()))),
-            None => [
-                ("assert that ", Strength::Require),
-                ("assume that ", Strength::Assume),
-            ]
-            .into_iter()
-            .find_map(|(prefix, strength)| {
-                let rest = comment.strip_prefix(prefix)?;
-                Some((strength, migrations_condition(rest.trim())))
-            }),
+            None => migrations_precondition(comment),
         };
         if let Some((strength, condition)) = parsed {
             let condition = condition.map_err(|m| (line, m))?;
@@ -128,6 +129,50 @@ pub fn read(content: &str) -> Result<Vec<Precondition>, (usize, String)> {
         }
     }
     Ok(out)
+}
+
+/// The rest of `s` when it starts with `prefix` in any case.
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// neo4j-migrations' `assume|assert [in target|schema] that …|q' …`, read
+/// as it reads them: a comment that starts with the keyword but goes on
+/// otherwise (`// assume nothing`) is an ordinary comment.
+fn migrations_precondition(comment: &str) -> Option<(Strength, Result<Condition, String>)> {
+    let (strength, rest) = [
+        ("assert ", Strength::Require),
+        ("assume ", Strength::Assume),
+    ]
+    .into_iter()
+    .find_map(|(keyword, strength)| {
+        Some((
+            strength,
+            strip_prefix_ignore_case(comment, keyword)?.trim_start(),
+        ))
+    })?;
+    if let Some(that) = strip_prefix_ignore_case(rest, "that ") {
+        return Some((strength, migrations_condition(that.trim())));
+    }
+    let query = ["in target ", "in schema ", ""]
+        .into_iter()
+        .find_map(|place| {
+            let after = strip_prefix_ignore_case(rest, place)?.trim_start();
+            strip_prefix_ignore_case(after, "q'")
+        })?
+        .trim();
+    Some((
+        strength,
+        if query.is_empty() {
+            Err(format!(
+                "cannot read `{comment}`: expected a Cypher query after q'                  (`assume q' MATCH (n:Book) RETURN count(n) = 0`)"
+            ))
+        } else {
+            Ok(Condition::Query(query.to_string()))
+        },
+    ))
 }
 
 /// `edition=enterprise`, `version>=5.13`.
@@ -157,51 +202,56 @@ fn strata_condition(s: &str) -> Result<Condition, String> {
 }
 
 /// neo4j-migrations' `edition is enterprise`, `version is 5.*`, `version
-/// is 5.1, 5.2`, `version is ge 5.13`, `version is lt 6.0`.
+/// is 5.1, 5.2 or 5.3` (any of them), `version is ge 5.13`, `version is
+/// lt 6.0`, in any case.
 fn migrations_condition(s: &str) -> Result<Condition, String> {
     let bad = || {
         format!(
-            "cannot read `{s}`: strata reads `edition is enterprise|community` and \
-             `version is 5.*`, `version is ge 5.13`, `version is lt 6.0` (query preconditions \
-             are not supported: use strata:require or a migration that checks)"
+            "cannot read `{s}`: strata reads `edition is enterprise|community`, \
+             `version is 5.*`, `version is 5.1, 5.2 or 5.3`, `version is ge 5.13`, \
+             `version is lt 6.0` and query conditions (`assume q' RETURN …`)"
         )
     };
-    if let Some(e) = s.strip_prefix("edition is ") {
+    if let Some(e) = strip_prefix_ignore_case(s, "edition is ") {
         return match e.trim().to_ascii_lowercase().as_str() {
             e @ ("enterprise" | "community") => Ok(Condition::Edition(e.into())),
             _ => Err(bad()),
         };
     }
-    let rest = s.strip_prefix("version is ").ok_or_else(bad)?.trim();
-    if let Some(v) = rest.strip_prefix("ge ") {
-        return Ok(Condition::Version(
-            ">=".into(),
-            numbers(v.trim()).ok_or_else(bad)?,
-        ));
+    let rest = strip_prefix_ignore_case(s, "version is ")
+        .ok_or_else(bad)?
+        .trim();
+    for (word, op) in [("ge ", ">="), ("lt ", "<")] {
+        if let Some(v) = strip_prefix_ignore_case(rest, word) {
+            return Ok(Condition::Version(
+                op.into(),
+                numbers(v.trim()).ok_or_else(bad)?,
+            ));
+        }
     }
-    if let Some(v) = rest.strip_prefix("lt ") {
-        return Ok(Condition::Version(
-            "<".into(),
-            numbers(v.trim()).ok_or_else(bad)?,
-        ));
-    }
-    // One version or a prefix (`5.*`); a list takes its first (strata
-    // reads one).
-    let first = rest.split(',').next().unwrap_or(rest).trim();
-    Ok(Condition::Version(
-        "=".into(),
-        numbers(first).ok_or_else(bad)?,
-    ))
+    let versions = rest
+        .split(',')
+        .flat_map(|part| part.split(" or "))
+        .map(|v| numbers(v.trim()).filter(|n| !n.is_empty()).ok_or_else(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(match <[_; 1]>::try_from(versions) {
+        Ok([one]) => Condition::Version("=".into(), one),
+        Err(many) => Condition::AnyVersion(many),
+    })
 }
 
-/// Whether the server meets the condition.
-pub fn holds(condition: &Condition, server: &Server) -> bool {
-    match condition {
+/// Whether the server meets the condition; `None` for a query, which
+/// only the database can answer.
+pub fn holds(condition: &Condition, server: &Server) -> Option<bool> {
+    let have = numbers(&server.version).unwrap_or_default();
+    let starts = |want: &[u64]| have.len() >= want.len() && have[..want.len()] == want[..];
+    Some(match condition {
         Condition::Edition(e) => server.edition.eq_ignore_ascii_case(e),
+        Condition::Query(_) => return None,
+        Condition::AnyVersion(any) => any.iter().any(|want| starts(want)),
         Condition::Version(op, want) => {
-            let have = numbers(&server.version).unwrap_or_default();
             if op == "=" {
-                return have.len() >= want.len() && have[..want.len()] == want[..];
+                return Some(starts(want));
             }
             let n = have.len().max(want.len());
             let part = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
@@ -216,7 +266,7 @@ pub fn holds(condition: &Condition, server: &Server) -> bool {
                 _ => order == Ordering::Less,
             }
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -279,14 +329,23 @@ mod tests {
         assert_eq!(p[2].line, 3);
         let community = server("community", "5.26.30");
         let enterprise = server("enterprise", "5.26.30");
-        assert!(!holds(&p[0].condition, &community));
-        assert!(holds(&p[0].condition, &enterprise));
-        assert!(holds(&p[1].condition, &community));
-        assert!(!holds(&p[1].condition, &server("community", "2025.10.1")));
-        assert!(holds(&p[2].condition, &community));
-        assert!(!holds(&p[2].condition, &server("community", "5.12.0")));
-        assert!(holds(&p[3].condition, &community));
-        assert!(!holds(&p[3].condition, &server("community", "2026.1.0")));
+        assert_eq!(holds(&p[0].condition, &community), Some(false));
+        assert_eq!(holds(&p[0].condition, &enterprise), Some(true));
+        assert_eq!(holds(&p[1].condition, &community), Some(true));
+        assert_eq!(
+            holds(&p[1].condition, &server("community", "2025.10.1")),
+            Some(false)
+        );
+        assert_eq!(holds(&p[2].condition, &community), Some(true));
+        assert_eq!(
+            holds(&p[2].condition, &server("community", "5.12.0")),
+            Some(false)
+        );
+        assert_eq!(holds(&p[3].condition, &community), Some(true));
+        assert_eq!(
+            holds(&p[3].condition, &server("community", "2026.1.0")),
+            Some(false)
+        );
     }
 
     #[test]
@@ -296,5 +355,62 @@ mod tests {
         assert!(message.contains("edition=enterprise"), "{message}");
         let (line, _) = read("\n// assume that q' RETURN true\n").unwrap_err();
         assert_eq!(line, 2);
+        let (line, message) = read("// assume in schema q'  \nRETURN 1;").unwrap_err();
+        assert_eq!(line, 1);
+        assert!(
+            message.contains("expected a Cypher query after q'"),
+            "{message}"
+        );
+        for typo in [
+            "// assert that version is five",
+            "// assume that version is 5.1 or",
+        ] {
+            assert!(read(typo).is_err(), "{typo}");
+        }
+    }
+
+    #[test]
+    fn neo4j_migrations_comments_are_read_as_it_reads_them() {
+        let text = "// ASSUME that Edition is Enterprise\n\
+                    //assert that VERSION is 4.4, 5.1 or 5.26\n\
+                    // assume q' MATCH (b:Book) RETURN count(b) = 0\n\
+                    // Assert in TARGET q'RETURN true\n\
+                    // assume in schema q' RETURN false\n\
+                    // assume nothing here: an ordinary comment\n\
+                    // assertive, also ordinary\n\
+                    MATCH (n) RETURN n;\n";
+        let p = read(text).unwrap();
+        let conditions: Vec<(Strength, Condition)> = p
+            .iter()
+            .map(|p| (p.strength, p.condition.clone()))
+            .collect();
+        let query = |q: &str| Condition::Query(q.into());
+        assert_eq!(
+            conditions,
+            [
+                (Strength::Assume, Condition::Edition("enterprise".into())),
+                (
+                    Strength::Require,
+                    Condition::AnyVersion(vec![vec![4, 4], vec![5, 1], vec![5, 26]])
+                ),
+                (
+                    Strength::Assume,
+                    query("MATCH (b:Book) RETURN count(b) = 0")
+                ),
+                (Strength::Require, query("RETURN true")),
+                (Strength::Assume, query("RETURN false")),
+            ]
+        );
+        assert_eq!(p[3].line, 4);
+        let any = &p[1].condition;
+        assert_eq!(holds(any, &server("community", "5.26.30")), Some(true));
+        assert_eq!(holds(any, &server("community", "4.4.44")), Some(true));
+        assert_eq!(holds(any, &server("community", "5.2.0")), Some(false));
+        assert_eq!(holds(any, &server("community", "2025.10.1")), Some(false));
+        // Only the database answers a query.
+        assert_eq!(
+            holds(&p[2].condition, &server("community", "5.26.30")),
+            None
+        );
     }
 }
