@@ -328,3 +328,46 @@ async fn groups_come_from_urls_a_file_or_a_query_and_are_selectable() {
     run.expect(2);
     assert!(run.stderr.contains("known: tenants"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn one_database_name_on_two_servers_is_two_members_each_named_by_host() {
+    // One server reached as 127.0.0.1 and as localhost stands for two
+    // servers holding a database of the same name: the members are told
+    // apart by host, and since it really is one database, its lock still
+    // lets exactly one of them apply each version.
+    let db = TestDb::new("twice").await;
+    let url = url::Url::parse(&db.url).unwrap();
+    let port = url.port().unwrap();
+    assert_eq!(url.host_str(), Some("127.0.0.1"));
+    let mut aliased = url.clone();
+    aliased.set_host(Some("localhost")).unwrap();
+    let p = tenants_project(&[]);
+    std::fs::write(
+        p.path().join("tenants.txt"),
+        format!("{}\n{aliased}\n", db.url),
+    )
+    .unwrap();
+    let run = p.migrate_raw(&["--jobs", "2", "up", "--format", "json"], &[]);
+    run.expect(0);
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = summary["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["database"].as_str().unwrap())
+        .collect();
+    let by_ip = format!("tenants/{}@127.0.0.1-{port}", db.name);
+    let by_name = format!("tenants/{}@localhost-{port}", db.name);
+    assert_eq!(names, [by_ip.as_str(), by_name.as_str()]);
+    let applied: usize = summary["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["steps"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(applied, 2, "{summary}");
+    assert_eq!(db.history().await, [(1, true), (2, true)]);
+    // Each is selectable by its name.
+    p.migrate_raw(&["--database", &by_name, "status"], &[])
+        .expect(0);
+}

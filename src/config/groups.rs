@@ -2,7 +2,9 @@
 //! migrations folder (a database per tenant). Members come from `urls`, a
 //! `urls_file` (one URL per line) or a `urls_query` run against a
 //! configured PostgreSQL database; each becomes a database of the config
-//! named `<group>/<database name or host>`.
+//! named `<group>/<database name>` (`<database>@<host>-<port>` where one
+//! name sits on several servers), or `<group>/<host>-<port>` for kinds
+//! without databases.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -226,26 +228,30 @@ pub(super) fn add(
     add_members(config, name, &urls)
 }
 
-/// The member name a URL gives: its database (PostgreSQL and Neo4j: the
-/// path, `postgres://h/acme`, `bolt://h:7687/acme`), else its host and port.
-fn member_name(kind: Kind, url: &str) -> String {
+/// What names a member: its database (PostgreSQL and Neo4j: the URL's
+/// path, `postgres://h/acme`, `bolt://h:7687/acme`) and its host and port
+/// (`h-5433`), each kept to characters safe in a name.
+fn member_parts(kind: Kind, url: &str) -> (Option<String>, String) {
     let parsed = url::Url::parse(url).ok();
     let database = parsed.as_ref().and_then(|u| match kind {
         Kind::Postgres | Kind::Neo4j => u
             .path_segments()
             .and_then(|mut s| s.next_back())
             .filter(|s| !s.is_empty())
-            .map(str::to_string),
+            .map(safe),
         _ => None,
     });
-    let host = parsed.as_ref().map(|u| {
+    let host = parsed.as_ref().map_or_else(String::new, |u| {
         let host = u.host_str().unwrap_or("localhost");
-        match u.port() {
+        safe(&match u.port() {
             Some(p) => format!("{host}-{p}"),
             None => host.to_string(),
-        }
+        })
     });
-    let name = database.or(host).unwrap_or_default();
+    (database, host)
+}
+
+fn safe(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
@@ -253,6 +259,29 @@ fn member_name(kind: Kind, url: &str) -> String {
             } else {
                 '_'
             }
+        })
+        .collect()
+}
+
+/// Each member's name: its database, or where databases of one name sit
+/// on several servers (a tenant per server, each database `app`),
+/// `database@host-port`; a member with no database (Elasticsearch,
+/// Qdrant) is named by its host and port.
+fn member_names(parts: &[(Option<String>, String)]) -> Vec<String> {
+    parts
+        .iter()
+        .map(|(database, host)| match database {
+            Some(db) => {
+                let elsewhere = parts
+                    .iter()
+                    .any(|(d, h)| d.as_ref() == Some(db) && h != host);
+                if elsewhere {
+                    format!("{db}@{host}")
+                } else {
+                    db.clone()
+                }
+            }
+            None => host.clone(),
         })
         .collect()
 }
@@ -269,7 +298,8 @@ pub(super) fn add_members(
     };
     let t = g.template.clone();
     let env = |n: &str| t.env.get(n).cloned();
-    let mut made = Vec::new();
+    let mut made: Vec<super::DatabaseConfig> = Vec::new();
+    let mut places = Vec::new();
     for (at, url) in urls {
         let place = format!("{} ({at}: {})", t.place, super::redact_url(url));
         let raw = RawDatabase {
@@ -283,25 +313,30 @@ pub(super) fn add_members(
             api_key: t.raw.api_key.clone(),
             ..RawDatabase::default()
         };
-        let mut db = database(group, group, raw, &place, &t.base, &env)?;
-        let member = member_name(db.kind, db.url.expose());
-        db.name = format!("{group}/{member}");
-        if let Some(other) = made
+        made.push(database(group, group, raw, &place, &t.base, &env)?);
+        places.push(place);
+    }
+    let parts: Vec<_> = made
+        .iter()
+        .map(|db| member_parts(db.kind, db.url.expose()))
+        .collect();
+    for (i, member) in member_names(&parts).into_iter().enumerate() {
+        let name = format!("{group}/{member}");
+        if let Some(other) = made[..i]
             .iter()
             .chain(config.databases.values())
-            .find(|o: &&super::DatabaseConfig| o.name == db.name)
+            .find(|o| o.name == name)
         {
             return Err(Error::config(
-                &place,
+                &places[i],
                 format!(
-                    "names the same member as {} ({}): members are named by their database \
-                     (or host), which must differ",
+                    "is the same database as {} ({}): a group lists each database once",
                     other.name,
                     other.shown_url()
                 ),
             ));
         }
-        made.push(db);
+        made[i].name = name;
     }
     let g = config.groups.get_mut(group).expect("checked above");
     g.query = None;
@@ -362,6 +397,22 @@ mod tests {
     }
 
     #[test]
+    fn one_database_name_on_several_servers_is_told_apart_by_host() {
+        let c = parse(
+            "[groups.t]\nkind = \"postgres\"\nurls = [\"postgres://db1/app\", \
+             \"postgres://db2:5433/app\", \"postgres://db2:5433/billing\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.groups["t"].members,
+            ["t/app@db1", "t/app@db2-5433", "t/billing"]
+        );
+        let picked = c.select(&["t/app@db2-5433".into()]).unwrap();
+        assert_eq!(picked[0].url.expose(), "postgres://db2:5433/app");
+    }
+
+    #[test]
     fn neo4j_members_are_named_by_their_database_else_their_host() {
         let c = parse(
             "[groups.graphs]\nkind = \"neo4j\"\nurls = [\"bolt://g1:7687/acme\", \"bolt://g1:7687/globex\", \"neo4j://g2:7687\"]\n",
@@ -386,8 +437,8 @@ mod tests {
                 "exactly one of",
             ),
             (
-                "[groups.t]\nkind = \"postgres\"\nurls = [\"postgres://h1/a\", \"postgres://h2/a\"]\n",
-                "names the same member as t/a",
+                "[groups.t]\nkind = \"postgres\"\nurls = [\"postgres://h1/a\", \"postgres://u@h1/a\"]\n",
+                "(member 2: postgres://u@h1/a): is the same database as t/a (postgres://h1/a)",
             ),
             (
                 "[groups.t]\nkind = \"postgres\"\nurls_query = \"SELECT 1\"\n",

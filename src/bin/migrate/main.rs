@@ -214,9 +214,11 @@ fn read_status(path: &Path) -> Result<strata::Status, Error> {
 }
 
 /// Prints each step as it happens, so a long run shows its progress and a
-/// failing one still shows what completed before it.
-fn observer() -> Observer {
-    Observer::new(|event| match event {
+/// failing one still shows what completed before it; on stderr when
+/// stdout is kept for the JSON summary.
+fn observer(stdout_is_json: bool) -> Observer {
+    Observer::new(move |event| match event {
+        Event::Completed { database, done } if stdout_is_json => eprintln!("{database}: {done}"),
         Event::Completed { database, done } => println!("{database}: {done}"),
         Event::StillRunning {
             database,
@@ -272,7 +274,16 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         connect_timeout: Duration::from_secs(cli.connect_timeout),
         stop,
         stop_timeout: Duration::from_secs(cli.stop_timeout),
-        observer: observer(),
+        observer: observer(matches!(
+            cli.command,
+            Cmd::Up {
+                format: Format::Json,
+                ..
+            } | Cmd::Down {
+                format: Format::Json,
+                ..
+            }
+        )),
         applied_by: strata::history::this_process(),
         jobs: cli.jobs.map_or(strata::engine::DEFAULT_JOBS, usize::from),
         keep_going: cli.keep_going,
