@@ -91,12 +91,30 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// Whether the run was stopped (a signal or a stop request) rather
+    /// than ended by a failure.
+    fn stopped(&self) -> bool {
+        self.databases
+            .iter()
+            .any(|d| matches!(d.outcome, Outcome::Failed(Error::Stopped { .. })))
+    }
+}
+
 /// One line per database: `app (postgres): applied 3`, `app (postgres): nothing to do`,
-/// `app (postgres): failed: …` (the first line of the error), `app: not started`.
+/// `app (postgres): failed: …` (the first line of the error), `app (postgres): stopped
+/// (SIGINT) (applied 1 before it)`, `app (postgres): not started (…)`.
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stopped = self.stopped();
         for d in &self.databases {
-            writeln!(f, "{} ({}): {}", d.database, d.kind, OutcomeLine(d))?;
+            writeln!(
+                f,
+                "{} ({}): {}",
+                d.database,
+                d.kind,
+                OutcomeLine(d, stopped)
+            )?;
         }
         Ok(())
     }
@@ -113,7 +131,8 @@ pub fn reason(database: &str, error: &Error) -> String {
     }
 }
 
-struct OutcomeLine<'a>(&'a DatabaseOutcome);
+/// One database's outcome, and whether the run was stopped.
+struct OutcomeLine<'a>(&'a DatabaseOutcome, bool);
 
 impl fmt::Display for OutcomeLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,15 +141,30 @@ impl fmt::Display for OutcomeLine<'_> {
             Outcome::Done(r) => write!(f, "{} {}", verb(&r.done), r.done.len()),
             Outcome::Failed(e) => {
                 let text = reason(&self.0.database, e);
-                write!(f, "failed: {}", text.lines().next().unwrap_or_default())
+                let first = text.lines().next().unwrap_or_default();
+                match e {
+                    Error::Stopped { done, .. } if !done.versions.is_empty() => write!(
+                        f,
+                        "{first} ({} {} before it)",
+                        verb_of(done.action),
+                        done.versions.len()
+                    ),
+                    Error::Stopped { .. } => f.write_str(first),
+                    _ => write!(f, "failed: {first}"),
+                }
             }
+            Outcome::NotStarted if self.1 => f.write_str("not started (the run was stopped)"),
             Outcome::NotStarted => f.write_str("not started (an earlier database failed)"),
         }
     }
 }
 
 fn verb(done: &[Done]) -> &'static str {
-    match done.first().map(|d| d.action) {
+    verb_of(done.first().map(|d| d.action))
+}
+
+fn verb_of(action: Option<Action>) -> &'static str {
+    match action {
         Some(Action::Revert) => "reverted",
         _ => "applied",
     }
@@ -138,7 +172,8 @@ fn verb(done: &[Done]) -> &'static str {
 
 /// `{"databases": [{"database", "kind", "outcome", "steps", "error",
 /// "exit_code"}], "exit_code": n}`; `outcome` is one of `applied`,
-/// `reverted`, `nothing to do`, `failed`, `not started`.
+/// `reverted`, `nothing to do`, `failed`, `stopped` (a signal or a stop
+/// request), `not started`.
 impl Serialize for Summary {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Summary", 2)?;
@@ -158,7 +193,10 @@ impl Serialize for DatabaseOutcome {
                 Outcome::Done(r) if r.done.is_empty() => ("nothing to do", &[], None, 0),
                 Outcome::Done(r) => (verb(&r.done), &r.done, None, 0),
                 Outcome::Failed(e) => (
-                    "failed",
+                    match e {
+                        Error::Stopped { .. } => "stopped",
+                        _ => "failed",
+                    },
                     &[],
                     Some(reason(&self.database, e)),
                     e.exit_code(),
@@ -170,5 +208,81 @@ impl Serialize for DatabaseOutcome {
         st.serialize_field("error", &error)?;
         st.serialize_field("exit_code", &code)?;
         st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Completed, Signal};
+
+    fn entry(database: &str, outcome: Outcome) -> DatabaseOutcome {
+        DatabaseOutcome {
+            database: database.into(),
+            kind: Kind::Postgres,
+            outcome,
+        }
+    }
+
+    fn stopped(database: &str, versions: Vec<u64>) -> Outcome {
+        Outcome::Failed(Error::Stopped {
+            database: database.into(),
+            signal: Signal::Terminate,
+            cancelled: None,
+            done: Completed {
+                action: Some(Action::Apply),
+                versions,
+            },
+        })
+    }
+
+    #[test]
+    fn a_stopped_run_is_told_from_a_failed_one() {
+        let summary = Summary {
+            databases: vec![
+                entry("t/a", stopped("t/a", vec![1, 2])),
+                entry("t/b", stopped("t/b", vec![])),
+                entry("t/c", Outcome::NotStarted),
+            ],
+        };
+        let text = summary.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("t/a (postgres): stopped (SIGTERM)"),
+            "{text}"
+        );
+        assert!(lines[0].ends_with("(applied 2 before it)"), "{text}");
+        assert!(
+            !lines[1].contains("before it") && !lines[1].contains("failed"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[2],
+            "t/c (postgres): not started (the run was stopped)"
+        );
+        assert_eq!(summary.exit_code(), 143);
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["databases"][0]["outcome"], "stopped");
+        assert_eq!(json["databases"][2]["outcome"], "not started");
+
+        let failed = Summary {
+            databases: vec![
+                entry(
+                    "t/a",
+                    Outcome::Failed(Error::Database {
+                        database: "t/a".into(),
+                        message: "boom".into(),
+                    }),
+                ),
+                entry("t/b", Outcome::NotStarted),
+            ],
+        };
+        let text = failed.to_string();
+        assert!(text.contains("t/a (postgres): failed: boom\n"), "{text}");
+        assert!(text.contains("t/b (postgres): not started (an earlier database failed)"));
+        assert_eq!(
+            serde_json::to_value(&failed).unwrap()["databases"][0]["outcome"],
+            "failed"
+        );
     }
 }

@@ -371,3 +371,64 @@ async fn one_database_name_on_two_servers_is_two_members_each_named_by_host() {
     p.migrate_raw(&["--database", &by_name, "status"], &[])
         .expect(0);
 }
+
+#[tokio::test]
+async fn a_stopped_run_says_so_for_every_database() {
+    let dbs = databases("halt", 4).await;
+    let p = tenants_project(&dbs);
+    std::fs::write(
+        p.path().join("migrations/tenants/V2__invoices.sql"),
+        "SELECT pg_sleep(60);\n",
+    )
+    .unwrap();
+    let child = Command::new(migrate_bin())
+        .args(["--jobs", "2", "--stop-timeout", "1", "up"])
+        .current_dir(p.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let names: Vec<String> = dbs.iter().map(|d| format!("'{}'", d.name)).collect();
+    support::wait_until(
+        &dbs[0],
+        "two sleeps to run",
+        &format!(
+            "SELECT count(*) = 2 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' \
+             AND application_name = 'strata' AND state = 'active' AND datname IN ({})",
+            names.join(", ")
+        ),
+    )
+    .await;
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let run: Run = child.wait_with_output().unwrap().into();
+    run.expect(130);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  tenants/"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{}", run.stdout);
+    let stopped = lines
+        .iter()
+        .filter(|l| {
+            l.contains("(postgres): stopped (SIGINT); version 2 was still running")
+                && l.ends_with("(applied 1 before it)")
+        })
+        .count();
+    let waiting = lines
+        .iter()
+        .filter(|l| l.ends_with("(postgres): not started (the run was stopped)"))
+        .count();
+    assert_eq!((stopped, waiting), (2, 2), "{}", run.stdout);
+    // The sleeps were cancelled and rolled back; nothing else ran.
+    let mut histories = Vec::new();
+    for db in &dbs {
+        histories.push(db.history().await.len());
+    }
+    histories.sort();
+    assert_eq!(histories, [0, 0, 1, 1]);
+}
