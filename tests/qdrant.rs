@@ -283,6 +283,82 @@ async fn every_operation_applies_and_rolls_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multivectors_datatypes_and_sparse_index_settings_reach_the_collection() {
+    let q = Subject::new().await;
+    let p = project();
+    p.migration(
+        "V1__late_interaction.json",
+        r#"[{"create_collection": {"collection": "passages",
+               "named_vectors": {
+                 "colbert": {"size": 4, "distance": "Dot",
+                             "multivector_config": {"comparator": "max_sim"}, "datatype": "float16"},
+                 "dense": {"size": 3, "distance": "Cosine", "datatype": "uint8"}},
+               "sparse_vectors": {"bm25": {"modifier": "idf", "full_scan_threshold": 5000,
+                                           "datatype": "float16", "on_disk": true}}}}]"#,
+    );
+    let plan = migrate(&p, &q.url, &["plan"]);
+    plan.expect(0);
+    assert!(
+        plan.stdout.contains(
+            "create_collection passages (colbert: 4 Dot float16 multivector, dense: 3 Cosine uint8, bm25: sparse)"
+        ),
+        "{}",
+        plan.stdout
+    );
+    migrate(&p, &q.url, &["up"]).expect(0);
+    let colbert = named_vector(&q, "passages", "colbert").await;
+    assert_eq!(
+        colbert.multivector_config,
+        Some(pb::MultiVectorConfig {
+            comparator: pb::MultiVectorComparator::MaxSim as i32
+        })
+    );
+    assert_eq!(colbert.datatype, Some(pb::Datatype::Float16 as i32));
+    let dense = named_vector(&q, "passages", "dense").await;
+    assert_eq!(dense.datatype, Some(pb::Datatype::Uint8 as i32));
+    assert_eq!(dense.multivector_config, None);
+    let params = q.config("passages").await.unwrap().params.unwrap();
+    let bm25 = &params.sparse_vectors_config.unwrap().map["bm25"];
+    assert_eq!(bm25.modifier, Some(pb::Modifier::Idf as i32));
+    let index = bm25.index.unwrap();
+    // `on_disk` is what every Qdrant version reads (see the README).
+    #[allow(deprecated)]
+    let on_disk = index.on_disk;
+    assert_eq!(
+        (index.full_scan_threshold, index.datatype, on_disk),
+        (Some(5000), Some(pb::Datatype::Float16 as i32), Some(true))
+    );
+
+    // Fixed for the collection's life, like size and distance: an update
+    // cannot name them, and an unknown comparator or datatype is refused
+    // with its path before anything runs.
+    for (file, body, said) in [
+        (
+            "V2__x.json",
+            r#"[{"update_collection": {"collection": "passages", "named_vectors": {"dense": {"datatype": "float32"}}}}]"#,
+            "unknown field `datatype`",
+        ),
+        (
+            "V2__x.json",
+            r#"[{"create_collection": {"collection": "other", "vectors": {"size": 2, "distance": "Dot", "multivector_config": {"comparator": "min_sim"}}}}]"#,
+            "unknown variant `min_sim`",
+        ),
+        (
+            "V2__x.json",
+            r#"[{"create_collection": {"collection": "other", "vectors": {"size": 2, "distance": "Dot", "datatype": "int4"}}}]"#,
+            "unknown variant `int4`",
+        ),
+    ] {
+        p.migration(file, body);
+        let run = migrate(&p, &q.url, &["up"]);
+        run.expect(2);
+        assert!(run.stderr.contains("V2__x.json"), "{}", run.stderr);
+        assert!(run.stderr.contains(said), "{}", run.stderr);
+        assert_eq!(q.history().await, [(1, true)]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vector_size_change_is_refused_before_anything_runs() {
     let q = Subject::new().await;
     let p = project();

@@ -25,6 +25,36 @@ pub enum Distance {
     Manhattan,
 }
 
+/// How vector values are stored (Qdrant 1.9+: `uint8` and `float16`
+/// halve or quarter the memory of the default `float32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Datatype {
+    /// 32-bit floats (the default).
+    Float32,
+    /// Bytes, for embeddings made as bytes.
+    Uint8,
+    /// 16-bit floats.
+    Float16,
+}
+
+/// How the vectors of one multivector point are compared (late
+/// interaction, e.g. ColBERT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparator {
+    /// Sum over the query's vectors of the best match among the point's.
+    MaxSim,
+}
+
+/// A multivector setting: each point holds several vectors of the size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiVector {
+    /// The comparator (Qdrant has one: `max_sim`).
+    pub comparator: Comparator,
+}
+
 /// HNSW index parameters (each optional: unset means the server's default
 /// on create and "unchanged" on update).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -200,6 +230,24 @@ pub struct VectorParams {
     pub hnsw_config: Option<Hnsw>,
     /// Quantization for this vector.
     pub quantization_config: Option<Quantization>,
+    /// How values are stored; fixed for the collection's life.
+    pub datatype: Option<Datatype>,
+    /// Several vectors per point; fixed for the collection's life.
+    pub multivector_config: Option<MultiVector>,
+}
+
+impl VectorParams {
+    /// `128 Cosine`, `128 Dot uint8 multivector`: what a plan shows.
+    fn describe(&self) -> String {
+        let mut out = format!("{} {:?}", self.size, self.distance);
+        if let Some(d) = self.datatype {
+            out.push_str(&format!(" {}", format!("{d:?}").to_ascii_lowercase()));
+        }
+        if self.multivector_config.is_some() {
+            out.push_str(" multivector");
+        }
+        out
+    }
 }
 
 /// Sparse vector weighting.
@@ -220,6 +268,11 @@ pub struct SparseVector {
     pub modifier: Option<Modifier>,
     /// Keep its index on disk.
     pub on_disk: Option<bool>,
+    /// Below this many matching points a search scans instead of using
+    /// the index.
+    pub full_scan_threshold: Option<u64>,
+    /// How the index stores values (`float32`, `float16`, `uint8`).
+    pub datatype: Option<Datatype>,
 }
 
 /// `create_collection`.
@@ -422,10 +475,10 @@ impl Operation {
             Operation::CreateCollection(o) => {
                 let mut vectors: Vec<String> = Vec::new();
                 if let Some(v) = &o.vectors {
-                    vectors.push(format!("{} {:?}", v.size, v.distance));
+                    vectors.push(v.describe());
                 }
                 for (name, v) in o.named_vectors.iter().flatten() {
-                    vectors.push(format!("{name}: {} {:?}", v.size, v.distance));
+                    vectors.push(format!("{name}: {}", v.describe()));
                 }
                 for name in o.sparse_vectors.iter().flat_map(|m| m.keys()) {
                     vectors.push(format!("{name}: sparse"));

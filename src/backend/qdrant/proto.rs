@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use qdrant_client::qdrant as pb;
 
 use super::ops::{
-    Compression, CreateCollection, Distance, FieldSchema, Hnsw, HnswChange, Modifier, Optimizers,
-    Quantization, QuantizationChange, UpdateCollection, VectorParams, VectorUpdate,
+    Comparator, Compression, CreateCollection, Datatype, Distance, FieldSchema, Hnsw, HnswChange,
+    Modifier, Optimizers, Quantization, QuantizationChange, UpdateCollection, VectorParams,
+    VectorUpdate,
 };
 
 fn distance(d: Distance) -> i32 {
@@ -123,7 +124,21 @@ fn vector(v: &VectorParams) -> pb::VectorParams {
         on_disk: v.on_disk,
         hnsw_config: v.hnsw_config.as_ref().map(hnsw),
         quantization_config: v.quantization_config.as_ref().map(quantization),
+        datatype: v.datatype.map(|d| datatype(d) as i32),
+        multivector_config: v.multivector_config.map(|m| pb::MultiVectorConfig {
+            comparator: match m.comparator {
+                Comparator::MaxSim => pb::MultiVectorComparator::MaxSim,
+            } as i32,
+        }),
         ..Default::default()
+    }
+}
+
+fn datatype(d: Datatype) -> pb::Datatype {
+    match d {
+        Datatype::Float32 => pb::Datatype::Float32,
+        Datatype::Uint8 => pb::Datatype::Uint8,
+        Datatype::Float16 => pb::Datatype::Float16,
     }
 }
 
@@ -163,8 +178,13 @@ pub fn create(o: &CreateCollection) -> pb::CreateCollection {
                 (
                     k.clone(),
                     pb::SparseVectorParams {
-                        index: s.on_disk.map(|on_disk| pb::SparseIndexConfig {
-                            on_disk: Some(on_disk),
+                        index: (s.on_disk.is_some()
+                            || s.full_scan_threshold.is_some()
+                            || s.datatype.is_some())
+                        .then(|| pb::SparseIndexConfig {
+                            on_disk: s.on_disk,
+                            full_scan_threshold: s.full_scan_threshold,
+                            datatype: s.datatype.map(|d| datatype(d) as i32),
                             ..Default::default()
                         }),
                         modifier: s.modifier.map(|m| {
