@@ -329,6 +329,58 @@ async fn multivectors_datatypes_and_sparse_index_settings_reach_the_collection()
         (Some(5000), Some(pb::Datatype::Float16 as i32), Some(true))
     );
 
+    // A sparse vector's weighting and index settings change in place
+    // (merged field by field) and roll back; one the collection lacks is
+    // refused before anything runs.
+    p.migration(
+        "V2__tune_bm25.json",
+        r#"[{"update_collection": {"collection": "passages",
+               "sparse_vectors": {"bm25": {"modifier": "none", "full_scan_threshold": 10000}}}}]"#,
+    );
+    p.rollback(
+        "U2__tune_bm25.json",
+        r#"[{"update_collection": {"collection": "passages",
+               "sparse_vectors": {"bm25": {"modifier": "idf", "full_scan_threshold": 5000}}}}]"#,
+    );
+    let bm25 = || async {
+        let params = q.config("passages").await.unwrap().params.unwrap();
+        let bm25 = params.sparse_vectors_config.unwrap().map["bm25"];
+        let index = bm25.index.unwrap();
+        (bm25.modifier, index.full_scan_threshold, index.datatype)
+    };
+    let plan = migrate(&p, &q.url, &["plan"]);
+    assert!(
+        plan.stdout
+            .contains("update_collection passages (sparse_vectors)"),
+        "{}",
+        plan.stdout
+    );
+    migrate(&p, &q.url, &["up"]).expect(0);
+    let float16 = Some(pb::Datatype::Float16 as i32);
+    assert_eq!(
+        bm25().await,
+        (Some(pb::Modifier::None as i32), Some(10000), float16)
+    );
+    migrate(&p, &q.url, &["down"]).expect(0);
+    assert_eq!(
+        bm25().await,
+        (Some(pb::Modifier::Idf as i32), Some(5000), float16)
+    );
+    std::fs::remove_file(p.path().join("migrations/V2__tune_bm25.json")).unwrap();
+    p.migration(
+        "V2__x.json",
+        r#"[{"update_collection": {"collection": "passages", "sparse_vectors": {"splade": {"modifier": "idf"}}}}]"#,
+    );
+    let run = migrate(&p, &q.url, &["up"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains(
+            "$[0].update_collection.sparse_vectors.splade: collection \"passages\" has no sparse vector \"splade\""
+        ),
+        "{}",
+        run.stderr
+    );
+
     // Fixed for the collection's life, like size and distance: an update
     // cannot name them, and an unknown comparator or datatype is refused
     // with its path before anything runs.
@@ -961,6 +1013,84 @@ async fn server_applies_a_collection_update_section_by_section() {
         config.optimizer_config.unwrap().indexing_threshold,
         Some(12_345)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(deprecated)] // `on_disk`: what every Qdrant version reads
+async fn server_merges_sparse_vector_updates_and_refuses_a_missing_one() {
+    let q = Subject::new().await;
+    let sparse = |modifier: Option<pb::Modifier>, index: Option<pb::SparseIndexConfig>| {
+        pb::SparseVectorParams {
+            modifier: modifier.map(|m| m as i32),
+            index,
+        }
+    };
+    let created = sparse(
+        Some(pb::Modifier::Idf),
+        Some(pb::SparseIndexConfig {
+            full_scan_threshold: Some(100),
+            on_disk: Some(true),
+            ..Default::default()
+        }),
+    );
+    q.client()
+        .create_collection(
+            pb::CreateCollectionBuilder::new("c")
+                .vectors_config(dot(2))
+                .sparse_vectors_config(pb::SparseVectorConfig {
+                    map: HashMap::from([("s".to_string(), created)]),
+                }),
+        )
+        .await
+        .unwrap();
+    let update = |name: &str, params: pb::SparseVectorParams| {
+        pb::UpdateCollectionBuilder::new("c")
+            .hnsw_config(pb::HnswConfigDiffBuilder::default().m(40))
+            .sparse_vectors_config(pb::SparseVectorConfig {
+                map: HashMap::from([(name.to_string(), params)]),
+            })
+    };
+    // Field by field: the threshold changes, on_disk and the modifier stay.
+    let threshold = pb::SparseIndexConfig {
+        full_scan_threshold: Some(7),
+        ..Default::default()
+    };
+    q.client()
+        .update_collection(update("s", sparse(None, Some(threshold))))
+        .await
+        .unwrap();
+    let live = |config: pb::CollectionConfig| {
+        config.params.unwrap().sparse_vectors_config.unwrap().map["s"]
+    };
+    let s = live(q.config("c").await.unwrap());
+    assert_eq!(s.modifier, Some(pb::Modifier::Idf as i32));
+    let index = s.index.unwrap();
+    assert_eq!(
+        (index.full_scan_threshold, index.on_disk),
+        (Some(7), Some(true))
+    );
+    // A sparse vector the collection lacks: refused, after the sections
+    // before it (HNSW here) were applied.
+    q.client()
+        .update_collection(
+            pb::UpdateCollectionBuilder::new("c")
+                .hnsw_config(pb::HnswConfigDiffBuilder::default().m(16)),
+        )
+        .await
+        .unwrap();
+    let e = q
+        .client()
+        .update_collection(update("nope", sparse(Some(pb::Modifier::None), None)))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Not existing vector name error: nope"),
+        "{e:?}"
+    );
+    let config = q.config("c").await.unwrap();
+    assert_eq!(config.hnsw_config.unwrap().m, Some(40));
+    assert_eq!(live(config).modifier, Some(pb::Modifier::Idf as i32));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

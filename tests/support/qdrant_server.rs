@@ -27,9 +27,11 @@
 //!   leaves the earlier ones applied; `create_alias` of an existing alias
 //!   repoints it; `delete_alias` of a missing alias succeeds;
 //! - `UpdateCollection` applies its sections in Qdrant's order (optimizers,
-//!   params, HNSW, vectors, quantization), each kept when a later one
-//!   fails; a vector's size and distance are fixed at creation; quantization
-//!   `Disabled` removes it; the collection info reflects every update;
+//!   params, HNSW, vectors, quantization, sparse vectors), each kept when a
+//!   later one fails; a vector's size and distance are fixed at creation;
+//!   quantization `Disabled` removes it; a sparse vector's modifier and
+//!   index settings merge field by field, and naming a sparse vector the
+//!   collection lacks fails; the collection info reflects every update;
 //! - points are checked against the vector size, kept in id order, and
 //!   paged by `scroll`;
 //! - with an api key configured, every call but `HealthCheck` needs the
@@ -202,6 +204,27 @@ fn quantization_of(diff: &QuantizationConfigDiff) -> Option<QuantizationConfig> 
             quantization: Some(Q::Binary(*b)),
         }),
         _ => None,
+    }
+}
+
+/// A sparse vector's update: the modifier if given; index settings field
+/// by field.
+#[allow(deprecated)]
+fn merge_sparse(p: &mut SparseVectorParams, diff: &SparseVectorParams) {
+    if diff.modifier.is_some() {
+        p.modifier = diff.modifier;
+    }
+    if let Some(d) = &diff.index {
+        let index = p.index.get_or_insert_with(Default::default);
+        if d.full_scan_threshold.is_some() {
+            index.full_scan_threshold = d.full_scan_threshold;
+        }
+        if d.on_disk.is_some() {
+            index.on_disk = d.on_disk;
+        }
+        if d.datatype.is_some() {
+            index.datatype = d.datatype;
+        }
     }
 }
 
@@ -610,6 +633,21 @@ impl Collections for TestQdrant {
         }
         if let Some(q) = &r.quantization_config {
             c.config.quantization_config = quantization_of(q);
+        }
+        if let Some(diff) = &r.sparse_vectors_config {
+            let params = c.config.params.get_or_insert_with(Default::default);
+            let live = params
+                .sparse_vectors_config
+                .get_or_insert_with(Default::default);
+            // The names are checked before any sparse vector changes.
+            if let Some(name) = diff.map.keys().find(|n| !live.map.contains_key(*n)) {
+                return Err(Status::invalid_argument(format!(
+                    "Wrong input: Not existing vector name error: {name}"
+                )));
+            }
+            for (name, d) in &diff.map {
+                merge_sparse(live.map.get_mut(name).expect("checked"), d);
+            }
         }
         ok(done())
     }

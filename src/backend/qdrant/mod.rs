@@ -292,6 +292,7 @@ impl QdrantBackend {
                 c.name,
                 state::Collection {
                     vectors,
+                    sparse: proto::live_sparse(&info),
                     payload_indexes,
                 },
             );

@@ -350,6 +350,8 @@ pub struct UpdateCollection {
     pub quantization_config: Option<QuantizationChange>,
     /// Collection parameters.
     pub params: Option<ParamsUpdate>,
+    /// Named sparse vectors' weighting and index settings.
+    pub sparse_vectors: Option<BTreeMap<String, SparseVector>>,
 }
 
 /// Payload index types.
@@ -496,6 +498,7 @@ impl Operation {
                     ("optimizers_config", o.optimizers_config.is_some()),
                     ("quantization_config", o.quantization_config.is_some()),
                     ("params", o.params.is_some()),
+                    ("sparse_vectors", o.sparse_vectors.is_some()),
                 ]
                 .into_iter()
                 .filter_map(|(name, set)| set.then_some(name))

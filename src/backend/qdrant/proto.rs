@@ -8,14 +8,14 @@
 //! ignore, so they are used on purpose.
 #![allow(deprecated)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use qdrant_client::qdrant as pb;
 
 use super::ops::{
     Comparator, Compression, CreateCollection, Datatype, Distance, FieldSchema, Hnsw, HnswChange,
-    Modifier, Optimizers, Quantization, QuantizationChange, UpdateCollection, VectorParams,
-    VectorUpdate,
+    Modifier, Optimizers, Quantization, QuantizationChange, SparseVector, UpdateCollection,
+    VectorParams, VectorUpdate,
 };
 
 fn distance(d: Distance) -> i32 {
@@ -171,7 +171,25 @@ pub fn create(o: &CreateCollection) -> pb::CreateCollection {
     .map(|config| pb::VectorsConfig {
         config: Some(config),
     });
-    let sparse_vectors_config = o.sparse_vectors.as_ref().map(|m| pb::SparseVectorConfig {
+    pb::CreateCollection {
+        collection_name: o.collection.clone(),
+        vectors_config,
+        sparse_vectors_config: o.sparse_vectors.as_ref().map(sparse_vectors),
+        hnsw_config: o.hnsw_config.as_ref().map(hnsw),
+        optimizers_config: o.optimizers_config.as_ref().map(optimizers),
+        quantization_config: o.quantization_config.as_ref().map(quantization),
+        on_disk_payload: o.on_disk_payload,
+        shard_number: o.shard_number,
+        replication_factor: o.replication_factor,
+        write_consistency_factor: o.write_consistency_factor,
+        ..Default::default()
+    }
+}
+
+/// Sparse vectors' settings: all of them on create, the given ones on
+/// update (Qdrant merges an update field by field).
+fn sparse_vectors(m: &BTreeMap<String, SparseVector>) -> pb::SparseVectorConfig {
+    pb::SparseVectorConfig {
         map: m
             .iter()
             .map(|(k, s)| {
@@ -197,19 +215,6 @@ pub fn create(o: &CreateCollection) -> pb::CreateCollection {
                 )
             })
             .collect(),
-    });
-    pb::CreateCollection {
-        collection_name: o.collection.clone(),
-        vectors_config,
-        sparse_vectors_config,
-        hnsw_config: o.hnsw_config.as_ref().map(hnsw),
-        optimizers_config: o.optimizers_config.as_ref().map(optimizers),
-        quantization_config: o.quantization_config.as_ref().map(quantization),
-        on_disk_payload: o.on_disk_payload,
-        shard_number: o.shard_number,
-        replication_factor: o.replication_factor,
-        write_consistency_factor: o.write_consistency_factor,
-        ..Default::default()
     }
 }
 
@@ -259,6 +264,7 @@ pub fn update(o: &UpdateCollection, collection_hnsw: &pb::HnswConfigDiff) -> pb:
             on_disk_payload: p.on_disk_payload,
             ..Default::default()
         }),
+        sparse_vectors_config: o.sparse_vectors.as_ref().map(sparse_vectors),
         ..Default::default()
     }
 }
@@ -286,6 +292,16 @@ pub fn aliases(actions: Vec<pb::alias_operations::Action>) -> pb::ChangeAliases 
             .collect(),
         timeout: None,
     }
+}
+
+/// The names of a collection's sparse vectors, from its info.
+pub fn live_sparse(info: &pb::CollectionInfo) -> BTreeSet<String> {
+    info.config
+        .as_ref()
+        .and_then(|c| c.params.as_ref())
+        .and_then(|p| p.sparse_vectors_config.as_ref())
+        .map(|s| s.map.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// The dense vectors of a live collection: name → (size, distance); the

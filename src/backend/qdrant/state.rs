@@ -21,12 +21,14 @@ pub struct Vector {
     pub distance: Distance,
 }
 
-/// One collection: its dense vectors (`""` is the unnamed one) and the
-/// payload fields that have an index.
+/// One collection: its dense vectors (`""` is the unnamed one), its
+/// sparse vectors and the payload fields that have an index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Collection {
     /// Vector name → parameters; the unnamed vector is `""`.
     pub vectors: BTreeMap<String, Vector>,
+    /// Sparse vector names.
+    pub sparse: BTreeSet<String>,
     /// Indexed payload fields.
     pub payload_indexes: BTreeSet<String>,
 }
@@ -153,6 +155,12 @@ impl Cluster {
                     o.collection.clone(),
                     Collection {
                         vectors,
+                        sparse: o
+                            .sparse_vectors
+                            .iter()
+                            .flatten()
+                            .map(|(n, _)| n.clone())
+                            .collect(),
                         payload_indexes: BTreeSet::new(),
                     },
                 );
@@ -164,6 +172,23 @@ impl Cluster {
                 }
                 for (name, v) in o.named_vectors.iter().flatten() {
                     self.update_vector(&o.collection, name, v, &format!(".named_vectors.{name}"))?;
+                }
+                let live = &self.collections[&o.collection].sparse;
+                if let Some(name) = o
+                    .sparse_vectors
+                    .iter()
+                    .flatten()
+                    .map(|(n, _)| n)
+                    .find(|n| !live.contains(*n))
+                {
+                    return Err((
+                        format!(".sparse_vectors.{name}"),
+                        format!(
+                            "collection {:?} has no sparse vector {name:?}; Qdrant cannot add \
+                             one in place: {NEW_COLLECTION}",
+                            o.collection
+                        ),
+                    ));
                 }
             }
             Operation::DeleteCollection(o) => {
@@ -266,6 +291,7 @@ mod tests {
                         distance: Distance::Cosine,
                     },
                 )]),
+                sparse: BTreeSet::from(["keywords".to_string()]),
                 payload_indexes: BTreeSet::from(["user_id".to_string()]),
             },
         );
@@ -322,6 +348,21 @@ mod tests {
         let e = run(r#"[{"delete_payload_index": {"collection": "docs_v1", "field": "type"}}]"#)
             .unwrap_err();
         assert!(e.contains("no payload index"), "{e}");
+        // A sparse vector can be tuned, not added, in place.
+        run(r#"[{"update_collection": {"collection": "docs_v1", "sparse_vectors": {"keywords": {"modifier": "idf"}}}}]"#)
+            .unwrap();
+        let e = run(r#"[{"update_collection": {"collection": "docs_v1", "sparse_vectors": {"bm25": {"modifier": "idf"}}}}]"#)
+            .unwrap_err();
+        assert!(
+            e.starts_with(
+                "$[0].update_collection.sparse_vectors.bm25: collection \"docs_v1\" has no sparse vector \"bm25\""
+            ),
+            "{e}"
+        );
+        // One created earlier in the same run is there to tune.
+        run(r#"[{"create_collection": {"collection": "c", "vectors": {"size": 2, "distance": "Dot"}, "sparse_vectors": {"s": {}}}},
+               {"update_collection": {"collection": "c", "sparse_vectors": {"s": {"on_disk": true}}}}]"#)
+            .unwrap();
     }
 
     #[test]
