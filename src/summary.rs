@@ -57,6 +57,14 @@ impl Summary {
             .unwrap_or(0)
     }
 
+    /// Whether the run was stopped (a signal or a stop request) rather
+    /// than ended by a failure.
+    fn stopped(&self) -> bool {
+        self.databases
+            .iter()
+            .any(|d| matches!(d.outcome, Outcome::Failed(Error::Stopped { .. })))
+    }
+
     /// The databases that failed, with their errors.
     pub fn failures(&self) -> impl Iterator<Item = (&str, &Error)> {
         self.databases.iter().filter_map(|d| match &d.outcome {
@@ -88,16 +96,6 @@ impl Summary {
                 not_started,
             }),
         }
-    }
-}
-
-impl Summary {
-    /// Whether the run was stopped (a signal or a stop request) rather
-    /// than ended by a failure.
-    fn stopped(&self) -> bool {
-        self.databases
-            .iter()
-            .any(|d| matches!(d.outcome, Outcome::Failed(Error::Stopped { .. })))
     }
 }
 
