@@ -409,6 +409,10 @@ impl Migrator {
                     let history = backend.applied().await?;
                     let mut plan = target.plan(&history, command)?;
                     engine::check(target, &mut backend, &plan).await?;
+                    let skips = backend.skips();
+                    for step in &mut plan.steps {
+                        step.skip = skips.get(&step.version).cloned();
+                    }
                     self.add_findings(target, &mut plan, Some(&mut backend), None)
                         .await?;
                     Ok(plan)

@@ -184,6 +184,7 @@ fn apply_step(m: &Migration) -> Step {
         mode: m.script.mode,
         operations: m.script.operations.clone(),
         findings: Vec::new(),
+        skip: None,
     }
 }
 
@@ -257,6 +258,7 @@ pub fn plan(
                         mode: rb.mode,
                         operations: rb.operations.clone(),
                         findings: Vec::new(),
+                        skip: None,
                     }),
                     None => problems.push(Problem::MissingRollback {
                         version: m.version,

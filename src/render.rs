@@ -59,11 +59,22 @@ pub fn plans(plans: &[Plan]) -> String {
             let _ = writeln!(
                 out,
                 "  {:<6} {:>width$}  {:<desc$}  {}{mode}",
-                action(s.action),
+                if s.skip.is_some() {
+                    "skip"
+                } else {
+                    action(s.action)
+                },
                 s.version,
                 s.description,
                 s.file
             );
+            if let Some(why) = &s.skip {
+                let _ = writeln!(
+                    out,
+                    "      {:>width$}  ~ recorded without running: {why}",
+                    ""
+                );
+            }
             for op in &s.operations {
                 let _ = writeln!(out, "      {:>width$}  - {op}", "");
             }

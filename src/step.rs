@@ -38,6 +38,11 @@ pub struct Step {
     /// `up --dry-run` fill this in; a run leaves it empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<crate::finding::Finding>,
+    /// Why the file will be recorded without running, when it will be (a
+    /// Neo4j `assume` precondition that does not hold); filled in by
+    /// connected plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
 }
 
 impl Step {

@@ -556,6 +556,35 @@ async fn query_preconditions_are_answered_by_the_graph_before_anything_runs() {
         "V5__enterprise.cypher",
         "// ASSUME that Edition is Enterprise\nCREATE (:Enterprise);\n",
     );
+    // The plan shows what will be skipped, and why.
+    let plan = migrate(&p, &["plan"]);
+    plan.expect(0);
+    let skipped: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("skip "))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{}", plan.stdout);
+    assert!(skipped[0].ends_with("V3__never.cypher"), "{}", plan.stdout);
+    assert!(
+        skipped[1].ends_with("V5__enterprise.cypher"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(
+            "~ recorded without running: `Assume in schema q'RETURN false` does not hold: \
+             the query answers false"
+        ),
+        "{}",
+        plan.stdout
+    );
+    let json = migrate(&p, &["plan", "--format", "json"]);
+    json.expect(0);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let steps = json["databases"][0]["steps"].as_array().unwrap();
+    let skips: Vec<bool> = steps.iter().map(|s| s.get("skip").is_some()).collect();
+    assert_eq!(skips, [false, false, true, false, true]);
     migrate(&p, &["up"]).expect(0);
     for (label, n) in [
         ("Book", 1),

@@ -64,6 +64,7 @@ mod wait;
 
 pub use wait::LockWait;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::config::DatabaseConfig;
@@ -159,6 +160,13 @@ pub trait Backend {
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         let _ = steps;
         Ok(())
+    }
+
+    /// After [`check`](Backend::check): the steps it found will be
+    /// recorded without running, with why (Neo4j's unmet `assume`
+    /// preconditions), so plans can show them.
+    fn skips(&self) -> BTreeMap<u64, String> {
+        BTreeMap::new()
     }
 
     /// Runs one step (apply or revert) with its script and updates the
@@ -379,6 +387,9 @@ impl Backend for AnyBackend {
     }
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         dispatch!(self, b => b.check(steps).await)
+    }
+    fn skips(&self) -> BTreeMap<u64, String> {
+        dispatch!(self, b => b.skips())
     }
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
         dispatch!(self, b => b.run(step, script).await)

@@ -105,6 +105,8 @@ pub struct Neo4jBackend {
     /// neo4j-migrations does), not again after earlier files changed the
     /// graph a query condition looks at.
     judged: BTreeMap<u64, Vec<Precondition>>,
+    /// The files `check` found will be skipped, with why.
+    skipping: BTreeMap<u64, String>,
 }
 
 /// The driver, with the database name and URL its messages need; shared
@@ -186,6 +188,7 @@ impl Neo4jBackend {
             applied_by: crate::history::this_process(),
             server: None,
             judged: BTreeMap::new(),
+            skipping: BTreeMap::new(),
         })
     }
 }
@@ -231,6 +234,12 @@ impl Neo4jBackend {
                 format!("the server is Neo4j {} {}", server.edition, server.version)
             }
         })
+    }
+
+    /// Why a file is skipped: `` `assume …` does not hold: … ``.
+    async fn skip_note(&mut self, assumption: &Precondition) -> Result<String> {
+        let found = self.found(assumption).await?;
+        Ok(format!("`{assumption}` does not hold: {found}"))
     }
 
     /// The file's preconditions the server does not meet.
@@ -540,6 +549,7 @@ impl Backend for Neo4jBackend {
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         let mut problems = Vec::new();
         self.judged.clear();
+        self.skipping.clear();
         for (step, script) in steps {
             if step.action != Action::Apply {
                 continue;
@@ -553,6 +563,10 @@ impl Backend for Neo4jBackend {
                     requirement: p.text.clone(),
                     server: self.found(p).await?,
                 });
+            }
+            if let Some(assumption) = unmet.iter().find(|p| p.strength == Strength::Assume) {
+                let why = self.skip_note(assumption).await?;
+                self.skipping.insert(step.version, why);
             }
             if !unmet.is_empty() {
                 continue; // refused above, or skipped when it runs
@@ -587,6 +601,10 @@ impl Backend for Neo4jBackend {
         }
     }
 
+    fn skips(&self) -> BTreeMap<u64, String> {
+        self.skipping.clone()
+    }
+
     async fn run(&mut self, step: &Step, script: &Script) -> Result<i64> {
         let statements = split_cypher(&script.content)
             .map_err(|e| Error::file(&script.file, format!("line {}: {}", e.line, e.message)))?;
@@ -599,9 +617,9 @@ impl Backend for Neo4jBackend {
             && let Some(assumption) = unmet.into_iter().find(|p| p.strength == Strength::Assume)
         {
             // Skipped, and the record says why (status shows it).
-            let found = self.found(&assumption).await?;
+            let why = self.skip_note(&assumption).await?;
             let who = std::mem::take(&mut self.applied_by);
-            self.applied_by = format!("{who} (skipped: `{assumption}` does not hold: {found})");
+            self.applied_by = format!("{who} (skipped: {why})");
             let done = stepwise::run(self, step, script, &[]).await;
             self.applied_by = who;
             return done;
