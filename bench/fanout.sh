@@ -10,7 +10,9 @@
 # number of connections (`-C`, a new connection per transaction, each
 # running SELECT 1, 10 at a time) — what any client pays for one
 # connection per database — and a no-op sweep over --jobs 8, 16 and 32
-# on 100 databases.
+# on 100 databases; over TCP with passwords, behind the delay, and over
+# the Unix socket with the cluster's local trust (no TCP, no password
+# exchange: what is left is the server starting a backend).
 #
 #   bash bench/fanout.sh [SIZES] [DELAYED_SIZES]   (default "1 10 100 500" "1 10 100")
 #
@@ -52,13 +54,18 @@ proxy_pid=$!
 for _ in $(seq 1 100); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sleep 0.05; done
 
 round=0
-# Fresh databases f<round>_<i>, listed (through `host:port`) in tenants.txt.
-fresh() { # n hostport
+# Fresh databases f<round>_<i>, listed in tenants.txt through `host:port`,
+# or through the server's Unix socket when that is `socket`.
+fresh() { # n hostport|socket
   round=$((round + 1))
   : > "$work/tenants.txt"
   for i in $(seq 1 "$1"); do
     psql -q -X "$admin" -c "CREATE DATABASE f${round}_$i" >/dev/null
-    echo "${rest%%@*}@$2/f${round}_$i" >> "$work/tenants.txt"
+    if [ "$2" = socket ]; then
+      echo "postgres://strata@localhost/f${round}_$i?host=$PG_TMP&port=$port"
+    else
+      echo "${rest%%@*}@$2/f${round}_$i"
+    fi >> "$work/tenants.txt"
   done
 }
 
@@ -98,24 +105,29 @@ for label in local "${DELAY_MS}ms"; do
   fi
 done
 
-# The floor: pgbench -C opening n connections (10 at a time) through port.
-pgbench_seconds() { # n port
-  local c=$(( $1 < 10 ? $1 : 10 )) started ended
+# The floor: pgbench -C opening n connections (10 at a time) through port,
+# or through the Unix socket (no TCP, and the cluster trusts local users:
+# no password exchange either).
+pgbench_seconds() { # n port|socket
+  local c=$(( $1 < 10 ? $1 : 10 )) started ended target="${rest}:$2/postgres"
+  [ "$2" = socket ] && target="host=$PG_TMP port=$port user=strata dbname=postgres"
   echo 'SELECT 1;' > "$work/select1.sql"
   started=$(date +%s.%N)
   "$pgbench" -n -C -c "$c" -j "$c" -t $(( $1 / c )) -f "$work/select1.sql" \
-    "${rest}:$2/postgres" >/dev/null 2>&1
+    "$target" >/dev/null 2>&1
   ended=$(date +%s.%N)
   awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.3f", b - a }'
 }
 
 echo
 printf '%-9s %-44s %9s %9s %7s\n' network "100 connections vs 1" "1" "100" ratio
-for net in "local $port" "${DELAY_MS}ms $proxy_port"; do
+for net in "local $port" "${DELAY_MS}ms $proxy_port" "socket socket"; do
   read -r label p <<< "$net"
-  fresh 1 "$(hostport "$p")"; timed up >/dev/null
+  where=socket
+  [ "$p" = socket ] || where=$(hostport "$p")
+  fresh 1 "$where"; timed up >/dev/null
   one=$(timed --jobs 10 up)
-  fresh 100 "$(hostport "$p")"; timed --jobs 32 up >/dev/null
+  fresh 100 "$where"; timed --jobs 32 up >/dev/null
   hundred=$(timed --jobs 10 up)
   p1=$(pgbench_seconds 1 "$p"); p100=$(pgbench_seconds 100 "$p")
   awk -v l="$label" -v a="$one" -v b="$hundred" -v c="$p1" -v d="$p100" 'BEGIN {
