@@ -1,8 +1,8 @@
 //! Writing new migration files: `migrate new`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::config::{Config, DatabaseConfig};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kind::Kind;
 use crate::names::{ParsedName, Prefix, parse_name};
@@ -11,7 +11,7 @@ use crate::script::TODO_MARKER;
 /// The version after the newest `V` file's, and its number of digits so
 /// the new name is padded alike. Only names are read: the files may still
 /// be templates nobody has written yet.
-fn next_version(migrations: &std::path::Path, ext: &str) -> Result<(u64, usize)> {
+fn next_version(migrations: &Path, ext: &str) -> Result<(u64, usize)> {
     let entries = std::fs::read_dir(migrations).map_err(|source| Error::Io {
         path: migrations.to_path_buf(),
         source,
@@ -34,33 +34,73 @@ fn next_version(migrations: &std::path::Path, ext: &str) -> Result<(u64, usize)>
     Ok(newest.map_or((1, 1), |(v, digits)| (v + 1, digits)))
 }
 
+/// Where `migrate new` writes: a database's folders, or a group's, which
+/// every member shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Folders<'c> {
+    /// The database or group, as named in the config.
+    pub name: &'c str,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its migrations folder.
+    pub migrations: &'c Path,
+    /// Its rollbacks folder.
+    pub rollbacks: &'c Path,
+}
+
 /// `migrate new [DATABASE] DESCRIPTION…`: the first word names the
-/// database when the config has several (or when it is the one database's
-/// name); with one database, every word is the description.
-pub fn choose_database<'c>(
-    config: &'c Config,
-    words: &[String],
-) -> Result<(&'c DatabaseConfig, String)> {
-    let names: Vec<&String> = config.databases.keys().collect();
+/// database or group when the config has several (or when it is the one's
+/// name); with one, every word is the description. A group's members are
+/// not named here: they share the group's folders.
+pub fn choose_database<'c>(config: &'c Config, words: &[String]) -> Result<(Folders<'c>, String)> {
+    let members: std::collections::BTreeSet<&str> = config
+        .groups
+        .values()
+        .flat_map(|g| g.members.iter().map(String::as_str))
+        .collect();
+    let mut targets: Vec<Folders<'c>> = config
+        .databases
+        .values()
+        .filter(|d| !members.contains(d.name.as_str()))
+        .map(|d| Folders {
+            name: &d.name,
+            kind: d.kind,
+            migrations: &d.migrations,
+            rollbacks: &d.rollbacks,
+        })
+        .chain(config.groups.values().map(|g| Folders {
+            name: &g.name,
+            kind: g.kind,
+            migrations: &g.migrations,
+            rollbacks: &g.rollbacks,
+        }))
+        .collect();
+    targets.sort_by_key(|t| t.name);
     let first = words.first().map(String::as_str).unwrap_or_default();
-    if let Some(db) = config.databases.get(first) {
+    // A member stands for its group: they share the folders.
+    let named = config
+        .groups
+        .values()
+        .find(|g| g.members.iter().any(|m| m == first))
+        .map_or(first, |g| g.name.as_str());
+    if let Some(t) = targets.iter().find(|t| t.name == named) {
         if words.len() < 2 {
             return Err(Error::Usage(format!(
                 "say what the migration does after the database name, e.g. `migrate new {first} add user email`"
             )));
         }
-        return Ok((db, words[1..].join(" ")));
+        return Ok((*t, words[1..].join(" ")));
     }
-    match names.as_slice() {
-        [only] => Ok((&config.databases[*only], words.join(" "))),
+    match targets.as_slice() {
+        [only] => Ok((*only, words.join(" "))),
         _ => Err(Error::Usage(format!(
-            "{first:?} is not a database of this config; name one first ({}), e.g. `migrate new {} add user email`",
-            names
+            "{first:?} is not a database or group of this config; name one first ({}), e.g. `migrate new {} add user email`",
+            targets
                 .iter()
-                .map(|n| n.as_str())
+                .map(|t| t.name)
                 .collect::<Vec<_>>()
                 .join(", "),
-            names.first().map(|n| n.as_str()).unwrap_or("app"),
+            targets.first().map(|t| t.name).unwrap_or("app"),
         ))),
     }
 }
@@ -100,7 +140,7 @@ pub use crate::names::slug;
 /// `-- strata:no-transaction`: a rollback of a `CONCURRENTLY` statement
 /// needs it as much as the migration.
 pub fn new_migration(
-    db: &DatabaseConfig,
+    db: &Folders<'_>,
     description: &str,
     no_transaction: bool,
 ) -> Result<(PathBuf, PathBuf)> {
@@ -116,13 +156,13 @@ pub fn new_migration(
             db.name, db.kind
         )));
     }
-    for dir in [&db.migrations, &db.rollbacks] {
+    for dir in [db.migrations, db.rollbacks] {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.to_path_buf(),
             source,
         })?;
     }
-    let (next, width) = next_version(&db.migrations, db.kind.extension())?;
+    let (next, width) = next_version(db.migrations, db.kind.extension())?;
     let ext = db.kind.extension();
     let v = db.migrations.join(format!("V{next:0width$}__{slug}.{ext}"));
     let u = db.rollbacks.join(format!("U{next:0width$}__{slug}.{ext}"));

@@ -197,14 +197,69 @@ async fn new_writes_templates_that_cannot_be_applied_unedited() {
     let run = p.migrate_raw(&["new", "add", "coupons"], &[]);
     run.expect(2);
     assert!(
-        run.stderr
-            .contains("\"add\" is not a database of this config; name one first (billing, shop)"),
+        run.stderr.contains(
+            "\"add\" is not a database or group of this config; name one first (billing, shop)"
+        ),
         "{}",
         run.stderr
     );
     p.migrate_raw(&["new", "shop", "add", "coupons"], &[])
         .expect(0);
     assert!(p.path().join("m/shop/V1__add_coupons.sql").is_file());
+}
+
+/// A group is named by itself in `migrate new` and `import` (its members
+/// share its folders), a member stands for its group, and the members are
+/// not offered as names; a group whose members come from a query has none
+/// until the query runs, and still gets its files.
+#[test]
+fn new_and_import_write_a_group_s_files() {
+    let p = Project::new();
+    p.config(
+        "[databases.directory]\nkind = \"postgres\"\nurl = \"${DIR_URL}\"\n\
+         [groups.tenants]\nkind = \"postgres\"\n\
+         urls = [\"postgres://h/acme\", \"postgres://h/globex\"]\n\
+         [groups.shards]\nkind = \"postgres\"\nmigrations = \"m/shards\"\n\
+         urls_query = \"SELECT url FROM shards\"\nquery_database = \"directory\"\n",
+    );
+    p.migrate_raw(&["new", "tenants", "add", "x"], &[])
+        .expect(0);
+    assert!(p.path().join("migrations/tenants/V1__add_x.sql").is_file());
+    assert!(p.path().join("rollbacks/tenants/U1__add_x.sql").is_file());
+    p.migrate_raw(&["new", "tenants/globex", "add", "y"], &[])
+        .expect(0);
+    assert!(p.path().join("migrations/tenants/V2__add_y.sql").is_file());
+    p.migrate_raw(&["new", "shards", "add", "z"], &[]).expect(0);
+    assert!(p.path().join("m/shards/V1__add_z.sql").is_file());
+    assert!(p.path().join("rollbacks/shards/U1__add_z.sql").is_file());
+    let run = p.migrate_raw(&["new", "add", "w"], &[]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("name one first (directory, shards, tenants)"),
+        "{}",
+        run.stderr
+    );
+    let flyway = p.path().join("flyway");
+    std::fs::create_dir_all(&flyway).unwrap();
+    std::fs::write(flyway.join("V7__b.sql"), "CREATE TABLE b (id int);\n").unwrap();
+    let run = p.migrate_raw(
+        &[
+            "--database",
+            "shards",
+            "import",
+            "--from",
+            "flyway",
+            "flyway",
+        ],
+        &[],
+    );
+    run.expect(0);
+    assert!(
+        p.path().join("m/shards/V7__b.sql").is_file(),
+        "{}",
+        run.stdout
+    );
 }
 
 /// `migrate new` reads the config without the environment (no secrets

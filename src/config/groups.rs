@@ -41,6 +41,12 @@ pub struct Group {
     pub members: Vec<String>,
     /// The query that lists the members, until it has run.
     pub query: Option<GroupQuery>,
+    /// The members' kind.
+    pub kind: Kind,
+    /// The migrations folder every member shares.
+    pub migrations: PathBuf,
+    /// The rollbacks folder every member shares.
+    pub rollbacks: PathBuf,
     template: Template,
 }
 
@@ -181,12 +187,27 @@ pub(super) fn add(
         }
         _ => None,
     };
+    // The folders every member gets (members are made by the same rule).
+    let kind = Kind::parse(&get("kind", &raw.kind)?)
+        .map_err(|m| Error::config(format!("{place}.kind"), m))?;
+    let folder = |key: &str, value: &Option<String>| -> Result<PathBuf> {
+        let value = match value {
+            Some(v) => get(key, v)?,
+            None => format!("{key}/{name}"),
+        };
+        Ok(base.join(value))
+    };
+    let migrations = folder("migrations", &raw.migrations)?;
+    let rollbacks = folder("rollbacks", &raw.rollbacks)?;
     config.groups.insert(
         name.to_string(),
         Group {
             name: name.to_string(),
             members: Vec::new(),
             query,
+            kind,
+            migrations,
+            rollbacks,
             template,
         },
     );

@@ -299,7 +299,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
         })?;
         let (db, description) = strata::scaffold::choose_database(&config, words)?;
-        let (v, u) = strata::scaffold::new_migration(db, &description, *no_transaction)?;
+        let (v, u) = strata::scaffold::new_migration(&db, &description, *no_transaction)?;
         println!("created {}", v.display());
         println!("created {}", u.display());
         return Ok(0);
@@ -480,6 +480,12 @@ fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Er
         Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
     });
     let (migrations, rollbacks, kind) = match config {
+        // A group's members share its folders (a query group has none
+        // until its query runs).
+        Ok(config) if cli.databases.len() == 1 && config.groups.contains_key(&cli.databases[0]) => {
+            let g = &config.groups[&cli.databases[0]];
+            (g.migrations.clone(), g.rollbacks.clone(), Some(g.kind))
+        }
         Ok(config) => {
             let mut folders: Vec<_> = config
                 .select(&cli.databases)?
