@@ -659,10 +659,21 @@ impl Migrator {
     pub async fn lint(&self, all: bool) -> Result<Vec<(String, Level, Vec<Finding>)>> {
         let fail_on = |t: &Target| t.config.lint_fail_on.unwrap_or(self.lint.fail_on);
         if all {
+            // Offline the files are all there is, and a group's members
+            // share theirs: the group is linted once, by its name.
+            let mut seen = std::collections::BTreeSet::new();
             return Ok(self
                 .targets
                 .iter()
-                .map(|t| {
+                .filter_map(|t| {
+                    let name = t
+                        .config
+                        .name
+                        .split_once('/')
+                        .map_or(t.config.name.as_str(), |(group, _)| group);
+                    seen.insert(name).then(|| (name.to_string(), t))
+                })
+                .map(|(name, t)| {
                     // Against an empty history every file is pending.
                     let everything = Command::Up {
                         to: UpTarget::Latest,
@@ -670,12 +681,12 @@ impl Migrator {
                     };
                     let plan = match t.plan(&[], everything) {
                         Ok(plan) => plan,
-                        Err(_) => return (t.config.name.clone(), fail_on(t), Vec::new()),
+                        Err(_) => return (name, fail_on(t), Vec::new()),
                     };
                     let mut findings: Vec<Finding> =
                         self.step_findings(t, &plan).into_iter().flatten().collect();
                     lint::grade(&mut findings, &Default::default(), &self.lint);
-                    (t.config.name.clone(), fail_on(t), findings)
+                    (name, fail_on(t), findings)
                 })
                 .collect());
         }

@@ -207,3 +207,33 @@ async fn lint_fails_on_the_unsafe_forms_with_live_sizes_and_passes_the_safe_ones
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["failed"], false);
 }
+
+/// Offline (`--all`), a group's members share one folder: its findings are
+/// reported once, under the group's name, not once per member.
+#[test]
+fn lint_all_reports_a_group_once() {
+    let p = Project::new();
+    std::fs::create_dir_all(p.path().join("migrations/tenants")).unwrap();
+    std::fs::write(
+        p.path().join("migrations/tenants/V1__idx.sql"),
+        "CREATE INDEX t_id ON t (id);\n",
+    )
+    .unwrap();
+    p.config(
+        "[groups.tenants]\nkind = \"postgres\"\n\
+         urls = [\"postgres://u@127.0.0.1:1/a\", \"postgres://u@127.0.0.1:1/b\", \"postgres://u@127.0.0.1:1/c\"]\n",
+    );
+    let run = p.migrate_raw(&["lint", "--all"], &[]);
+    run.expect(1); // a warning: the default fail_on
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("require-concurrent-index-creation"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with("tenants: V1__idx.sql:1:1: "),
+        "{}",
+        run.stdout
+    );
+}
