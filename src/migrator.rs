@@ -426,25 +426,27 @@ impl Migrator {
     }
 
     /// What `command` would do to each database now, then partition
-    /// maintenance at `now` — or, without it, at each database server's
-    /// clock, as `partitions plan` and `partitions run` decide (the
-    /// deploy job's own clock may be off). Read-only, no lock.
-    pub async fn deploy_plan(
-        &self,
-        command: Command,
-        now: Option<DateTime<Utc>>,
-    ) -> Result<DeployPlan> {
+    /// maintenance at `now`. Read-only, no lock.
+    pub async fn deploy_plan(&self, command: Command, now: DateTime<Utc>) -> Result<DeployPlan> {
+        Ok(DeployPlan {
+            databases: self.plan(command).await?,
+            partitions: self.partition_plans(&self.maintenance.observe().await?, now),
+        })
+    }
+
+    /// [`deploy_plan`](Self::deploy_plan) with partition maintenance
+    /// planned at each database server's clock, as `partitions plan` and
+    /// `partitions run` decide it (the deploy job's own clock may be off):
+    /// what `migrate plan` does without `--now`. Read-only, no lock.
+    pub async fn deploy_plan_at_server_clock(&self, command: Command) -> Result<DeployPlan> {
         let databases = self.plan(command).await?;
-        let partitions = match now {
-            Some(now) => self.partition_plans(&self.maintenance.observe().await?, now),
-            #[cfg(feature = "postgres")]
-            None => {
-                use crate::partition::scheduler::Clock;
-                self.maintenance.plan(Clock::Server).await?
-            }
-            #[cfg(not(feature = "postgres"))]
-            None => Vec::new(),
+        #[cfg(feature = "postgres")]
+        let partitions = {
+            use crate::partition::scheduler::Clock;
+            self.maintenance.plan(Clock::Server).await?
         };
+        #[cfg(not(feature = "postgres"))]
+        let partitions = Vec::new();
         Ok(DeployPlan {
             databases,
             partitions,

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseConfig};
 use crate::error::{Error, Result};
 use crate::kind::Kind;
 use crate::names::{ParsedName, Prefix, parse_name};
@@ -48,6 +48,17 @@ pub struct Folders<'c> {
     pub rollbacks: &'c Path,
 }
 
+impl<'c> From<&'c DatabaseConfig> for Folders<'c> {
+    fn from(db: &'c DatabaseConfig) -> Self {
+        Folders {
+            name: &db.name,
+            kind: db.kind,
+            migrations: &db.migrations,
+            rollbacks: &db.rollbacks,
+        }
+    }
+}
+
 /// `migrate new [DATABASE] DESCRIPTION…`: the first word names the
 /// database or group when the config has several (or when it is the one's
 /// name); with one, every word is the description. A group's members are
@@ -62,12 +73,7 @@ pub fn choose_database<'c>(config: &'c Config, words: &[String]) -> Result<(Fold
         .databases
         .values()
         .filter(|d| !members.contains(d.name.as_str()))
-        .map(|d| Folders {
-            name: &d.name,
-            kind: d.kind,
-            migrations: &d.migrations,
-            rollbacks: &d.rollbacks,
-        })
+        .map(Folders::from)
         .chain(config.groups.values().map(|g| Folders {
             name: &g.name,
             kind: g.kind,
@@ -139,11 +145,12 @@ pub use crate::names::slug;
 /// With `no_transaction` (PostgreSQL only), both files start with
 /// `-- strata:no-transaction`: a rollback of a `CONCURRENTLY` statement
 /// needs it as much as the migration.
-pub fn new_migration(
-    db: &Folders<'_>,
+pub fn new_migration<'c>(
+    db: impl Into<Folders<'c>>,
     description: &str,
     no_transaction: bool,
 ) -> Result<(PathBuf, PathBuf)> {
+    let db: Folders<'c> = db.into();
     let slug = slug(description);
     if slug.is_empty() {
         return Err(Error::Usage(

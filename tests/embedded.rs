@@ -271,10 +271,7 @@ async fn a_plan_from_recorded_status_equals_the_plan_from_the_server() {
         std::fs::write(&recorded, &status.stdout).unwrap();
         let parsed: Status = serde_json::from_str(&status.stdout).unwrap();
 
-        let online = migrator
-            .deploy_plan(up_latest(), Some(at(now)))
-            .await
-            .unwrap();
+        let online = migrator.deploy_plan(up_latest(), at(now)).await.unwrap();
         let offline = migrator
             .plan_offline(up_latest(), &parsed, at(now))
             .unwrap();
@@ -311,7 +308,7 @@ async fn a_plan_from_recorded_status_equals_the_plan_from_the_server() {
     }
     // Fully applied, three months on: no migration, the next partitions.
     let last = migrator
-        .deploy_plan(up_latest(), Some(at("2027-02-27T23:59:59Z")))
+        .deploy_plan(up_latest(), at("2027-02-27T23:59:59Z"))
         .await
         .unwrap();
     assert!(last.databases.iter().all(|p| p.steps.is_empty()));
@@ -320,12 +317,15 @@ async fn a_plan_from_recorded_status_equals_the_plan_from_the_server() {
     // Without a clock, the server's: on this one machine, the plan at the
     // instant of the call.
     let before = chrono::Utc::now();
-    let at_server = migrator.deploy_plan(up_latest(), None).await.unwrap();
+    let at_server = migrator
+        .deploy_plan_at_server_clock(up_latest())
+        .await
+        .unwrap();
     let after = chrono::Utc::now();
     assert_eq!(at_server.partitions.len(), last.partitions.len());
     let mut as_of = Vec::new();
     for t in [before, after] {
-        as_of.push(migrator.deploy_plan(up_latest(), Some(t)).await.unwrap());
+        as_of.push(migrator.deploy_plan(up_latest(), t).await.unwrap());
     }
     assert!(as_of.contains(&at_server), "{at_server:#?}");
 }

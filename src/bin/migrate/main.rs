@@ -299,7 +299,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
         })?;
         let (db, description) = strata::scaffold::choose_database(&config, words)?;
-        let (v, u) = strata::scaffold::new_migration(&db, &description, *no_transaction)?;
+        let (v, u) = strata::scaffold::new_migration(db, &description, *no_transaction)?;
         println!("created {}", v.display());
         println!("created {}", u.display());
         return Ok(0);
@@ -410,7 +410,10 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                     &read_status(&path)?,
                     now.unwrap_or_else(chrono::Utc::now),
                 )?,
-                None => migrator.deploy_plan(command, now).await?,
+                None => match now {
+                    Some(now) => migrator.deploy_plan(command, now).await?,
+                    None => migrator.deploy_plan_at_server_clock(command).await?,
+                },
             };
             match format {
                 Format::Text => print!("{}", render::deploy_plan(&plan)),
