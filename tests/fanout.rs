@@ -432,3 +432,64 @@ async fn a_stopped_run_says_so_for_every_database() {
     histories.sort();
     assert_eq!(histories, [0, 0, 1, 1]);
 }
+
+#[tokio::test]
+async fn partition_maintenance_over_a_group_holds_no_more_connections_than_jobs() {
+    // A role that may hold at most 3 connections (superusers ignore the
+    // limit): maintenance over 5 members with --jobs 1 must never hold
+    // more than its one connection (the margin is for backends still
+    // exiting after their client closed). It held all 5 at once.
+    let dbs = databases("pjobs", 5).await;
+    let role = format!("runner_{}", std::process::id());
+    let password = "runner-pw";
+    let mut admin = dbs[0].connect().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {role} LOGIN PASSWORD '{password}' CONNECTION LIMIT 3"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let mut urls = Vec::new();
+    for db in &dbs {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE \"{}\" OWNER TO {role}",
+            db.name
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        let mut url = url::Url::parse(&db.url).unwrap();
+        url.set_username(&role).unwrap();
+        url.set_password(Some(password)).unwrap();
+        urls.push(format!("\"{url}\""));
+    }
+    let p = tenants_project(&[]);
+    std::fs::write(
+        p.path().join("migrations/tenants/V3__events.sql"),
+        "CREATE TABLE events (at timestamptz NOT NULL) PARTITION BY RANGE (at);\n",
+    )
+    .unwrap();
+    p.config(&format!(
+        "[groups.tenants]\nkind = \"postgres\"\nurls = [{}]\n\
+         [[partitions]]\ndatabase = \"tenants\"\ntable = \"events\"\npremake = 1\n",
+        urls.join(", ")
+    ));
+    p.migrate_raw(&["--jobs", "1", "up"], &[]).expect(0);
+    for command in [
+        &["partitions", "run"][..],
+        &["partitions", "check"],
+        &["plan"],
+    ] {
+        let mut args = vec!["--jobs", "1"];
+        args.extend_from_slice(command);
+        p.migrate_raw(&args, &[]).expect(0);
+    }
+    for db in &dbs {
+        let children: i64 = db
+            .scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass")
+            .await;
+        assert_eq!(children, 2, "{}: current and next month", db.name);
+    }
+    // The role stays: the cluster is a throwaway, and the tenants' tables
+    // are its own.
+}

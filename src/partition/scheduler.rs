@@ -10,12 +10,15 @@
 //!
 //! Every policy is checked against the catalog before any partition is
 //! touched; after that, a failure is isolated to its table and the run goes
-//! on with the others.
+//! on with the others. Databases are worked on `jobs` at a time
+//! ([`Options::jobs`]), each with one connection at a time: a group of
+//! hundreds of tenants never holds hundreds of connections.
 
 use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::health::{self, Health};
@@ -132,6 +135,26 @@ impl Maintenance {
         PostgresBackend::connect(db, self.options.connect_timeout).await
     }
 
+    /// `f` for every database with its policies, at most `jobs` at a time;
+    /// the results in database order.
+    async fn each<'a, T, Fut>(
+        &'a self,
+        f: impl Fn(&'a DatabaseConfig, &'a [Policy]) -> Fut,
+    ) -> Vec<T>
+    where
+        Fut: Future<Output = T> + Send + 'a,
+    {
+        // Boxed first, as in the migrator: a stream over a closure's
+        // futures would not be provably `Send` (rust-lang/rust#102211).
+        let futures: Vec<std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>> = self
+            .databases
+            .iter()
+            .map(|(db, policies)| Box::pin(f(db, policies)) as _)
+            .collect();
+        let jobs = self.options.jobs.clamp(1, self.databases.len().max(1));
+        stream::iter(futures).buffered(jobs).collect().await
+    }
+
     /// Connects to a database and settles the clock of this run there.
     /// `Err` for a given clock the server's refutes.
     async fn session(
@@ -163,14 +186,15 @@ impl Maintenance {
     /// later or elsewhere ([`plan_observed`](super::plan::plan_observed)). A
     /// parent that does not exist yet is reported as such, not as an error.
     pub async fn observe(&self) -> Result<Vec<Observed>> {
-        let mut out = Vec::new();
-        for (db, policies) in &self.databases {
-            let mut backend = self.connect(db).await?;
-            let observed = Self::observe_db(&mut backend, db, policies).await;
-            let _ = backend.close().await;
-            out.extend(observed?);
-        }
-        Ok(out)
+        let per_db = self
+            .each(|db, policies| async move {
+                let mut backend = self.connect(db).await?;
+                let observed = Self::observe_db(&mut backend, db, policies).await;
+                let _ = backend.close().await;
+                observed
+            })
+            .await;
+        Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
     }
 
     async fn observe_db(
@@ -211,28 +235,41 @@ impl Maintenance {
             Clock::Given(t) => Clock::Trusted(t),
             other => other,
         };
-        let mut plans = Vec::new();
-        for (db, policies) in &self.databases {
-            let mut s = self.session(db, policies, trusted).await?;
-            let observed = Self::observe_db(&mut s.backend, db, policies).await;
-            let _ = s.backend.close().await;
-            for (p, o) in policies.iter().zip(observed?) {
-                plans.push(super::plan::plan_observed(p, Some(&o), s.now));
-            }
-        }
-        Ok(plans)
+        let per_db = self
+            .each(|db, policies| async move {
+                let mut s = self.session(db, policies, trusted).await?;
+                let observed = Self::observe_db(&mut s.backend, db, policies).await;
+                let _ = s.backend.close().await;
+                Ok::<_, Error>(
+                    policies
+                        .iter()
+                        .zip(observed?)
+                        .map(|(p, o)| super::plan::plan_observed(p, Some(&o), s.now))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .await;
+        Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
     }
 
     /// Why `run` would refuse this given clock, if it would: it lies more
     /// than one interval after some database server's clock.
     pub async fn clock_refusal(&self, given: DateTime<Utc>) -> Result<Option<String>> {
-        for (db, policies) in &self.databases {
-            match self.session(db, policies, Clock::Given(given)).await {
-                Ok(s) => {
-                    let _ = s.backend.close().await;
+        let per_db = self
+            .each(|db, policies| async move {
+                match self.session(db, policies, Clock::Given(given)).await {
+                    Ok(s) => {
+                        let _ = s.backend.close().await;
+                        Ok(None)
+                    }
+                    Err(Error::Usage(why)) => Ok(Some(why)),
+                    Err(e) => Err(e),
                 }
-                Err(Error::Usage(why)) => return Ok(Some(why)),
-                Err(e) => return Err(e),
+            })
+            .await;
+        for refusal in per_db {
+            if let Some(why) = refusal? {
+                return Ok(Some(why));
             }
         }
         Ok(None)
@@ -243,29 +280,46 @@ impl Maintenance {
     /// database is locked and each table maintained on its own: a failure
     /// is recorded in its report and the others go on.
     pub async fn run(&self, clock: Clock) -> Result<Vec<TableReport>> {
-        let mut sessions = Vec::new();
-        for (db, policies) in &self.databases {
-            let mut s = self.session(db, policies, clock).await?;
-            for p in policies {
-                if parent_exists(s.backend.connection(), p).await? {
-                    inspect(s.backend.connection(), p).await?;
+        // Every database's clock and policies first, each connection closed
+        // again (the check holds no lock; the run re-reads under it).
+        let checked = self
+            .each(|db, policies| async move {
+                let mut s = self.session(db, policies, clock).await?;
+                let checked = async {
+                    for p in policies {
+                        if parent_exists(s.backend.connection(), p).await? {
+                            inspect(s.backend.connection(), p).await?;
+                        }
+                    }
+                    Ok::<_, Error>(())
                 }
-            }
-            sessions.push(s);
-        }
-        let mut reports = Vec::new();
-        for ((_, policies), mut s) in self.databases.iter().zip(sessions) {
-            s.backend
-                .lock(self.options.lock_timeout, &mut LockWait::quiet())
-                .await?;
-            for p in policies {
-                reports.push(self.run_table(&mut s.backend, p, s.now).await);
-            }
-            let released = s.backend.unlock().await;
-            let _ = s.backend.close().await;
-            released?;
-        }
-        Ok(reports)
+                .await;
+                let _ = s.backend.close().await;
+                checked
+            })
+            .await;
+        checked.into_iter().collect::<Result<Vec<()>>>()?;
+        let per_db = self
+            .each(|db, policies| async move {
+                let mut s = self.session(db, policies, clock).await?;
+                if let Err(e) = s
+                    .backend
+                    .lock(self.options.lock_timeout, &mut LockWait::quiet())
+                    .await
+                {
+                    let _ = s.backend.close().await;
+                    return Err(e);
+                }
+                let mut reports = Vec::new();
+                for p in policies {
+                    reports.push(self.run_table(&mut s.backend, p, s.now).await);
+                }
+                let released = s.backend.unlock().await;
+                let _ = s.backend.close().await;
+                released.map(|()| reports)
+            })
+            .await;
+        Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
     }
 
     async fn run_table(
@@ -328,15 +382,22 @@ impl Maintenance {
     /// clock: partitions ready ahead, expired ones still there, rows in the
     /// DEFAULT partition by month. Read-only, no lock.
     pub async fn health(&self) -> Result<Vec<Health>> {
-        let mut out = Vec::new();
-        for (db, policies) in &self.databases {
-            let mut s = self.session(db, policies, Clock::Server).await?;
-            for p in policies {
-                out.push(health::read(&mut s.backend, p, s.now).await?);
-            }
-            let _ = s.backend.close().await;
-        }
-        Ok(out)
+        let per_db = self
+            .each(|db, policies| async move {
+                let mut s = self.session(db, policies, Clock::Server).await?;
+                let mut out = Vec::new();
+                let read = async {
+                    for p in policies {
+                        out.push(health::read(&mut s.backend, p, s.now).await?);
+                    }
+                    Ok::<_, Error>(())
+                }
+                .await;
+                let _ = s.backend.close().await;
+                read.map(|()| out)
+            })
+            .await;
+        Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
     }
 
     /// Runs now, then every `every`, until `shutdown` completes, at the
