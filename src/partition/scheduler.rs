@@ -135,11 +135,16 @@ impl Maintenance {
         PostgresBackend::connect(db, self.options.connect_timeout).await
     }
 
-    /// `f` for every database with its policies, at most `jobs` at a time;
-    /// the results in database order.
+    /// How many databases are worked on at once.
+    fn jobs(&self) -> usize {
+        self.options.jobs.clamp(1, self.databases.len().max(1))
+    }
+
+    /// `f` for every database (its position, config and policies), at most
+    /// [`jobs`](Self::jobs) at a time; the results in database order.
     async fn each<'a, T, Fut>(
         &'a self,
-        f: impl Fn(&'a DatabaseConfig, &'a [Policy]) -> Fut,
+        f: impl Fn(usize, &'a DatabaseConfig, &'a [Policy]) -> Fut,
     ) -> Vec<T>
     where
         Fut: Future<Output = T> + Send + 'a,
@@ -149,10 +154,10 @@ impl Maintenance {
         let futures: Vec<std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>> = self
             .databases
             .iter()
-            .map(|(db, policies)| Box::pin(f(db, policies)) as _)
+            .enumerate()
+            .map(|(i, (db, policies))| Box::pin(f(i, db, policies)) as _)
             .collect();
-        let jobs = self.options.jobs.clamp(1, self.databases.len().max(1));
-        stream::iter(futures).buffered(jobs).collect().await
+        stream::iter(futures).buffered(self.jobs()).collect().await
     }
 
     /// Connects to a database and settles the clock of this run there.
@@ -187,7 +192,7 @@ impl Maintenance {
     /// parent that does not exist yet is reported as such, not as an error.
     pub async fn observe(&self) -> Result<Vec<Observed>> {
         let per_db = self
-            .each(|db, policies| async move {
+            .each(|_, db, policies| async move {
                 let mut backend = self.connect(db).await?;
                 let observed = Self::observe_db(&mut backend, db, policies).await;
                 let _ = backend.close().await;
@@ -236,7 +241,7 @@ impl Maintenance {
             other => other,
         };
         let per_db = self
-            .each(|db, policies| async move {
+            .each(|_, db, policies| async move {
                 let mut s = self.session(db, policies, trusted).await?;
                 let observed = Self::observe_db(&mut s.backend, db, policies).await;
                 let _ = s.backend.close().await;
@@ -256,7 +261,7 @@ impl Maintenance {
     /// than one interval after some database server's clock.
     pub async fn clock_refusal(&self, given: DateTime<Utc>) -> Result<Option<String>> {
         let per_db = self
-            .each(|db, policies| async move {
+            .each(|_, db, policies| async move {
                 match self.session(db, policies, Clock::Given(given)).await {
                     Ok(s) => {
                         let _ = s.backend.close().await;
@@ -280,10 +285,13 @@ impl Maintenance {
     /// database is locked and each table maintained on its own: a failure
     /// is recorded in its report and the others go on.
     pub async fn run(&self, clock: Clock) -> Result<Vec<TableReport>> {
-        // Every database's clock and policies first, each connection closed
-        // again (the check holds no lock; the run re-reads under it).
+        // Every database's clock and policies first (the check holds no
+        // lock; the run re-reads under it). When every database has a job
+        // of its own, the check's connection is kept for the run;
+        // otherwise it is closed, so no more than `jobs` are ever open.
+        let keep = self.databases.len() <= self.jobs();
         let checked = self
-            .each(|db, policies| async move {
+            .each(|_, db, policies| async move {
                 let mut s = self.session(db, policies, clock).await?;
                 let checked = async {
                     for p in policies {
@@ -294,29 +302,56 @@ impl Maintenance {
                     Ok::<_, Error>(())
                 }
                 .await;
+                if keep && checked.is_ok() {
+                    return Ok(Some(s));
+                }
                 let _ = s.backend.close().await;
-                checked
+                checked.map(|()| None)
             })
             .await;
-        checked.into_iter().collect::<Result<Vec<()>>>()?;
-        let per_db = self
-            .each(|db, policies| async move {
-                let mut s = self.session(db, policies, clock).await?;
-                if let Err(e) = s
-                    .backend
-                    .lock(self.options.lock_timeout, &mut LockWait::quiet())
-                    .await
-                {
-                    let _ = s.backend.close().await;
-                    return Err(e);
+        let mut kept = Vec::new();
+        let mut refused = None;
+        for c in checked {
+            match c {
+                Ok(s) => kept.push(std::sync::Mutex::new(s)),
+                Err(e) => {
+                    refused.get_or_insert(e);
                 }
-                let mut reports = Vec::new();
-                for p in policies {
-                    reports.push(self.run_table(&mut s.backend, p, s.now).await);
-                }
-                let released = s.backend.unlock().await;
+            }
+        }
+        if let Some(e) = refused {
+            for s in kept
+                .into_iter()
+                .filter_map(|s| s.into_inner().ok().flatten())
+            {
                 let _ = s.backend.close().await;
-                released.map(|()| reports)
+            }
+            return Err(e);
+        }
+        let per_db = self
+            .each(|i, db, policies| {
+                let kept = kept[i].lock().ok().and_then(|mut s| s.take());
+                async move {
+                    let mut s = match kept {
+                        Some(s) => s,
+                        None => self.session(db, policies, clock).await?,
+                    };
+                    if let Err(e) = s
+                        .backend
+                        .lock(self.options.lock_timeout, &mut LockWait::quiet())
+                        .await
+                    {
+                        let _ = s.backend.close().await;
+                        return Err(e);
+                    }
+                    let mut reports = Vec::new();
+                    for p in policies {
+                        reports.push(self.run_table(&mut s.backend, p, s.now).await);
+                    }
+                    let released = s.backend.unlock().await;
+                    let _ = s.backend.close().await;
+                    released.map(|()| reports)
+                }
             })
             .await;
         Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
@@ -383,7 +418,7 @@ impl Maintenance {
     /// DEFAULT partition by month. Read-only, no lock.
     pub async fn health(&self) -> Result<Vec<Health>> {
         let per_db = self
-            .each(|db, policies| async move {
+            .each(|_, db, policies| async move {
                 let mut s = self.session(db, policies, Clock::Server).await?;
                 let mut out = Vec::new();
                 let read = async {
