@@ -50,6 +50,18 @@ pub struct Options {
 /// Databases worked on at once unless told otherwise.
 pub const DEFAULT_JOBS: usize = 8;
 
+/// A future that may borrow from its caller, as [`in_order`] runs them.
+pub(crate) type Job<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Runs `jobs` futures at most at a time and returns their outputs in the
+/// order given. The futures come boxed in a list: a stream over a
+/// closure's futures would make the caller's future not provably `Send`
+/// (rust-lang/rust#102211).
+pub(crate) async fn in_order<T>(futures: Vec<Job<'_, T>>, jobs: usize) -> Vec<T> {
+    use futures_util::stream::{self, StreamExt};
+    stream::iter(futures).buffered(jobs.max(1)).collect().await
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

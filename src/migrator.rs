@@ -33,7 +33,6 @@ use crate::summary::{DatabaseOutcome, Outcome, Summary};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::stream::{self, StreamExt};
 
 /// A database after phase 2: whether it has work, and its connection when
 /// kept for phase 3.
@@ -187,11 +186,8 @@ impl Migrator {
     where
         Fut: std::future::Future<Output = T> + Send + 'a,
     {
-        // Boxed into a list first: a stream over a closure's futures would
-        // make the caller's future not provably `Send` (rust-lang/rust#102211).
-        let futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>> =
-            self.targets.iter().map(|t| Box::pin(f(t)) as _).collect();
-        stream::iter(futures).buffered(self.jobs()).collect().await
+        let futures = self.targets.iter().map(|t| Box::pin(f(t)) as _).collect();
+        engine::in_order(futures, self.jobs()).await
     }
 
     /// Applies every pending migration of every database (in

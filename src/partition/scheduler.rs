@@ -18,7 +18,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::health::{self, Health};
@@ -149,15 +148,13 @@ impl Maintenance {
     where
         Fut: Future<Output = T> + Send + 'a,
     {
-        // Boxed first, as in the migrator: a stream over a closure's
-        // futures would not be provably `Send` (rust-lang/rust#102211).
-        let futures: Vec<std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>> = self
+        let futures = self
             .databases
             .iter()
             .enumerate()
             .map(|(i, (db, policies))| Box::pin(f(i, db, policies)) as _)
             .collect();
-        stream::iter(futures).buffered(self.jobs()).collect().await
+        crate::engine::in_order(futures, self.jobs()).await
     }
 
     /// Connects to a database and settles the clock of this run there.
