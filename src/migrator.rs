@@ -33,7 +33,6 @@ use crate::summary::{DatabaseOutcome, Outcome, Summary};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-
 /// A database after phase 2: whether it has work, and its connection when
 /// kept for phase 3.
 struct Looked {
