@@ -289,19 +289,19 @@ fn safe(name: &str) -> String {
 /// `database@host-port`; a member with no database (Elasticsearch,
 /// Qdrant) is named by its host and port.
 fn member_names(parts: &[(Option<String>, String)]) -> Vec<String> {
+    // Each database name with the servers it sits on (one pass: groups
+    // can list thousands of members).
+    let mut servers: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for (database, host) in parts {
+        if let Some(db) = database {
+            servers.entry(db).or_default().insert(host);
+        }
+    }
     parts
         .iter()
         .map(|(database, host)| match database {
-            Some(db) => {
-                let elsewhere = parts
-                    .iter()
-                    .any(|(d, h)| d.as_ref() == Some(db) && h != host);
-                if elsewhere {
-                    format!("{db}@{host}")
-                } else {
-                    db.clone()
-                }
-            }
+            Some(db) if servers[db.as_str()].len() > 1 => format!("{db}@{host}"),
+            Some(db) => db.clone(),
             None => host.clone(),
         })
         .collect()
@@ -341,13 +341,12 @@ pub(super) fn add_members(
         .iter()
         .map(|db| member_parts(db.kind, db.url.expose()))
         .collect();
+    // Name → position among the members named so far.
+    let mut named: BTreeMap<String, usize> = BTreeMap::new();
     for (i, member) in member_names(&parts).into_iter().enumerate() {
         let name = format!("{group}/{member}");
-        if let Some(other) = made[..i]
-            .iter()
-            .chain(config.databases.values())
-            .find(|o| o.name == name)
-        {
+        let earlier = named.get(&name).map(|&j| &made[j]);
+        if let Some(other) = earlier.or_else(|| config.databases.get(&name)) {
             return Err(Error::config(
                 &places[i],
                 format!(
@@ -357,6 +356,7 @@ pub(super) fn add_members(
                 ),
             ));
         }
+        named.insert(name.clone(), i);
         made[i].name = name;
     }
     let g = config.groups.get_mut(group).expect("checked above");
