@@ -16,11 +16,11 @@ use crate::catalog::Catalog;
 use crate::config::DatabaseConfig;
 use crate::error::{Completed, Error, Result, Signal};
 use crate::history::Record;
-use crate::kind::Kind;
 use crate::plan::{self, Command, Plan};
 use crate::problem::Problem;
 use crate::script::Script;
 use crate::step::{Action, Step};
+pub use crate::step::{Done, Report, duration_ms};
 
 /// Knobs that apply to every database of a run.
 #[derive(Debug, Clone)]
@@ -201,72 +201,6 @@ impl std::fmt::Debug for Observer {
         } else {
             "Observer(none)"
         })
-    }
-}
-
-/// One step that completed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Done {
-    /// Applied or reverted.
-    pub action: Action,
-    /// The version.
-    pub version: u64,
-    /// Its description.
-    pub description: String,
-    /// The file that ran.
-    pub file: String,
-    /// How long it took.
-    pub execution_time_ms: i64,
-}
-
-/// What a run did to one database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Report {
-    /// The configured database name.
-    pub database: String,
-    /// Its kind.
-    pub kind: Kind,
-    /// The steps that completed, in order.
-    pub done: Vec<Done>,
-}
-
-/// A duration as the command line prints it: `850 ms`, `3.1 s`.
-pub fn duration_ms(ms: i64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
-}
-
-/// `applied 7 add coupons (3.1 s)`: the command line's wording.
-impl std::fmt::Display for Done {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let verb = match self.action {
-            Action::Apply => "applied",
-            Action::Revert => "reverted",
-        };
-        write!(
-            f,
-            "{verb} {} {} ({})",
-            self.version,
-            self.description,
-            duration_ms(self.execution_time_ms)
-        )
-    }
-}
-
-/// One line per step (`shop: applied 7 add coupons (3.1 s)`), or
-/// `shop (postgres): nothing to do`: what `migrate up` prints.
-impl std::fmt::Display for Report {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.done.is_empty() {
-            return writeln!(f, "{} ({}): nothing to do", self.database, self.kind);
-        }
-        for d in &self.done {
-            writeln!(f, "{}: {d}", self.database)?;
-        }
-        Ok(())
     }
 }
 

@@ -200,6 +200,9 @@ pub enum Error {
         failed: Vec<(String, Box<Error>)>,
         /// Databases never started because of an earlier failure.
         not_started: Vec<String>,
+        /// What each database that did not fail completed, in name order
+        /// (none when the run was refused before anything ran).
+        done: Vec<crate::step::Report>,
     },
 
     /// Any other server or driver failure outside a migration file.

@@ -192,8 +192,9 @@ impl Migrator {
     /// Applies every pending migration of every database (in
     /// [`validate_only`](Self::validate_only) mode: checks that none is
     /// pending and applies nothing). One failing database does not stop
-    /// those already running; see [`run_each`](Self::run_each) for each
-    /// database's outcome.
+    /// those already running; over several databases the error
+    /// ([`Error::Databases`]) keeps what the others completed, and
+    /// [`run_each`](Self::run_each) gives each database's outcome.
     pub async fn up(&self) -> Result<Vec<Report>> {
         if self.validate_only {
             self.validate(Pending::Refuse, OutOfOrder::Refuse).await?;
@@ -212,7 +213,9 @@ impl Migrator {
     }
 
     /// Runs `up` or `down` (a `validate` command only checks): every
-    /// report, or the failure ([`Error::Databases`] when several failed).
+    /// report, or the failure — over several databases
+    /// [`Error::Databases`], with each failure and the reports of the
+    /// databases that completed.
     pub async fn run(&self, command: Command) -> Result<Vec<Report>> {
         self.run_each(command).await?.into_result()
     }
@@ -251,6 +254,7 @@ impl Migrator {
                     total: self.targets.len(),
                     failed: refused,
                     not_started: Vec::new(),
+                    done: Vec::new(),
                 },
             });
         }

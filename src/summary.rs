@@ -73,8 +73,10 @@ impl Summary {
         })
     }
 
-    /// Every report when every database succeeded; otherwise the one
-    /// failure, or [`Error::Databases`] naming each.
+    /// Every report when every database succeeded; otherwise the error:
+    /// of a run over one database, its own; over several,
+    /// [`Error::Databases`], which names each failure and keeps the
+    /// reports of the databases that completed.
     pub fn into_result(self) -> Result<Vec<Report>> {
         let total = self.databases.len();
         let mut reports = Vec::new();
@@ -89,11 +91,12 @@ impl Summary {
         }
         match failed.len() {
             0 => Ok(reports),
-            1 if not_started.is_empty() => Err(*failed.pop().expect("one").1),
+            _ if total == 1 => Err(*failed.pop().expect("one").1),
             _ => Err(Error::Databases {
                 total,
                 failed,
                 not_started,
+                done: reports,
             }),
         }
     }

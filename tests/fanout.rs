@@ -205,6 +205,79 @@ async fn a_failing_database_does_not_stop_the_others_and_the_summary_names_it() 
     }
 }
 
+/// The library, embedded in a service: `up` over a group where one
+/// tenant fails still says what every other tenant did, and `run_each`
+/// gives each database's outcome.
+#[tokio::test]
+async fn the_library_keeps_every_database_s_result_when_one_fails() {
+    let dbs = databases("lib_partial", 3).await;
+    let mut c = dbs[1].connect().await;
+    sqlx::raw_sql("CREATE TABLE invoices (x int)")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let p = tenants_project(&dbs);
+    let migrator = strata::Migrator::from_config_file(p.path().join("migrate.toml"))
+        .unwrap()
+        .with_jobs(2);
+
+    let e = migrator.up().await.unwrap_err();
+    let failed_name = member(&dbs[1]);
+    match &e {
+        strata::Error::Databases {
+            total,
+            failed,
+            not_started,
+            done,
+        } => {
+            assert_eq!(*total, 3);
+            assert_eq!(failed.len(), 1, "{e}");
+            assert_eq!(failed[0].0, failed_name);
+            assert!(not_started.is_empty(), "{not_started:?}");
+            let names: Vec<&str> = done.iter().map(|r| r.database.as_str()).collect();
+            assert_eq!(names, [member(&dbs[0]), member(&dbs[2])], "{e}");
+            for r in done {
+                let versions: Vec<u64> = r.done.iter().map(|d| d.version).collect();
+                assert_eq!(versions, [1, 2], "{}", r.database);
+            }
+        }
+        other => panic!("expected every database's result, got {other:?}"),
+    }
+    assert_eq!(e.exit_code(), 1);
+    assert_eq!(dbs[0].history().await, [(1, true), (2, true)]);
+    assert_eq!(dbs[1].history().await, [(1, true)]);
+
+    // Again, outcome by outcome: the failed tenant fails again, the others
+    // have nothing to do.
+    let summary = migrator
+        .run_each(strata::Command::Up {
+            to: strata::UpTarget::Latest,
+            out_of_order: strata::OutOfOrder::Refuse,
+        })
+        .await
+        .unwrap();
+    let outcomes: Vec<(String, bool)> = summary
+        .databases
+        .iter()
+        .map(|d| {
+            let ok = match &d.outcome {
+                strata::Outcome::Done(r) => r.done.is_empty(),
+                _ => false,
+            };
+            (d.database.clone(), ok)
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (member(&dbs[0]), true),
+            (failed_name, false),
+            (member(&dbs[2]), true)
+        ]
+    );
+    assert_eq!(summary.exit_code(), 1);
+}
+
 #[tokio::test]
 async fn groups_come_from_urls_a_file_or_a_query_and_are_selectable() {
     let dbs = databases("grp", 3).await;
