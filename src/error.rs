@@ -400,3 +400,14 @@ fn render_versions(versions: &[u64]) -> String {
     let list: Vec<String> = versions.iter().map(u64::to_string).collect();
     list.join(", ")
 }
+
+/// What `error` says, without the leading `database NAME: ` when NAME is
+/// `database`: the line, the JSON entry or the message it goes into
+/// already names it.
+pub fn reason(database: &str, error: &Error) -> String {
+    let text = error.to_string();
+    match text.strip_prefix(&format!("database {database}: ")) {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}

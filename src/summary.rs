@@ -121,16 +121,7 @@ impl fmt::Display for Summary {
     }
 }
 
-/// What `error` says, without the leading `database NAME: ` when NAME is
-/// `database`: the line, the JSON entry or the message it goes into
-/// already names it.
-pub fn reason(database: &str, error: &Error) -> String {
-    let text = error.to_string();
-    match text.strip_prefix(&format!("database {database}: ")) {
-        Some(rest) => rest.to_string(),
-        None => text,
-    }
-}
+pub use crate::error::reason;
 
 /// One database's outcome, and whether the run was stopped.
 struct OutcomeLine<'a>(&'a DatabaseOutcome, bool);

@@ -566,3 +566,53 @@ async fn partition_maintenance_over_a_group_holds_no_more_connections_than_jobs(
     // The role stays: the cluster is a throwaway, and the tenants' tables
     // are its own.
 }
+
+/// A member whose lock is held by another runner past the lock timeout is
+/// not maintained, and says so; the other members are maintained and
+/// their reports printed (the whole run used to end on that one error,
+/// dropping theirs).
+#[tokio::test]
+async fn partition_maintenance_reports_every_member_when_one_cannot_be_locked() {
+    let dbs = databases("plock", 3).await;
+    let p = tenants_project(&dbs);
+    std::fs::write(
+        p.path().join("migrations/tenants/V3__events.sql"),
+        "CREATE TABLE events (at timestamptz NOT NULL) PARTITION BY RANGE (at);\n",
+    )
+    .unwrap();
+    p.config(
+        "[groups.tenants]\nkind = \"postgres\"\nurls_file = \"tenants.txt\"\n\
+         [[partitions]]\ndatabase = \"tenants\"\ntable = \"events\"\npremake = 1\n",
+    );
+    p.migrate_raw(&["up"], &[]).expect(0);
+    let _holder = dbs[1].hold_migration_lock().await;
+
+    let run = p.migrate_raw(&["--lock-timeout", "1", "partitions", "run"], &[]);
+    run.expect(1);
+    let locked = member(&dbs[1]);
+    assert!(
+        run.stdout
+            .contains(&format!("{locked} public.events: FAILED: not maintained: ")),
+        "{}",
+        run.all()
+    );
+    for db in [&dbs[0], &dbs[2]] {
+        assert!(
+            run.stdout
+                .contains(&format!("{} public.events: created ", member(db))),
+            "{}",
+            run.all()
+        );
+    }
+    assert!(
+        run.stderr.contains(&locked) && !run.stderr.contains(&member(&dbs[0])),
+        "the error names the member that failed only: {}",
+        run.stderr
+    );
+    for (db, expected) in dbs.iter().zip([2, 0, 2]) {
+        let children: i64 = db
+            .scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass")
+            .await;
+        assert_eq!(children, expected, "{}", db.name);
+    }
+}

@@ -28,7 +28,7 @@ use crate::backend::postgres::PostgresBackend;
 use crate::backend::{Backend, LockWait};
 use crate::config::{Config, DatabaseConfig};
 use crate::engine::Options;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, reason};
 
 /// Which clock decides what is current, premade and expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,22 @@ pub struct TableReport {
     /// Set when there was nothing to maintain yet (the parent table is
     /// still to be created by a migration).
     pub note: Option<String>,
+}
+
+/// A report per table of a database that could not be maintained at all
+/// (its lock or its connection failed after the check): the other
+/// databases' reports stand beside it.
+fn not_maintained(db: &DatabaseConfig, policies: &[Policy], e: &Error) -> Vec<TableReport> {
+    policies
+        .iter()
+        .map(|p| TableReport {
+            database: db.name.clone(),
+            table: p.qualified(),
+            done: Vec::new(),
+            error: Some(format!("not maintained: {}", reason(&db.name, e))),
+            note: None,
+        })
+        .collect()
 }
 
 /// Partition maintenance for the policies of a configuration.
@@ -280,7 +296,9 @@ impl Maintenance {
     /// Carries out the plan at `clock`. Every database's clock and every
     /// policy is checked first (an error there changes nothing); then each
     /// database is locked and each table maintained on its own: a failure
-    /// is recorded in its report and the others go on.
+    /// is recorded in its report and the others go on. A database whose
+    /// lock or connection fails after the check is not maintained: each of
+    /// its tables reports that, beside every other database's reports.
     pub async fn run(&self, clock: Clock) -> Result<Vec<TableReport>> {
         // Every database's clock and policies first (the check holds no
         // lock; the run re-reads under it). When every database has a job
@@ -331,7 +349,10 @@ impl Maintenance {
                 async move {
                     let mut s = match kept {
                         Some(s) => s,
-                        None => self.session(db, policies, clock).await?,
+                        None => match self.session(db, policies, clock).await {
+                            Ok(s) => s,
+                            Err(e) => return not_maintained(db, policies, &e),
+                        },
                     };
                     if let Err(e) = s
                         .backend
@@ -339,7 +360,7 @@ impl Maintenance {
                         .await
                     {
                         let _ = s.backend.close().await;
-                        return Err(e);
+                        return not_maintained(db, policies, &e);
                     }
                     let mut reports = Vec::new();
                     for p in policies {
@@ -347,11 +368,21 @@ impl Maintenance {
                     }
                     let released = s.backend.unlock().await;
                     let _ = s.backend.close().await;
-                    released.map(|()| reports)
+                    if let Err(e) = released {
+                        // What ran is committed; closing the connection
+                        // released the lock. Still a failure to report.
+                        for r in reports.iter_mut().filter(|r| r.error.is_none()) {
+                            r.error = Some(format!(
+                                "maintained, but releasing the maintenance lock failed: {}",
+                                reason(&db.name, &e)
+                            ));
+                        }
+                    }
+                    reports
                 }
             })
             .await;
-        Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
+        Ok(per_db.concat())
     }
 
     async fn run_table(

@@ -1,8 +1,11 @@
 //! `migrate partitions …`: runs partition maintenance and prints it.
 
-use strata::config::Config;
 #[cfg(feature = "postgres")]
-use strata::partition::scheduler::Maintenance;
+use std::collections::BTreeMap;
+use strata::config::Config;
+
+#[cfg(feature = "postgres")]
+use strata::partition::scheduler::{Maintenance, TableReport};
 #[cfg(feature = "postgres")]
 use strata::render;
 use strata::{Error, Options};
@@ -81,31 +84,8 @@ pub(crate) async fn partitions(
             };
             let reports = m.run(clock).await?;
             print!("{}", render::partition_reports(&reports));
-            let failed: Vec<_> = reports.iter().filter(|r| r.error.is_some()).collect();
-            match failed.as_slice() {
-                [] => {}
-                [one] if reports.len() == 1 => {
-                    return Err(Error::Database {
-                        database: one.database.clone(),
-                        message: format!(
-                            "{} failed: {}",
-                            one.table,
-                            one.error.as_deref().unwrap_or_default()
-                        ),
-                    });
-                }
-                many => {
-                    let names: Vec<&str> = many.iter().map(|r| r.table.as_str()).collect();
-                    return Err(Error::Database {
-                        database: many[0].database.clone(),
-                        message: format!(
-                            "{} of {} tables failed ({}); the others were maintained",
-                            many.len(),
-                            reports.len(),
-                            names.join(", ")
-                        ),
-                    });
-                }
+            if let Some(e) = run_failure(&reports) {
+                return Err(e);
             }
         }
         PartitionCmd::Daemon {
@@ -150,4 +130,56 @@ pub(crate) async fn partitions(
         }
     }
     Ok(0)
+}
+
+/// The error a maintenance run ends with when any table failed: that
+/// table's, a count of one database's failed tables, or, over several
+/// databases, each database's.
+#[cfg(feature = "postgres")]
+fn run_failure(reports: &[TableReport]) -> Option<Error> {
+    let mut by_database: BTreeMap<&str, (Vec<&TableReport>, usize)> = BTreeMap::new();
+    for r in reports {
+        let entry = by_database.entry(r.database.as_str()).or_default();
+        entry.1 += 1;
+        if r.error.is_some() {
+            entry.0.push(r);
+        }
+    }
+    let total = by_database.len();
+    let mut failed: Vec<(String, Box<Error>)> = by_database
+        .into_iter()
+        .filter(|(_, (failed, _))| !failed.is_empty())
+        .map(|(database, (failed, tables))| {
+            let message = match failed.as_slice() {
+                [one] if tables == 1 => format!(
+                    "{} failed: {}",
+                    one.table,
+                    one.error.as_deref().unwrap_or_default()
+                ),
+                many => {
+                    let names: Vec<&str> = many.iter().map(|r| r.table.as_str()).collect();
+                    format!(
+                        "{} of {tables} tables failed ({}); the others were maintained",
+                        many.len(),
+                        names.join(", ")
+                    )
+                }
+            };
+            let e = Error::Database {
+                database: database.to_string(),
+                message,
+            };
+            (database.to_string(), Box::new(e))
+        })
+        .collect();
+    match failed.len() {
+        0 => None,
+        1 => Some(*failed.pop().expect("one").1),
+        _ => Some(Error::Databases {
+            total,
+            failed,
+            not_started: Vec::new(),
+            done: Vec::new(),
+        }),
+    }
 }
