@@ -12,7 +12,8 @@
 # connection per database — and a no-op sweep over --jobs 8, 16 and 32
 # on 100 databases; over TCP with passwords, behind the delay, and over
 # the Unix socket with the cluster's local trust (no TCP, no password
-# exchange: what is left is the server starting a backend).
+# exchange: what is left is the server starting a backend), there also one
+# connection at a time, to show whether clients at once help at all.
 #
 #   bash bench/fanout.sh [SIZES] [DELAYED_SIZES]   (default "1 10 100 500" "1 10 100")
 #
@@ -108,8 +109,9 @@ done
 # The floor: pgbench -C opening n connections (10 at a time) through port,
 # or through the Unix socket (no TCP, and the cluster trusts local users:
 # no password exchange either).
-pgbench_seconds() { # n port|socket
-  local c=$(( $1 < 10 ? $1 : 10 )) started ended target="${rest}:$2/postgres"
+pgbench_seconds() { # n port|socket [clients, default 10]
+  local at_once=${3:-10}
+  local c=$(( $1 < at_once ? $1 : at_once )) started ended target="${rest}:$2/postgres"
   [ "$2" = socket ] && target="host=$PG_TMP port=$port user=strata dbname=postgres"
   echo 'SELECT 1;' > "$work/select1.sql"
   started=$(date +%s.%N)
@@ -133,6 +135,12 @@ for net in "local $port" "${DELAY_MS}ms $proxy_port" "socket socket"; do
   awk -v l="$label" -v a="$one" -v b="$hundred" -v c="$p1" -v d="$p100" 'BEGIN {
     printf "%-9s %-44s %9s %9s %6.1fx\n", l, "strata no-op up, --jobs 10", a, b, b/a
     printf "%-9s %-44s %9s %9s %6.1fx\n", l, "pgbench -C SELECT 1, 10 at a time (floor)", c, d, d/c }'
+  if [ "$p" = socket ]; then
+    # One at a time: the postmaster starts backends one after another, so
+    # if this is as fast as ten at a time, that start is the floor.
+    awk -v l="$label" -v c="$(pgbench_seconds 1 "$p" 1)" -v d="$(pgbench_seconds 100 "$p" 1)" 'BEGIN {
+      printf "%-9s %-44s %9s %9s %6.1fx\n", l, "pgbench -C SELECT 1, one at a time", c, d, d/c }'
+  fi
   for j in 8 16 32; do
     printf '%-9s %-44s %9s %9s\n' "$label" "strata no-op up, --jobs $j" "" "$(timed --jobs "$j" up)"
   done
