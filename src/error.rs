@@ -185,13 +185,17 @@ pub enum Error {
     #[error(
         "{} of {total} databases failed ({}){}\n{}",
         failed.len(),
-        failed.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>().join(", "),
+        some_names(failed.iter().map(|(d, _)| d.as_str())),
         if not_started.is_empty() {
             String::new()
         } else {
             format!("; {} not started", not_started.len())
         },
-        failed.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("\n")
+        by_reason(failed.iter().map(|(d, e)| (d.as_str(), &**e)))
+            .iter()
+            .map(|(names, why)| format!("{}: {why}", some_names(names.iter().copied())))
+            .collect::<Vec<_>>()
+            .join("\n")
     )]
     Databases {
         /// How many databases the run had.
@@ -409,5 +413,44 @@ pub fn reason(database: &str, error: &Error) -> String {
     match text.strip_prefix(&format!("database {database}: ")) {
         Some(rest) => rest.to_string(),
         None => text,
+    }
+}
+
+/// The failures grouped by what they say (without each database's name):
+/// a group of hundreds that fails alike is one reason, with every database
+/// that gave it, in the order they first appear.
+pub fn by_reason<'a>(
+    failed: impl IntoIterator<Item = (&'a str, &'a Error)>,
+) -> Vec<(Vec<&'a str>, String)> {
+    let mut out: Vec<(Vec<&'a str>, String)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (database, error) in failed {
+        let why = reason(database, error);
+        match index.get(&why) {
+            Some(&i) => out[i].0.push(database),
+            None => {
+                index.insert(why.clone(), out.len());
+                out.push((vec![database], why));
+            }
+        }
+    }
+    out
+}
+
+/// At most five names, then how many more: `a, b, c, d, e and 495 more`.
+pub fn some_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 5;
+    let mut shown = Vec::new();
+    let mut more = 0usize;
+    for name in names {
+        if shown.len() < SHOWN {
+            shown.push(name);
+        } else {
+            more += 1;
+        }
+    }
+    match more {
+        0 => shown.join(", "),
+        n => format!("{} and {n} more", shown.join(", ")),
     }
 }

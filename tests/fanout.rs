@@ -205,6 +205,69 @@ async fn a_failing_database_does_not_stop_the_others_and_the_summary_names_it() 
     }
 }
 
+/// Hundreds of tenants failing alike would print one reason hundreds of
+/// times: alike failures are said once, naming a few databases and how
+/// many more; the summary still lists every database.
+#[tokio::test]
+async fn failures_alike_are_said_once() {
+    let dbs = databases("alike", 7).await;
+    for db in &dbs[..6] {
+        let mut c = db.connect().await;
+        sqlx::raw_sql("CREATE TABLE invoices (x int)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let p = tenants_project(&dbs);
+
+    let run = p.migrate_raw(&["--keep-going", "up"], &[]);
+    run.expect(1);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    let names: Vec<String> = dbs[..5].iter().map(member).collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: {} and 1 more: migrations/tenants/V2__invoices.sql",
+            names.join(", ")
+        )),
+        "{}",
+        run.stderr
+    );
+    for db in &dbs[..6] {
+        let line = format!("  {} (postgres): failed: ", member(db));
+        assert!(run.stdout.contains(&line), "{}", run.stdout);
+    }
+    assert!(
+        run.stdout
+            .contains(&format!("  {} (postgres): applied 2", member(&dbs[6]))),
+        "{}",
+        run.stdout
+    );
+
+    // Refused everywhere before anything runs: no rollback files.
+    let run = p.migrate_raw(&["down"], &[]);
+    run.expect(3);
+    // Six stand at version 1, one at version 2: two reasons.
+    assert_eq!(
+        run.stderr.matches("nothing was changed").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "{} and 1 more: refused, nothing was changed:\n  - no rollback: version 1 ",
+            names.join(", ")
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
 /// The library, embedded in a service: `up` over a group where one
 /// tenant fails still says what every other tenant did, and `run_each`
 /// gives each database's outcome.

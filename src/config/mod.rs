@@ -393,12 +393,12 @@ impl Config {
         if only.is_empty() {
             return Ok(self.databases.values().collect());
         }
-        let mut wanted: Vec<&str> = Vec::new();
+        let mut wanted: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for name in only {
             if let Some(g) = self.groups.get(name) {
                 wanted.extend(g.members.iter().map(String::as_str));
             } else if self.databases.contains_key(name) {
-                wanted.push(name);
+                wanted.insert(name);
             } else if let Some(g) = name
                 .split_once('/')
                 .and_then(|(group, _)| self.groups.get(group))
@@ -432,7 +432,7 @@ impl Config {
         Ok(self
             .databases
             .values()
-            .filter(|db| wanted.contains(&db.name.as_str()))
+            .filter(|db| wanted.contains(db.name.as_str()))
             .collect())
     }
 

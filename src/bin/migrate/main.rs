@@ -169,10 +169,12 @@ fn finish(summary: strata::Summary, format: Format) -> Result<u8, Error> {
     for line in summary.to_string().lines() {
         println!("  {line}");
     }
-    for (database, e) in summary.failures() {
+    // Hundreds of members failing alike: one line for the reason.
+    for (databases, why) in strata::error::by_reason(summary.failures()) {
         eprintln!(
-            "error: {database}: {}",
-            strata::secret::scrub_registered(&strata::summary::reason(database, e))
+            "error: {}: {}",
+            strata::error::some_names(databases),
+            strata::secret::scrub_registered(&why)
         );
     }
     Ok(summary.exit_code() as u8)
