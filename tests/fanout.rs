@@ -102,6 +102,39 @@ async fn an_unreachable_database_stops_everything_before_any_change() {
         assert!(!db.has_table("accounts").await, "{} was changed", db.name);
         assert_eq!(db.history().await, []);
     }
+
+    // `status` shows every member that answers and names the one that
+    // does not (it showed nothing but that error).
+    let run = p.migrate_raw(&["status"], &[]);
+    run.expect(1);
+    for db in &dbs {
+        let heading = format!("{} (postgres)\n", member(db));
+        assert!(run.stdout.contains(&heading), "{}", run.all());
+    }
+    assert!(!run.stdout.contains("tenants/ghost"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("error: tenants/ghost: cannot connect"),
+        "{}",
+        run.stderr
+    );
+    let run = p.migrate_raw(&["status", "--format", "json"], &[]);
+    run.expect(1);
+    let status: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(status["databases"].as_array().unwrap().len(), 3, "{status}");
+    assert_eq!(status["failed"][0]["database"], "tenants/ghost", "{status}");
+    let error = status["failed"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("cannot connect"), "{error}");
+    // The library's strict `status` still refuses.
+    let config = strata::Config::load(&p.path().join("migrate.toml")).unwrap();
+    let migrator = strata::Migrator::new(&config, &[]).unwrap();
+    let e = migrator.status().await.unwrap_err();
+    assert!(
+        matches!(&e, strata::Error::Databases { failed, .. } if failed.len() == 1),
+        "{e:?}"
+    );
+    let (status, failed) = migrator.status_each().await;
+    assert_eq!(status.databases.len(), 3);
+    assert_eq!(failed.len(), 1);
 }
 
 #[tokio::test]

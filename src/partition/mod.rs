@@ -53,4 +53,9 @@ impl Unmaintained {
     pub async fn observe(&self) -> crate::error::Result<Vec<Observed>> {
         Ok(Vec::new())
     }
+
+    /// No databases to observe.
+    pub async fn observe_each(&self) -> Vec<(String, crate::error::Result<Vec<Observed>>)> {
+        Vec::new()
+    }
 }

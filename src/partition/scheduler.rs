@@ -204,6 +204,17 @@ impl Maintenance {
     /// later or elsewhere ([`plan_observed`](super::plan::plan_observed)). A
     /// parent that does not exist yet is reported as such, not as an error.
     pub async fn observe(&self) -> Result<Vec<Observed>> {
+        let per_db = self.observe_each().await;
+        Ok(per_db
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect::<Result<Vec<_>>>()?
+            .concat())
+    }
+
+    /// [`observe`](Self::observe) database by database: one that cannot
+    /// be read does not hide the others.
+    pub async fn observe_each(&self) -> Vec<(String, Result<Vec<Observed>>)> {
         let per_db = self
             .each(|_, db, policies| async move {
                 let mut backend = self.connect(db).await?;
@@ -212,7 +223,11 @@ impl Maintenance {
                 observed
             })
             .await;
-        Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
+        self.databases
+            .iter()
+            .map(|(db, _)| db.name.clone())
+            .zip(per_db)
+            .collect()
     }
 
     async fn observe_db(

@@ -180,6 +180,41 @@ fn finish(summary: strata::Summary, format: Format) -> Result<u8, Error> {
     Ok(summary.exit_code() as u8)
 }
 
+/// `status` over several databases: every one that answered, then one
+/// `error:` line per distinct failure (JSON: a `failed` list); exit 1 when
+/// any could not be read.
+async fn status_of_many(migrator: &Migrator, format: Format) -> Result<u8, Error> {
+    let (status, failed) = migrator.status_each().await;
+    match format {
+        Format::Text => print!("{}", render::status(&status)),
+        Format::Json => {
+            let mut value = serde_json::to_value(&status).expect("plain data serialises");
+            if !failed.is_empty() {
+                value["failed"] = failed
+                    .iter()
+                    .map(|(database, e)| {
+                        serde_json::json!({
+                            "database": database,
+                            "error": strata::secret::scrub_registered(
+                                &strata::summary::reason(database, e)
+                            ),
+                        })
+                    })
+                    .collect();
+            }
+            print_json(&value);
+        }
+    }
+    for (databases, why) in strata::error::by_reason(failed.iter().map(|(d, e)| (d.as_str(), e))) {
+        eprintln!(
+            "error: {}: {}",
+            strata::error::some_names(databases),
+            strata::secret::scrub_registered(&why)
+        );
+    }
+    Ok(failed.iter().map(|(_, e)| e.exit_code()).max().unwrap_or(0) as u8)
+}
+
 /// Single-database mode: one database, named by `--name` or `default`.
 fn single(cli: &Cli, url: &str) -> Result<Config, Error> {
     let config = Config::single_named(
@@ -373,10 +408,14 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             }
         }
         Cmd::Status { format } => {
-            let status = migrator.status().await?;
-            match format {
-                Format::Text => print!("{}", render::status(&status)),
-                Format::Json => print_json(&status),
+            if migrator.targets().len() == 1 {
+                let status = migrator.status().await?;
+                match format {
+                    Format::Text => print!("{}", render::status(&status)),
+                    Format::Json => print_json(&status),
+                }
+            } else {
+                return status_of_many(&migrator, format).await;
             }
         }
         Cmd::Validate {

@@ -12,13 +12,11 @@ use chrono::{DateTime, Utc};
 
 use crate::backend::{self, AnyBackend, Backend};
 use crate::catalog::Catalog;
-use crate::config::validate_history_table;
 use crate::config::{Config, DatabaseConfig};
 use crate::embed::Embedded;
-use crate::engine::{self, Options, RepairChange, Report, StopHandle, Target};
+use crate::engine::{self, Options, Report, StopHandle, Target};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Level};
-use crate::import::{ForeignRow, MAPPING_FILE, Tool, adopted_versions, history_query};
 use crate::lint::{self, LintSettings, TableSize};
 #[cfg(not(feature = "postgres"))]
 use crate::partition::Unmaintained as Maintenance;
@@ -32,6 +30,8 @@ use crate::step::Action;
 use crate::summary::{DatabaseOutcome, Outcome, Summary};
 
 use std::sync::atomic::{AtomicBool, Ordering};
+
+mod admin;
 
 /// A database after phase 2: whether it has work, and its connection when
 /// kept for phase 3.
@@ -523,8 +523,28 @@ impl Migrator {
     }
 
     /// Every version of every database with its state, and what the catalog
-    /// shows of each partitioned parent. Read-only, no lock.
+    /// shows of each partitioned parent. Read-only, no lock. Any database
+    /// that cannot be read makes it an error (over several,
+    /// [`Error::Databases`]); [`status_each`](Self::status_each) keeps the
+    /// others.
     pub async fn status(&self) -> Result<Status> {
+        let (status, mut failed) = self.status_each().await;
+        match failed.len() {
+            0 => Ok(status),
+            _ if self.targets.len() == 1 => Err(failed.pop().expect("one").1),
+            _ => Err(Error::Databases {
+                total: self.targets.len(),
+                failed: failed.into_iter().map(|(d, e)| (d, Box::new(e))).collect(),
+                not_started: Vec::new(),
+                done: Vec::new(),
+            }),
+        }
+    }
+
+    /// The status of every database that could be read, and the error of
+    /// each that could not (unreachable, its history unreadable), in name
+    /// order: one tenant down does not hide the other hundreds.
+    pub async fn status_each(&self) -> (Status, Vec<(String, Error)>) {
         let histories = self
             .each(|target| async move {
                 let mut backend = self.connect(&target.config).await?;
@@ -540,62 +560,38 @@ impl Migrator {
             })
             .await;
         let mut databases = Vec::new();
+        let mut failed = Vec::new();
         for (target, looked) in self.targets.iter().zip(histories) {
-            let (history, tables) = looked?;
-            databases.push(DatabaseStatus {
-                name: target.config.name.clone(),
-                kind: target.config.kind,
-                migrations: status::status(&target.catalog, &history),
-                tables,
-            });
+            match looked {
+                Ok((history, tables)) => databases.push(DatabaseStatus {
+                    name: target.config.name.clone(),
+                    kind: target.config.kind,
+                    migrations: status::status(&target.catalog, &history),
+                    tables,
+                }),
+                Err(e) => failed.push((target.config.name.clone(), e)),
+            }
         }
-        Ok(Status {
-            databases,
-            partitions: self.maintenance.observe().await?,
-        })
-    }
-
-    /// Realigns each history with its files (checksums, names, forgotten
-    /// records) after a human has looked. Returns what changed, per database.
-    pub async fn repair(&self) -> Result<Vec<(String, Vec<RepairChange>)>> {
-        let mut out = Vec::new();
-        for target in &self.targets {
-            let mut backend = self.connect(&target.config).await?;
-            let changes = engine::repair(target, &mut backend, &self.options).await;
-            let _ = backend.close().await;
-            out.push((target.config.name.clone(), changes?));
+        let mut partitions = Vec::new();
+        for (database, observed) in self.maintenance.observe_each().await {
+            match observed {
+                Ok(o) => partitions.extend(o),
+                // Said once: the database's own failure comes first.
+                Err(e) => {
+                    if !failed.iter().any(|(d, _)| *d == database) {
+                        failed.push((database, e));
+                    }
+                }
+            }
         }
-        Ok(out)
-    }
-
-    /// Removes locks left behind by dead runners (`migrate unlock`). A lock
-    /// whose owner still renews it is refused unless `force`. Says what it
-    /// did, per database.
-    pub async fn unlock(&self, force: bool) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for target in &self.targets {
-            let mut backend = self.connect(&target.config).await?;
-            let done = backend.break_lock(force).await;
-            let _ = backend.close().await;
-            out.push(done?);
-        }
-        Ok(out)
-    }
-
-    /// Marks every migration up to `version` as applied on databases with
-    /// no history yet. Returns the versions recorded, per database.
-    pub async fn baseline(&self, version: u64) -> Result<Vec<(String, Vec<u64>)>> {
-        if version == 0 {
-            return Err(Error::Usage("baseline --version must be at least 1".into()));
-        }
-        let mut out = Vec::new();
-        for target in &self.targets {
-            let mut backend = self.connect(&target.config).await?;
-            let recorded = engine::baseline(target, &mut backend, version, &self.options).await;
-            let _ = backend.close().await;
-            out.push((target.config.name.clone(), recorded?));
-        }
-        Ok(out)
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        (
+            Status {
+                databases,
+                partitions,
+            },
+            failed,
+        )
     }
 
     /// The findings of each step of `plan`, before sizes: PostgreSQL files
@@ -708,70 +704,5 @@ impl Migrator {
                 )
             })
             .collect())
-    }
-
-    /// `baseline --from TOOL`: records as applied, without running
-    /// anything, every version that tool's history table (`table`, else
-    /// the tool's default name) says it applied, mapped through the
-    /// `imported.toml` that `import` wrote beside the migrations. Refuses
-    /// (nothing recorded) on a dirty or failed record, a version with no
-    /// file, or a version the map does not know. The tool's table is only
-    /// read. Returns the versions recorded, per database.
-    pub async fn baseline_from(
-        &self,
-        tool: Tool,
-        table: Option<&str>,
-    ) -> Result<Vec<(String, Vec<u64>)>> {
-        let table = table.unwrap_or(tool.default_table());
-        validate_history_table(table).map_err(|m| Error::config("--from-table", m))?;
-        let mut out = Vec::new();
-        for target in &self.targets {
-            let config = &target.config;
-            if config.history_table == table {
-                return Err(Error::Config {
-                    setting: "history_table".into(),
-                    message: format!(
-                        "database {}: strata's history table and {tool}'s are both {table}: give \
-                         strata its own with history_table = \"strata_migrations\" in \
-                         migrate.toml (or --history-table strata_migrations)",
-                        config.name
-                    ),
-                });
-            }
-            let mapping = crate::import::load_mapping(&config.migrations.join(MAPPING_FILE), tool)?;
-            let sql = history_query(tool, table);
-            let files: Vec<u64> = target
-                .catalog
-                .migrations
-                .iter()
-                .map(|m| m.version)
-                .collect();
-            let mut backend = self.connect(config).await?;
-            let how = format!("baseline from {tool}");
-            let recorded = engine::record_as_applied(
-                target,
-                &mut backend,
-                &self.options,
-                &how,
-                async |backend| {
-                    let rows: Vec<ForeignRow> = backend
-                        .foreign_rows(&sql, table)
-                        .await?
-                        .into_iter()
-                        .map(|(version, kind, ok)| ForeignRow { version, kind, ok })
-                        .collect();
-                    adopted_versions(tool, &rows, &mapping, &files).map_err(|problems| {
-                        Error::Refused {
-                            database: config.name.clone(),
-                            problems,
-                        }
-                    })
-                },
-            )
-            .await;
-            let _ = backend.close().await;
-            out.push((config.name.clone(), recorded?));
-        }
-        Ok(out)
     }
 }
