@@ -73,6 +73,51 @@ impl Summary {
         })
     }
 
+    /// The summary of a run refused before anything ran, from its error
+    /// and every database of the run (name and kind): the refused ones
+    /// failed, the others not started. An error that is not about these
+    /// databases comes back as it is.
+    pub fn refused(
+        databases: &[(String, Kind)],
+        error: Error,
+    ) -> std::result::Result<Summary, Error> {
+        let outcomes = match error {
+            Error::Databases {
+                failed,
+                not_started,
+                ..
+            } => {
+                let mut failed: std::collections::HashMap<String, Box<Error>> =
+                    failed.into_iter().collect();
+                databases
+                    .iter()
+                    .map(|(name, kind)| DatabaseOutcome {
+                        database: name.clone(),
+                        kind: *kind,
+                        outcome: match failed.remove(name) {
+                            Some(e) => Outcome::Failed(*e),
+                            None if not_started.contains(name) => Outcome::NotStarted,
+                            None => Outcome::Done(Report {
+                                database: name.clone(),
+                                kind: *kind,
+                                done: Vec::new(),
+                            }),
+                        },
+                    })
+                    .collect()
+            }
+            e if databases.len() == 1 => vec![DatabaseOutcome {
+                database: databases[0].0.clone(),
+                kind: databases[0].1,
+                outcome: Outcome::Failed(e),
+            }],
+            e => return Err(e),
+        };
+        Ok(Summary {
+            databases: outcomes,
+        })
+    }
+
     /// Every report when every database succeeded; otherwise the error:
     /// of a run over one database, its own; over several,
     /// [`Error::Databases`], which names each failure and keeps the

@@ -96,8 +96,41 @@ async fn an_unreachable_database_stops_everything_before_any_change() {
     std::fs::write(p.path().join("tenants.txt"), lines).unwrap();
     let run = p.migrate_raw(&["up"], &[]);
     run.expect(1);
-    assert!(run.stderr.contains("tenants/ghost"), "{}", run.stderr);
-    assert!(run.stderr.contains("cannot connect"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("1 of 4 databases failed (tenants/ghost); 3 not started"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("tenants/ghost: cannot connect"),
+        "{}",
+        run.stderr
+    );
+    // As data too: stdout is the summary, the others not started.
+    let run = p.migrate_raw(&["up", "--format", "json"], &[]);
+    run.expect(1);
+    let summary: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()));
+    let outcomes: Vec<(String, String)> = summary["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["database"].as_str().unwrap().to_string(),
+                d["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, String)> = dbs
+        .iter()
+        .map(|db| (member(db), "not started".to_string()))
+        .collect();
+    expected.push(("tenants/ghost".into(), "failed".into()));
+    expected.sort();
+    assert_eq!(outcomes, expected);
+    assert_eq!(summary["exit_code"], 1);
     for db in &dbs {
         assert!(!db.has_table("accounts").await, "{} was changed", db.name);
         assert_eq!(db.history().await, []);

@@ -224,7 +224,8 @@ impl Migrator {
     ///
     /// First every database is looked at (connect, read the history, plan,
     /// check), at most `jobs` at a time; if any is refused or unreachable,
-    /// nothing runs anywhere and that is the `Err`. Then the databases with
+    /// nothing runs anywhere and that is the `Err` (over several
+    /// databases [`Error::Databases`], the others listed as not started). Then the databases with
     /// work run, at most `jobs` at a time, each under its own lock: one
     /// failing does not stop the others already running, and no new one
     /// starts after a failure unless `keep_going`.
@@ -248,14 +249,24 @@ impl Migrator {
                     let _ = b.close().await;
                 }
             }
-            return Err(match refused.len() {
-                1 => *refused.pop().expect("one").1,
-                _ => Error::Databases {
-                    total: self.targets.len(),
-                    failed: refused,
-                    not_started: Vec::new(),
-                    done: Vec::new(),
-                },
+            if self.targets.len() == 1 {
+                return Err(*refused.pop().expect("one").1);
+            }
+            // Nothing started anywhere: every database not refused is
+            // listed as such.
+            let refused_names: std::collections::HashSet<&str> =
+                refused.iter().map(|(d, _)| d.as_str()).collect();
+            let not_started = self
+                .targets
+                .iter()
+                .map(|t| t.config.name.clone())
+                .filter(|n| !refused_names.contains(n.as_str()))
+                .collect();
+            return Err(Error::Databases {
+                total: self.targets.len(),
+                failed: refused,
+                not_started,
+                done: Vec::new(),
             });
         }
         let failed = AtomicBool::new(false);

@@ -152,6 +152,24 @@ fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
     Ok(config)
 }
 
+/// Runs `up`/`down` and ends it. A run refused before anything ran is an
+/// error, except with `--format json`, where stdout is still the summary
+/// (the refused databases failed, the others not started).
+async fn finish_run(migrator: &Migrator, command: Command, format: Format) -> Result<u8, Error> {
+    match migrator.run_each(command).await {
+        Ok(summary) => finish(summary, format),
+        Err(e) if matches!(format, Format::Json) => {
+            let databases: Vec<_> = migrator
+                .targets()
+                .iter()
+                .map(|t| (t.config.name.clone(), t.config.kind))
+                .collect();
+            finish(strata::Summary::refused(&databases, e)?, format)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Ends `up`/`down`: the steps were printed as they completed; says what
 /// each database came to, and exits with the worst outcome. One database
 /// that failed ends as before, with its error.
@@ -386,7 +404,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             if dry_run {
                 print!("{}", render::plans(&migrator.plan(command).await?));
             } else {
-                return finish(migrator.run_each(command).await?, format);
+                return finish_run(&migrator, command, format).await;
             }
         }
         Cmd::Down {
@@ -404,7 +422,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             if dry_run {
                 print!("{}", render::plans(&migrator.plan(command).await?));
             } else {
-                return finish(migrator.run_each(command).await?, format);
+                return finish_run(&migrator, command, format).await;
             }
         }
         Cmd::Status { format } => {
