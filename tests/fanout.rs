@@ -744,4 +744,27 @@ async fn partition_maintenance_reports_every_member_when_one_cannot_be_locked() 
             .await;
         assert_eq!(children, expected, "{}", db.name);
     }
+
+    // Monitoring over the group with a member down: that member is a
+    // problem of its own, and every other member is still checked (the
+    // unmaintained one shows its missing partition).
+    let mut lines = std::fs::read_to_string(p.path().join("tenants.txt")).unwrap();
+    lines.push_str("\npostgres://nobody@127.0.0.1:1/ghost\n");
+    std::fs::write(p.path().join("tenants.txt"), lines).unwrap();
+    let run = p.migrate_raw(&["partitions", "check"], &[]);
+    run.expect(1);
+    assert!(
+        run.stdout
+            .contains("tenants/ghost: could not be checked: cannot connect"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "{locked} public.events: no partition holds the current interval"
+        )),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stdout.contains(&member(&dbs[0])), "{}", run.stdout);
 }

@@ -460,6 +460,17 @@ impl Maintenance {
     /// clock: partitions ready ahead, expired ones still there, rows in the
     /// DEFAULT partition by month. Read-only, no lock.
     pub async fn health(&self) -> Result<Vec<Health>> {
+        let per_db = self.health_each().await;
+        Ok(per_db
+            .into_iter()
+            .map(|(_, h)| h)
+            .collect::<Result<Vec<_>>>()?
+            .concat())
+    }
+
+    /// [`health`](Self::health) database by database: one that cannot be
+    /// read does not hide the others (monitoring over a group of tenants).
+    pub async fn health_each(&self) -> Vec<(String, Result<Vec<Health>>)> {
         let per_db = self
             .each(|_, db, policies| async move {
                 let mut s = self.session(db, policies, Clock::Server).await?;
@@ -475,7 +486,11 @@ impl Maintenance {
                 read.map(|()| out)
             })
             .await;
-        Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
+        self.databases
+            .iter()
+            .map(|(db, _)| db.name.clone())
+            .zip(per_db)
+            .collect()
     }
 
     /// Runs now, then every `every`, until `shutdown` completes, at the
@@ -520,7 +535,14 @@ impl Maintenance {
                 failures += 1;
             }
             if let Some(path) = &metrics {
-                let tables = self.health().await.unwrap_or_default();
+                // What could be read: a member down must not blank the rest.
+                let tables: Vec<Health> = self
+                    .health_each()
+                    .await
+                    .into_iter()
+                    .filter_map(|(_, h)| h.ok())
+                    .flatten()
+                    .collect();
                 let text = health::metrics(&tables, last_success, failures);
                 if let Err(e) = health::write_atomically(path, &text) {
                     tracing::warn!(path = %path.display(), error = %e, "writing the metrics file failed");

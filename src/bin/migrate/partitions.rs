@@ -107,8 +107,23 @@ pub(crate) async fn partitions(
             }
         }
         PartitionCmd::Check { format } => {
-            let tables = m.health().await?;
-            let problems: Vec<String> = tables.iter().flat_map(|t| t.problems()).collect();
+            // Over several databases, one that cannot be read is a problem
+            // of its own, beside every other database's tables.
+            let per_db = m.health_each().await;
+            let single = per_db.len() == 1;
+            let mut tables = Vec::new();
+            let mut problems: Vec<String> = Vec::new();
+            for (database, health) in per_db {
+                match health {
+                    Ok(h) => tables.extend(h),
+                    Err(e) if single => return Err(e),
+                    Err(e) => problems.push(format!(
+                        "{database}: could not be checked: {}",
+                        strata::secret::scrub_registered(&strata::summary::reason(&database, &e))
+                    )),
+                }
+            }
+            problems.extend(tables.iter().flat_map(|t| t.problems()));
             match format {
                 Format::Text if problems.is_empty() => {
                     println!("{} table(s) checked: no problem", tables.len())
