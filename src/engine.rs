@@ -618,6 +618,14 @@ pub async fn baseline(
     .await
 }
 
+/// Why a baseline refuses a database: it has a history already.
+pub fn history_not_empty(database: &str, recorded: usize) -> Error {
+    Error::Usage(format!(
+        "database {database}: baseline needs an empty history, but {recorded} version(s) are \
+         recorded already"
+    ))
+}
+
 /// Records the versions `choose` picks (it may read the database, under
 /// the lock) as applied, without running them, on a database that has no
 /// history yet; each record carries its file's checksum. `how` ends up in
@@ -633,11 +641,7 @@ pub async fn record_as_applied(
         backend.ensure_history().await?;
         let history = backend.applied().await?;
         if !history.is_empty() {
-            return Err(Error::Usage(format!(
-                "database {}: baseline needs an empty history, but {} version(s) are recorded already",
-                target.config.name,
-                history.len()
-            )));
+            return Err(history_not_empty(&target.config.name, history.len()));
         }
         let versions = choose(backend).await?;
         let mut recorded = Vec::new();

@@ -768,3 +768,40 @@ async fn partition_maintenance_reports_every_member_when_one_cannot_be_locked() 
     );
     assert!(!run.stdout.contains(&member(&dbs[0])), "{}", run.stdout);
 }
+
+/// `baseline` over a group records nothing anywhere when one member
+/// refuses (it has a history already): it recorded the members before
+/// that one and then stopped.
+#[tokio::test]
+async fn a_baseline_refused_by_one_member_records_nothing_anywhere() {
+    let dbs = databases("base", 3).await;
+    let p = tenants_project(&dbs);
+    p.migrate_raw(&["--database", &member(&dbs[1]), "up"], &[])
+        .expect(0);
+
+    let run = p.migrate_raw(&["baseline", "--version", "1"], &[]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{}: baseline needs an empty history, but 2 version(s) are recorded already",
+            member(&dbs[1])
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("2 not started"), "{}", run.stderr);
+    assert_eq!(dbs[0].history().await, []);
+    assert_eq!(dbs[2].history().await, []);
+    assert_eq!(dbs[1].history().await, [(1, true), (2, true)]);
+
+    // Without that member, every other one is baselined.
+    let others = [member(&dbs[0]), member(&dbs[2])];
+    let mut args: Vec<&str> = Vec::new();
+    for m in &others {
+        args.extend(["--database", m.as_str()]);
+    }
+    args.extend(["baseline", "--version", "1"]);
+    p.migrate_raw(&args, &[]).expect(0);
+    assert_eq!(dbs[0].history().await, [(1, true)]);
+    assert_eq!(dbs[2].history().await, [(1, true)]);
+}

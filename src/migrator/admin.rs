@@ -3,9 +3,9 @@
 //! commands; kept apart from the run's three phases.
 
 use super::Migrator;
-use crate::backend::Backend;
+use crate::backend::{AnyBackend, Backend};
 use crate::config::validate_history_table;
-use crate::engine::{self, RepairChange};
+use crate::engine::{self, RepairChange, Target};
 use crate::error::{Error, Result};
 use crate::import::{ForeignRow, MAPPING_FILE, Tool, adopted_versions, history_query};
 
@@ -43,6 +43,7 @@ impl Migrator {
         if version == 0 {
             return Err(Error::Usage("baseline --version must be at least 1".into()));
         }
+        self.look_first(async |_, _| Ok(())).await?;
         let mut out = Vec::new();
         for target in &self.targets {
             let mut backend = self.connect(&target.config).await?;
@@ -67,7 +68,8 @@ impl Migrator {
     ) -> Result<Vec<(String, Vec<u64>)>> {
         let table = table.unwrap_or(tool.default_table());
         validate_history_table(table).map_err(|m| Error::config("--from-table", m))?;
-        let mut out = Vec::new();
+        // Every file-side check before any connection.
+        let mut adoptions = Vec::new();
         for target in &self.targets {
             let config = &target.config;
             if config.history_table == table {
@@ -82,39 +84,108 @@ impl Migrator {
                 });
             }
             let mapping = crate::import::load_mapping(&config.migrations.join(MAPPING_FILE), tool)?;
-            let sql = history_query(tool, table);
-            let files: Vec<u64> = target
-                .catalog
-                .migrations
-                .iter()
-                .map(|m| m.version)
-                .collect();
-            let mut backend = self.connect(config).await?;
-            let how = format!("baseline from {tool}");
-            let recorded = engine::record_as_applied(
-                target,
-                &mut backend,
-                &self.options,
-                &how,
-                async |backend| {
-                    let rows: Vec<ForeignRow> = backend
-                        .foreign_rows(&sql, table)
-                        .await?
-                        .into_iter()
-                        .map(|(version, kind, ok)| ForeignRow { version, kind, ok })
-                        .collect();
-                    adopted_versions(tool, &rows, &mapping, &files).map_err(|problems| {
-                        Error::Refused {
-                            database: config.name.clone(),
-                            problems,
-                        }
-                    })
-                },
-            )
-            .await;
+            adoptions.push(Adoption {
+                tool,
+                table,
+                sql: history_query(tool, table),
+                mapping,
+                files: target
+                    .catalog
+                    .migrations
+                    .iter()
+                    .map(|m| m.version)
+                    .collect(),
+            });
+        }
+        self.look_first(async |target, backend| {
+            let i = self.index_of(target);
+            adoptions[i]
+                .versions(&target.config.name, backend)
+                .await
+                .map(drop)
+        })
+        .await?;
+        let how = format!("baseline from {tool}");
+        let mut out = Vec::new();
+        for (target, adoption) in self.targets.iter().zip(&adoptions) {
+            let mut backend = self.connect(&target.config).await?;
+            let recorded =
+                engine::record_as_applied(target, &mut backend, &self.options, &how, async |b| {
+                    adoption.versions(&target.config.name, b).await
+                })
+                .await;
             let _ = backend.close().await;
-            out.push((config.name.clone(), recorded?));
+            out.push((target.config.name.clone(), recorded?));
         }
         Ok(out)
+    }
+
+    /// Looks at every database before any is written: each history must be
+    /// empty and `check` (which only reads) must pass. One refusal
+    /// anywhere, and nothing is recorded anywhere.
+    async fn look_first(
+        &self,
+        check: impl AsyncFn(&Target, &mut AnyBackend) -> Result<()>,
+    ) -> Result<()> {
+        let mut refused = Vec::new();
+        for target in &self.targets {
+            let looked = async {
+                let mut backend = self.connect(&target.config).await?;
+                let checked = async {
+                    let recorded = backend.applied().await?.len();
+                    if recorded > 0 {
+                        return Err(engine::history_not_empty(&target.config.name, recorded));
+                    }
+                    check(target, &mut backend).await
+                }
+                .await;
+                let _ = backend.close().await;
+                checked
+            }
+            .await;
+            if let Err(e) = looked {
+                refused.push((target.config.name.clone(), Box::new(e)));
+            }
+        }
+        match refused.is_empty() {
+            true => Ok(()),
+            false => Err(self.refused_everywhere(refused)),
+        }
+    }
+
+    fn index_of(&self, target: &Target) -> usize {
+        self.targets
+            .iter()
+            .position(|t| std::ptr::eq(t, target))
+            .expect("a target of this migrator")
+    }
+}
+
+/// What `baseline --from` adopts in one database: the other tool's history
+/// read through the map `import` wrote.
+struct Adoption<'a> {
+    tool: Tool,
+    table: &'a str,
+    sql: String,
+    mapping: std::collections::BTreeMap<String, u64>,
+    files: Vec<u64>,
+}
+
+impl Adoption<'_> {
+    /// The versions to record, or why not (a dirty or failed record, a
+    /// version with no file or not in the map). Only reads.
+    async fn versions(&self, database: &str, backend: &mut AnyBackend) -> Result<Vec<u64>> {
+        let rows: Vec<ForeignRow> = backend
+            .foreign_rows(&self.sql, self.table)
+            .await?
+            .into_iter()
+            .map(|(version, kind, ok)| ForeignRow { version, kind, ok })
+            .collect();
+        adopted_versions(self.tool, &rows, &self.mapping, &self.files).map_err(|problems| {
+            Error::Refused {
+                database: database.to_string(),
+                problems,
+            }
+        })
     }
 }

@@ -249,25 +249,7 @@ impl Migrator {
                     let _ = b.close().await;
                 }
             }
-            if self.targets.len() == 1 {
-                return Err(*refused.pop().expect("one").1);
-            }
-            // Nothing started anywhere: every database not refused is
-            // listed as such.
-            let refused_names: std::collections::HashSet<&str> =
-                refused.iter().map(|(d, _)| d.as_str()).collect();
-            let not_started = self
-                .targets
-                .iter()
-                .map(|t| t.config.name.clone())
-                .filter(|n| !refused_names.contains(n.as_str()))
-                .collect();
-            return Err(Error::Databases {
-                total: self.targets.len(),
-                failed: refused,
-                not_started,
-                done: Vec::new(),
-            });
+            return Err(self.refused_everywhere(refused));
         }
         let failed = AtomicBool::new(false);
         let slots: Vec<std::sync::Mutex<Option<Looked>>> = ready
@@ -302,6 +284,29 @@ impl Migrator {
                 })
                 .collect(),
         })
+    }
+
+    /// The error of a run refused before anything ran anywhere: the one
+    /// database's own, or [`Error::Databases`] with every database not
+    /// refused listed as not started.
+    fn refused_everywhere(&self, mut refused: Vec<(String, Box<Error>)>) -> Error {
+        if self.targets.len() == 1 && refused.len() == 1 {
+            return *refused.pop().expect("one").1;
+        }
+        let refused_names: std::collections::HashSet<&str> =
+            refused.iter().map(|(d, _)| d.as_str()).collect();
+        let not_started = self
+            .targets
+            .iter()
+            .map(|t| t.config.name.clone())
+            .filter(|n| !refused_names.contains(n.as_str()))
+            .collect();
+        Error::Databases {
+            total: self.targets.len(),
+            failed: refused,
+            not_started,
+            done: Vec::new(),
+        }
     }
 
     /// Phase 2 for one database: connect, read, plan, check. `Ok` says
