@@ -805,3 +805,43 @@ async fn a_baseline_refused_by_one_member_records_nothing_anywhere() {
     assert_eq!(dbs[0].history().await, [(1, true)]);
     assert_eq!(dbs[2].history().await, [(1, true)]);
 }
+
+/// `repair` over a group with a member down changes no history at all: it
+/// repaired the members before that one and then stopped.
+#[tokio::test]
+async fn repair_over_a_group_with_a_member_down_changes_nothing() {
+    let dbs = databases("repair", 2).await;
+    let p = tenants_project(&dbs);
+    p.migrate_raw(&["up"], &[]).expect(0);
+    let mut c = dbs[0].connect().await;
+    sqlx::raw_sql("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let checksum = || async {
+        dbs[0]
+            .scalar::<String>("SELECT trim(checksum) FROM schema_migrations WHERE version = 1")
+            .await
+    };
+    let urls = std::fs::read_to_string(p.path().join("tenants.txt")).unwrap();
+    // Named to sort last: repairing one member after another and stopping
+    // at the failure would have repaired the others first.
+    std::fs::write(
+        p.path().join("tenants.txt"),
+        format!("{urls}\npostgres://nobody@127.0.0.1:1/zz_ghost\n"),
+    )
+    .unwrap();
+
+    let run = p.migrate_raw(&["repair"], &[]);
+    run.expect(1);
+    assert!(
+        run.stderr.contains("tenants/zz_ghost: cannot connect"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(checksum().await, "edited");
+
+    std::fs::write(p.path().join("tenants.txt"), urls).unwrap();
+    p.migrate_raw(&["repair"], &[]).expect(0);
+    assert_ne!(checksum().await, "edited");
+}

@@ -1,6 +1,7 @@
-//! The history's upkeep, one database after another: `repair`, `unlock`,
-//! `baseline` and `baseline --from` another tool. Rare, human-driven
-//! commands; kept apart from the run's three phases.
+//! The history's upkeep: `repair`, `unlock`, `baseline` and `baseline
+//! --from` another tool. Rare, human-driven commands, kept apart from the
+//! run's three phases but with the same rule: every database is looked at
+//! before any is written, one after another.
 
 use super::Migrator;
 use crate::backend::{AnyBackend, Backend};
@@ -11,8 +12,11 @@ use crate::import::{ForeignRow, MAPPING_FILE, Tool, adopted_versions, history_qu
 
 impl Migrator {
     /// Realigns each history with its files (checksums, names, forgotten
-    /// records) after a human has looked. Returns what changed, per database.
+    /// records) after a human has looked; every database must answer
+    /// before any is repaired. Returns what changed, per database.
     pub async fn repair(&self) -> Result<Vec<(String, Vec<RepairChange>)>> {
+        self.look_first(async |_, backend| backend.applied().await.map(drop))
+            .await?;
         let mut out = Vec::new();
         for target in &self.targets {
             let mut backend = self.connect(&target.config).await?;
@@ -24,9 +28,11 @@ impl Migrator {
     }
 
     /// Removes locks left behind by dead runners (`migrate unlock`). A lock
-    /// whose owner still renews it is refused unless `force`. Says what it
-    /// did, per database.
+    /// whose owner still renews it is refused unless `force`; every
+    /// database must answer before any lock is removed. Says what it did,
+    /// per database.
     pub async fn unlock(&self, force: bool) -> Result<Vec<String>> {
+        self.look_first(async |_, _| Ok(())).await?;
         let mut out = Vec::new();
         for target in &self.targets {
             let mut backend = self.connect(&target.config).await?;
@@ -43,7 +49,7 @@ impl Migrator {
         if version == 0 {
             return Err(Error::Usage("baseline --version must be at least 1".into()));
         }
-        self.look_first(async |_, _| Ok(())).await?;
+        self.look_first(empty_history).await?;
         let mut out = Vec::new();
         for target in &self.targets {
             let mut backend = self.connect(&target.config).await?;
@@ -98,6 +104,7 @@ impl Migrator {
             });
         }
         self.look_first(async |target, backend| {
+            empty_history(target, backend).await?;
             let i = self.index_of(target);
             adoptions[i]
                 .versions(&target.config.name, backend)
@@ -120,9 +127,9 @@ impl Migrator {
         Ok(out)
     }
 
-    /// Looks at every database before any is written: each history must be
-    /// empty and `check` (which only reads) must pass. One refusal
-    /// anywhere, and nothing is recorded anywhere.
+    /// Looks at every database before any is written: each must answer
+    /// and `check` (which only reads) must pass. One refusal anywhere, and
+    /// nothing is written anywhere.
     async fn look_first(
         &self,
         check: impl AsyncFn(&Target, &mut AnyBackend) -> Result<()>,
@@ -131,14 +138,7 @@ impl Migrator {
         for target in &self.targets {
             let looked = async {
                 let mut backend = self.connect(&target.config).await?;
-                let checked = async {
-                    let recorded = backend.applied().await?.len();
-                    if recorded > 0 {
-                        return Err(engine::history_not_empty(&target.config.name, recorded));
-                    }
-                    check(target, &mut backend).await
-                }
-                .await;
+                let checked = check(target, &mut backend).await;
                 let _ = backend.close().await;
                 checked
             }
@@ -158,6 +158,14 @@ impl Migrator {
             .iter()
             .position(|t| std::ptr::eq(t, target))
             .expect("a target of this migrator")
+    }
+}
+
+/// A baseline's first condition: nothing recorded yet.
+async fn empty_history(target: &Target, backend: &mut AnyBackend) -> Result<()> {
+    match backend.applied().await?.len() {
+        0 => Ok(()),
+        recorded => Err(engine::history_not_empty(&target.config.name, recorded)),
     }
 }
 
