@@ -193,7 +193,10 @@ pub enum Error {
         },
         by_reason(failed.iter().map(|(d, e)| (d.as_str(), &**e)))
             .iter()
-            .map(|(names, why)| format!("{}: {why}", some_names(names.iter().copied())))
+            .map(|(names, why)| match names.as_slice() {
+                [one] => format!("database {one}: {why}"),
+                _ => format!("databases {}: {why}", some_names(names.iter().copied())),
+            })
             .collect::<Vec<_>>()
             .join("\n")
     )]

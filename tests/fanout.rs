@@ -103,7 +103,8 @@ async fn an_unreachable_database_stops_everything_before_any_change() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("tenants/ghost: cannot connect"),
+        run.stderr
+            .contains("\ndatabase tenants/ghost: cannot connect"),
         "{}",
         run.stderr
     );
@@ -326,7 +327,7 @@ async fn failures_alike_are_said_once() {
     );
     assert!(
         run.stderr.contains(&format!(
-            "{} and 1 more: refused, nothing was changed:\n  - no rollback: version 1 ",
+            "\ndatabases {} and 1 more: refused, nothing was changed:\n  - no rollback: version 1 ",
             names.join(", ")
         )),
         "{}",
@@ -783,7 +784,7 @@ async fn a_baseline_refused_by_one_member_records_nothing_anywhere() {
     run.expect(2);
     assert!(
         run.stderr.contains(&format!(
-            "{}: baseline needs an empty history, but 2 version(s) are recorded already",
+            "\ndatabase {}: baseline needs an empty history, but 2 version(s) are recorded already",
             member(&dbs[1])
         )),
         "{}",
