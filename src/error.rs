@@ -191,14 +191,7 @@ pub enum Error {
         } else {
             format!("; {} not started", not_started.len())
         },
-        by_reason(failed.iter().map(|(d, e)| (d.as_str(), &**e)))
-            .iter()
-            .map(|(names, why)| match names.as_slice() {
-                [one] => format!("database {one}: {why}"),
-                _ => format!("databases {}: {why}", some_names(names.iter().copied())),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        failure_lines(failed.iter().map(|(d, e)| (d.as_str(), &**e))).join("\n")
     )]
     Databases {
         /// How many databases the run had.
@@ -438,6 +431,18 @@ pub fn by_reason<'a>(
         }
     }
     out
+}
+
+/// One line per distinct failure: `database a: why`, or for many alike
+/// `databases a, b, c, d, e and 495 more: why`.
+pub fn failure_lines<'a>(failed: impl IntoIterator<Item = (&'a str, &'a Error)>) -> Vec<String> {
+    by_reason(failed)
+        .into_iter()
+        .map(|(names, why)| match names.as_slice() {
+            [one] => format!("database {one}: {why}"),
+            _ => format!("databases {}: {why}", some_names(names)),
+        })
+        .collect()
 }
 
 /// At most five names, then how many more: `a, b, c, d, e and 495 more`.

@@ -147,7 +147,8 @@ async fn an_unreachable_database_stops_everything_before_any_change() {
     }
     assert!(!run.stdout.contains("tenants/ghost"), "{}", run.stdout);
     assert!(
-        run.stderr.contains("error: tenants/ghost: cannot connect"),
+        run.stderr
+            .contains("error: database tenants/ghost: cannot connect"),
         "{}",
         run.stderr
     );
@@ -768,6 +769,12 @@ async fn partition_maintenance_reports_every_member_when_one_cannot_be_locked() 
         run.all()
     );
     assert!(!run.stdout.contains(&member(&dbs[0])), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("error: database tenants/ghost: cannot connect"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// `baseline` over a group records nothing anywhere when one member

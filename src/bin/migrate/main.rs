@@ -223,12 +223,8 @@ async fn status_of_many(migrator: &Migrator, format: Format) -> Result<u8, Error
             print_json(&value);
         }
     }
-    for (databases, why) in strata::error::by_reason(failed.iter().map(|(d, e)| (d.as_str(), e))) {
-        eprintln!(
-            "error: {}: {}",
-            strata::error::some_names(databases),
-            strata::secret::scrub_registered(&why)
-        );
+    for line in strata::error::failure_lines(failed.iter().map(|(d, e)| (d.as_str(), e))) {
+        eprintln!("error: {}", strata::secret::scrub_registered(&line));
     }
     Ok(failed.iter().map(|(_, e)| e.exit_code()).max().unwrap_or(0) as u8)
 }

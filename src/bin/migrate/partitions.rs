@@ -113,15 +113,24 @@ pub(crate) async fn partitions(
             let single = per_db.len() == 1;
             let mut tables = Vec::new();
             let mut problems: Vec<String> = Vec::new();
+            let mut unread = Vec::new();
             for (database, health) in per_db {
                 match health {
                     Ok(h) => tables.extend(h),
                     Err(e) if single => return Err(e),
-                    Err(e) => problems.push(format!(
-                        "{database}: could not be checked: {}",
-                        strata::secret::scrub_registered(&strata::summary::reason(&database, &e))
-                    )),
+                    Err(e) => {
+                        problems.push(format!(
+                            "{database}: could not be checked: {}",
+                            strata::secret::scrub_registered(&strata::summary::reason(
+                                &database, &e
+                            ))
+                        ));
+                        unread.push((database, e));
+                    }
                 }
+            }
+            for line in strata::error::failure_lines(unread.iter().map(|(d, e)| (d.as_str(), e))) {
+                eprintln!("error: {}", strata::secret::scrub_registered(&line));
             }
             problems.extend(tables.iter().flat_map(|t| t.problems()));
             match format {
