@@ -47,7 +47,9 @@ impl TestDb {
     /// Creates a new, empty database named after the test.
     pub async fn new(label: &str) -> TestDb {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let name = format!("t_{label}_{}_{n}", std::process::id());
+        // Zero-padded: databases created later sort later (group members
+        // run and print in name order; `_100` would sort before `_99`).
+        let name = format!("t_{label}_{}_{n:05}", std::process::id());
         let mut admin = PgConnection::connect(&admin_url())
             .await
             .expect("cannot reach the test PostgreSQL server");
