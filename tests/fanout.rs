@@ -43,6 +43,16 @@ fn tenants_project(dbs: &[TestDb]) -> Project {
     p
 }
 
+/// Gives `db` an `invoices` table already: its V2 fails on the server,
+/// which no plan can foresee.
+async fn invoices_taken(db: &TestDb) {
+    let mut c = db.connect().await;
+    sqlx::raw_sql("CREATE TABLE invoices (x int)")
+        .execute(&mut c)
+        .await
+        .unwrap();
+}
+
 fn member(db: &TestDb) -> String {
     format!("tenants/{}", db.name)
 }
@@ -177,11 +187,7 @@ async fn a_failing_database_does_not_stop_the_others_and_the_summary_names_it() 
     let dbs = databases("partial", 5).await;
     // The third tenant already has an `invoices` table: its V2 fails on
     // the server, which no plan can foresee.
-    let mut c = dbs[2].connect().await;
-    sqlx::raw_sql("CREATE TABLE invoices (x int)")
-        .execute(&mut c)
-        .await
-        .unwrap();
+    invoices_taken(&dbs[2]).await;
     let p = tenants_project(&dbs);
 
     let run = p.migrate_raw(&["--jobs", "8", "up"], &[]);
@@ -280,11 +286,7 @@ async fn a_failing_database_does_not_stop_the_others_and_the_summary_names_it() 
 async fn failures_alike_are_said_once() {
     let dbs = databases("alike", 7).await;
     for db in &dbs[..6] {
-        let mut c = db.connect().await;
-        sqlx::raw_sql("CREATE TABLE invoices (x int)")
-            .execute(&mut c)
-            .await
-            .unwrap();
+        invoices_taken(db).await;
     }
     let p = tenants_project(&dbs);
 
@@ -342,11 +344,7 @@ async fn failures_alike_are_said_once() {
 #[tokio::test]
 async fn the_library_keeps_every_database_s_result_when_one_fails() {
     let dbs = databases("lib_partial", 3).await;
-    let mut c = dbs[1].connect().await;
-    sqlx::raw_sql("CREATE TABLE invoices (x int)")
-        .execute(&mut c)
-        .await
-        .unwrap();
+    invoices_taken(&dbs[1]).await;
     let p = tenants_project(&dbs);
     // Three jobs: all three start together, so the failure cannot keep
     // the third from starting.

@@ -68,6 +68,15 @@ pub struct TableReport {
     pub note: Option<String>,
 }
 
+/// Every database's rows, or the first database's error.
+fn all_or_first_error<T>(per_db: Vec<(String, Result<Vec<T>>)>) -> Result<Vec<T>> {
+    let mut all = Vec::new();
+    for (_, rows) in per_db {
+        all.extend(rows?);
+    }
+    Ok(all)
+}
+
 /// A report per table of a database that could not be maintained at all
 /// (its lock or its connection failed after the check): the other
 /// databases' reports stand beside it.
@@ -173,6 +182,15 @@ impl Maintenance {
         crate::engine::in_order(futures, self.jobs()).await
     }
 
+    /// Each database's name beside its result (results in database order).
+    fn named<T>(&self, per_db: Vec<T>) -> Vec<(String, T)> {
+        self.databases
+            .iter()
+            .map(|(db, _)| db.name.clone())
+            .zip(per_db)
+            .collect()
+    }
+
     /// Connects to a database and settles the clock of this run there.
     /// `Err` for a given clock the server's refutes.
     async fn session(
@@ -204,12 +222,7 @@ impl Maintenance {
     /// later or elsewhere ([`plan_observed`](super::plan::plan_observed)). A
     /// parent that does not exist yet is reported as such, not as an error.
     pub async fn observe(&self) -> Result<Vec<Observed>> {
-        let per_db = self.observe_each().await;
-        Ok(per_db
-            .into_iter()
-            .map(|(_, o)| o)
-            .collect::<Result<Vec<_>>>()?
-            .concat())
+        all_or_first_error(self.observe_each().await)
     }
 
     /// [`observe`](Self::observe) database by database: one that cannot
@@ -223,11 +236,7 @@ impl Maintenance {
                 observed
             })
             .await;
-        self.databases
-            .iter()
-            .map(|(db, _)| db.name.clone())
-            .zip(per_db)
-            .collect()
+        self.named(per_db)
     }
 
     async fn observe_db(
@@ -460,12 +469,7 @@ impl Maintenance {
     /// clock: partitions ready ahead, expired ones still there, rows in the
     /// DEFAULT partition by month. Read-only, no lock.
     pub async fn health(&self) -> Result<Vec<Health>> {
-        let per_db = self.health_each().await;
-        Ok(per_db
-            .into_iter()
-            .map(|(_, h)| h)
-            .collect::<Result<Vec<_>>>()?
-            .concat())
+        all_or_first_error(self.health_each().await)
     }
 
     /// [`health`](Self::health) database by database: one that cannot be
@@ -486,11 +490,7 @@ impl Maintenance {
                 read.map(|()| out)
             })
             .await;
-        self.databases
-            .iter()
-            .map(|(db, _)| db.name.clone())
-            .zip(per_db)
-            .collect()
+        self.named(per_db)
     }
 
     /// Runs now, then every `every`, until `shutdown` completes, at the
