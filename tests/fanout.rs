@@ -53,6 +53,15 @@ async fn invoices_taken(db: &TestDb) {
         .unwrap();
 }
 
+/// Adds V3, creating `events`, partitioned by month for the policies.
+fn events_migration(p: &Project) {
+    std::fs::write(
+        p.path().join("migrations/tenants/V3__events.sql"),
+        "CREATE TABLE events (at timestamptz NOT NULL) PARTITION BY RANGE (at);\n",
+    )
+    .unwrap();
+}
+
 fn member(db: &TestDb) -> String {
     format!("tenants/{}", db.name)
 }
@@ -458,11 +467,7 @@ async fn groups_come_from_urls_a_file_or_a_query_and_are_selectable() {
          [[partitions]]\ndatabase = \"tenants\"\ntable = \"events\"\npremake = 1\n",
         dbs[0].url, dbs[1].url
     );
-    std::fs::write(
-        p.path().join("migrations/tenants/V3__events.sql"),
-        "CREATE TABLE events (at timestamptz NOT NULL) PARTITION BY RANGE (at);\n",
-    )
-    .unwrap();
+    events_migration(&p);
     p.config(&inline);
     p.migrate_raw(&["up"], &[]).expect(0);
     p.migrate_raw(&["partitions", "run"], &[]).expect(0);
@@ -668,11 +673,7 @@ async fn partition_maintenance_over_a_group_holds_no_more_connections_than_jobs(
         urls.push(format!("\"{url}\""));
     }
     let p = tenants_project(&[]);
-    std::fs::write(
-        p.path().join("migrations/tenants/V3__events.sql"),
-        "CREATE TABLE events (at timestamptz NOT NULL) PARTITION BY RANGE (at);\n",
-    )
-    .unwrap();
+    events_migration(&p);
     p.config(&format!(
         "[groups.tenants]\nkind = \"postgres\"\nurls = [{}]\n\
          [[partitions]]\ndatabase = \"tenants\"\ntable = \"events\"\npremake = 1\n",
@@ -706,11 +707,7 @@ async fn partition_maintenance_over_a_group_holds_no_more_connections_than_jobs(
 async fn partition_maintenance_reports_every_member_when_one_cannot_be_locked() {
     let dbs = databases("plock", 3).await;
     let p = tenants_project(&dbs);
-    std::fs::write(
-        p.path().join("migrations/tenants/V3__events.sql"),
-        "CREATE TABLE events (at timestamptz NOT NULL) PARTITION BY RANGE (at);\n",
-    )
-    .unwrap();
+    events_migration(&p);
     p.config(
         "[groups.tenants]\nkind = \"postgres\"\nurls_file = \"tenants.txt\"\n\
          [[partitions]]\ndatabase = \"tenants\"\ntable = \"events\"\npremake = 1\n",
