@@ -62,6 +62,19 @@ fn events_migration(p: &Project) {
     .unwrap();
 }
 
+/// [`tenants_project`] with `events` and a monthly policy on it for the
+/// whole group, migrated up.
+fn events_migrated(dbs: &[TestDb]) -> Project {
+    let p = tenants_project(dbs);
+    events_migration(&p);
+    p.config(
+        "[groups.tenants]\nkind = \"postgres\"\nurls_file = \"tenants.txt\"\n\
+         [[partitions]]\ndatabase = \"tenants\"\ntable = \"events\"\npremake = 1\n",
+    );
+    p.migrate_raw(&["up"], &[]).expect(0);
+    p
+}
+
 fn member(db: &TestDb) -> String {
     format!("tenants/{}", db.name)
 }
@@ -706,13 +719,7 @@ async fn partition_maintenance_over_a_group_holds_no_more_connections_than_jobs(
 #[tokio::test]
 async fn partition_maintenance_reports_every_member_when_one_cannot_be_locked() {
     let dbs = databases("plock", 3).await;
-    let p = tenants_project(&dbs);
-    events_migration(&p);
-    p.config(
-        "[groups.tenants]\nkind = \"postgres\"\nurls_file = \"tenants.txt\"\n\
-         [[partitions]]\ndatabase = \"tenants\"\ntable = \"events\"\npremake = 1\n",
-    );
-    p.migrate_raw(&["up"], &[]).expect(0);
+    let p = events_migrated(&dbs);
     let _holder = dbs[1].hold_migration_lock().await;
 
     let run = p.migrate_raw(&["--lock-timeout", "1", "partitions", "run"], &[]);
@@ -849,4 +856,69 @@ async fn repair_over_a_group_with_a_member_down_changes_nothing() {
     std::fs::write(p.path().join("tenants.txt"), urls).unwrap();
     p.migrate_raw(&["repair"], &[]).expect(0);
     assert_ne!(checksum().await, "edited");
+}
+
+/// Sessions ever opened to each of `dbs`, read from the `postgres`
+/// database once none of their backends is left (a closing backend counts
+/// its session before it leaves `pg_stat_activity`).
+async fn sessions(dbs: &[TestDb]) -> Vec<i64> {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&support::admin_url())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut out = Vec::new();
+    for db in dbs {
+        loop {
+            let busy: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                    .bind(&db.name)
+                    .fetch_one(&mut admin)
+                    .await
+                    .unwrap();
+            if busy == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: backends stay",
+                db.name
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let n: i64 = sqlx::query_scalar("SELECT sessions FROM pg_stat_database WHERE datname = $1")
+            .bind(&db.name)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        out.push(n);
+    }
+    out
+}
+
+/// `status` over a group with a partition policy reads each member's
+/// history and its partitioned parents on one connection: it opened a
+/// second connection per member for the catalog, doubling what a status
+/// over hundreds of tenants costs the server.
+#[tokio::test]
+async fn status_reads_each_member_and_its_partitions_on_one_connection() {
+    let dbs = databases("pstatus", 3).await;
+    let p = events_migrated(&dbs);
+    p.migrate_raw(&["partitions", "run"], &[]).expect(0);
+    let before = sessions(&dbs).await;
+    let run = p.migrate_raw(&["status", "--format", "json"], &[]);
+    run.expect(0);
+    let after = sessions(&dbs).await;
+    let status: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    for (i, db) in dbs.iter().enumerate() {
+        let parent = status["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["database"] == member(db))
+            .unwrap_or_else(|| panic!("{}: no partitions in {status}", db.name));
+        assert_eq!(parent["table"], "public.events", "{parent}");
+        assert_eq!(parent["children"].as_array().unwrap().len(), 2, "{parent}");
+        assert_eq!(after[i] - before[i], 1, "{}: sessions opened", db.name);
+    }
 }

@@ -269,6 +269,17 @@ impl AnyBackend {
         dispatch!(self, b => b.applied_by = who.to_string())
     }
 
+    /// The PostgreSQL backend inside, for work that only PostgreSQL has
+    /// (partition catalogs) on a connection already open.
+    #[cfg(feature = "postgres")]
+    pub fn postgres(&mut self) -> Option<&mut postgres::PostgresBackend> {
+        match self {
+            AnyBackend::Postgres(b) => Some(b),
+            #[allow(unreachable_patterns)] // PostgreSQL only
+            _ => None,
+        }
+    }
+
     /// How to cancel this backend's step in progress, where the server
     /// allows it.
     pub fn canceller(&self) -> Option<Canceller> {

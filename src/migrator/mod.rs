@@ -568,7 +568,8 @@ impl Migrator {
                     let history = backend.applied().await?;
                     // Sizes for offline plans' findings (PostgreSQL).
                     let tables = backend.table_sizes(&[]).await?;
-                    Ok::<_, Error>((history, tables))
+                    let partitions = self.observe_on(&mut backend, &target.config).await;
+                    Ok::<_, Error>((history, tables, partitions))
                 }
                 .await;
                 let _ = backend.close().await;
@@ -576,28 +577,25 @@ impl Migrator {
             })
             .await;
         let mut databases = Vec::new();
+        let mut partitions = Vec::new();
         let mut failed = Vec::new();
         for (target, looked) in self.targets.iter().zip(histories) {
+            let name = target.config.name.clone();
             match looked {
-                Ok((history, tables)) => databases.push(DatabaseStatus {
-                    name: target.config.name.clone(),
-                    kind: target.config.kind,
-                    migrations: status::status(&target.catalog, &history),
-                    tables,
-                }),
-                Err(e) => failed.push((target.config.name.clone(), e)),
-            }
-        }
-        let mut partitions = Vec::new();
-        for (database, observed) in self.maintenance.observe_each().await {
-            match observed {
-                Ok(o) => partitions.extend(o),
-                // Said once: the database's own failure comes first.
-                Err(e) => {
-                    if !failed.iter().any(|(d, _)| *d == database) {
-                        failed.push((database, e));
+                Ok((history, tables, observed)) => {
+                    databases.push(DatabaseStatus {
+                        name: name.clone(),
+                        kind: target.config.kind,
+                        migrations: status::status(&target.catalog, &history),
+                        tables,
+                    });
+                    match observed {
+                        Some(Ok(o)) => partitions.extend(o),
+                        Some(Err(e)) => failed.push((name, e)),
+                        None => {}
                     }
                 }
+                Err(e) => failed.push((name, e)),
             }
         }
         failed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -608,6 +606,21 @@ impl Migrator {
             },
             failed,
         )
+    }
+
+    /// What the catalog shows of `db`'s partitioned parents, on the
+    /// connection `status` already holds; `None` without policies there.
+    async fn observe_on(
+        &self,
+        backend: &mut AnyBackend,
+        db: &DatabaseConfig,
+    ) -> Option<Result<Vec<crate::partition::Observed>>> {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = backend.postgres() {
+            return self.maintenance.observe_on(pg, db).await;
+        }
+        let _ = (backend, db); // unused without PostgreSQL
+        None
     }
 
     /// The findings of each step of `plan`, before sizes: PostgreSQL files

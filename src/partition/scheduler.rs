@@ -239,6 +239,19 @@ impl Maintenance {
         self.named(per_db)
     }
 
+    /// [`observe`](Self::observe) for one database on a connection the
+    /// caller already holds (`status` reads the history on it too, so a
+    /// status over many databases opens one connection each, not two);
+    /// `None` when no policy applies to `db`.
+    pub async fn observe_on(
+        &self,
+        backend: &mut PostgresBackend,
+        db: &DatabaseConfig,
+    ) -> Option<Result<Vec<Observed>>> {
+        let (_, policies) = self.databases.iter().find(|(d, _)| d.name == db.name)?;
+        Some(Self::observe_db(backend, db, policies).await)
+    }
+
     async fn observe_db(
         backend: &mut PostgresBackend,
         db: &DatabaseConfig,
