@@ -896,29 +896,50 @@ async fn sessions(dbs: &[TestDb]) -> Vec<i64> {
     out
 }
 
-/// `status` over a group with a partition policy reads each member's
-/// history and its partitioned parents on one connection: it opened a
-/// second connection per member for the catalog, doubling what a status
-/// over hundreds of tenants costs the server.
+/// `status` and `plan` over a group with a partition policy read each
+/// member's history and its partitioned parents on one connection: they
+/// opened a second connection per member for the catalog, doubling what
+/// they cost the server over hundreds of tenants.
 #[tokio::test]
-async fn status_reads_each_member_and_its_partitions_on_one_connection() {
+async fn status_and_plan_read_each_member_and_its_partitions_on_one_connection() {
     let dbs = databases("pstatus", 3).await;
     let p = events_migrated(&dbs);
     p.migrate_raw(&["partitions", "run"], &[]).expect(0);
-    let before = sessions(&dbs).await;
-    let run = p.migrate_raw(&["status", "--format", "json"], &[]);
-    run.expect(0);
-    let after = sessions(&dbs).await;
-    let status: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    for (i, db) in dbs.iter().enumerate() {
-        let parent = status["partitions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["database"] == member(db))
-            .unwrap_or_else(|| panic!("{}: no partitions in {status}", db.name));
-        assert_eq!(parent["table"], "public.events", "{parent}");
-        assert_eq!(parent["children"].as_array().unwrap().len(), 2, "{parent}");
-        assert_eq!(after[i] - before[i], 1, "{}: sessions opened", db.name);
+    let now = chrono::Utc::now().to_rfc3339();
+    for args in [
+        &["status", "--format", "json"][..],
+        &["plan", "--format", "json"],
+        &["plan", "--format", "json", "--now", &now],
+    ] {
+        let before = sessions(&dbs).await;
+        let run = p.migrate_raw(args, &[]);
+        run.expect(0);
+        let after = sessions(&dbs).await;
+        let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        for (i, db) in dbs.iter().enumerate() {
+            let parent = out["partitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["database"] == member(db))
+                .unwrap_or_else(|| panic!("{args:?}, {}: no partitions in {out}", db.name));
+            assert_eq!(parent["table"], "public.events", "{args:?}: {parent}");
+            if args[0] == "status" {
+                assert_eq!(parent["children"].as_array().unwrap().len(), 2, "{parent}");
+            } else {
+                // Made by the run above: nothing to do at either clock.
+                assert_eq!(
+                    parent["actions"],
+                    serde_json::json!([]),
+                    "{args:?}: {parent}"
+                );
+            }
+            assert_eq!(
+                after[i] - before[i],
+                1,
+                "{args:?}, {}: sessions opened",
+                db.name
+            );
+        }
     }
 }

@@ -40,6 +40,15 @@ struct Looked {
     work: bool,
 }
 
+/// Which clock a plan's partition maintenance goes by, if planned at all.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // no partitions without PostgreSQL
+enum PartitionsAt {
+    Skip,
+    Given(DateTime<Utc>),
+    ServerClock,
+}
+
 /// Migrates a set of databases. Build it once; every call connects afresh.
 #[derive(Debug, Clone)]
 pub struct Migrator {
@@ -417,6 +426,27 @@ impl Migrator {
 
     /// What `command` would do to each database now. Read-only, no lock.
     pub async fn plan(&self, command: Command) -> Result<Vec<Plan>> {
+        Ok(self.plan_with(command, PartitionsAt::Skip).await?.databases)
+    }
+
+    /// What `command` would do to each database now, then partition
+    /// maintenance at `now`. Read-only, no lock.
+    pub async fn deploy_plan(&self, command: Command, now: DateTime<Utc>) -> Result<DeployPlan> {
+        self.plan_with(command, PartitionsAt::Given(now)).await
+    }
+
+    /// [`deploy_plan`](Self::deploy_plan) with partition maintenance
+    /// planned at each database server's clock, as `partitions plan` and
+    /// `partitions run` decide it (the deploy job's own clock may be off):
+    /// what `migrate plan` does without `--now`. Read-only, no lock.
+    pub async fn deploy_plan_at_server_clock(&self, command: Command) -> Result<DeployPlan> {
+        self.plan_with(command, PartitionsAt::ServerClock).await
+    }
+
+    /// Plans `command` and partition maintenance at `at`, each database on
+    /// one connection (a plan over hundreds of tenants with a partition
+    /// policy opened two each).
+    async fn plan_with(&self, command: Command, at: PartitionsAt) -> Result<DeployPlan> {
         let planned = self
             .each(|target| async move {
                 let mut backend = self.connect(&target.config).await?;
@@ -430,42 +460,46 @@ impl Migrator {
                     }
                     self.add_findings(target, &mut plan, Some(&mut backend), None)
                         .await?;
-                    Ok(plan)
+                    let partitions = self.partitions_on(&mut backend, &target.config, at).await;
+                    Ok((plan, partitions.transpose()?.unwrap_or_default()))
                 }
                 .await;
                 let _ = backend.close().await;
                 plan
             })
             .await;
-        planned.into_iter().collect()
-    }
-
-    /// What `command` would do to each database now, then partition
-    /// maintenance at `now`. Read-only, no lock.
-    pub async fn deploy_plan(&self, command: Command, now: DateTime<Utc>) -> Result<DeployPlan> {
-        Ok(DeployPlan {
-            databases: self.plan(command).await?,
-            partitions: self.partition_plans(&self.maintenance.observe().await?, now),
-        })
-    }
-
-    /// [`deploy_plan`](Self::deploy_plan) with partition maintenance
-    /// planned at each database server's clock, as `partitions plan` and
-    /// `partitions run` decide it (the deploy job's own clock may be off):
-    /// what `migrate plan` does without `--now`. Read-only, no lock.
-    pub async fn deploy_plan_at_server_clock(&self, command: Command) -> Result<DeployPlan> {
-        let databases = self.plan(command).await?;
-        #[cfg(feature = "postgres")]
-        let partitions = {
-            use crate::partition::scheduler::Clock;
-            self.maintenance.plan(Clock::Server).await?
+        let mut out = DeployPlan {
+            databases: Vec::new(),
+            partitions: Vec::new(),
         };
-        #[cfg(not(feature = "postgres"))]
-        let partitions = Vec::new();
-        Ok(DeployPlan {
-            databases,
-            partitions,
-        })
+        for planned in planned {
+            let (plan, partitions) = planned?;
+            out.databases.push(plan);
+            out.partitions.extend(partitions);
+        }
+        Ok(out)
+    }
+
+    /// The partition plans of `db` at `at`, on the connection its
+    /// migration plan was made on; `None` without policies there.
+    async fn partitions_on(
+        &self,
+        backend: &mut AnyBackend,
+        db: &DatabaseConfig,
+        at: PartitionsAt,
+    ) -> Option<Result<Vec<crate::partition::TablePlan>>> {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = backend.postgres() {
+            use crate::partition::scheduler::Clock;
+            let clock = match at {
+                PartitionsAt::Skip => return None,
+                PartitionsAt::Given(t) => Clock::Trusted(t),
+                PartitionsAt::ServerClock => Clock::Server,
+            };
+            return self.maintenance.plan_on(pg, db, clock).await;
+        }
+        let _ = (backend, db, at); // unused without PostgreSQL
+        None
     }
 
     /// The same plan from a recorded [`Status`] (the JSON `migrate status

@@ -43,6 +43,15 @@ pub enum Clock {
     Trusted(DateTime<Utc>),
 }
 
+/// A plan goes by a given clock as given: only `run` refuses one the
+/// server refutes.
+fn trusted(clock: Clock) -> Clock {
+    match clock {
+        Clock::Given(t) => Clock::Trusted(t),
+        other => other,
+    }
+}
+
 /// One action that was carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionDone {
@@ -200,22 +209,37 @@ impl Maintenance {
         clock: Clock,
     ) -> Result<Session> {
         let mut backend = self.connect(db).await?;
+        match Self::settle(&mut backend, db, policies, clock).await {
+            Ok(now) => Ok(Session { backend, now }),
+            Err(e) => {
+                let _ = backend.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The time this run goes by on `db`: the server's clock, or the
+    /// given one (refused when the server's refutes it).
+    async fn settle(
+        backend: &mut PostgresBackend,
+        db: &DatabaseConfig,
+        policies: &[Policy],
+        clock: Clock,
+    ) -> Result<DateTime<Utc>> {
+        if let Clock::Trusted(t) = clock {
+            return Ok(t);
+        }
         let server: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
             .fetch_one(backend.connection())
             .await
             .map_err(|e| backend.db_error("reading the server's clock", e))?;
-        let now = match clock {
-            Clock::Server => server,
-            Clock::Trusted(t) => t,
-            Clock::Given(t) => {
-                if let Some(why) = skew(policies, t, server) {
-                    let _ = backend.close().await;
-                    return Err(Error::Usage(format!("database {}: {why}", db.name)));
-                }
-                t
-            }
-        };
-        Ok(Session { backend, now })
+        match clock {
+            Clock::Given(t) => match skew(policies, t, server) {
+                Some(why) => Err(Error::Usage(format!("database {}: {why}", db.name))),
+                None => Ok(t),
+            },
+            _ => Ok(server),
+        }
     }
 
     /// What the catalog shows of every managed parent, for plans made
@@ -286,25 +310,49 @@ impl Maintenance {
     /// is planned as given, even where `run` would refuse it (see
     /// [`Maintenance::clock_refusal`]).
     pub async fn plan(&self, clock: Clock) -> Result<Vec<TablePlan>> {
-        let trusted = match clock {
-            Clock::Given(t) => Clock::Trusted(t),
-            other => other,
-        };
+        let clock = trusted(clock);
         let per_db = self
             .each(|_, db, policies| async move {
-                let mut s = self.session(db, policies, trusted).await?;
-                let observed = Self::observe_db(&mut s.backend, db, policies).await;
+                let mut s = self.session(db, policies, clock).await?;
+                let planned = Self::plan_db(&mut s.backend, db, policies, s.now).await;
                 let _ = s.backend.close().await;
-                Ok::<_, Error>(
-                    policies
-                        .iter()
-                        .zip(observed?)
-                        .map(|(p, o)| super::plan::plan_observed(p, Some(&o), s.now))
-                        .collect::<Vec<_>>(),
-                )
+                planned
             })
             .await;
         Ok(per_db.into_iter().collect::<Result<Vec<_>>>()?.concat())
+    }
+
+    /// [`plan`](Self::plan) for one database on a connection the caller
+    /// already holds (`migrate plan` reads the history on it too); `None`
+    /// when no policy applies to `db`.
+    pub async fn plan_on(
+        &self,
+        backend: &mut PostgresBackend,
+        db: &DatabaseConfig,
+        clock: Clock,
+    ) -> Option<Result<Vec<TablePlan>>> {
+        let (_, policies) = self.databases.iter().find(|(d, _)| d.name == db.name)?;
+        Some(
+            async {
+                let now = Self::settle(backend, db, policies, trusted(clock)).await?;
+                Self::plan_db(backend, db, policies, now).await
+            }
+            .await,
+        )
+    }
+
+    async fn plan_db(
+        backend: &mut PostgresBackend,
+        db: &DatabaseConfig,
+        policies: &[Policy],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TablePlan>> {
+        let observed = Self::observe_db(backend, db, policies).await?;
+        Ok(policies
+            .iter()
+            .zip(observed)
+            .map(|(p, o)| super::plan::plan_observed(p, Some(&o), now))
+            .collect())
     }
 
     /// Why `run` would refuse this given clock, if it would: it lies more
