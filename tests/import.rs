@@ -96,7 +96,7 @@ const INVOICES_DOWN: &str = "DROP TABLE invoices;\n";
 async fn take_over(
     name: &str,
     db: &TestDb,
-    src: &Path,
+    srcs: &[&Path],
     history: &str,
     undone: usize,
     gone: &[&str],
@@ -107,9 +107,10 @@ async fn take_over(
     let expected = dump(db, &[history, "strata_migrations"]);
     let p = Project::new();
     let folders = ["--migrations", "migrations", "--rollbacks", "rollbacks"];
-    let src = src.display().to_string();
+    let srcs: Vec<String> = srcs.iter().map(|s| s.display().to_string()).collect();
     let mut args = folders.to_vec();
-    args.extend(["import", "--from", name, &src]);
+    args.extend(["import", "--from", name]);
+    args.extend(srcs.iter().map(String::as_str));
     let imported = p.migrate_raw(&args, &[]);
     imported.expect_in(0, "import");
     assert!(
@@ -284,7 +285,7 @@ async fn takes_over_from_golang_migrate() {
     take_over(
         "golang-migrate",
         &db,
-        src.path(),
+        &[src.path()],
         "schema_migrations",
         1,
         &["invoices"],
@@ -336,7 +337,7 @@ async fn takes_over_from_sqlx() {
     let imported = take_over(
         "sqlx",
         &db,
-        src.path(),
+        &[src.path()],
         "_sqlx_migrations",
         1,
         &["invoices"],
@@ -388,7 +389,7 @@ async fn takes_over_from_refinery() {
     let imported = take_over(
         "refinery",
         &db,
-        src.path(),
+        &[src.path()],
         "refinery_schema_history",
         0,
         &[],
@@ -408,7 +409,10 @@ async fn takes_over_from_dbmate() {
     let Some(bin) = tool("STRATA_TEST_TOOL_DBMATE") else {
         return;
     };
+    // Two folders, merged by version as dbmate merges repeated
+    // --migrations-dir (the index's file sits between the other two).
     let src = tempfile::tempdir().unwrap();
+    let extra = tempfile::tempdir().unwrap();
     write_all(
         src.path(),
         &[
@@ -417,16 +421,19 @@ async fn takes_over_from_dbmate() {
                 &format!("-- migrate:up\n{ACCOUNTS}\n-- migrate:down\n{ACCOUNTS_DOWN}"),
             ),
             (
-                "20200102000000_index_email.sql",
-                &format!(
-                    "-- migrate:up transaction:false\n{INDEX}\n-- migrate:down transaction:false\n{INDEX_DOWN}"
-                ),
-            ),
-            (
                 "20200103000000_invoices.sql",
                 &format!("-- migrate:up\n{INVOICES}\n-- migrate:down\n{INVOICES_DOWN}"),
             ),
         ],
+    );
+    write_all(
+        extra.path(),
+        &[(
+            "20200102000000_index_email.sql",
+            &format!(
+                "-- migrate:up transaction:false\n{INDEX}\n-- migrate:down transaction:false\n{INDEX_DOWN}"
+            ),
+        )],
     );
     let db = TestDb::new("dbmate").await;
     run_tool(
@@ -436,20 +443,28 @@ async fn takes_over_from_dbmate() {
             &format!("{}?sslmode=disable", db.url),
             "--migrations-dir",
             &src.path().display().to_string(),
+            "--migrations-dir",
+            &extra.path().display().to_string(),
             "--no-dump-schema",
             "up",
         ],
         &[],
     );
-    take_over(
+    let imported = take_over(
         "dbmate",
         &db,
-        src.path(),
+        &[src.path(), extra.path()],
         "schema_migrations",
         1,
         &["invoices"],
     )
     .await;
+    // Each file is named by its folder.
+    let from = format!(
+        "(from {}/20200102000000_index_email.sql)",
+        extra.path().display()
+    );
+    assert!(imported.stdout.contains(&from), "{}", imported.stdout);
 }
 
 #[tokio::test]
@@ -471,24 +486,7 @@ async fn takes_over_from_flyway() {
     ];
     write_all(src.path(), &files);
     let db = TestDb::new("flyway").await;
-    let admin = admin_url();
-    let rest = &admin["postgres://".len()..];
-    let (userinfo, hostport) = rest[..rest.rfind('/').unwrap()].rsplit_once('@').unwrap();
-    let (user, password) = userinfo.split_once(':').unwrap();
-    run_tool(
-        &bin,
-        &[
-            &format!("-url=jdbc:postgresql://{hostport}/{}", db.name),
-            &format!("-user={user}"),
-            &format!("-password={password}"),
-            &format!("-locations=filesystem:{}", src.path().display()),
-            // Flyway's default transactional lock keeps a transaction open
-            // that CREATE INDEX CONCURRENTLY would wait for forever.
-            "-postgresql.transactional.lock=false",
-            "migrate",
-        ],
-        &[("REDGATE_DISABLE_TELEMETRY", "true")],
-    );
+    run_flyway(&bin, &db, &[src.path()]);
     // Flyway's undo files (a paid feature there) become strata rollbacks.
     let undo = tempfile::tempdir().unwrap();
     write_all(undo.path(), &files);
@@ -499,7 +497,15 @@ async fn takes_over_from_flyway() {
             "ALTER TABLE invoices DROP COLUMN note;\n",
         )],
     );
-    let imported = take_over("flyway", &db, undo.path(), "flyway_schema_history", 1, &[]).await;
+    let imported = take_over(
+        "flyway",
+        &db,
+        &[undo.path()],
+        "flyway_schema_history",
+        1,
+        &[],
+    )
+    .await;
     for (ours, theirs) in [
         (
             "migrations/V3__invoices.sql",
@@ -523,4 +529,131 @@ async fn takes_over_from_flyway() {
         )
         .await;
     assert!(!has_note, "the imported undo file did not run");
+}
+
+/// Runs Flyway's `migrate` on `db` with `locations`.
+fn run_flyway(bin: &str, db: &TestDb, locations: &[&Path]) {
+    let admin = admin_url();
+    let rest = &admin["postgres://".len()..];
+    let (userinfo, hostport) = rest[..rest.rfind('/').unwrap()].rsplit_once('@').unwrap();
+    let (user, password) = userinfo.split_once(':').unwrap();
+    let locations: Vec<String> = locations
+        .iter()
+        .map(|l| format!("filesystem:{}", l.display()))
+        .collect();
+    run_tool(
+        bin,
+        &[
+            &format!("-url=jdbc:postgresql://{hostport}/{}", db.name),
+            &format!("-user={user}"),
+            &format!("-password={password}"),
+            &format!("-locations={}", locations.join(",")),
+            // Flyway's default transactional lock keeps a transaction open
+            // that CREATE INDEX CONCURRENTLY would wait for forever.
+            "-postgresql.transactional.lock=false",
+            "migrate",
+        ],
+        &[("REDGATE_DISABLE_TELEMETRY", "true")],
+    );
+}
+
+/// Flyway merges its `locations` into one list by version: `import` takes
+/// them all the same way, each file named by its location.
+#[tokio::test]
+async fn takes_over_from_flyway_with_two_locations() {
+    let Some(bin) = tool("STRATA_TEST_TOOL_FLYWAY") else {
+        return;
+    };
+    let common = tempfile::tempdir().unwrap();
+    let postgres = tempfile::tempdir().unwrap();
+    write_all(
+        common.path(),
+        &[
+            ("V1__Create_accounts.sql", ACCOUNTS),
+            ("V2__Invoices.sql", INVOICES),
+        ],
+    );
+    write_all(postgres.path(), &[("V1_5__Index_email.sql", INDEX)]);
+    let db = TestDb::new("flyway2").await;
+    run_flyway(&bin, &db, &[common.path(), postgres.path()]);
+    // The undo file after Flyway ran (undo is a paid feature there).
+    write_all(postgres.path(), &[("U2__Invoices.sql", INVOICES_DOWN)]);
+    let imported = take_over(
+        "flyway",
+        &db,
+        &[common.path(), postgres.path()],
+        "flyway_schema_history",
+        1,
+        &["invoices"],
+    )
+    .await;
+    for (ours, location, theirs) in [
+        (
+            "migrations/V2__index_email.sql",
+            &postgres,
+            "V1_5__Index_email.sql",
+        ),
+        ("migrations/V3__invoices.sql", &common, "V2__Invoices.sql"),
+        ("rollbacks/U3__invoices.sql", &postgres, "U2__Invoices.sql"),
+    ] {
+        let line = format!("{ours} (from {}/{theirs})", location.path().display());
+        assert!(
+            imported.stdout.contains(&line),
+            "{line}\n{}",
+            imported.stdout
+        );
+    }
+}
+
+/// Several folders only for the tools that merge them; a folder given
+/// twice or inside another is refused before anything is written (the
+/// tool would read its files twice).
+#[test]
+fn several_folders_are_refused_where_the_tool_would_not_merge_them() {
+    let p = Project::new();
+    write_all(
+        p.path(),
+        &[("a/1_x.sql", ACCOUNTS), ("b/2_y.sql", INVOICES)],
+    );
+    write_all(p.path(), &[("a/inner/V3__z.sql", INDEX)]);
+    let folders = ["--migrations", "migrations", "--rollbacks", "rollbacks"];
+    let import = |rest: &[&str]| {
+        let mut args = folders.to_vec();
+        args.extend(["import", "--from"]);
+        args.extend(rest);
+        p.migrate_raw(&args, &[])
+    };
+    for (rest, says) in [
+        (&["sqlx", "a", "b"][..], "sqlx reads one folder"),
+        (
+            &["flyway", "a", "a/inner"],
+            "SOURCE_DIR a/inner and a overlap",
+        ),
+        (&["dbmate", "a", "a/"], "SOURCE_DIR a and a overlap"),
+    ] {
+        let run = import(rest);
+        run.expect(2);
+        assert!(run.stderr.contains(says), "{rest:?}: {}", run.stderr);
+        assert!(
+            !p.path()
+                .join("migrations")
+                .read_dir()
+                .unwrap()
+                .any(|_| true),
+            "{rest:?} wrote files"
+        );
+    }
+    let run = import(&["dbmate", "a", "b"]);
+    // Not dbmate files (no `-- migrate:up`): said per file, each named by
+    // its folder, and not even the version map is written (it would stand
+    // in the way of the next import, once the files are mended).
+    run.expect(2);
+    for said in [
+        "not converted: a/1_x.sql",
+        "not converted: b/2_y.sql",
+        "nothing written: no dbmate migration converted from a, b",
+    ] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
+    assert!(!p.path().join("migrations/imported.toml").exists());
 }

@@ -113,6 +113,64 @@ impl Tool {
     }
 }
 
+impl Tool {
+    /// Whether the tool merges several folders into one list: Flyway's
+    /// `locations`, dbmate's repeated `--migrations-dir`.
+    pub fn merges_folders(self) -> bool {
+        matches!(self, Tool::Flyway | Tool::Dbmate)
+    }
+}
+
+/// Reads each of `dirs` as `tool` does and merges them, as the tool merges
+/// its folders (one list, ordered by version). With several folders each
+/// file is named by its folder as given, then its path below it
+/// (`db/migration/V1__a.sql`); one folder keeps names relative to it.
+/// Refused for a tool that reads one folder, for a folder given twice and
+/// for a folder inside another (the tool would read its files twice).
+pub fn read_folders(tool: Tool, dirs: &[PathBuf]) -> Result<Folder> {
+    if let [one] = dirs {
+        return read(tool, one);
+    }
+    if !tool.merges_folders() {
+        return Err(Error::Usage(format!(
+            "{tool} reads one folder: give import one SOURCE_DIR (flyway and dbmate merge several)"
+        )));
+    }
+    let mut seen: Vec<(PathBuf, String)> = Vec::new();
+    let mut merged = Folder::default();
+    for dir in dirs {
+        let label = dir.display().to_string().trim_end_matches('/').to_string();
+        let real = std::fs::canonicalize(dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        for (other, other_label) in &seen {
+            if real.starts_with(other) || other.starts_with(&real) {
+                return Err(Error::Usage(format!(
+                    "SOURCE_DIR {label} and {other_label} overlap: {tool} would read the same \
+                     files twice; give each folder once"
+                )));
+            }
+        }
+        seen.push((real, label.clone()));
+        let folder = read(tool, dir)?;
+        merged
+            .sources
+            .extend(folder.sources.into_iter().map(|s| Source {
+                name: format!("{label}/{}", s.name),
+                ..s
+            }));
+        merged.passed_over.extend(
+            folder
+                .passed_over
+                .into_iter()
+                .map(|(name, why)| (format!("{label}/{name}"), why)),
+        );
+    }
+    merged.sources.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(merged)
+}
+
 /// Reads `dir` as `tool` does: with its subfolders for a tool that reads
 /// them. Hidden files and folders (a leading `.`) are passed over
 /// silently; a link to a folder is not followed (a loop would never end).
@@ -157,7 +215,8 @@ fn read_into(tool: Tool, dir: &Path, below: &str, folder: &mut Folder) -> Result
 
 /// Writes the converted files into the two folders and the version map
 /// beside the migrations. Refuses, writing nothing, when any file (or the
-/// map) exists already or a version is taken by a file already there.
+/// map) exists already or a version is taken by a file already there;
+/// writes nothing at all, not even the map, when nothing was converted.
 pub fn write(
     tool: Tool,
     converted: &Converted,
@@ -165,6 +224,11 @@ pub fn write(
     rollbacks: &Path,
     ext: &str,
 ) -> Result<Vec<PathBuf>> {
+    // Nothing converted, no map: a map of nothing would only stand in the
+    // way of the next import, once the files are mended.
+    if converted.files.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut clashes = Vec::new();
     let taken = |dir: &Path, prefix: Prefix| -> Result<BTreeMap<u64, String>> {
         let mut found = BTreeMap::new();

@@ -232,9 +232,10 @@ pub(crate) enum Cmd {
         #[arg(long, value_name = "TOOL", value_parser = parse_tool)]
         from: strata::import::Tool,
         /// The tool's migrations folder, read as the tool reads it (Flyway
-        /// and refinery: with its subfolders).
-        #[arg(value_name = "SOURCE_DIR")]
-        source: PathBuf,
+        /// and refinery: with its subfolders). Flyway and dbmate take
+        /// several, merged as they merge their locations/folders.
+        #[arg(value_name = "SOURCE_DIR", required = true, num_args = 1..)]
+        source: Vec<PathBuf>,
     },
 }
 

@@ -532,8 +532,12 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
 /// files into one database's folders (or --migrations/--rollbacks when
 /// there is no config), says what it wrote and what it could not convert.
 /// Exit 2 when any file could not be converted (the rest are written).
-fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Error> {
-    use strata::import::{convert_with_conf, read, write};
+fn import(
+    cli: &Cli,
+    tool: strata::import::Tool,
+    sources: &[std::path::PathBuf],
+) -> Result<u8, Error> {
+    use strata::import::{convert_with_conf, read_folders, write};
     let config = load_config(cli, &|name| {
         Some(std::env::var(name).unwrap_or_else(|_| format!("${{{name}}}")))
     });
@@ -563,7 +567,7 @@ fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Er
         }
         Err(e) => return Err(e),
     };
-    let folder = read(tool, source)?;
+    let folder = read_folders(tool, sources)?;
     let mut converted = convert_with_conf(tool, &folder.sources);
     if let Some(kind) = kind {
         converted.keep_extension(kind.extension(), &kind.to_string());
@@ -596,6 +600,14 @@ fn import(cli: &Cli, tool: strata::import::Tool, source: &Path) -> Result<u8, Er
     }
     for (name, why) in &converted.skipped {
         eprintln!("not converted: {name}: {why}");
+    }
+    if written.is_empty() {
+        let folders: Vec<String> = sources.iter().map(|s| s.display().to_string()).collect();
+        eprintln!(
+            "error: nothing written: no {tool} migration converted from {}",
+            folders.join(", ")
+        );
+        return Ok(2);
     }
     Ok(if converted.skipped.is_empty() { 0 } else { 2 })
 }
