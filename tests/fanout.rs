@@ -75,6 +75,18 @@ fn events_migrated(dbs: &[TestDb]) -> Project {
     p
 }
 
+/// `migrate args` started in `p`, its output captured.
+fn spawn(p: &Project, args: &[&str]) -> std::process::Child {
+    Command::new(migrate_bin())
+        .args(args)
+        .current_dir(p.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn member(db: &TestDb) -> String {
     format!("tenants/{}", db.name)
 }
@@ -83,18 +95,7 @@ fn member(db: &TestDb) -> String {
 async fn fifty_databases_with_racing_runners_are_each_migrated_once() {
     let dbs = databases("fan", 50).await;
     let p = tenants_project(&dbs);
-    let runners: Vec<_> = (0..4)
-        .map(|_| {
-            Command::new(migrate_bin())
-                .args(["--jobs", "8", "up"])
-                .current_dir(p.path())
-                .env_remove("DATABASE_URL")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let runners: Vec<_> = (0..4).map(|_| spawn(&p, &["--jobs", "8", "up"])).collect();
     let mut applied = 0;
     for r in runners {
         let run = Run::from(r.wait_with_output().unwrap());
@@ -603,14 +604,7 @@ async fn a_stopped_run_says_so_for_every_database() {
         "SELECT pg_sleep(60);\n",
     )
     .unwrap();
-    let child = Command::new(migrate_bin())
-        .args(["--jobs", "2", "--stop-timeout", "1", "up"])
-        .current_dir(p.path())
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&p, &["--jobs", "2", "--stop-timeout", "1", "up"]);
     let names: Vec<String> = dbs.iter().map(|d| format!("'{}'", d.name)).collect();
     support::wait_until(
         &dbs[0],
@@ -941,5 +935,57 @@ async fn status_and_plan_read_each_member_and_its_partitions_on_one_connection()
                 db.name
             );
         }
+    }
+}
+
+/// `repair`, `unlock` and `baseline` look at the members `--jobs` at a
+/// time: while one member's history cannot be read yet (another session
+/// holds its table), the others are looked at. One after another, nothing
+/// moved past the first member until it answered — for hundreds of
+/// tenants, hundreds of round trips in a row.
+#[tokio::test]
+async fn repair_looks_at_the_members_jobs_at_a_time() {
+    use sqlx::Connection;
+    let dbs = databases("rjobs", 4).await;
+    let p = tenants_project(&dbs);
+    p.migrate_raw(&["up"], &[]).expect(0);
+    let before = sessions(&dbs[1..]).await;
+    let mut holder = dbs[0].connect().await;
+    let mut tx = holder.begin().await.unwrap();
+    sqlx::raw_sql("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let mut repair = spawn(&p, &["--jobs", "4", "repair"]);
+    // The first member's look waits on the table; the other three are
+    // looked at meanwhile (their sessions counted once they closed).
+    support::wait_until(
+        &dbs[0],
+        "the first member's look to wait on the held table",
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = '{}' \
+             AND wait_event_type = 'Lock')",
+            dbs[0].name
+        ),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let now: Vec<i64> = sessions(&dbs[1..]).await;
+        if now.iter().zip(&before).all(|(n, b)| n > b) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other members were not looked at while the first waited: {now:?} {before:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(repair.try_wait().unwrap().is_none(), "repair ended early");
+    tx.rollback().await.unwrap();
+    let run = Run::from(repair.wait_with_output().unwrap());
+    run.expect(0);
+    for db in &dbs {
+        assert!(run.stdout.contains(&member(db)), "{}", run.stdout);
     }
 }

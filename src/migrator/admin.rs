@@ -1,7 +1,9 @@
 //! The history's upkeep: `repair`, `unlock`, `baseline` and `baseline
 //! --from` another tool. Rare, human-driven commands, kept apart from the
-//! run's three phases but with the same rule: every database is looked at
-//! before any is written, one after another.
+//! run's three phases but with the same rules: every database is looked at
+//! before any is written, and both the look and the change go `--jobs`
+//! databases at a time (adopting hundreds of tenants should not take one
+//! round trip after another).
 
 use super::Migrator;
 use crate::backend::{AnyBackend, Backend};
@@ -15,16 +17,14 @@ impl Migrator {
     /// records) after a human has looked; every database must answer
     /// before any is repaired. Returns what changed, per database.
     pub async fn repair(&self) -> Result<Vec<(String, Vec<RepairChange>)>> {
-        self.look_first(async |_, backend| backend.applied().await.map(drop))
-            .await?;
-        let mut out = Vec::new();
-        for target in &self.targets {
+        self.look_first(Look::History).await?;
+        self.change_each(|target| async move {
             let mut backend = self.connect(&target.config).await?;
             let changes = engine::repair(target, &mut backend, &self.options).await;
             let _ = backend.close().await;
-            out.push((target.config.name.clone(), changes?));
-        }
-        Ok(out)
+            Ok((target.config.name.clone(), changes?))
+        })
+        .await
     }
 
     /// Removes locks left behind by dead runners (`migrate unlock`). A lock
@@ -32,15 +32,14 @@ impl Migrator {
     /// database must answer before any lock is removed. Says what it did,
     /// per database.
     pub async fn unlock(&self, force: bool) -> Result<Vec<String>> {
-        self.look_first(async |_, _| Ok(())).await?;
-        let mut out = Vec::new();
-        for target in &self.targets {
+        self.look_first(Look::Answers).await?;
+        self.change_each(|target| async move {
             let mut backend = self.connect(&target.config).await?;
             let done = backend.break_lock(force).await;
             let _ = backend.close().await;
-            out.push(done?);
-        }
-        Ok(out)
+            done
+        })
+        .await
     }
 
     /// Marks every migration up to `version` as applied on databases with
@@ -49,15 +48,14 @@ impl Migrator {
         if version == 0 {
             return Err(Error::Usage("baseline --version must be at least 1".into()));
         }
-        self.look_first(empty_history).await?;
-        let mut out = Vec::new();
-        for target in &self.targets {
+        self.look_first(Look::Empty).await?;
+        self.change_each(|target| async move {
             let mut backend = self.connect(&target.config).await?;
             let recorded = engine::baseline(target, &mut backend, version, &self.options).await;
             let _ = backend.close().await;
-            out.push((target.config.name.clone(), recorded?));
-        }
-        Ok(out)
+            Ok((target.config.name.clone(), recorded?))
+        })
+        .await
     }
 
     /// `baseline --from TOOL`: records as applied, without running
@@ -103,53 +101,93 @@ impl Migrator {
                     .collect(),
             });
         }
-        self.look_first(async |target, backend| {
-            empty_history(target, backend).await?;
-            let i = self.index_of(target);
-            adoptions[i]
-                .versions(&target.config.name, backend)
-                .await
-                .map(drop)
-        })
-        .await?;
-        let how = format!("baseline from {tool}");
-        let mut out = Vec::new();
-        for (target, adoption) in self.targets.iter().zip(&adoptions) {
+        self.look_first(Look::Adopt(&adoptions)).await?;
+        let how = &format!("baseline from {tool}");
+        let adoptions = &adoptions;
+        self.change_each(|target| async move {
+            let adoption = &adoptions[self.index_of(target)];
             let mut backend = self.connect(&target.config).await?;
             let recorded =
-                engine::record_as_applied(target, &mut backend, &self.options, &how, async |b| {
+                engine::record_as_applied(target, &mut backend, &self.options, how, async |b| {
                     adoption.versions(&target.config.name, b).await
                 })
                 .await;
             let _ = backend.close().await;
-            out.push((target.config.name.clone(), recorded?));
-        }
-        Ok(out)
+            Ok((target.config.name.clone(), recorded?))
+        })
+        .await
     }
 
-    /// Looks at every database before any is written: each must answer
-    /// and `check` (which only reads) must pass. One refusal anywhere, and
-    /// nothing is written anywhere.
-    async fn look_first(
-        &self,
-        check: impl AsyncFn(&Target, &mut AnyBackend) -> Result<()>,
-    ) -> Result<()> {
-        let mut refused = Vec::new();
-        for target in &self.targets {
-            let looked = async {
+    /// Looks at every database before any is written, `--jobs` at a
+    /// time: each must answer and pass `look` (which only reads). One
+    /// refusal anywhere, and nothing is written anywhere.
+    async fn look_first(&self, look: Look<'_>) -> Result<()> {
+        let look = &look;
+        let looked = self
+            .each(|target| async move {
                 let mut backend = self.connect(&target.config).await?;
-                let checked = check(target, &mut backend).await;
+                let checked = self.check(target, &mut backend, look).await;
                 let _ = backend.close().await;
                 checked
-            }
+            })
             .await;
-            if let Err(e) = looked {
-                refused.push((target.config.name.clone(), Box::new(e)));
-            }
-        }
+        let refused: Vec<_> = self
+            .targets
+            .iter()
+            .zip(looked)
+            .filter_map(|(t, r)| r.err().map(|e| (t.config.name.clone(), Box::new(e))))
+            .collect();
         match refused.is_empty() {
             true => Ok(()),
             false => Err(self.refused_everywhere(refused)),
+        }
+    }
+
+    async fn check(
+        &self,
+        target: &Target,
+        backend: &mut AnyBackend,
+        look: &Look<'_>,
+    ) -> Result<()> {
+        match look {
+            Look::Answers => Ok(()),
+            Look::History => backend.applied().await.map(drop),
+            Look::Empty => empty_history(target, backend).await,
+            Look::Adopt(adoptions) => {
+                empty_history(target, backend).await?;
+                adoptions[self.index_of(target)]
+                    .versions(&target.config.name, backend)
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    /// `change` on every database once the look has passed, `--jobs` at a
+    /// time. A database whose change fails (its connection dropped since
+    /// the look) does not stop the others; over several databases the
+    /// error names each that failed ([`Error::Databases`]).
+    async fn change_each<'a, T, Fut>(&'a self, change: impl Fn(&'a Target) -> Fut) -> Result<Vec<T>>
+    where
+        Fut: std::future::Future<Output = Result<T>> + Send + 'a,
+    {
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for (target, result) in self.targets.iter().zip(self.each(change).await) {
+            match result {
+                Ok(v) => done.push(v),
+                Err(e) => failed.push((target.config.name.clone(), Box::new(e))),
+            }
+        }
+        match failed.len() {
+            0 => Ok(done),
+            _ if self.targets.len() == 1 => Err(*failed.pop().expect("one").1),
+            _ => Err(Error::Databases {
+                total: self.targets.len(),
+                failed,
+                not_started: Vec::new(),
+                done: Vec::new(),
+            }),
         }
     }
 
@@ -159,6 +197,20 @@ impl Migrator {
             .position(|t| std::ptr::eq(t, target))
             .expect("a target of this migrator")
     }
+}
+
+/// What the look before any write checks in each database (it only
+/// reads).
+enum Look<'a> {
+    /// It answers.
+    Answers,
+    /// Its history can be read.
+    History,
+    /// Its history is empty: a baseline's first condition.
+    Empty,
+    /// Empty, and the other tool's history (the adoption at the
+    /// database's position) is one strata can adopt.
+    Adopt(&'a [Adoption<'a>]),
 }
 
 /// A baseline's first condition: nothing recorded yet.
