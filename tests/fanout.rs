@@ -989,3 +989,39 @@ async fn repair_looks_at_the_members_jobs_at_a_time() {
         assert!(run.stdout.contains(&member(db)), "{}", run.stdout);
     }
 }
+
+/// A member whose baseline fails after the look (its lock held by another
+/// runner past the lock timeout) does not stop the others: they are
+/// baselined, the exit code is 1 and the error names that member.
+#[tokio::test]
+async fn a_baseline_failing_on_one_member_after_the_look_still_baselines_the_others() {
+    let dbs = databases("basel", 3).await;
+    let p = tenants_project(&dbs);
+    let _holder = dbs[1].hold_migration_lock().await;
+    let run = p.migrate_raw(
+        &[
+            "--lock-timeout",
+            "1",
+            "--jobs",
+            "1",
+            "baseline",
+            "--version",
+            "1",
+        ],
+        &[],
+    );
+    run.expect(1);
+    let locked = member(&dbs[1]);
+    assert!(
+        run.stderr.contains("1 of 3 databases failed") && run.stderr.contains(&locked),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dbs[0].history().await, [(1, true)]);
+    assert_eq!(
+        dbs[2].history().await,
+        [(1, true)],
+        "stopped at the failure"
+    );
+    assert_eq!(dbs[1].history().await, []);
+}
