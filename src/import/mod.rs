@@ -111,9 +111,7 @@ impl Tool {
     pub fn reads_subfolders(self) -> bool {
         matches!(self, Tool::Flyway | Tool::Refinery)
     }
-}
 
-impl Tool {
     /// Whether the tool merges several folders into one list: Flyway's
     /// `locations`, dbmate's repeated `--migrations-dir`.
     pub fn merges_folders(self) -> bool {
