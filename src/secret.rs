@@ -141,8 +141,10 @@ fn scrub_with(text: &str, secrets: &[String]) -> String {
 }
 
 /// Where the userinfo of a URL ends: after `scheme://`, at the last `@`.
+/// Without a `scheme://` (a URL whose scheme was forgotten, `app:pw@db/x`)
+/// the userinfo starts the string, so the password is still found.
 fn userinfo_span(url: &str) -> Option<(usize, usize)> {
-    let start = url.find("://")? + 3;
+    let start = url.find("://").map_or(0, |i| i + 3);
     let at = url[start..].rfind('@')? + start;
     Some((start, at))
 }
@@ -286,6 +288,8 @@ mod tests {
                 "postgres://u:a?b&password=c@h/db?sslmode=require",
                 "a?b&password=c",
             ),
+            // The scheme forgotten: still a password before the host.
+            ("billing:SchemeLess9@127.0.0.1:5432/billing", "SchemeLess9"),
         ] {
             let shown = redact_url(url);
             assert!(!shown.contains(pass), "{shown}");
