@@ -115,22 +115,19 @@ impl Format for Unchecked {
     }
 }
 
-#[tokio::test]
-async fn a_file_that_ends_the_transaction_anyway_is_caught_before_it_is_recorded() {
-    let db = TestDb::new("xid").await;
+/// Runs `up` over `files` read without any check: the error's text.
+async fn up_unchecked(db: &TestDb, files: &[(&str, &str)]) -> String {
     let config = Config::single(&db.url, "m".into(), "r".into()).unwrap();
+    let files = files
+        .iter()
+        .map(|(path, text)| SourceFile {
+            path: (*path).into(),
+            bytes: text.as_bytes().to_vec(),
+        })
+        .collect();
     let target = Target {
         config: config.databases["default"].clone(),
-        catalog: Catalog::from_files(
-            &Unchecked,
-            vec![SourceFile {
-                path: "V1__sneaky.sql".into(),
-                bytes: b"CREATE TABLE before_commit (x int); COMMIT; CREATE TABLE after_commit (x int);"
-                    .to_vec(),
-            }],
-            Vec::new(),
-        )
-        .unwrap(),
+        catalog: Catalog::from_files(&Unchecked, files, Vec::new()).unwrap(),
     };
     let mut backend = AnyBackend::connect(&target.config, Duration::from_secs(10))
         .await
@@ -139,8 +136,21 @@ async fn a_file_that_ends_the_transaction_anyway_is_caught_before_it_is_recorded
         .await
         .unwrap_err();
     let _ = backend.close().await;
-    let text = err.to_string();
-    assert_eq!(err.exit_code(), 1, "{text}");
+    assert_eq!(err.exit_code(), 1, "{err}");
+    err.to_string()
+}
+
+#[tokio::test]
+async fn a_file_that_ends_the_transaction_anyway_is_caught_before_it_is_recorded() {
+    let db = TestDb::new("xid").await;
+    let text = up_unchecked(
+        &db,
+        &[(
+            "V1__sneaky.sql",
+            "CREATE TABLE before_commit (x int); COMMIT; CREATE TABLE after_commit (x int);",
+        )],
+    )
+    .await;
     assert!(text.contains("V1__sneaky.sql"), "{text}");
     assert!(text.contains("ended the transaction"), "{text}");
     // What ran before the COMMIT stayed (that is what the guard reports);
@@ -150,6 +160,38 @@ async fn a_file_that_ends_the_transaction_anyway_is_caught_before_it_is_recorded
         db.history().await.iter().all(|(v, _)| *v != 1),
         "{:?}",
         db.history().await
+    );
+}
+
+/// Once the history exists, the file travels with the BEGIN that opens its
+/// transaction and the record with the COMMIT: a file that commits and
+/// begins a transaction of its own is still caught, what it ran after its
+/// own BEGIN is rolled back, and the earlier file's record (a name with a
+/// quote and a backslash, written as a constant) reads back as it was.
+#[tokio::test]
+async fn a_file_that_ends_and_reopens_the_transaction_is_caught_and_its_reopened_part_undone() {
+    let db = TestDb::new("xid2").await;
+    let text = up_unchecked(
+        &db,
+        &[
+            ("V1__o'brien \\ x.sql", "CREATE TABLE first (x int);"),
+            (
+                "V2__sneaky.sql",
+                "CREATE TABLE before_commit (x int);\nCOMMIT;\nBEGIN;\nCREATE TABLE after_begin (x int);\n",
+            ),
+        ],
+    )
+    .await;
+    assert!(text.contains("V2__sneaky.sql"), "{text}");
+    assert!(text.contains("ended the transaction"), "{text}");
+    assert!(db.has_table("first").await);
+    assert!(db.has_table("before_commit").await);
+    assert!(!db.has_table("after_begin").await);
+    assert_eq!(db.history().await, vec![(1, true)]);
+    assert_eq!(
+        db.scalar::<String>("SELECT name FROM schema_migrations WHERE version = 1")
+            .await,
+        "o'brien \\ x"
     );
 }
 

@@ -25,6 +25,7 @@ use sqlx::{AssertSqlSafe, Connection, FromRow, PgConnection};
 mod connect;
 mod format;
 mod reads;
+mod transaction;
 
 pub use connect::Cancel;
 
@@ -201,8 +202,15 @@ impl PostgresBackend {
     /// Turns a server error into one naming the file, line and column.
     /// `statement` is the byte offset of the failing statement within the
     /// script when it ran on its own, so its line can be named even when
-    /// the server reports no position.
-    fn step_error(&self, script: &Script, statement: Option<usize>, e: sqlx::Error) -> Error {
+    /// the server reports no position; `sent_before` counts the characters
+    /// sent ahead of the script in its message, which the position includes.
+    fn step_error(
+        &self,
+        script: &Script,
+        statement: Option<usize>,
+        sent_before: usize,
+        e: sqlx::Error,
+    ) -> Error {
         let base = statement.unwrap_or(0);
         let file = script.file.clone();
         let Some(pg) = e
@@ -222,7 +230,8 @@ impl PostgresBackend {
         let location = match pg.position() {
             Some(PgErrorPosition::Original(pos)) => {
                 let before = script.content[..base].chars().count();
-                let (line, col) = line_col_of_char(&script.content, before + pos);
+                let at = (before + pos).saturating_sub(sent_before).max(1);
+                let (line, col) = line_col_of_char(&script.content, at);
                 format!(":{line}:{col}")
             }
             _ => statement
@@ -283,121 +292,6 @@ impl PostgresBackend {
             .execute(&mut self.conn)
             .await
             .map(|_| ())
-    }
-
-    async fn run_in_transaction(&mut self, step: &Step, script: &Script) -> Result<i64> {
-        let started = Instant::now();
-        let body = format::transaction_body(&script.content);
-        // One round trip: open the transaction, create the history table
-        // with the first migration, and note the transaction's id, so that
-        // a file that ends it is noticed before anything is recorded.
-        let open = match &self.pending_history {
-            Some(ddl) => format!("BEGIN;\n{ddl};\nSELECT txid_current()"),
-            None => "BEGIN; SELECT txid_current()".to_string(),
-        };
-        let xid: i64 = match sqlx::raw_sql(AssertSqlSafe(open))
-            .fetch_one(&mut self.conn)
-            .await
-            .and_then(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
-        {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = self.exec("ROLLBACK".into()).await;
-                return Err(self.db_error(
-                    &format!("opening the transaction (and {}) failed", self.table_name),
-                    e,
-                ));
-            }
-        };
-        if let Err(e) = self.exec(body.clone().into_owned()).await {
-            let _ = self.exec("ROLLBACK".into()).await;
-            let placeable = statement_error(&e);
-            let mut error = self.step_error(script, None, e);
-            if let Error::Step(f) = &mut error
-                && f.location.is_empty()
-                && placeable
-                && let Some(offset) = self.locate(&body).await
-            {
-                f.location = format!(":{}", crate::split::line_of(&script.content, offset));
-            }
-            return Err(error);
-        }
-        let elapsed = started.elapsed().as_millis() as i64;
-        // Recorded only if this is still the transaction strata opened.
-        let record = match step.action {
-            Action::Apply => sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO {} (version, name, checksum, execution_time_ms, success, applied_by) \
-                 SELECT $1, $2, $3, $4, true, $6 WHERE txid_current_if_assigned() = $5",
-                self.table
-            )))
-            .bind(step.version as i64)
-            .bind(&step.description)
-            .bind(&step.checksum)
-            .bind(elapsed.min(i32::MAX as i64) as i32)
-            .bind(xid)
-            .bind(&self.applied_by)
-            .execute(&mut self.conn)
-            .await,
-            Action::Revert => {
-                sqlx::query(AssertSqlSafe(format!(
-                    "DELETE FROM {} WHERE version = $1 AND txid_current_if_assigned() = $2",
-                    self.table
-                )))
-                .bind(step.version as i64)
-                .bind(xid)
-                .execute(&mut self.conn)
-                .await
-            }
-        };
-        match record {
-            Ok(r) if r.rows_affected() == 1 => {}
-            Ok(_) => {
-                let _ = self.exec("ROLLBACK".into()).await;
-                return Err(Error::Step(Box::new(StepFailure {
-                    database: self.database.clone(),
-                    file: script.file.clone(),
-                    location: String::new(),
-                    code: None,
-                    message: "the file ended the transaction strata runs it in (a COMMIT or \
-                              ROLLBACK it sent, or one in a procedure it called): what it ran \
-                              before that is committed and NOT recorded. Check the database, \
-                              remove the transaction control from the file, then run again"
-                        .to_string(),
-                    progress: None,
-                    done: Default::default(),
-                })));
-            }
-            Err(e) => {
-                let _ = self.exec("ROLLBACK".into()).await;
-                return Err(self.db_error("recording the migration failed", e));
-            }
-        }
-        self.exec("COMMIT".into())
-            .await
-            .map_err(|e| self.db_error("COMMIT failed", e))?;
-        self.pending_history = None;
-        Ok(elapsed)
-    }
-
-    /// After a transactional file failed without a position (and was
-    /// rolled back): runs it again statement by statement in a transaction
-    /// that is always rolled back, to find the statement that fails.
-    async fn locate(&mut self, body: &str) -> Option<usize> {
-        let statements = crate::split::split_sql(body).ok()?;
-        // Bounded: a slow statement before the failing one makes the
-        // search give up rather than hold the lock for long.
-        self.exec("BEGIN; SET LOCAL statement_timeout = '30s'".into())
-            .await
-            .ok()?;
-        let mut found = None;
-        for s in statements {
-            if self.exec(s.text.to_string()).await.is_err() {
-                found = Some(s.offset);
-                break;
-            }
-        }
-        let _ = self.exec("ROLLBACK".into()).await;
-        found
     }
 
     /// Creates the history table now if it is still pending.
@@ -492,7 +386,7 @@ impl Stepwise<(usize, String)> for PostgresBackend {
     ) -> Result<()> {
         self.exec(text.clone())
             .await
-            .map_err(|e| self.step_error(script, Some(*offset), e))
+            .map_err(|e| self.step_error(script, Some(*offset), 0, e))
     }
 }
 
