@@ -466,13 +466,24 @@ impl Backend for PostgresBackend {
         // client_connection_check_interval (PostgreSQL 14+) makes the server
         // notice within seconds that a killed runner is gone, even during a
         // long statement, and so end its session and release its lock.
-        let pid: i32 = sqlx::query_scalar(
-            "SELECT pg_backend_pid() FROM (SELECT CASE WHEN current_setting('server_version_num')::int >= 140000 \
-                    THEN set_config('client_connection_check_interval', '2000', false) END) s",
-        )
+        // The first try goes with that setting and the session's process
+        // id, in one message: over a network each message is a round trip.
+        let first = sqlx::raw_sql(AssertSqlSafe(format!(
+            "SELECT pg_backend_pid(), pg_try_advisory_lock({}) FROM (SELECT CASE \
+             WHEN current_setting('server_version_num')::int >= 140000 \
+             THEN set_config('client_connection_check_interval', '2000', false) END) s",
+            self.lock_key
+        )))
         .fetch_one(&mut self.conn)
         .await
-        .map_err(|e| self.db_error("preparing the connection failed", e))?;
+        .and_then(|row| {
+            Ok((
+                sqlx::Row::try_get::<i32, _>(&row, 0)?,
+                sqlx::Row::try_get::<bool, _>(&row, 1)?,
+            ))
+        });
+        let (pid, mut got) =
+            first.map_err(|e| self.db_error("taking the migration lock failed", e))?;
         self.pid = Some(pid);
         // Try, never block: a session blocked in pg_advisory_lock() holds a
         // snapshot, and a CREATE INDEX CONCURRENTLY run by the lock's holder
@@ -482,11 +493,6 @@ impl Backend for PostgresBackend {
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(10);
         loop {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(self.lock_key)
-                .fetch_one(&mut self.conn)
-                .await
-                .map_err(|e| self.db_error("taking the migration lock failed", e))?;
             if got {
                 return Ok(());
             }
@@ -505,6 +511,14 @@ impl Backend for PostgresBackend {
             }
             tokio::time::sleep(pause.min(left)).await;
             pause = (pause * 2).min(Duration::from_millis(250));
+            got = sqlx::raw_sql(AssertSqlSafe(format!(
+                "SELECT pg_try_advisory_lock({})",
+                self.lock_key
+            )))
+            .fetch_one(&mut self.conn)
+            .await
+            .and_then(|row| sqlx::Row::try_get::<bool, _>(&row, 0))
+            .map_err(|e| self.db_error("taking the migration lock failed", e))?;
         }
     }
 
