@@ -16,12 +16,30 @@ pub async fn resolve(config: &mut Config, connect_timeout: Duration) -> Result<(
         .filter_map(|g| g.query.clone().map(|q| (g.name.clone(), q)))
         .collect();
     for (group, query) in pending {
-        let urls = members(config, &query, connect_timeout).await?;
-        if urls.is_empty() {
+        let rows = members(config, &query, connect_timeout).await?;
+        if rows.is_empty() {
             return Err(Error::Database {
                 database: query.database.clone(),
                 message: format!("the urls_query of group {group} returned no member URL"),
             });
+        }
+        // Every row is a member: a NULL or blank one is refused rather
+        // than skipped, so that no tenant goes unmigrated without a word.
+        let mut urls = Vec::with_capacity(rows.len());
+        for (i, row) in rows.into_iter().enumerate() {
+            match row.as_deref().map(str::trim) {
+                Some(url) if !url.is_empty() => urls.push(url.to_string()),
+                _ => {
+                    return Err(Error::config(
+                        format!("groups.{group} (urls_query row {})", i + 1),
+                        format!(
+                            "is {}: every row is a member's URL; leave the others out in the \
+                             query (`WHERE url IS NOT NULL`)",
+                            if row.is_none() { "NULL" } else { "blank" }
+                        ),
+                    ));
+                }
+            }
         }
         config.add_members(&group, &urls)?;
     }
@@ -33,7 +51,7 @@ async fn members(
     config: &Config,
     query: &crate::config::GroupQuery,
     connect_timeout: Duration,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Option<String>>> {
     use crate::backend::Backend;
     let db = &config.databases[&query.database];
     let mut backend =
@@ -48,7 +66,7 @@ async fn members(
     _config: &Config,
     query: &crate::config::GroupQuery,
     _connect_timeout: Duration,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Option<String>>> {
     Err(Error::config(
         format!("query_database {}", query.database),
         "urls_query runs on PostgreSQL, which this build of strata leaves out: enable the \

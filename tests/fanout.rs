@@ -526,6 +526,24 @@ async fn groups_come_from_urls_a_file_or_a_query_and_are_selectable() {
         run.stderr
     );
 
+    // A NULL row is refused, naming it, rather than a tenant left out.
+    sqlx::raw_sql("INSERT INTO tenants VALUES (NULL, true)")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    p.config(query_config);
+    let run = p.migrate_raw(&["status"], &[("DIR_URL", &directory.url)]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("(urls_query row 3): is NULL"),
+        "{}",
+        run.stderr
+    );
+    sqlx::raw_sql("DELETE FROM tenants WHERE url IS NULL")
+        .execute(&mut c)
+        .await
+        .unwrap();
+
     // A query's URLs are taken as they are: a `${VAR}` in one is refused.
     sqlx::query("UPDATE tenants SET url = $1 WHERE url = $2")
         .bind(&templated)

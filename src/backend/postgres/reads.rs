@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 
 impl PostgresBackend {
     /// Runs a read-only query and returns its first column as text, one
-    /// value per row (NULLs skipped): the members of a `urls_query` group.
-    pub async fn query_strings(&mut self, sql: &str) -> Result<Vec<String>> {
+    /// value per row (NULL as None): the members of a `urls_query` group.
+    pub async fn query_strings(&mut self, sql: &str) -> Result<Vec<Option<String>>> {
         let result: std::result::Result<Vec<Option<String>>, sqlx::Error> = async {
             let mut tx = self.conn.begin().await?;
             sqlx::raw_sql("SET TRANSACTION READ ONLY")
@@ -22,17 +22,15 @@ impl PostgresBackend {
             Ok(rows)
         }
         .await;
-        result
-            .map(|rows| rows.into_iter().flatten().collect())
-            .map_err(|e| {
-                let context = if matches!(e, sqlx::Error::ColumnDecode { .. }) {
-                    "running the group's urls_query (its first column must be text: cast it, \
+        result.map_err(|e| {
+            let context = if matches!(e, sqlx::Error::ColumnDecode { .. }) {
+                "running the group's urls_query (its first column must be text: cast it, \
                      `SELECT url::text …`)"
-                } else {
-                    "running the group's urls_query"
-                };
-                self.db_error(context, e)
-            })
+            } else {
+                "running the group's urls_query"
+            };
+            self.db_error(context, e)
+        })
     }
 
     /// Reads another tool's history table with `sql` (which yields version
