@@ -334,7 +334,7 @@ pub async fn execute(
     let database = &target.config.name;
     let completed = |report: &Report, action: Option<Action>| Completed {
         action: report.done.first().map(|d| d.action).or(action),
-        versions: report.done.iter().map(|d| d.version).collect(),
+        steps: report.done.clone(),
     };
     let outcome = locked(database, backend, options, async |backend| {
         backend.ensure_history().await?;
@@ -511,7 +511,7 @@ fn with_done(e: Error, done: Completed) -> Error {
             failure.done = done;
             Error::Step(failure)
         }
-        other if done.versions.is_empty() => other,
+        other if done.steps.is_empty() => other,
         other => Error::Partial {
             error: Box::new(other),
             done,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::problem::Problem;
-use crate::step::Action;
+use crate::step::{Action, Done};
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
@@ -216,6 +216,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// What the run completed on its database before this error, when
+    /// the error carries it.
+    pub fn completed(&self) -> Option<&Completed> {
+        match self {
+            Error::Step(failure) => Some(&failure.done),
+            Error::LockLost { done, .. }
+            | Error::HistoryLost { done, .. }
+            | Error::Stopped { done, .. }
+            | Error::Partial { done, .. } => Some(done),
+            _ => None,
+        }
+    }
+
     /// The process exit code documented for this kind of error.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -323,19 +336,26 @@ impl std::fmt::Display for Progress {
     }
 }
 
-/// What a run completed before it failed or stopped: versions applied,
+/// What a run completed before it failed or stopped: steps applied,
 /// or (for `down`) reverted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Completed {
     /// Apply or revert; `None` before any step ran.
     pub action: Option<Action>,
-    /// The versions, in the order they completed.
-    pub versions: Vec<u64>,
+    /// The steps, in the order they completed.
+    pub steps: Vec<Done>,
+}
+
+impl Completed {
+    /// The versions of the steps, in the order they completed.
+    pub fn versions(&self) -> Vec<u64> {
+        self.steps.iter().map(|d| d.version).collect()
+    }
 }
 
 impl std::fmt::Display for Completed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.action, self.versions.is_empty()) {
+        match (self.action, self.steps.is_empty()) {
             (Some(Action::Revert), true) => {
                 write!(f, "\n  nothing was reverted by this run before it")
             }
@@ -343,12 +363,12 @@ impl std::fmt::Display for Completed {
             (Some(Action::Revert), false) => write!(
                 f,
                 "\n  this run reverted version(s) {} before it; they stay reverted",
-                render_versions(&self.versions)
+                render_versions(&self.versions())
             ),
             (_, false) => write!(
                 f,
                 "\n  this run completed version(s) {} before it; they stay applied",
-                render_versions(&self.versions)
+                render_versions(&self.versions())
             ),
         }
     }

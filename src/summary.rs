@@ -180,11 +180,11 @@ impl fmt::Display for OutcomeLine<'_> {
                 let text = reason(&self.0.database, e);
                 let first = text.lines().next().unwrap_or_default();
                 match e {
-                    Error::Stopped { done, .. } if !done.versions.is_empty() => write!(
+                    Error::Stopped { done, .. } if !done.steps.is_empty() => write!(
                         f,
                         "{first} ({} {} before it)",
                         verb_of(done.action),
-                        done.versions.len()
+                        done.steps.len()
                     ),
                     Error::Stopped { .. } => f.write_str(first),
                     _ => write!(f, "failed: {first}"),
@@ -229,12 +229,13 @@ impl Serialize for DatabaseOutcome {
             match &self.outcome {
                 Outcome::Done(r) if r.done.is_empty() => ("nothing to do", &[], None, 0),
                 Outcome::Done(r) => (verb(&r.done), &r.done, None, 0),
+                // What it completed before the failure stays done.
                 Outcome::Failed(e) => (
                     match e {
                         Error::Stopped { .. } => "stopped",
                         _ => "failed",
                     },
-                    &[],
+                    e.completed().map_or(&[][..], |c| &c.steps),
                     Some(reason(&self.database, e)),
                     e.exit_code(),
                 ),
@@ -268,7 +269,16 @@ mod tests {
             cancelled: None,
             done: Completed {
                 action: Some(Action::Apply),
-                versions,
+                steps: versions
+                    .into_iter()
+                    .map(|version| Done {
+                        action: Action::Apply,
+                        version,
+                        description: format!("v{version}"),
+                        file: format!("V{version}__v{version}.sql"),
+                        execution_time_ms: 1,
+                    })
+                    .collect(),
             },
         })
     }
@@ -300,6 +310,9 @@ mod tests {
         assert_eq!(summary.exit_code(), 143);
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["databases"][0]["outcome"], "stopped");
+        // What it applied before it stopped stays listed as its steps.
+        assert_eq!(json["databases"][0]["steps"][1]["version"], 2);
+        assert_eq!(json["databases"][1]["steps"], serde_json::json!([]));
         assert_eq!(json["databases"][2]["outcome"], "not started");
 
         let failed = Summary {

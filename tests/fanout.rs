@@ -300,6 +300,31 @@ async fn a_failing_database_does_not_stop_the_others_and_the_summary_names_it() 
     for db in &more {
         assert_eq!(db.history().await, [(1, true), (2, true)], "{}", db.name);
     }
+
+    // A database that fails after completing a step lists that step in
+    // the data, as the history holds it.
+    let late = databases("partial_late", 2).await;
+    invoices_taken(&late[0]).await;
+    let lines: Vec<&str> = late.iter().map(|d| d.url.as_str()).collect();
+    std::fs::write(p.path().join("tenants.txt"), lines.join("\n")).unwrap();
+    let run = p.migrate_raw(&["up", "--format", "json"], &[]);
+    run.expect(1);
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let entry = summary["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["database"] == member(&late[0]).as_str())
+        .unwrap();
+    assert_eq!(entry["outcome"], "failed", "{summary}");
+    let steps: Vec<u64> = entry["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [1], "{summary}");
+    assert_eq!(late[0].history().await, [(1, true)]);
 }
 
 /// Hundreds of tenants failing alike would print one reason hundreds of
