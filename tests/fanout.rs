@@ -1068,3 +1068,38 @@ async fn a_baseline_failing_on_one_member_after_the_look_still_baselines_the_oth
     );
     assert_eq!(dbs[1].history().await, []);
 }
+
+/// `repair`, `unlock` and `baseline` keep the look's connection for the
+/// change when every member fits in `--jobs`, as `up` does: one session
+/// per member instead of two. With fewer jobs than members each change
+/// connects again, so no more than `--jobs` connections are ever open.
+#[tokio::test]
+async fn admin_commands_keep_the_look_s_connection_when_the_members_fit_in_jobs() {
+    let dbs = databases("akeep", 3).await;
+    let p = tenants_project(&dbs);
+    for (jobs, expected) in [("8", 1), ("2", 2)] {
+        for args in [&["repair"][..], &["unlock"]] {
+            let before = sessions(&dbs).await;
+            let mut all = vec!["--jobs", jobs];
+            all.extend_from_slice(args);
+            p.migrate_raw(&all, &[]).expect(0);
+            let after = sessions(&dbs).await;
+            for (i, db) in dbs.iter().enumerate() {
+                assert_eq!(
+                    after[i] - before[i],
+                    expected,
+                    "--jobs {jobs} {args:?}, {}: sessions opened",
+                    db.name
+                );
+            }
+        }
+    }
+    let before = sessions(&dbs).await;
+    p.migrate_raw(&["--jobs", "8", "baseline", "--version", "1"], &[])
+        .expect(0);
+    let after = sessions(&dbs).await;
+    for (i, db) in dbs.iter().enumerate() {
+        assert_eq!(db.history().await, [(1, true)], "{}", db.name);
+        assert_eq!(after[i] - before[i], 1, "baseline, {}", db.name);
+    }
+}

@@ -17,9 +17,9 @@ impl Migrator {
     /// records) after a human has looked; every database must answer
     /// before any is repaired. Returns what changed, per database.
     pub async fn repair(&self) -> Result<Vec<(String, Vec<RepairChange>)>> {
-        self.look_first(Look::History).await?;
+        let kept = &self.look_first(Look::History).await?;
         self.change_each(|target| async move {
-            let mut backend = self.connect(&target.config).await?;
+            let mut backend = self.again(target, kept).await?;
             let changes = engine::repair(target, &mut backend, &self.options).await;
             let _ = backend.close().await;
             Ok((target.config.name.clone(), changes?))
@@ -32,9 +32,9 @@ impl Migrator {
     /// database must answer before any lock is removed. Says what it did,
     /// per database.
     pub async fn unlock(&self, force: bool) -> Result<Vec<String>> {
-        self.look_first(Look::Answers).await?;
+        let kept = &self.look_first(Look::Answers).await?;
         self.change_each(|target| async move {
-            let mut backend = self.connect(&target.config).await?;
+            let mut backend = self.again(target, kept).await?;
             let done = backend.break_lock(force).await;
             let _ = backend.close().await;
             done
@@ -48,9 +48,9 @@ impl Migrator {
         if version == 0 {
             return Err(Error::Usage("baseline --version must be at least 1".into()));
         }
-        self.look_first(Look::Empty).await?;
+        let kept = &self.look_first(Look::Empty).await?;
         self.change_each(|target| async move {
-            let mut backend = self.connect(&target.config).await?;
+            let mut backend = self.again(target, kept).await?;
             let recorded = engine::baseline(target, &mut backend, version, &self.options).await;
             let _ = backend.close().await;
             Ok((target.config.name.clone(), recorded?))
@@ -101,12 +101,12 @@ impl Migrator {
                     .collect(),
             });
         }
-        self.look_first(Look::Adopt(&adoptions)).await?;
+        let kept = &self.look_first(Look::Adopt(&adoptions)).await?;
         let how = &format!("baseline from {tool}");
         let adoptions = &adoptions;
         self.change_each(|target| async move {
             let adoption = &adoptions[self.index_of(target)];
-            let mut backend = self.connect(&target.config).await?;
+            let mut backend = self.again(target, kept).await?;
             let recorded =
                 engine::record_as_applied(target, &mut backend, &self.options, how, async |b| {
                     adoption.versions(&target.config.name, b).await
@@ -120,26 +120,52 @@ impl Migrator {
 
     /// Looks at every database before any is written, `--jobs` at a
     /// time: each must answer and pass `look` (which only reads). One
-    /// refusal anywhere, and nothing is written anywhere.
-    async fn look_first(&self, look: Look<'_>) -> Result<()> {
+    /// refusal anywhere, and nothing is written anywhere. When every
+    /// database fits in `--jobs`, their connections are kept for the
+    /// change (as `up` keeps them for its run); otherwise each change
+    /// connects again, so no more than `--jobs` are ever open.
+    async fn look_first(&self, look: Look<'_>) -> Result<Kept> {
         let look = &look;
+        let keep = self.targets.len() <= self.jobs();
         let looked = self
             .each(|target| async move {
                 let mut backend = self.connect(&target.config).await?;
                 let checked = self.check(target, &mut backend, look).await;
-                let _ = backend.close().await;
-                checked
+                match checked {
+                    Ok(()) if keep => Ok(Some(backend)),
+                    other => {
+                        let _ = backend.close().await;
+                        other.map(|()| None)
+                    }
+                }
             })
             .await;
-        let refused: Vec<_> = self
-            .targets
-            .iter()
-            .zip(looked)
-            .filter_map(|(t, r)| r.err().map(|e| (t.config.name.clone(), Box::new(e))))
-            .collect();
-        match refused.is_empty() {
-            true => Ok(()),
-            false => Err(self.refused_everywhere(refused)),
+        let mut kept = Vec::new();
+        let mut refused = Vec::new();
+        for (t, r) in self.targets.iter().zip(looked) {
+            match r {
+                Ok(backend) => kept.push(backend),
+                Err(e) => refused.push((t.config.name.clone(), Box::new(e))),
+            }
+        }
+        if refused.is_empty() {
+            return Ok(Kept(kept.into_iter().map(std::sync::Mutex::new).collect()));
+        }
+        for backend in kept.into_iter().flatten() {
+            let _ = backend.close().await;
+        }
+        Err(self.refused_everywhere(refused))
+    }
+
+    /// The connection the look kept for `target`, or a new one.
+    async fn again(&self, target: &Target, kept: &Kept) -> Result<AnyBackend> {
+        let slot = kept.0[self.index_of(target)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match slot {
+            Some(backend) => Ok(backend),
+            None => self.connect(&target.config).await,
         }
     }
 
@@ -198,6 +224,9 @@ impl Migrator {
             .expect("a target of this migrator")
     }
 }
+
+/// The connections the look kept, by the databases' positions.
+struct Kept(Vec<std::sync::Mutex<Option<AnyBackend>>>);
 
 /// What the look before any write checks in each database (it only
 /// reads).
