@@ -57,6 +57,7 @@ pub struct Migrator {
     maintenance: Maintenance,
     validate_only: bool,
     lint: LintSettings,
+    table_sizes: bool,
 }
 
 impl Migrator {
@@ -113,6 +114,7 @@ impl Migrator {
             maintenance: Maintenance::new(config, only)?,
             validate_only: false,
             lint: config.lint.clone(),
+            table_sizes: false,
         })
     }
 
@@ -131,6 +133,15 @@ impl Migrator {
             ..self.options.clone()
         };
         self.with_options(options)
+    }
+
+    /// Makes `status` record every PostgreSQL table's estimated rows and
+    /// size (`Status`'s `tables`), which `plan --from-status` grades its
+    /// lock findings by. Off by default: over thousands of tables the
+    /// catalog scan costs more than the rest of a status.
+    pub fn with_table_sizes(mut self, on: bool) -> Migrator {
+        self.table_sizes = on;
+        self
     }
 
     /// Records `who` as having applied each migration (default: the host
@@ -601,7 +612,10 @@ impl Migrator {
                 let looked = async {
                     let history = backend.applied().await?;
                     // Sizes for offline plans' findings (PostgreSQL).
-                    let tables = backend.table_sizes(&[]).await?;
+                    let tables = match self.table_sizes {
+                        true => backend.table_sizes(&[]).await?,
+                        false => Default::default(),
+                    };
                     let partitions = self.observe_on(&mut backend, &target.config).await;
                     Ok::<_, Error>((history, tables, partitions))
                 }

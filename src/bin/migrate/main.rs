@@ -377,7 +377,17 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
     if let Cmd::Partitions { command } = &cli.command {
         return partitions(&config, &cli.databases, options, command).await;
     }
-    let migrator = Migrator::new(&config, &cli.databases)?.with_options(options);
+    // A JSON status is what offline plans read: it records table sizes,
+    // which cost a catalog scan that a status for a human does not need.
+    let sizes = matches!(
+        cli.command,
+        Cmd::Status {
+            format: Format::Json
+        }
+    );
+    let migrator = Migrator::new(&config, &cli.databases)?
+        .with_options(options)
+        .with_table_sizes(sizes);
     let ooo = |allow: bool| {
         if allow {
             OutOfOrder::Allow
