@@ -53,13 +53,27 @@ pub const DEFAULT_JOBS: usize = 8;
 /// A future that may borrow from its caller, as [`in_order`] runs them.
 pub(crate) type Job<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// Runs `jobs` futures at most at a time and returns their outputs in the
-/// order given. The futures come boxed in a list: a stream over a
-/// closure's futures would make the caller's future not provably `Send`
-/// (rust-lang/rust#102211).
+/// Runs `jobs` futures at most at a time, starting them in the order
+/// given, and returns their outputs in that order. A new one starts as
+/// soon as any running one ends: a slow database must not hold back the
+/// ones after it (`buffered` counts a finished future as running until
+/// every one before it has finished, so one slow first database stalled
+/// the rest once `jobs - 1` others were done). The futures come boxed in a
+/// list: a stream over a closure's futures would make the caller's future
+/// not provably `Send` (rust-lang/rust#102211).
 pub(crate) async fn in_order<T>(futures: Vec<Job<'_, T>>, jobs: usize) -> Vec<T> {
     use futures_util::stream::{self, StreamExt};
-    stream::iter(futures).buffered(jobs.max(1)).collect().await
+    let numbered: Vec<Job<'_, (usize, T)>> = futures
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| Box::pin(async move { (i, f.await) }) as Job<'_, (usize, T)>)
+        .collect();
+    let mut done: Vec<(usize, T)> = stream::iter(numbered)
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, t)| t).collect()
 }
 
 impl Default for Options {

@@ -999,9 +999,13 @@ async fn repair_looks_at_the_members_jobs_at_a_time() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let mut repair = spawn(&p, &["--jobs", "4", "repair"]);
+    // Fewer jobs than members, so each look closes its connection (with
+    // every member in a job of its own the look's connections are kept for
+    // the change, and their sessions would not end to be counted).
+    let mut repair = spawn(&p, &["--jobs", "3", "repair"]);
     // The first member's look waits on the table; the other three are
-    // looked at meanwhile (their sessions counted once they closed).
+    // looked at meanwhile, two at a time (their sessions counted once they
+    // closed).
     support::wait_until(
         &dbs[0],
         "the first member's look to wait on the held table",
@@ -1102,4 +1106,50 @@ async fn admin_commands_keep_the_look_s_connection_when_the_members_fit_in_jobs(
         assert_eq!(db.history().await, [(1, true)], "{}", db.name);
         assert_eq!(after[i] - before[i], 1, "baseline, {}", db.name);
     }
+}
+
+/// One slow database must not hold back the others: with `--jobs 2`, while
+/// the first member's migration waits on a lock, the other three are all
+/// migrated. Futures run in a window that counted a finished one as
+/// running until every one before it had finished, so only one other
+/// member ran and the rest waited for the slow one.
+#[tokio::test]
+async fn a_slow_database_does_not_hold_back_the_others() {
+    use sqlx::Connection;
+    let dbs = databases("slow", 4).await;
+    let p = tenants_project(&dbs);
+    std::fs::write(
+        p.path().join("migrations/tenants/V3__touch.sql"),
+        "CREATE TABLE IF NOT EXISTS blocker (x int);\nINSERT INTO blocker VALUES (1);\n",
+    )
+    .unwrap();
+    let mut holder = dbs[0].connect().await;
+    sqlx::raw_sql("CREATE TABLE blocker (x int)")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut tx = holder.begin().await.unwrap();
+    sqlx::raw_sql("LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let mut up = spawn(&p, &["--jobs", "2", "up"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for db in &dbs[1..] {
+        while db.history().await.len() < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} was held back by the slow member",
+                db.name
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    // The slow member is still waiting on its lock, not done before them.
+    assert_eq!(dbs[0].history().await.len(), 2);
+    assert!(up.try_wait().unwrap().is_none(), "up ended early");
+    tx.rollback().await.unwrap();
+    let run = Run::from(up.wait_with_output().unwrap());
+    run.expect(0);
+    assert_eq!(dbs[0].history().await.len(), 3);
 }
