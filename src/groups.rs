@@ -16,7 +16,7 @@ pub async fn resolve(config: &mut Config, connect_timeout: Duration) -> Result<(
         .filter_map(|g| g.query.clone().map(|q| (g.name.clone(), q)))
         .collect();
     for (group, query) in pending {
-        let rows = members(config, &query, connect_timeout).await?;
+        let rows = members(config, &group, &query, connect_timeout).await?;
         if rows.is_empty() {
             return Err(Error::Database {
                 database: query.database.clone(),
@@ -49,6 +49,7 @@ pub async fn resolve(config: &mut Config, connect_timeout: Duration) -> Result<(
 #[cfg(feature = "postgres")]
 async fn members(
     config: &Config,
+    group: &str,
     query: &crate::config::GroupQuery,
     connect_timeout: Duration,
 ) -> Result<Vec<Option<String>>> {
@@ -56,7 +57,9 @@ async fn members(
     let db = &config.databases[&query.database];
     let mut backend =
         crate::backend::postgres::PostgresBackend::connect(db, connect_timeout).await?;
-    let urls = backend.query_strings(&query.sql).await;
+    let urls = backend
+        .query_strings(&query.sql, &format!("groups.{group}.urls_query"))
+        .await;
     let _ = backend.close().await;
     urls
 }
@@ -64,6 +67,7 @@ async fn members(
 #[cfg(not(feature = "postgres"))]
 async fn members(
     _config: &Config,
+    _group: &str,
     query: &crate::config::GroupQuery,
     _connect_timeout: Duration,
 ) -> Result<Vec<Option<String>>> {

@@ -542,11 +542,24 @@ async fn groups_come_from_urls_a_file_or_a_query_and_are_selectable() {
 
     // A query whose first column is not text is named as such.
     p.config(&query_config.replace("SELECT url FROM tenants", "SELECT 1 FROM tenants"));
+    // A query the server refuses is bad input, named as a setting (exit 2).
     let run = p.migrate_raw(&["status"], &[("DIR_URL", &directory.url)]);
-    run.expect(1);
+    run.expect(2);
     assert!(
+        run.stderr.contains(
+            "config: groups.tenants.urls_query: on database directory: its first column must be text"
+        ),
+        "{}",
         run.stderr
-            .contains("urls_query (its first column must be text: cast it"),
+    );
+    p.config(&query_config.replace(
+        "SELECT url FROM tenants WHERE active ORDER BY url",
+        "DELETE FROM tenants WHERE active RETURNING url",
+    ));
+    let run = p.migrate_raw(&["status"], &[("DIR_URL", &directory.url)]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("read-only transaction"),
         "{}",
         run.stderr
     );

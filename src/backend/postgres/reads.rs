@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 impl PostgresBackend {
     /// Runs a read-only query and returns its first column as text, one
     /// value per row (NULL as None): the members of a `urls_query` group.
-    pub async fn query_strings(&mut self, sql: &str) -> Result<Vec<Option<String>>> {
+    /// A query the server refuses (bad SQL, a write, a column that is not
+    /// text) is bad input, named by `setting` (exit 2); a session that
+    /// fails (connection lost, cancelled) is a database error.
+    pub async fn query_strings(&mut self, sql: &str, setting: &str) -> Result<Vec<Option<String>>> {
         let result: std::result::Result<Vec<Option<String>>, sqlx::Error> = async {
             let mut tx = self.conn.begin().await?;
             sqlx::raw_sql("SET TRANSACTION READ ONLY")
@@ -23,13 +26,22 @@ impl PostgresBackend {
         }
         .await;
         result.map_err(|e| {
-            let context = if matches!(e, sqlx::Error::ColumnDecode { .. }) {
-                "running the group's urls_query (its first column must be text: cast it, \
-                     `SELECT url::text …`)"
-            } else {
-                "running the group's urls_query"
+            let decode = matches!(e, sqlx::Error::ColumnDecode { .. });
+            if !decode && !super::statement_error(&e) {
+                return self.db_error("running the group's urls_query", e);
+            }
+            let hint = match decode {
+                true => "its first column must be text (cast it, `SELECT url::text …`): ",
+                false => "",
             };
-            self.db_error(context, e)
+            Error::config(
+                setting,
+                self.url.scrub(&format!(
+                    "on database {}: {hint}{}",
+                    self.database,
+                    describe(&e)
+                )),
+            )
         })
     }
 
