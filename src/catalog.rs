@@ -49,7 +49,19 @@ pub const NOOP_ROLLBACK: &str = "no-op rollback (nothing to undo)";
 /// nothing and removes the record.
 fn script(format: &dyn Format, file: &SourceFile, rollback: bool) -> Result<Script> {
     let content = normalize(&file.bytes).map_err(|m| Error::file(&file.path, m))?;
-    if content.trim().is_empty() {
+    if let Some(at) = content.find('\0') {
+        // PostgreSQL cuts a statement at a NUL (08P01 half-way through a
+        // run) and no other kind's syntax allows one: refused when read.
+        let (line, column) =
+            crate::split::line_col_of_char(&content, content[..at].chars().count() + 1);
+        return Err(Error::File {
+            file: file.path.clone(),
+            location: format!(":{line}:{column}"),
+            message: "holds a NUL byte (\\0), which no server takes in a statement: remove it"
+                .to_string(),
+        });
+    }
+    if content.trim().is_empty() && !rollback {
         return Err(Error::file(
             &file.path,
             "is empty; a migration must change something",
@@ -65,7 +77,7 @@ fn script(format: &dyn Format, file: &SourceFile, rollback: bool) -> Result<Scri
             ),
         });
     }
-    let reading = if rollback && format.is_noop(&content) {
+    let reading = if rollback && (content.trim().is_empty() || format.is_noop(&content)) {
         crate::script::Reading {
             mode: crate::script::TransactionMode::Transaction,
             operations: vec![NOOP_ROLLBACK.to_string()],
@@ -124,6 +136,7 @@ impl Catalog {
     ) -> Result<Catalog> {
         let ext = format.kind().extension();
         let mut by_version: BTreeMap<u64, Migration> = BTreeMap::new();
+        refuse_empty(&migrations, ext)?;
         for file in &migrations {
             let Some((prefix, version, description)) = classify(file, ext)? else {
                 continue;
@@ -195,6 +208,30 @@ impl Catalog {
             .ok()
             .map(|i| &self.migrations[i])
     }
+}
+
+/// Every empty migration at once: a folder taken over from another tool
+/// often has several (placeholders), and naming them one run at a time
+/// makes a person fix, run, fix again.
+fn refuse_empty(migrations: &[SourceFile], ext: &str) -> Result<()> {
+    let empty: Vec<&SourceFile> = migrations
+        .iter()
+        .filter(|f| matches!(classify(f, ext), Ok(Some((Prefix::Migration, _, _)))))
+        .filter(|f| normalize(&f.bytes).is_ok_and(|c| c.trim().is_empty()))
+        .collect();
+    let Some(first) = empty.first() else {
+        return Ok(());
+    };
+    let mut message = "is empty; a migration must change something".to_string();
+    if empty.len() > 1 {
+        let others: Vec<String> = empty[1..].iter().map(|f| display_name(&f.path)).collect();
+        message.push_str(&format!(
+            ". {} more empty: {}",
+            others.len(),
+            others.join(", ")
+        ));
+    }
+    Err(Error::file(&first.path, message))
 }
 
 fn classify(file: &SourceFile, ext: &str) -> Result<Option<(Prefix, u64, String)>> {
@@ -388,5 +425,49 @@ mod tests {
         assert_ne!(plain, trailing, "only BOM and CRLF are normalised");
         let lone_cr = checksum(&normalize(b"create table t (id int);\r").unwrap());
         assert_ne!(plain, lone_cr);
+    }
+
+    fn file(name: &str, text: &str) -> SourceFile {
+        SourceFile {
+            path: PathBuf::from(name),
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_at_its_line_and_column() {
+        let format = crate::backend::postgres::SqlFormat::default();
+        let files = vec![
+            file("V1__ok.sql", "CREATE TABLE a (id int);\n"),
+            file("V2__nul.sql", "SELECT 1;\nSELECT 'x\0y';\n"),
+        ];
+        let err = Catalog::from_files(&format, files, Vec::new()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("V2__nul.sql:2:10"), "{text}");
+        assert!(text.contains("NUL byte"), "{text}");
+    }
+
+    #[test]
+    fn every_empty_migration_is_named_at_once_and_an_empty_rollback_is_a_no_op() {
+        let format = crate::backend::postgres::SqlFormat::default();
+        let files = vec![
+            file("V1__a.sql", "\n"),
+            file("V2__b.sql", "SELECT 1;"),
+            file("V3__c.sql", ""),
+        ];
+        let text = Catalog::from_files(&format, files, Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("V1__a.sql"), "{text}");
+        assert!(text.contains("1 more empty: V3__c.sql"), "{text}");
+
+        let catalog = Catalog::from_files(
+            &format,
+            vec![file("V1__a.sql", "SELECT 1;")],
+            vec![file("U1__a.sql", "  \n")],
+        )
+        .unwrap();
+        let rollback = catalog.migrations[0].rollback.as_ref().unwrap();
+        assert_eq!(rollback.operations, vec![NOOP_ROLLBACK.to_string()]);
     }
 }

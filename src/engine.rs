@@ -303,6 +303,28 @@ pub async fn check(target: &Target, backend: &mut AnyBackend, plan: &Plan) -> Re
     backend.check(&steps).await
 }
 
+/// Refuses while something an applied migration built outside a
+/// transaction was left unusable (PostgreSQL: an INVALID index that a
+/// `CREATE INDEX CONCURRENTLY` left, which `IF NOT EXISTS` takes as done).
+/// Read-only; costs nothing where no applied file builds concurrently.
+pub async fn check_built(
+    target: &Target,
+    backend: &mut AnyBackend,
+    history: &[Record],
+) -> Result<()> {
+    let built: Vec<(u64, &Script)> = history
+        .iter()
+        .filter(|r| r.success)
+        .filter_map(|r| target.catalog.get(r.version))
+        .filter(|m| m.script.mode == crate::script::TransactionMode::NoTransaction)
+        .map(|m| (m.version, &m.script))
+        .collect();
+    if built.is_empty() {
+        return Ok(());
+    }
+    backend.check_built(&built).await
+}
+
 /// Runs the work under the lock and always releases it, whatever happened.
 async fn locked<T>(
     database: &str,
@@ -355,6 +377,7 @@ pub async fn execute(
         let history = backend.applied().await?;
         let plan = target.plan(&history, command)?;
         check(target, backend, &plan).await?;
+        check_built(target, backend, &history).await?;
         // What the history holds as far as this run knows, to notice a
         // step that deletes it (kinds whose history is not transactional).
         let mut known: std::collections::BTreeMap<u64, Record> =

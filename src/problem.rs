@@ -48,6 +48,17 @@ pub enum Problem {
         /// The name in the history.
         recorded: String,
     },
+    /// An index a migration builds without a transaction (`CREATE` or
+    /// `REINDEX … CONCURRENTLY`) is INVALID: the build failed or was
+    /// interrupted, and the index is there but unusable.
+    InvalidIndex {
+        /// The migration's version.
+        version: u64,
+        /// Its file.
+        file: String,
+        /// The invalid index, `schema.name`.
+        index: String,
+    },
     /// A pending version below the newest applied one.
     OutOfOrder {
         /// The pending version.
@@ -104,6 +115,7 @@ impl Problem {
     pub fn version(&self) -> u64 {
         match self {
             Problem::Changed { version, .. }
+            | Problem::InvalidIndex { version, .. }
             | Problem::Renamed { version, .. }
             | Problem::Missing { version, .. }
             | Problem::Dirty { version, .. }
@@ -139,6 +151,18 @@ impl fmt::Display for Problem {
                 f,
                 "drift: version {version} was applied as {recorded:?} but its file is now named {current:?}; \
                  rename it back, or run `migrate repair` (or `Migrator::repair`) to record the new name"
+            ),
+            Problem::InvalidIndex {
+                version,
+                file,
+                index,
+            } => write!(
+                f,
+                "invalid index: {index}, built by version {version} ({file}), is INVALID (a \
+                 CONCURRENTLY build failed or was interrupted): it exists, but queries never use \
+                 it and a unique one enforces nothing, so `IF NOT EXISTS` would take it as done. \
+                 Drop it (`DROP INDEX CONCURRENTLY {index};`), run `migrate repair` (or \
+                 `Migrator::repair`) if the record is dirty, then run again"
             ),
             Problem::Missing {
                 version,

@@ -132,6 +132,9 @@ pub fn status(status: &Status) -> String {
             out.push('\n');
         }
         let _ = writeln!(out, "{} ({})", db.name, db.kind);
+        if let Some(history) = &db.history {
+            let _ = writeln!(out, "  history: {history}");
+        }
         if db.migrations.is_empty() {
             let _ = writeln!(out, "  no migrations");
             continue;

@@ -190,6 +190,24 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// The secrets a URL spells out itself: its password and the values of
+/// its secret query parameters.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let mut out: Vec<String> = url_password(url).map(str::to_string).into_iter().collect();
+    let query_from = userinfo_span(url).map_or(0, |(_, at)| at);
+    if let Some(q) = url[query_from..].find('?') {
+        for pair in url[query_from + q + 1..].split('&') {
+            if let Some((k, v)) = pair.split_once('=')
+                && is_secret_param(k)
+                && !v.is_empty()
+            {
+                out.push(v.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// Percent-decodes `%XX` sequences; anything else is kept as it is.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();

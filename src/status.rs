@@ -88,6 +88,10 @@ pub struct DatabaseStatus {
     pub name: String,
     /// Its kind.
     pub kind: Kind,
+    /// Where the history lives, `schema.table`, for kinds whose session
+    /// could send it elsewhere (PostgreSQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
     /// Every version in the files or the history, in order.
     pub migrations: Vec<StatusRow>,
     /// PostgreSQL: every table's estimated rows and size, by

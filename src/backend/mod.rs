@@ -162,6 +162,16 @@ pub trait Backend {
         Ok(())
     }
 
+    /// Refuses while something an applied migration of `built` (its
+    /// version and file) built outside a transaction was left unusable:
+    /// PostgreSQL's INVALID index after a failed or interrupted
+    /// `CREATE INDEX CONCURRENTLY`. Read-only. Kinds without such builds
+    /// keep the default.
+    async fn check_built(&mut self, built: &[(u64, &Script)]) -> Result<()> {
+        let _ = built;
+        Ok(())
+    }
+
     /// After [`check`](Backend::check): the steps it found will be
     /// recorded without running, with why (Neo4j's unmet `assume`
     /// preconditions), so plans can show them.
@@ -267,6 +277,17 @@ impl AnyBackend {
     /// Sets who each record written from now on says applied it.
     pub fn set_applied_by(&mut self, who: &str) {
         dispatch!(self, b => b.applied_by = who.to_string())
+    }
+
+    /// Where the history lives (`schema.table`), for kinds where a
+    /// session could send it elsewhere (PostgreSQL), once resolved.
+    pub fn history_location(&self) -> Option<String> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyBackend::Postgres(b) => b.history_location(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
     }
 
     /// The PostgreSQL backend inside, for work that only PostgreSQL has
@@ -398,6 +419,9 @@ impl Backend for AnyBackend {
     }
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         dispatch!(self, b => b.check(steps).await)
+    }
+    async fn check_built(&mut self, built: &[(u64, &Script)]) -> Result<()> {
+        dispatch!(self, b => b.check_built(built).await)
     }
     fn skips(&self) -> BTreeMap<u64, String> {
         dispatch!(self, b => b.skips())

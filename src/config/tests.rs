@@ -282,3 +282,28 @@ fn jobs_must_be_between_one_and_the_maximum() {
         assert_eq!(err.exit_code(), 2);
     }
 }
+
+#[test]
+fn a_config_that_does_not_parse_never_prints_a_secret() {
+    let cases = [
+        // An unknown key holding the secret.
+        "[databases.app]\nkind = \"postgres\"\nurl = \"postgres://h/app\"\npasswd = \"Hunter2Secret\"\n",
+        // An unterminated string.
+        "[databases.app]\nkind = \"postgres\"\nurl = \"postgres://app:Hunter2Secret@h/app\n",
+        // A duplicate key.
+        "[databases.app]\nkind = \"postgres\"\nurl = \"postgres://app:Hunter2Secret@h/app\"\nurl = \"postgres://app:Hunter2Secret@h/b\"\n",
+        // A wrong type, whose message quotes the value.
+        "[databases.app]\nkind = \"postgres\"\nurl = \"postgres://h/app\"\npassword = [\"Hunter2Secret\"]\n",
+        "[databases.app]\nkind = \"postgres\"\nurl = \"postgres://h/app\"\npassword = 918273645\n",
+        // A secret query parameter in a URL that does not parse as TOML.
+        "[databases.app]\nkind = \"postgres\"\nurl = \"postgres://h/app?password=Hunter2Secret\" x\n",
+    ];
+    for text in cases {
+        let err = Config::parse(text, "migrate.toml", Path::new("."), &env).unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("Hunter2Secret"), "{shown}");
+        assert!(!shown.contains("918273645"), "{shown}");
+        assert!(shown.contains("migrate.toml:"), "names the place: {shown}");
+        assert_eq!(err.exit_code(), 2);
+    }
+}

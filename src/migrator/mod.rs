@@ -356,6 +356,7 @@ impl Migrator {
         command: Command,
     ) -> Result<bool> {
         let history = backend.applied().await?;
+        engine::check_built(target, backend, &history).await?;
         let planned = target.plan(&history, command);
         if let Ok(plan) = &planned
             && let Err(refused) = engine::check(target, backend, plan).await
@@ -463,6 +464,7 @@ impl Migrator {
                 let mut backend = self.connect(&target.config).await?;
                 let plan = async {
                     let history = backend.applied().await?;
+                    engine::check_built(target, &mut backend, &history).await?;
                     let mut plan = target.plan(&history, command)?;
                     engine::check(target, &mut backend, &plan).await?;
                     let skips = backend.skips();
@@ -611,13 +613,15 @@ impl Migrator {
                 let mut backend = self.connect(&target.config).await?;
                 let looked = async {
                     let history = backend.applied().await?;
+                    engine::check_built(target, &mut backend, &history).await?;
                     // Sizes for offline plans' findings (PostgreSQL).
                     let tables = match self.table_sizes {
                         true => backend.table_sizes(&[]).await?,
                         false => Default::default(),
                     };
                     let partitions = self.observe_on(&mut backend, &target.config).await;
-                    Ok::<_, Error>((history, tables, partitions))
+                    let location = backend.history_location();
+                    Ok::<_, Error>((history, tables, partitions, location))
                 }
                 .await;
                 let _ = backend.close().await;
@@ -630,10 +634,11 @@ impl Migrator {
         for (target, looked) in self.targets.iter().zip(histories) {
             let name = target.config.name.clone();
             match looked {
-                Ok((history, tables, observed)) => {
+                Ok((history, tables, observed, location)) => {
                     databases.push(DatabaseStatus {
                         name: name.clone(),
                         kind: target.config.kind,
+                        history: location,
                         migrations: status::status(&target.catalog, &history),
                         tables,
                     });

@@ -99,6 +99,8 @@ impl PostgresBackend {
         let options = connect_options(db)
             .map_err(|e| connect_error(describe(&e)))?
             .application_name("strata")
+            // Not sent: the server's own default, as psql has it.
+            .extra_float_digits(None)
             // Migration files may hold secrets (CREATE ROLE … PASSWORD);
             // never log statements.
             .disable_statement_logging();
@@ -114,6 +116,12 @@ impl PostgresBackend {
             database: db.name.clone(),
             url: db.url.clone(),
             table: quote_table(&db.history_table),
+            schema: db
+                .history_table
+                .split_once('.')
+                .map(|(schema, _)| schema.to_string()),
+            file_session: None,
+            left_behind: false,
             table_name: db.history_table.clone(),
             lock_key: lock_key(&db.history_table),
             pending_history: None,

@@ -258,6 +258,101 @@ pub fn transaction_body(content: &str) -> Cow<'_, str> {
     Cow::Owned(text)
 }
 
+/// What a `CREATE INDEX … CONCURRENTLY` or `REINDEX … CONCURRENTLY`
+/// builds: such a build that fails or is interrupted leaves an INVALID
+/// index behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConcurrentBuild {
+    /// The index, as PostgreSQL resolves the name (without its schema),
+    /// when the statement names one.
+    pub index: Option<String>,
+    /// The table, as written (`schema.name` or `name`), when the statement
+    /// names one instead.
+    pub table: Option<String>,
+}
+
+/// Every concurrent index build of a `.sql` file. Pure.
+pub fn concurrent_builds(content: &str) -> Vec<ConcurrentBuild> {
+    let Ok(statements) = sql_statements(content) else {
+        return Vec::new();
+    };
+    statements
+        .iter()
+        .filter_map(|s| concurrent_build(&s.tokens))
+        .collect()
+}
+
+/// The concurrent build one statement makes, if it makes one.
+pub fn concurrent_build(tokens: &[Token]) -> Option<ConcurrentBuild> {
+    let w = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is(word));
+    // The last part of a possibly qualified name starting at `i`, and
+    // the whole name as written.
+    let name_at = |mut i: usize| -> Option<(String, String)> {
+        let mut last = tokens.get(i)?.identifier()?;
+        let mut written = last.clone();
+        while tokens.get(i + 1).is_some_and(|t| t.text == ".") {
+            last = tokens.get(i + 2)?.identifier()?;
+            written.push('.');
+            written.push_str(&last);
+            i += 2;
+        }
+        Some((last, written))
+    };
+    if w(0, "create") {
+        let mut i = 1;
+        if w(i, "unique") {
+            i += 1;
+        }
+        if !(w(i, "index") && w(i + 1, "concurrently")) {
+            return None;
+        }
+        i += 2;
+        if w(i, "if") && w(i + 1, "not") && w(i + 2, "exists") {
+            i += 3;
+        }
+        if w(i, "on") {
+            let at = if w(i + 1, "only") { i + 2 } else { i + 1 };
+            return Some(ConcurrentBuild {
+                index: None,
+                table: name_at(at).map(|(_, t)| t),
+            });
+        }
+        return Some(ConcurrentBuild {
+            index: name_at(i).map(|(n, _)| n),
+            table: None,
+        });
+    }
+    if w(0, "reindex") {
+        // REINDEX [(options)] {INDEX|TABLE|…} CONCURRENTLY name
+        let mut i = 1;
+        if tokens.get(1).is_some_and(|t| t.text == "(") {
+            i = tokens.iter().position(|t| t.text == ")")? + 1;
+        }
+        let what = tokens.get(i)?;
+        if !w(i + 1, "concurrently") {
+            return None;
+        }
+        let (last, written) = name_at(i + 2)?;
+        return Some(if what.is("index") {
+            ConcurrentBuild {
+                index: Some(last),
+                table: None,
+            }
+        } else if what.is("table") {
+            ConcurrentBuild {
+                index: None,
+                table: Some(written),
+            }
+        } else {
+            ConcurrentBuild {
+                index: None,
+                table: None,
+            }
+        });
+    }
+    None
+}
+
 /// What a top-level transaction-control statement is, if this is one.
 fn transaction_control(tokens: &[Token]) -> Option<String> {
     let w = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is(word));
@@ -602,5 +697,28 @@ mod tests {
         assert!(e.message.starts_with("\\connect is a psql meta-command"));
         let e = refused("-- strata:no-transaction\n  \\set x 1\n");
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn concurrent_builds_are_named_by_index_or_table() {
+        let sql = "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"Idx_A\" ON t (a);\n\
+                   create index concurrently on app.t (b);\n\
+                   CREATE INDEX plain ON t (c);\n\
+                   REINDEX (VERBOSE) INDEX CONCURRENTLY app.idx_b;\n\
+                   REINDEX TABLE CONCURRENTLY t;\n";
+        let found = concurrent_builds(sql);
+        let shown: Vec<(Option<&str>, Option<&str>)> = found
+            .iter()
+            .map(|b| (b.index.as_deref(), b.table.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (Some("Idx_A"), None),
+                (None, Some("app.t")),
+                (Some("idx_b"), None),
+                (None, Some("t")),
+            ]
+        );
     }
 }

@@ -22,9 +22,11 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, FromRow, PgConnection};
 
+mod builds;
 mod connect;
 mod format;
 mod reads;
+mod session;
 mod transaction;
 
 pub use connect::Cancel;
@@ -52,8 +54,15 @@ pub struct PostgresBackend {
     conn: PgConnection,
     database: String,
     url: ConnectionUrl,
-    /// The history table, quoted for SQL.
+    /// The history table, quoted for SQL, schema-qualified once the
+    /// schema is resolved (see `session`).
     table: String,
+    /// The history table's schema: configured, or the session's
+    /// `current_schema()` before any file ran.
+    schema: Option<String>,
+    /// The statements opening a file's session and how many there are,
+    /// once read from the server.
+    file_session: Option<(String, usize)>,
     /// The history table as configured, for messages.
     table_name: String,
     lock_key: i64,
@@ -65,6 +74,9 @@ pub struct PostgresBackend {
     options: PgConnectOptions,
     /// The server process of this session, once known (read with the lock).
     pid: Option<i32>,
+    /// Whether the last statement that failed part-way left something
+    /// behind (an INVALID index), read when it failed.
+    left_behind: bool,
     /// Recorded as who applied each migration.
     pub(crate) applied_by: String,
 }
@@ -162,10 +174,13 @@ impl PostgresBackend {
 
     /// The error for a history table another tool made, if this is one.
     async fn foreign_history(&mut self) -> Option<Error> {
-        let (schema, table) = match self.table_name.split_once('.') {
-            Some((s, t)) => (Some(s.to_string()), t.to_string()),
-            None => (None, self.table_name.clone()),
-        };
+        let table = self
+            .table_name
+            .rsplit('.')
+            .next()
+            .unwrap_or(&self.table_name)
+            .to_string();
+        let schema = self.schema.clone();
         let columns: Vec<String> = sqlx::query_scalar(
             "SELECT a.attname::text FROM pg_attribute a \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
@@ -312,7 +327,37 @@ impl PostgresBackend {
             .into_iter()
             .map(|s| (s.offset, s.text.to_string()))
             .collect();
-        stepwise::run(self, step, script, &statements).await
+        let ms = stepwise::run(self, step, script, &statements).await?;
+        if step.action == Action::Apply {
+            let invalid = self.built_invalid(script).await?;
+            if !invalid.is_empty() {
+                // Ran to its end, yet an index it builds is unusable: an
+                // `IF NOT EXISTS` met what an interrupted build left.
+                self.exec(format!(
+                    "UPDATE {} SET success = false WHERE version = {}",
+                    self.table, step.version
+                ))
+                .await
+                .map_err(|e| self.db_error("marking the migration dirty", e))?;
+                return Err(Error::Step(Box::new(StepFailure {
+                    database: self.database.clone(),
+                    file: script.file.clone(),
+                    location: String::new(),
+                    code: None,
+                    message: format!(
+                        "the file ran to its end, but the index {} it builds is INVALID (an \
+                         earlier build failed or was interrupted, and `IF NOT EXISTS` took it \
+                         as built): recorded dirty. Drop it (`DROP INDEX CONCURRENTLY {};`), \
+                         run `migrate repair`, then run again",
+                        invalid.join(", "),
+                        invalid[0]
+                    ),
+                    progress: None,
+                    done: Default::default(),
+                })));
+            }
+        }
+        Ok(ms)
     }
 }
 
@@ -344,6 +389,10 @@ impl Stepwise<(usize, String)> for PostgresBackend {
     }
 
     async fn mark_finished(&mut self, step: &Step, ms: i64) -> Result<()> {
+        let restore = self.restore_sql();
+        self.exec(restore)
+            .await
+            .map_err(|e| self.db_error("resetting the session after the file", e))?;
         let done = match step.action {
             Action::Apply => sqlx::query(AssertSqlSafe(format!(
                 "UPDATE {} SET success = true, execution_time_ms = $2, applied_at = now() WHERE version = $1",
@@ -381,17 +430,48 @@ impl Stepwise<(usize, String)> for PostgresBackend {
     async fn run_unit(
         &mut self,
         script: &Script,
-        _: usize,
+        index: usize,
         (offset, text): &(usize, String),
     ) -> Result<()> {
-        self.exec(text.clone())
-            .await
-            .map_err(|e| self.step_error(script, Some(*offset), 0, e))
+        if index == 0 {
+            // The file runs in the session psql would give it.
+            let (session, _) = self.file_session().await?;
+            self.exec(session)
+                .await
+                .map_err(|e| self.db_error("setting the file's session", e))?;
+        }
+        let Err(e) = self.exec(text.clone()).await else {
+            return Ok(());
+        };
+        let mut error = self.step_error(script, Some(*offset), 0, e);
+        self.left_behind = false;
+        if builds::partial(text) {
+            let invalid = self.left_invalid(text).await;
+            // A build that left no index changed nothing; any other
+            // `… CONCURRENTLY` (a detach) may have.
+            self.left_behind = !invalid.is_empty() || !builds::builds_index(text);
+            if let (Error::Step(f), Some(first)) = (&mut error, invalid.first()) {
+                f.message.push_str(&format!(
+                    "\n  it left the index {} INVALID (there, never used, enforcing nothing): \
+                     drop it with `DROP INDEX CONCURRENTLY {first};`, then `migrate repair`, \
+                     then run again",
+                    invalid.join(", ")
+                ));
+            }
+        }
+        Err(error)
+    }
+
+    /// Asked right after the unit failed: a concurrent statement is not
+    /// atomic, but one that left nothing behind changed nothing.
+    fn atomic(&self, (_, text): &(usize, String)) -> bool {
+        !builds::partial(text) || !self.left_behind
     }
 }
 
 impl Backend for PostgresBackend {
     async fn applied(&mut self) -> Result<Vec<Record>> {
+        self.resolve_schema().await?;
         // A simple query, not a prepared one: one round trip instead of two
         // (parse, then bind), which is most of what a no-op `up` waits for
         // on a distant server.
@@ -440,7 +520,12 @@ impl Backend for PostgresBackend {
         true
     }
 
+    async fn check_built(&mut self, built: &[(u64, &Script)]) -> Result<()> {
+        self.refuse_invalid(built).await
+    }
+
     async fn ensure_history(&mut self) -> Result<()> {
+        self.resolve_schema().await?;
         // Not created here but with the first write (see `pending_history`).
         let mut sql = String::new();
         if let Some((schema, _)) = self.table_name.split_once('.') {
@@ -469,8 +554,8 @@ impl Backend for PostgresBackend {
         // The first try goes with that setting and the session's process
         // id, in one message: over a network each message is a round trip.
         let first = sqlx::raw_sql(AssertSqlSafe(format!(
-            "SELECT pg_backend_pid(), pg_try_advisory_lock({}) FROM (SELECT CASE \
-             WHEN current_setting('server_version_num')::int >= 140000 \
+            "SELECT pg_backend_pid(), pg_try_advisory_lock({}), current_schema()::text FROM \
+             (SELECT CASE WHEN current_setting('server_version_num')::int >= 140000 \
              THEN set_config('client_connection_check_interval', '2000', false) END) s",
             self.lock_key
         )))
@@ -480,11 +565,17 @@ impl Backend for PostgresBackend {
             Ok((
                 sqlx::Row::try_get::<i32, _>(&row, 0)?,
                 sqlx::Row::try_get::<bool, _>(&row, 1)?,
+                sqlx::Row::try_get::<Option<String>, _>(&row, 2)?,
             ))
         });
-        let (pid, mut got) =
+        let (pid, mut got, schema) =
             first.map_err(|e| self.db_error("taking the migration lock failed", e))?;
         self.pid = Some(pid);
+        // The history's schema, read in the same message (no file has run).
+        if let Err(e) = self.settle_schema(schema) {
+            let _ = self.unlock().await;
+            return Err(e);
+        }
         // Try, never block: a session blocked in pg_advisory_lock() holds a
         // snapshot, and a CREATE INDEX CONCURRENTLY run by the lock's holder
         // waits for every older snapshot to go away, so holder and waiter
@@ -536,6 +627,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn upsert(&mut self, record: &Record) -> Result<()> {
+        self.resolve_schema().await?;
         self.create_pending_history().await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO {} (version, name, checksum, applied_at, execution_time_ms, success, applied_by) \
@@ -563,6 +655,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn remove(&mut self, version: u64) -> Result<()> {
+        self.resolve_schema().await?;
         sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM {} WHERE version = $1",
             self.table

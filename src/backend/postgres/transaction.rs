@@ -17,13 +17,16 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use sqlx::AssertSqlSafe;
 
-use super::{PostgresBackend, format, statement_error};
+use super::session::literal;
+use super::{PostgresBackend, format};
 use crate::error::{Error, Result, StepFailure};
 use crate::script::Script;
 use crate::step::{Action, Step};
 
 /// Sent ahead of the file: opens the transaction and returns its id.
-const OPEN: &str = "BEGIN; SELECT txid_current();\n";
+const OPEN: &str = "BEGIN; SELECT pg_catalog.txid_current();\n";
+/// The statements in `OPEN`.
+const OPEN_STATEMENTS: usize = 2;
 
 /// In the guard's error, to tell it from any other failure of the record.
 const ENDED: &str = "strata: the transaction that ran the migration has ended";
@@ -32,31 +35,41 @@ impl PostgresBackend {
     pub(super) async fn run_in_transaction(&mut self, step: &Step, script: &Script) -> Result<i64> {
         let started = Instant::now();
         let body = format::transaction_body(&script.content);
+        // The file runs in the session psql would give it (see `session`).
+        let (session, session_statements) = self.file_session().await?;
         let xid = match self.pending_history.clone() {
             // The first migration also creates the history table: that is
             // opened on its own, so that its failure is not blamed on the file.
             Some(ddl) => {
                 let xid = self
-                    .open(&format!("BEGIN;\n{ddl};\nSELECT txid_current()"))
+                    .open(&format!("BEGIN;\n{ddl};\nSELECT pg_catalog.txid_current()"))
                     .await?;
-                let ran = self.exec(body.clone().into_owned()).await;
-                self.ran(script, &body, 0, true, ran.map(|_| xid)).await?
+                let sent = Sent {
+                    before: session.chars().count() + 1,
+                    statements: session_statements,
+                };
+                let (done, ran) = self.run_counting(&format!("{session}\n{body}")).await;
+                self.ran(script, &body, sent, done, true, ran.map(|_| xid))
+                    .await?
             }
             None => {
-                let prefix = OPEN.chars().count();
-                match self.open_and_run(&body).await {
-                    (Some(xid), ran) => {
-                        self.ran(script, &body, prefix, true, ran.map(|_| xid))
+                let sent = Sent {
+                    before: OPEN.chars().count() + session.chars().count() + 1,
+                    statements: OPEN_STATEMENTS + session_statements,
+                };
+                match self.open_and_run(&format!("{OPEN}{session}\n{body}")).await {
+                    (Some(xid), done, ran) => {
+                        self.ran(script, &body, sent, done, true, ran.map(|_| xid))
                             .await?
                     }
                     // The server parses the whole message before it runs
                     // any of it: a syntax error in the file comes before
                     // the BEGIN, and no transaction is open.
-                    (None, Err(e)) if position(&e).is_some_and(|p| p > prefix) => {
-                        self.ran(script, &body, prefix, false, Err(e)).await?
+                    (None, done, Err(e)) if position(&e).is_some_and(|p| p > sent.before) => {
+                        self.ran(script, &body, sent, done, false, Err(e)).await?
                     }
-                    (None, ran) => {
-                        let _ = self.exec("ROLLBACK".into()).await;
+                    (None, _, ran) => {
+                        self.abandon().await;
                         let e = ran.err().unwrap_or(sqlx::Error::RowNotFound);
                         return Err(self.db_error("opening the transaction failed", e));
                     }
@@ -71,8 +84,13 @@ impl PostgresBackend {
             elapsed.min(i32::MAX as i64) as i32,
             &self.applied_by,
         );
+        let finish = format!("{finish};\n{}", self.restore_sql());
         if let Err(e) = self.exec(finish).await {
-            let _ = self.exec("ROLLBACK".into()).await;
+            if e.as_database_error().is_none() {
+                // The connection went at COMMIT: it may have committed.
+                return Err(self.commit_lost(step, script, e).await);
+            }
+            self.abandon().await;
             if describe_has(&e, ENDED) {
                 return Err(ended(script, &self.database));
             }
@@ -80,6 +98,87 @@ impl PostgresBackend {
         }
         self.pending_history = None;
         Ok(elapsed)
+    }
+
+    /// Rolls back what is open and gives strata its own session back.
+    async fn abandon(&mut self) {
+        let restore = self.restore_sql();
+        let _ = self.exec(format!("ROLLBACK; {restore}")).await;
+    }
+
+    /// After the connection was lost while the record and COMMIT were on
+    /// their way: whether the server committed, read from the history on
+    /// a new connection, said in the error. The lock went with the
+    /// session, so the run stops either way.
+    async fn commit_lost(&mut self, step: &Step, script: &Script, e: sqlx::Error) -> Error {
+        let lost = super::describe(&e);
+        let read = async {
+            let mut conn =
+                <sqlx::PgConnection as sqlx::Connection>::connect_with(&self.options).await?;
+            let row: Option<(bool,)> = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT success FROM {} WHERE version = $1",
+                self.table
+            )))
+            .bind(step.version as i64)
+            .fetch_optional(&mut conn)
+            .await?;
+            let _ = sqlx::Connection::close(conn).await;
+            Ok::<_, sqlx::Error>(row.is_some_and(|(ok,)| ok))
+        };
+        let what = match (read.await, step.action) {
+            (Ok(recorded), Action::Apply) if recorded => {
+                "the history, read again on a new connection, shows it committed and recorded: \
+                 it IS applied"
+                    .to_string()
+            }
+            (Ok(_), Action::Apply) => {
+                "the history, read again on a new connection, does not have it: the transaction \
+                 did not commit and nothing of the file was applied"
+                    .to_string()
+            }
+            (Ok(recorded), Action::Revert) if !recorded => {
+                "the history, read again on a new connection, no longer has it: the rollback \
+                 committed"
+                    .to_string()
+            }
+            (Ok(_), Action::Revert) => {
+                "the history, read again on a new connection, still has it: the rollback did \
+                 not commit and changed nothing"
+                    .to_string()
+            }
+            (Err(again), _) => format!(
+                "the history could not be read again ({}): check `migrate status` before \
+                 running again",
+                super::describe(&again)
+            ),
+        };
+        Error::Step(Box::new(StepFailure {
+            database: self.database.clone(),
+            file: script.file.clone(),
+            location: String::new(),
+            code: None,
+            message: self.url.scrub(&format!(
+                "the connection was lost as the migration committed ({lost}); {what}. The \
+                 migration lock went with the connection: run again for the rest"
+            )),
+            progress: None,
+            done: Default::default(),
+        }))
+    }
+
+    /// Runs a message and counts the statements the server completed
+    /// before it stopped (each sends its CommandComplete first).
+    async fn run_counting(&mut self, sql: &str) -> (usize, std::result::Result<(), sqlx::Error>) {
+        let mut results = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(&mut self.conn);
+        let mut done = 0;
+        while let Some(item) = results.next().await {
+            match item {
+                Ok(sqlx::Either::Left(_)) => done += 1,
+                Ok(sqlx::Either::Right(_)) => {}
+                Err(e) => return (done, Err(e)),
+            }
+        }
+        (done, Ok(()))
     }
 
     /// Opens the transaction (one message) and returns its id.
@@ -91,7 +190,7 @@ impl PostgresBackend {
         match opened {
             Ok(xid) => Ok(xid),
             Err(e) => {
-                let _ = self.exec("ROLLBACK".into()).await;
+                self.abandon().await;
                 Err(self.db_error(
                     &format!("opening the transaction (and {}) failed", self.table_name),
                     e,
@@ -101,35 +200,42 @@ impl PostgresBackend {
     }
 
     /// Opens the transaction and runs the file in one message: the
-    /// transaction's id, when the server got that far, and how the file went.
+    /// transaction's id, when the server got that far, how many
+    /// statements it completed, and how the file went.
     async fn open_and_run(
         &mut self,
-        body: &str,
-    ) -> (Option<i64>, std::result::Result<(), sqlx::Error>) {
-        let mut rows = sqlx::raw_sql(AssertSqlSafe(format!("{OPEN}{body}"))).fetch(&mut self.conn);
+        sql: &str,
+    ) -> (Option<i64>, usize, std::result::Result<(), sqlx::Error>) {
+        let mut results = sqlx::raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(&mut self.conn);
         let mut xid = None;
-        while let Some(row) = rows.next().await {
-            match row {
+        let mut done = 0;
+        while let Some(item) = results.next().await {
+            match item {
+                Ok(sqlx::Either::Left(_)) => done += 1,
                 // The first row is the id; the file's own rows are not read.
-                Ok(row) if xid.is_none() => match sqlx::Row::try_get::<i64, _>(&row, 0) {
-                    Ok(x) => xid = Some(x),
-                    Err(e) => return (None, Err(e)),
-                },
-                Ok(_) => {}
-                Err(e) => return (xid, Err(e)),
+                Ok(sqlx::Either::Right(row)) if xid.is_none() => {
+                    match sqlx::Row::try_get::<i64, _>(&row, 0) {
+                        Ok(x) => xid = Some(x),
+                        Err(e) => return (None, done, Err(e)),
+                    }
+                }
+                Ok(sqlx::Either::Right(_)) => {}
+                Err(e) => return (xid, done, Err(e)),
             }
         }
-        (xid, Ok(()))
+        (xid, done, Ok(()))
     }
 
     /// How the file went: on failure, rolled back (when its transaction
-    /// was open) and the error placed in the file (`sent_before`:
-    /// characters sent ahead of it in its message).
+    /// was open) and the error placed in the file: at the server's
+    /// position when it gives one, else at the statement it was running,
+    /// told by how many it had completed (nothing is run again to find it).
     async fn ran(
         &mut self,
         script: &Script,
         body: &str,
-        sent_before: usize,
+        sent: Sent,
+        done: usize,
         open: bool,
         ran: std::result::Result<i64, sqlx::Error>,
     ) -> Result<i64> {
@@ -138,40 +244,30 @@ impl PostgresBackend {
             Err(e) => e,
         };
         if open {
-            let _ = self.exec("ROLLBACK".into()).await;
+            self.abandon().await;
         }
-        let placeable = statement_error(&e);
-        let mut error = self.step_error(script, None, sent_before, e);
+        let mut error = self.step_error(script, None, sent.before, e);
         if let Error::Step(f) = &mut error
             && f.location.is_empty()
-            && placeable
-            && let Some(offset) = self.locate(body).await
+            && let Some(index) = done.checked_sub(sent.statements)
+            && let Ok(statements) = crate::split::split_sql(body)
+            && let Some(statement) = statements.get(index)
         {
-            f.location = format!(":{}", crate::split::line_of(&script.content, offset));
+            f.location = format!(
+                ":{}",
+                crate::split::line_of(&script.content, statement.offset)
+            );
         }
         Err(error)
     }
+}
 
-    /// After a transactional file failed without a position (and was
-    /// rolled back): runs it again statement by statement in a transaction
-    /// that is always rolled back, to find the statement that fails.
-    async fn locate(&mut self, body: &str) -> Option<usize> {
-        let statements = crate::split::split_sql(body).ok()?;
-        // Bounded: a slow statement before the failing one makes the
-        // search give up rather than hold the lock for long.
-        self.exec("BEGIN; SET LOCAL statement_timeout = '30s'".into())
-            .await
-            .ok()?;
-        let mut found = None;
-        for s in statements {
-            if self.exec(s.text.to_string()).await.is_err() {
-                found = Some(s.offset);
-                break;
-            }
-        }
-        let _ = self.exec("ROLLBACK".into()).await;
-        found
-    }
+/// What went ahead of the file in its message: characters (which the
+/// server's error positions count) and statements (which it completes).
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    before: usize,
+    statements: usize,
 }
 
 /// The second message: the guard, the record, COMMIT. The guard fails
@@ -182,8 +278,8 @@ impl PostgresBackend {
 /// evaluated only when the WHERE holds.
 fn record_and_commit(table: &str, step: &Step, xid: i64, ms: i32, applied_by: &str) -> String {
     let guard = format!(
-        "SELECT concat('{ENDED} (', txid_current_if_assigned(), ')')::int \
-         WHERE txid_current_if_assigned() IS DISTINCT FROM {xid}"
+        "SELECT pg_catalog.concat('{ENDED} (', pg_catalog.txid_current_if_assigned(), ')')::int \
+         WHERE pg_catalog.txid_current_if_assigned() IS DISTINCT FROM {xid}"
     );
     let version = step.version as i64;
     let record = match step.action {
@@ -197,12 +293,6 @@ fn record_and_commit(table: &str, step: &Step, xid: i64, ms: i32, applied_by: &s
         Action::Revert => format!("DELETE FROM {table} WHERE version = {version}"),
     };
     format!("{guard};\n{record};\nCOMMIT")
-}
-
-/// A text as an `E'…'` constant: its meaning does not depend on
-/// `standard_conforming_strings`.
-fn literal(text: &str) -> String {
-    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// Where in its message the server places an error, if it does.
@@ -235,14 +325,4 @@ fn ended(script: &Script, database: &str) -> Error {
         progress: None,
         done: Default::default(),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literals_mean_the_same_whatever_the_server_setting() {
-        assert_eq!(literal(r"it's a \ test"), r"E'it''s a \\ test'");
-    }
 }
