@@ -30,6 +30,19 @@ pub enum ParsedName {
     Invalid(String),
 }
 
+/// The largest version: every kind's history stores versions as a signed
+/// 64-bit integer (PostgreSQL's BIGINT), so one limit holds everywhere,
+/// `import` included.
+pub const MAX_VERSION: u64 = i64::MAX as u64;
+
+/// Why a version is refused as too large, naming the limit.
+pub fn too_large(version: &str) -> String {
+    format!(
+        "version {version} is too large: versions go up to {MAX_VERSION} (a signed 64-bit \
+         integer, which every history stores them as)"
+    )
+}
+
 /// Parses `V<version>__<description>.<ext>` / `U…`. Pure.
 ///
 /// A file with the kind's extension must be a valid name (a misspelled
@@ -82,8 +95,8 @@ pub fn parse_name(file_name: &str, ext: &str) -> ParsedName {
         Ok(0) => {
             return ParsedName::Invalid("version 0 is not allowed: versions start at 1".into());
         }
-        Ok(v) if v <= i64::MAX as u64 => v,
-        _ => return ParsedName::Invalid(format!("version {digits} is too large")),
+        Ok(v) if v <= MAX_VERSION => v,
+        _ => return ParsedName::Invalid(too_large(digits)),
     };
     ParsedName::Valid {
         prefix,

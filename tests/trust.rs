@@ -372,3 +372,17 @@ async fn a_lost_commit_acknowledgement_says_whether_it_committed() {
     assert_eq!(db.history().await, vec![(1, true), (2, true)]);
     assert!(db.has_table("second").await);
 }
+
+#[test]
+fn lint_all_reads_files_only_and_needs_no_database_url() {
+    let p = Project::new();
+    p.migration("V1__a.sql", "CREATE TABLE a (id bigint);\n");
+    p.migration("V2__b.sql", "BEGIN;\nALTER TABLE a RENAME TO b;\nCOMMIT;\n");
+    let run = p.migrate_raw(&["lint", "--all"], &[("DATABASE_URL", "")]);
+    run.expect(0);
+    assert!(
+        !run.stdout.contains("transaction-nesting"),
+        "{}",
+        run.stdout
+    );
+}

@@ -44,8 +44,12 @@ pub struct Converted {
     pub ignored: Vec<String>,
     /// Each of the tool's versions and the strata version it became.
     pub versions: Vec<(String, u64)>,
-    /// Whether versions were renumbered (Flyway's dotted versions).
+    /// Whether versions were renumbered (Flyway's dotted versions, or a
+    /// version 0 where 1 is taken).
     pub renumbered: bool,
+    /// The tool's version 0 (strata's start at 1), taken as 1 alone when
+    /// no other file has 1 and every other version is a plain number.
+    pub zero_to_one: Option<String>,
 }
 
 impl Converted {
@@ -131,9 +135,20 @@ pub fn convert(tool: Tool, sources: &[Source]) -> Converted {
     });
     let mut ordered: Vec<(String, Entry)> = entries.into_iter().collect();
     ordered.sort_by(|a, b| compare_versions(&a.0, &b.0));
-    out.renumbered = ordered
+    let plain = |v: &str| v.bytes().all(|b| b.is_ascii_digit());
+    let zeros: Vec<&String> = ordered
         .iter()
-        .any(|(v, _)| !v.bytes().all(|b| b.is_ascii_digit()) || integer(v) == Some(0));
+        .map(|(v, _)| v)
+        .filter(|v| plain(v) && integer(v) == Some(0))
+        .collect();
+    let one_taken = ordered.iter().any(|(v, _)| integer(v) == Some(1));
+    if zeros.len() == 1 && !one_taken && ordered.iter().all(|(v, _)| plain(v)) {
+        out.zero_to_one = Some(zeros[0].clone());
+    }
+    out.renumbered = out.zero_to_one.is_none()
+        && ordered
+            .iter()
+            .any(|(v, _)| !plain(v) || integer(v) == Some(0));
     let mut migrations = Vec::new();
     let mut rollbacks = Vec::new();
     for (i, (version, entry)) in ordered.into_iter().enumerate() {
@@ -141,6 +156,7 @@ pub fn convert(tool: Tool, sources: &[Source]) -> Converted {
             (i as u64 + 1, (i + 1).to_string())
         } else {
             match integer(&version) {
+                Some(0) => (1, "1".to_string()),
                 Some(n) => (n, version.clone()),
                 None => {
                     out.skipped.push((
@@ -149,10 +165,7 @@ pub fn convert(tool: Tool, sources: &[Source]) -> Converted {
                             .as_ref()
                             .map(|p| p.from.clone())
                             .unwrap_or_default(),
-                        format!(
-                            "version {version} is too large for strata (at most {})",
-                            u64::MAX
-                        ),
+                        crate::names::too_large(&version),
                     ));
                     continue;
                 }
@@ -190,7 +203,7 @@ pub fn convert(tool: Tool, sources: &[Source]) -> Converted {
 }
 
 fn integer(v: &str) -> Option<u64> {
-    v.parse().ok()
+    v.parse().ok().filter(|n| *n <= crate::names::MAX_VERSION)
 }
 
 /// Flyway's order: dot-separated numeric parts, a missing part counting as
@@ -638,6 +651,36 @@ mod tests {
             c.files[1].text,
             "-- strata:no-transaction\ncreate index concurrently i on u (id);\n"
         );
+    }
+
+    #[test]
+    fn a_lone_version_zero_becomes_one_and_too_large_ones_name_the_limit() {
+        let c = convert(
+            Tool::Sqlx,
+            &[
+                src("00000000000000_init.sql", "create table a (id int);"),
+                src("20210426000000_b.sql", "create table b (id int);"),
+                src("9223372036854775808_c.sql", "create table c (id int);"),
+            ],
+        );
+        assert!(!c.renumbered);
+        assert_eq!(c.zero_to_one.as_deref(), Some("00000000000000"));
+        assert_eq!(names(&c), ["V1__init.sql", "V20210426000000__b.sql"]);
+        assert!(
+            c.skipped[0].1.contains("9223372036854775807"),
+            "{:?}",
+            c.skipped
+        );
+        // With 1 taken, the whole folder is renumbered.
+        let c = convert(
+            Tool::Sqlx,
+            &[
+                src("0_init.sql", "create table a (id int);"),
+                src("1_b.sql", "create table b (id int);"),
+            ],
+        );
+        assert!(c.renumbered);
+        assert_eq!(c.zero_to_one, None);
     }
 
     #[test]

@@ -99,6 +99,22 @@ pub struct Effect {
 }
 
 impl Effect {
+    /// Whether `table` names an index, whose table the statement locks
+    /// (which table cannot be told from the file alone).
+    pub fn on_index(&self) -> bool {
+        ["DROP INDEX", "ALTER INDEX", "REINDEX INDEX"]
+            .iter()
+            .any(|f| self.form.starts_with(f))
+    }
+
+    /// What is locked, as a message says it.
+    pub fn target(&self) -> String {
+        match self.on_index() {
+            true => format!("the table of index {}", self.table),
+            false => self.table.clone(),
+        }
+    }
+
     /// Whether the table is blocked for as long as a full pass over its
     /// rows takes: the shape of an outage on a big table.
     pub fn long_block(&self) -> bool {
@@ -159,13 +175,7 @@ pub fn effect(tokens: &[Token]) -> Option<Effect> {
                 "DROP INDEX CONCURRENTLY",
             )
         } else {
-            make(
-                index,
-                LockMode::AccessExclusive,
-                false,
-                false,
-                "DROP INDEX (locks its table)",
-            )
+            make(index, LockMode::AccessExclusive, false, false, "DROP INDEX")
         };
     }
     if w(0, "reindex") {
@@ -271,6 +281,68 @@ pub fn effect(tokens: &[Token]) -> Option<Effect> {
         );
     }
     None
+}
+
+/// The new name of a table `ALTER TABLE [IF EXISTS] [ONLY] old RENAME TO
+/// new` gives: `(old, new)`, the new one in the old one's schema.
+pub fn renamed_table(tokens: &[Token]) -> Option<(String, String)> {
+    let w = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is(word));
+    if !(w(0, "alter") && w(1, "table")) {
+        return None;
+    }
+    let mut at = 2;
+    if w(at, "if") && w(at + 1, "exists") {
+        at += 2;
+    }
+    if w(at, "only") {
+        at += 1;
+    }
+    let old = name_at(tokens, at)?;
+    let to = tokens.iter().position(|t| t.is("to"))?;
+    if !(tokens.len() == to + 2 && w(to - 1, "rename")) {
+        return None;
+    }
+    let new = tokens[to + 1].identifier()?;
+    let new = match old.rsplit_once('.') {
+        Some((schema, _)) => format!("{schema}.{new}"),
+        None => new,
+    };
+    Some((old, new))
+}
+
+/// The index a `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name
+/// ON [ONLY] table` makes, with its table: `(index, table)`, the index in
+/// its table's schema.
+pub fn created_index(tokens: &[Token]) -> Option<(String, String)> {
+    let w = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is(word));
+    if !w(0, "create") {
+        return None;
+    }
+    let mut at = 1;
+    if w(at, "unique") {
+        at += 1;
+    }
+    if !w(at, "index") {
+        return None;
+    }
+    at += 1;
+    if w(at, "concurrently") {
+        at += 1;
+    }
+    if w(at, "if") && w(at + 1, "not") && w(at + 2, "exists") {
+        at += 3;
+    }
+    if w(at, "on") {
+        return None; // unnamed: nothing to drop by name later
+    }
+    let index = tokens.get(at)?.identifier()?;
+    let on = tokens.iter().position(|t| t.is("on"))?;
+    let table = name_at(tokens, if w(on + 1, "only") { on + 2 } else { on + 1 })?;
+    let index = match table.rsplit_once('.') {
+        Some((schema, _)) => format!("{schema}.{index}"),
+        None => index,
+    };
+    Some((index, table))
 }
 
 /// The table a `CREATE [TEMP|UNLOGGED] TABLE [IF NOT EXISTS] name` makes.

@@ -60,6 +60,21 @@ pub fn lint_sql(
         if let Some(table) = locks::created_table(&s.tokens) {
             created.insert(table);
         }
+        // A table the pending files create is still new under another
+        // name, and so are the indexes built on it.
+        if let Some((old, new)) = locks::renamed_table(&s.tokens)
+            && created.contains(&old)
+        {
+            created.insert(new);
+        }
+        if let Some((index, table)) = locks::created_index(&s.tokens)
+            && created.contains(&table)
+        {
+            if let Some((_, bare)) = index.rsplit_once('.') {
+                created.insert(bare.to_string());
+            }
+            created.insert(index);
+        }
         let effect = locks::effect(&s.tokens);
         let new = effect.as_ref().is_some_and(|e| created.contains(&e.table));
         effects.push((
@@ -85,8 +100,18 @@ pub fn lint_sql(
     };
     let mut findings = Vec::new();
 
+    // A `BEGIN; … COMMIT;` around the whole file runs as if absent (see
+    // the PostgreSQL format): squawk reads the file without it, so its
+    // transaction-nesting rule does not fire on what strata accepts.
+    #[cfg(all(feature = "lint", feature = "postgres"))]
+    let body = match transactional {
+        true => crate::backend::postgres::transaction_body(text),
+        false => std::borrow::Cow::Borrowed(text),
+    };
+    #[cfg(all(feature = "lint", not(feature = "postgres")))]
+    let body = std::borrow::Cow::Borrowed(text);
     #[cfg(feature = "lint")]
-    for v in squawk(text, transactional, pg_major) {
+    for v in squawk(&body, transactional, pg_major) {
         let (line, column) = position(v.offset);
         let effect = effect_at(v.offset);
         findings.push(Finding {
@@ -102,7 +127,10 @@ pub fn lint_sql(
             rule: v.rule,
             message: v.message,
             help: v.help,
-            table: effect.as_ref().map(|e| e.table.clone()),
+            table: effect
+                .as_ref()
+                .filter(|e| !e.on_index())
+                .map(|e| e.table.clone()),
             lock: effect.as_ref().map(|e| e.lock.to_string()),
             rewrite: effect.as_ref().is_some_and(|e| e.rewrite),
             scan: effect.as_ref().is_some_and(|e| e.scan),
@@ -134,11 +162,11 @@ pub fn lint_sql(
                 "{}: takes {} on {} ({}){what}",
                 e.form,
                 e.lock,
-                e.table,
+                e.target(),
                 e.lock.blocks()
             ),
             help: None,
-            table: Some(e.table.clone()),
+            table: (!e.on_index()).then(|| e.table.clone()),
             lock: Some(e.lock.to_string()),
             rewrite: e.rewrite,
             scan: e.scan,
@@ -377,6 +405,63 @@ mod tests {
         };
         grade(&mut f, &sizes, &settings);
         assert!(!fails(&f, Level::Warning), "{f:#?}");
+    }
+
+    #[test]
+    fn renamed_new_tables_their_indexes_and_a_whole_file_wrapper_raise_no_alarm() {
+        let mut created = BTreeSet::new();
+        let first = lint_sql(
+            "V1__x.sql",
+            "CREATE TABLE identities_new (id int);
+             CREATE INDEX identities_id ON identities_new (id);
+             ALTER TABLE identities_new RENAME TO identities;
+",
+            true,
+            Some(15),
+            &mut created,
+        );
+        assert!(!fails(&first, Level::Warning), "{first:#?}");
+        let later = lint_sql(
+            "V2__y.sql",
+            "ALTER TABLE identities ADD COLUMN n int NOT NULL DEFAULT 0;
+             ALTER TABLE identities ALTER COLUMN id TYPE bigint;
+             DROP INDEX identities_id;
+",
+            true,
+            Some(15),
+            &mut created,
+        );
+        assert!(!fails(&later, Level::Warning), "{later:#?}");
+        // A whole-file BEGIN/COMMIT, which strata runs as if absent.
+        let wrapped = lint_sql(
+            "V3__z.sql",
+            "BEGIN;
+CREATE TABLE z (id bigint);
+COMMIT;
+",
+            true,
+            Some(15),
+            &mut created,
+        );
+        assert!(
+            !wrapped.iter().any(|f| f.rule == "transaction-nesting"),
+            "{wrapped:#?}"
+        );
+        // DROP INDEX on a live table names the index's table, not the index.
+        let live = lint_sql(
+            "V4__w.sql",
+            "DROP INDEX old_idx;
+",
+            true,
+            Some(15),
+            &mut created,
+        );
+        let lock = live.iter().find(|f| f.rule == LOCK_RULE).unwrap();
+        assert!(
+            lock.message.contains("on the table of index old_idx"),
+            "{lock}"
+        );
+        assert_eq!(lock.table, None);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub use connect::Cancel;
 pub use format::needs_no_transaction_file as needs_no_transaction;
 
 pub use self::format::SqlFormat;
+/// A file's text as it runs: a whole-file `BEGIN; … COMMIT;` blanked out.
+pub use self::format::transaction_body;
 use crate::backend::stepwise::{self, Stepwise};
 use crate::backend::{Backend, LockWait};
 use crate::error::{Error, Result, StepFailure};

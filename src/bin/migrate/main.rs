@@ -104,6 +104,11 @@ fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
     let Some(path) = path else {
         return match variable {
             Some(url) => single(cli, &url),
+            // `lint --all` reads files only: a PostgreSQL folder needs no
+            // server to be linted, so none needs naming.
+            None if matches!(cli.command, Cmd::Lint { all: true, .. }) => {
+                single(cli, "postgres://localhost/lint")
+            }
             None => Err(Error::Usage(
                 "no migrate.toml in this folder: pass --config FILE or --database-url URL \
                  (or set DATABASE_URL)"
@@ -595,6 +600,9 @@ fn import(
             "wrote {} (the version map `baseline --from {tool}` reads)",
             map.display()
         );
+    }
+    if let Some(zero) = &converted.zero_to_one {
+        println!("version {zero} became 1 (strata's versions start at 1); the others kept theirs");
     }
     if converted.renumbered {
         println!("versions renumbered in {tool}'s order:");
