@@ -308,25 +308,17 @@ async fn bad_policies_fail_before_anything_is_created() {
     let p = Project::new();
     let base = "[databases.app]\nkind = \"postgres\"\nurl = \"${APP_URL}\"\nmigrations = \"migrations\"\n\
                 [[partitions]]\ndatabase = \"app\"\ntable = \"events\"\n";
-    for (extra, code, needle) in [
-        (
-            "[[partitions]]\ndatabase = \"app\"\ntable = \"plain\"\n",
-            1,
-            "database app: public.plain: not a partitioned table",
-        ),
+    for (extra, needle) in [
         (
             "[[partitions]]\ndatabase = \"app\"\ntable = \"x\"\nretention = \"12\"\n",
-            2,
             "write a number and a unit",
         ),
         (
             "[[partitions]]\ndatabase = \"app\"\ntable = \"x\"\npremake = -2\n",
-            2,
             "premake = -2",
         ),
         (
             "[[partitions]]\ndatabase = \"app\"\ntable = \"x\"\ninterval = \"hour\"\n",
-            2,
             "unknown interval",
         ),
     ] {
@@ -336,40 +328,29 @@ async fn bad_policies_fail_before_anything_is_created() {
             &db,
             &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
         );
-        r.expect(code);
+        r.expect(2);
         assert!(r.stderr.contains(needle), "{extra}: {}", r.stderr);
-        // A problem of the table is not called a config problem.
-        assert_eq!(
-            r.stderr.starts_with("error: config:"),
-            code == 2,
-            "{}",
-            r.stderr
-        );
+        assert!(r.stderr.starts_with("error: config:"), "{}", r.stderr);
         assert!(
             children(&db, "events").await.is_empty(),
             "nothing may be created"
         );
     }
-    // A table a pending migration will create is not an error for `run`
-    // (a service may start maintenance beside `up`), but `check` says so.
+    // A table that is not partitioned is a problem of that table: it fails
+    // alone, named, and the others are maintained.
     p.config(&format!(
-        "{base}[[partitions]]\ndatabase = \"app\"\ntable = \"missing\"\n"
+        "{base}[[partitions]]\ndatabase = \"app\"\ntable = \"plain\"\n"
     ));
-    let r = run(&p, &db, &["run"]);
-    r.expect(0);
-    assert!(
-        r.stdout.contains("public.missing does not exist yet"),
-        "{}",
-        r.stdout
+    let r = run(
+        &p,
+        &db,
+        &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
     );
-    let r = run(&p, &db, &["check"]);
     r.expect(1);
-    assert!(
-        r.stdout
-            .contains("app public.missing: the table does not exist"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.all().contains("public.plain"), "{}", r.all());
+    assert!(r.all().contains("not a partitioned table"), "{}", r.all());
+    assert!(!r.stderr.starts_with("error: config:"), "{}", r.stderr);
+    assert!(!children(&db, "events").await.is_empty());
 }
 
 #[tokio::test]
@@ -566,8 +547,192 @@ async fn the_daemon_maintains_then_stops_cleanly_on_sigterm() {
         .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(143), "SIGTERM's exit code");
     assert!(String::from_utf8_lossy(&out.stderr).contains("partition daemon stopped"));
+}
+
+#[tokio::test]
+async fn the_daemon_stops_at_once_while_it_waits_for_the_lock() {
+    let db = TestDb::new("part_daemon_wait").await;
+    sql(&db, EVENTS).await;
+    let p = project("table = \"events\"\npremake = 2");
+    let holder = db.hold_migration_lock().await;
+    let mut child = std::process::Command::new(support::migrate_bin())
+        .args([
+            "--lock-timeout",
+            "600",
+            "partitions",
+            "daemon",
+            "--every",
+            "1h",
+        ])
+        .current_dir(p.path())
+        .env("APP_URL", &db.url)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::wait_until(
+        &db,
+        "the daemon to wait for the lock",
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata'",
+    )
+    .await;
+    let asked = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "SIGINT's exit code");
+    // Not after the 600 s lock timeout: at once.
+    assert!(asked.elapsed() < Duration::from_secs(60));
+    assert!(children(&db, "events").await.is_empty());
+    drop(holder);
+}
+
+/// The first day of the server's current month and of the next, in UTC.
+async fn server_months(db: &TestDb) -> (String, String, String) {
+    db.scalar::<String>(
+        "SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD') || ' ' || \
+                to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month', 'YYYY-MM-DD') || ' ' || \
+                to_char(date_trunc('month', now() AT TIME ZONE 'UTC'), 'YYYY_MM')",
+    )
+    .await
+    .split(' ')
+    .map(str::to_string)
+    .collect::<Vec<_>>()
+    .try_into()
+    .map(|[a, b, c]: [String; 3]| (a, b, c))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_month_made_by_hand_in_local_time_leaves_no_hole_and_check_sees_holes() {
+    let db = TestDb::new("part_localtime").await;
+    sql(&db, EVENTS).await;
+    let (this, next, suffix) = server_months(&db).await;
+    // A DBA in Auckland makes this month's partition in local time.
+    sql(
+        &db,
+        &format!(
+            "SET TIME ZONE 'Pacific/Auckland';\n\
+             CREATE TABLE events_{suffix} PARTITION OF events FOR VALUES FROM ('{this}') TO ('{next}');"
+        ),
+    )
+    .await;
+    let p = project("table = \"events\"\npremake = 2");
+    let check = run(&p, &db, &["check"]);
+    assert_ne!(check.code, 0, "{}", check.all());
+    assert!(
+        check.stdout.contains("no partition covers"),
+        "{}",
+        check.stdout
+    );
+
+    run(&p, &db, &["run"]).expect(0);
+    // The next partition starts where the hand-made one ends.
+    let joined: bool = db
+        .scalar(&format!(
+            "SELECT bool_or(pg_get_expr(c.relpartbound, c.oid) LIKE '%' || \
+               (SELECT split_part(split_part(pg_get_expr(relpartbound, oid), 'TO (', 2), ')', 1) \
+                FROM pg_class WHERE relname = 'events_{suffix}') || '%TO%') \
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'events'::regclass AND c.relname <> 'events_{suffix}'"
+        ))
+        .await;
+    assert!(joined, "{:?}", children(&db, "events").await);
+    // The hours the hand-made one left: a row there is taken.
+    sql(
+        &db,
+        &format!(
+            "INSERT INTO events (payload, created_at) VALUES ('edge', timestamptz '{next} 00:00:00+00' - interval '1 minute')"
+        ),
+    )
+    .await;
+    run(&p, &db, &["check"]).expect(0);
+}
+
+#[tokio::test]
+async fn sub_partitioned_months_get_sub_partitioned_successors() {
+    let db = TestDb::new("part_sub").await;
+    let (this, next, suffix) = server_months(&db).await;
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE sales (id bigint, region text NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);\n\
+             CREATE TABLE sales_{suffix} PARTITION OF sales FOR VALUES FROM ('{this} 00:00+00') TO ('{next} 00:00+00') \
+               PARTITION BY LIST (region);\n\
+             CREATE TABLE sales_{suffix}_eu PARTITION OF sales_{suffix} FOR VALUES IN ('eu');\n\
+             CREATE TABLE sales_{suffix}_us PARTITION OF sales_{suffix} FOR VALUES IN ('us');"
+        ),
+    )
+    .await;
+    let p = project("table = \"sales\"\npremake = 1");
+    run(&p, &db, &["run"]).expect(0);
+    let kids = children(&db, "sales").await;
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    let new = &kids
+        .iter()
+        .find(|(n, _)| *n != format!("sales_{suffix}"))
+        .unwrap()
+        .0;
+    assert_eq!(
+        db.scalar::<String>(&format!(
+            "SELECT relkind::text FROM pg_class WHERE relname = '{new}'"
+        ))
+        .await,
+        "p",
+        "{new} must be partitioned like the month before it"
+    );
+    let subs: Vec<String> = children(&db, new)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(subs, [format!("{new}_eu"), format!("{new}_us")]);
+    sql(
+        &db,
+        &format!(
+            "INSERT INTO sales VALUES (1, 'eu', timestamptz '{next} 00:00+00' + interval '1 day')"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_table_strata_cannot_manage_fails_alone() {
+    let db = TestDb::new("part_alone").await;
+    sql(&db, EVENTS).await;
+    sql(
+        &db,
+        "CREATE TABLE ticks (id bigint, at_epoch bigint NOT NULL) PARTITION BY RANGE (at_epoch)",
+    )
+    .await;
+    let p = Project::new();
+    p.config(
+        "[databases.app]\nkind = \"postgres\"\nurl = \"${APP_URL}\"\nmigrations = \"migrations\"\n\n\
+         [[partitions]]\ndatabase = \"app\"\ntable = \"ticks\"\n\n\
+         [[partitions]]\ndatabase = \"app\"\ntable = \"events\"\npremake = 1\n",
+    );
+    let plan = run(&p, &db, &["plan"]);
+    assert!(plan.stdout.contains("events_"), "{}", plan.all());
+    assert!(plan.all().contains("at_epoch is bigint"), "{}", plan.all());
+    let ran = run(&p, &db, &["run"]);
+    assert_ne!(ran.code, 0, "{}", ran.all());
+    assert!(ran.all().contains("ticks"), "{}", ran.all());
+    assert_eq!(
+        children(&db, "events").await.len(),
+        2,
+        "events is maintained"
+    );
+    let check = run(&p, &db, &["check"]);
+    assert_ne!(check.code, 0);
+    assert!(
+        check.all().contains("at_epoch is bigint"),
+        "{}",
+        check.all()
+    );
+    assert!(!check.all().contains("public.events:"), "{}", check.all());
 }
 
 #[tokio::test]
@@ -980,7 +1145,7 @@ async fn the_daemon_logs_each_run_and_writes_metrics_atomically() {
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(143));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("partition maintenance run finished"), "{log}");
     assert!(log.contains("created=3"), "{log}");

@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::plan::{Action, Bound, plan};
+use super::plan::{Action, Bound, plan, uncovered};
 use super::policy::Policy;
 use super::postgres::{inspect, parent_exists};
 use crate::backend::postgres::PostgresBackend;
@@ -37,12 +37,40 @@ pub struct Health {
     pub default: Option<String>,
     /// Rows in the DEFAULT partition, by interval (`2026-11`, `2026-w48`, …).
     pub default_rows: Vec<(String, i64)>,
+    /// Ranges no partition covers: between adjacent partitions, and in the
+    /// window from the current interval to the last premade one. A row
+    /// there goes to the DEFAULT partition, or fails without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Why this table could not be read (a key strata does not manage, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Health {
+    /// A table that could not be read, with why.
+    pub fn failed(database: &str, policy: &Policy, error: String) -> Health {
+        Health {
+            database: database.to_string(),
+            table: policy.qualified(),
+            exists: true,
+            current: false,
+            future: 0,
+            premake: policy.premake,
+            expired: Vec::new(),
+            default: None,
+            default_rows: Vec::new(),
+            gaps: Vec::new(),
+            error: Some(error),
+        }
+    }
+
     /// What is wrong, one line each; empty when all is well.
     pub fn problems(&self) -> Vec<String> {
         let who = format!("{} {}", self.database, self.table);
+        if let Some(error) = &self.error {
+            return vec![format!("{who}: {error}")];
+        }
         if !self.exists {
             return vec![format!("{who}: the table does not exist")];
         }
@@ -54,6 +82,13 @@ impl Health {
             out.push(format!(
                 "{who}: {} partition(s) ready ahead, the policy keeps {}",
                 self.future, self.premake
+            ));
+        }
+        for (from, to) in &self.gaps {
+            out.push(format!(
+                "{who}: no partition covers {} to {}",
+                from.format("%Y-%m-%d %H:%M:%S UTC"),
+                to.format("%Y-%m-%d %H:%M:%S UTC")
             ));
         }
         for name in &self.expired {
@@ -98,6 +133,8 @@ pub async fn read(
         expired: Vec::new(),
         default: None,
         default_rows: Vec::new(),
+        gaps: Vec::new(),
+        error: None,
     };
     if !health.exists {
         return Ok(health);
@@ -106,16 +143,30 @@ pub async fn read(
     let iv = policy.interval;
     let current = iv.floor(now);
     let window = iv.step(current, i64::from(policy.premake) + 1);
-    for c in &insp.children {
-        if let Bound::Range { from, to } = c.bound {
-            if from <= current && current < to {
-                health.current = true;
-            }
-            if from > current && from < window && iv.is_one_interval(from, to) {
-                health.future += 1;
-            }
-        }
-    }
+    let ranges: Vec<_> = insp
+        .children
+        .iter()
+        .filter(|c| !c.detach_pending)
+        .filter_map(|c| match c.bound {
+            Bound::Range { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    // Partitions past retention are on their way out: what lies between
+    // them and the kept ones is no hole.
+    let cutoff = policy.retention.map(|r| r.unit.back(current, r.amount));
+    let kept: Vec<_> = ranges
+        .iter()
+        .filter(|(_, to)| cutoff.is_none_or(|c| *to > c))
+        .copied()
+        .collect();
+    health.current = uncovered(&ranges, current, iv.step(current, 1)).is_empty();
+    // An interval ahead is ready when partitions cover all of it, whoever
+    // made them and however they are cut.
+    health.future = (1..=i64::from(policy.premake))
+        .filter(|k| uncovered(&ranges, iv.step(current, *k), iv.step(current, k + 1)).is_empty())
+        .count() as u32;
+    health.gaps = gaps(&kept, current, window);
     let planned = plan(policy, &insp.children, &insp.taken, &insp.staged, now);
     health.expired = planned
         .actions
@@ -138,6 +189,27 @@ pub async fn read(
     }
     health.default = insp.default;
     Ok(health)
+}
+
+/// What no partition covers between the first partition (or the current
+/// interval, if earlier) and the end of the window (or the last
+/// partition, if later). Pure.
+pub fn gaps(
+    ranges: &[(DateTime<Utc>, DateTime<Utc>)],
+    current: DateTime<Utc>,
+    window: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let first = ranges
+        .iter()
+        .map(|r| r.0)
+        .min()
+        .map_or(current, |f| f.min(current));
+    let last = ranges
+        .iter()
+        .map(|r| r.1)
+        .max()
+        .map_or(window, |l| l.max(window));
+    uncovered(ranges, first, last)
 }
 
 /// Escapes a Prometheus label value.
@@ -242,7 +314,38 @@ mod tests {
             expired: expired.iter().map(|s| s.to_string()).collect(),
             default: Some("events_default".into()),
             default_rows: rows.iter().map(|(m, n)| (m.to_string(), *n)).collect(),
+            gaps: Vec::new(),
+            error: None,
         }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn gaps_between_partitions_and_in_the_window_are_found() {
+        let ranges = [
+            (at("2026-11-01T00:00:00Z"), at("2026-11-30T11:00:00Z")),
+            (at("2026-12-01T00:00:00Z"), at("2027-01-01T00:00:00Z")),
+        ];
+        let found = gaps(
+            &ranges,
+            at("2026-12-01T00:00:00Z"),
+            at("2027-02-01T00:00:00Z"),
+        );
+        assert_eq!(
+            found,
+            vec![
+                (at("2026-11-30T11:00:00Z"), at("2026-12-01T00:00:00Z")),
+                (at("2027-01-01T00:00:00Z"), at("2027-02-01T00:00:00Z")),
+            ]
+        );
+        let mut h = table(3, &[], &[]);
+        h.gaps = found;
+        assert!(
+            h.problems()[0].contains("no partition covers 2026-11-30 11:00:00 UTC to 2026-12-01")
+        );
     }
 
     #[test]

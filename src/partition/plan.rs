@@ -141,6 +141,10 @@ pub struct Observed {
     /// moving DEFAULT rows was interrupted): the next run finishes them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub staged: BTreeSet<String>,
+    /// Why this table could not be read as a managed parent (a key strata
+    /// does not manage, …): it alone is refused, the others planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Plans one policy against what was observed of it; a parent that does not
@@ -150,6 +154,15 @@ pub fn plan_observed(
     observed: Option<&Observed>,
     now: DateTime<Utc>,
 ) -> TablePlan {
+    if let Some(error) = observed.and_then(|o| o.error.clone()) {
+        return TablePlan {
+            database: policy.database.clone(),
+            table: policy.qualified(),
+            actions: Vec::new(),
+            notes: Vec::new(),
+            refused: Some(error),
+        };
+    }
     let Some(o) = observed.filter(|o| o.exists) else {
         let mut p = plan(policy, &[], &BTreeSet::new(), &BTreeSet::new(), now);
         p.notes.push(format!(
@@ -196,8 +209,33 @@ fn parse_literal(lit: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
 }
 
-fn overlaps(a: (DateTime<Utc>, DateTime<Utc>), b: (DateTime<Utc>, DateTime<Utc>)) -> bool {
-    a.0 < b.1 && b.0 < a.1
+/// The parts of `[from, to)` that none of `ranges` covers, in order. Pure.
+pub fn uncovered(
+    ranges: &[(DateTime<Utc>, DateTime<Utc>)],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut sorted: Vec<_> = ranges
+        .iter()
+        .filter(|(a, b)| *a < to && from < *b)
+        .copied()
+        .collect();
+    sorted.sort();
+    let mut out = Vec::new();
+    let mut at = from;
+    for (a, b) in sorted {
+        if a > at {
+            out.push((at, a.min(to)));
+        }
+        at = at.max(b);
+        if at >= to {
+            break;
+        }
+    }
+    if at < to {
+        out.push((at, to));
+    }
+    out
 }
 
 /// Plans maintenance of one policy at `now`. `taken` holds the names of all
@@ -287,21 +325,63 @@ pub fn plan(
     }
     let end = iv.step(current, policy.premake as i64 + 1);
     let mut m = start;
+    // The start of a remainder the interval before could not take (its
+    // name belongs to a child that ends short of it), for this one to.
+    let mut carried: Option<DateTime<Utc>> = None;
     while m < end {
         let next = iv.step(m, 1);
-        if !ranges.iter().any(|r| overlaps(*r, (m, next))) {
+        // Only what no partition covers yet: a child made by hand in local
+        // time covers most of an interval and leaves hours uncovered, which
+        // a partition of its own must take, or inserts there fail.
+        let pieces = uncovered(&ranges, m, next);
+        let carry = carried.take();
+        let piece = match pieces.as_slice() {
+            [] => None,
+            [(from, to)] => Some((carry.filter(|_| *from == m).unwrap_or(*from), *to)),
+            _ => {
+                notes.push(format!(
+                    "{} is covered in parts by partitions not made by strata: the holes are \
+                     left (see `migrate partitions check`)",
+                    m.format("%Y-%m-%d")
+                ));
+                None
+            }
+        };
+        if let Some((from, to)) = piece {
             let name = partition_name(&policy.naming, &policy.table, m);
             if taken.contains(&name) && !staged.contains(&name) {
-                notes.push(format!(
-                    "{name} exists but is not a partition of {}: not touched, so {} has no partition",
-                    policy.qualified(),
-                    m.format("%Y-%m")
-                ));
+                if to == next && from > m && children.iter().any(|c| c.name == name) {
+                    // The child named for this interval ends short of it:
+                    // the next partition starts where it ends.
+                    carried = Some(from);
+                } else if children.iter().any(|c| c.name == name) {
+                    notes.push(format!(
+                        "{name} leaves {} to {} uncovered and has the name a partition for it \
+                         would take: left as it is (see `migrate partitions check`)",
+                        from.format("%Y-%m-%d %H:%M UTC"),
+                        to.format("%Y-%m-%d %H:%M UTC"),
+                    ));
+                } else {
+                    notes.push(format!(
+                        "{name} exists but is not a partition of {}: not touched, so {} has no \
+                         partition",
+                        policy.qualified(),
+                        m.format("%Y-%m")
+                    ));
+                }
             } else {
+                if from != m || to != next {
+                    notes.push(format!(
+                        "{name} covers {} to {}, what partitions made by hand leave of its {}",
+                        from.format("%Y-%m-%d %H:%M UTC"),
+                        to.format("%Y-%m-%d %H:%M UTC"),
+                        iv.as_str()
+                    ));
+                }
                 actions.push(Action::Create {
                     name,
-                    from: m,
-                    to: next,
+                    from,
+                    to,
                     reason: match m.cmp(&current) {
                         std::cmp::Ordering::Less => Reason::Gap,
                         std::cmp::Ordering::Equal => Reason::Current,
@@ -411,6 +491,65 @@ mod tests {
                 Action::Finalize { name, .. } => format!("!{name}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_month_made_by_hand_in_local_time_leaves_no_hole_before_the_next() {
+        // Pacific/Auckland (+13): December 2026 local is 11:00 UTC to 11:00 UTC.
+        let dba = Child {
+            schema: "public".into(),
+            name: "audit_logs_2026_12".into(),
+            bound: Bound::Range {
+                from: at("2026-11-30T11:00:00Z"),
+                to: at("2026-12-31T11:00:00Z"),
+            },
+            detach_pending: false,
+        };
+        let taken = BTreeSet::from([dba.name.clone()]);
+        let p = plan(
+            &policy(2, None, RetentionMode::Drop),
+            &[dba],
+            &taken,
+            &BTreeSet::new(),
+            at("2026-12-10T00:00:00Z"),
+        );
+        let creates: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = p
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Create { name, from, to, .. } => Some((name.clone(), *from, *to)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            creates[0],
+            (
+                "audit_logs_2027_01".to_string(),
+                at("2026-12-31T11:00:00Z"),
+                at("2027-02-01T00:00:00Z")
+            )
+        );
+        assert_eq!(creates[1].0, "audit_logs_2027_02");
+        // America/New_York (-5): the next month starts 05:00 UTC.
+        let ny = Child {
+            schema: "public".into(),
+            name: "audit_logs_2026_12".into(),
+            bound: Bound::Range {
+                from: at("2026-12-01T05:00:00Z"),
+                to: at("2027-01-01T05:00:00Z"),
+            },
+            detach_pending: false,
+        };
+        let p = plan(
+            &policy(1, None, RetentionMode::Drop),
+            &[ny],
+            &taken,
+            &BTreeSet::new(),
+            at("2026-12-10T00:00:00Z"),
+        );
+        assert!(p.actions.iter().any(|a| matches!(a,
+            Action::Create { name, from, .. }
+                if name == "audit_logs_2027_01" && *from == at("2027-01-01T05:00:00Z"))));
     }
 
     #[test]

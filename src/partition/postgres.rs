@@ -64,6 +64,20 @@ pub struct Inspection {
     pub staged: BTreeSet<String>,
     /// `server_version_num`.
     pub server_version: i32,
+    /// When the newest partition is itself partitioned (`PARTITION BY
+    /// LIST (region)` under the month): how new partitions are cut too.
+    pub sub: Option<SubPartitions>,
+}
+
+/// The sub-partitioning of the newest partition, which new ones copy
+/// (as pg_partman copies its template): its key and each sub-partition's
+/// bound, with the suffix its name adds to the partition's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubPartitions {
+    /// `pg_get_partkeydef`: `LIST (region)`.
+    pub key: String,
+    /// `(suffix, bound)`: `("_eu", "FOR VALUES IN ('eu')")`.
+    pub parts: Vec<(String, String)>,
 }
 
 /// What to do with DEFAULT-partition rows that belong to a new partition.
@@ -214,8 +228,9 @@ pub async fn inspect(conn: &mut PgConnection, policy: &Policy) -> Result<Inspect
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| db_error(policy, "reading columns", e))?;
-    let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
-        "SELECT n.nspname::text, c.relname::text, pg_get_expr(c.relpartbound, c.oid), i.inhdetachpending \
+    let rows: Vec<(String, String, String, bool, Option<String>)> = sqlx::query_as(
+        "SELECT n.nspname::text, c.relname::text, pg_get_expr(c.relpartbound, c.oid), i.inhdetachpending, \
+                CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END \
          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE i.inhparent = $1::regclass ORDER BY c.relname",
@@ -225,14 +240,30 @@ pub async fn inspect(conn: &mut PgConnection, policy: &Policy) -> Result<Inspect
     .await
     .map_err(|e| db_error(policy, "reading partitions", e))?;
     let children: Vec<Child> = rows
-        .into_iter()
-        .map(|(schema, name, bound, detach_pending)| Child {
-            schema,
-            name,
-            bound: parse_bound(&bound),
-            detach_pending,
+        .iter()
+        .map(|(schema, name, bound, detach_pending, _)| Child {
+            schema: schema.clone(),
+            name: name.clone(),
+            bound: parse_bound(bound),
+            detach_pending: *detach_pending,
         })
         .collect();
+    // The newest ranged partition is the template for new ones.
+    let newest = children
+        .iter()
+        .zip(&rows)
+        .filter_map(|(c, r)| match c.bound {
+            super::plan::Bound::Range { to, .. } => Some((to, c, r)),
+            _ => None,
+        })
+        .max_by_key(|(to, ..)| *to);
+    let sub = match newest {
+        Some((_, c, (.., Some(key)))) => Some(SubPartitions {
+            key: key.clone(),
+            parts: sub_partitions(conn, policy, c).await?,
+        }),
+        _ => None,
+    };
     let default = children
         .iter()
         .find(|c| c.bound == super::plan::Bound::Default)
@@ -257,7 +288,38 @@ pub async fn inspect(conn: &mut PgConnection, policy: &Policy) -> Result<Inspect
         taken: taken.into_iter().map(|t| t.0).collect(),
         default,
         server_version,
+        sub,
     })
+}
+
+/// The sub-partitions of a partition: the suffix each name adds to the
+/// partition's (`_p1`, `_p2`, … when a name does not start with it) and
+/// its bound.
+async fn sub_partitions(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    partition: &Child,
+) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) \
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = $1::regclass ORDER BY c.relname",
+    )
+    .bind(qualified(&partition.schema, &partition.name))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| db_error(policy, "reading sub-partitions", e))?;
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, bound))| {
+            let suffix = match name.strip_prefix(&partition.name) {
+                Some(rest) if !rest.is_empty() => rest.to_string(),
+                _ => format!("_p{}", i + 1),
+            };
+            (suffix, bound)
+        })
+        .collect())
 }
 
 /// Whether the parent table exists at all (it may still be pending).
@@ -431,10 +493,29 @@ pub async fn execute(
             let child = qualified(&policy.schema, name);
             let (lo, hi) = (literal(insp.key_type, *from), literal(insp.key_type, *to));
             let col = q(&insp.column);
+            // Cut like the newest partition when that one is itself
+            // partitioned: the sub-partitions are made on the new, not yet
+            // attached table, which nobody uses.
+            let (by, subs) = match &insp.sub {
+                Some(sub) => (
+                    format!(" PARTITION BY {}", sub.key),
+                    sub.parts
+                        .iter()
+                        .map(|(suffix, bound)| {
+                            format!(
+                                "CREATE TABLE {} PARTITION OF {child} {bound};\n",
+                                qualified(&policy.schema, &format!("{name}{suffix}"))
+                            )
+                        })
+                        .collect::<String>(),
+                ),
+                None => (String::new(), String::new()),
+            };
             let create = format!(
                 "SET LOCAL lock_timeout = '{timeout}';\n\
                  CREATE TABLE {child} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
-                   INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS);\n\
+                   INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS){by};\n\
+                 {subs}\
                  ALTER TABLE {child} ADD CONSTRAINT strata_partition_bound \
                    CHECK ({col} IS NOT NULL AND {col} >= {lo} AND {col} < {hi});"
             );

@@ -290,9 +290,18 @@ impl Maintenance {
                 children: Vec::new(),
                 others: Default::default(),
                 staged: Default::default(),
+                error: None,
             };
             if o.exists {
-                let insp = inspect(backend.connection(), p).await?;
+                // One table that cannot be managed is refused alone.
+                let insp = match inspect(backend.connection(), p).await {
+                    Ok(insp) => insp,
+                    Err(e) => {
+                        o.error = Some(about_table(e, p));
+                        out.push(o);
+                        continue;
+                    }
+                };
                 o.others = insp
                     .taken
                     .into_iter()
@@ -393,11 +402,11 @@ impl Maintenance {
         let checked = self
             .each(|_, db, policies| async move {
                 let mut s = self.session(db, policies, clock).await?;
+                // A table that cannot be managed is not checked here: it
+                // fails alone in its own report, the others are maintained.
                 let checked = async {
                     for p in policies {
-                        if parent_exists(s.backend.connection(), p).await? {
-                            inspect(s.backend.connection(), p).await?;
-                        }
+                        parent_exists(s.backend.connection(), p).await?;
                     }
                     Ok::<_, Error>(())
                 }
@@ -542,7 +551,15 @@ impl Maintenance {
                 let mut out = Vec::new();
                 let read = async {
                     for p in policies {
-                        out.push(health::read(&mut s.backend, p, s.now).await?);
+                        // A table that cannot be read is a problem of its
+                        // own; the others are still checked.
+                        match health::read(&mut s.backend, p, s.now).await {
+                            Ok(h) => out.push(h),
+                            Err(e @ Error::Database { .. }) => {
+                                out.push(Health::failed(&db.name, p, about_table(e, p)))
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                     Ok::<_, Error>(())
                 }
@@ -557,7 +574,11 @@ impl Maintenance {
     /// Runs now, then every `every`, until `shutdown` completes, at the
     /// server's clock. Each run's outcome is logged as one line (and, with
     /// `metrics`, written as a Prometheus text file); a failed run is
-    /// retried at the next tick and never ends the loop.
+    /// retried at the next tick and never ends the loop. `shutdown` ends a
+    /// run in progress too (a lock wait, a retry's pause): each action is
+    /// its own transaction, so the one in flight is rolled back with its
+    /// connection, and an interrupted `DETACH … CONCURRENTLY` is finished
+    /// by the next run.
     pub async fn daemon(
         &self,
         every: Duration,
@@ -568,7 +589,10 @@ impl Maintenance {
         let mut failures = 0u64;
         let mut last_success: Option<DateTime<Utc>> = None;
         loop {
-            let outcome = self.run(Clock::Server).await;
+            let outcome = tokio::select! {
+                outcome = self.run(Clock::Server) => outcome,
+                _ = &mut shutdown => return,
+            };
             let failed = match &outcome {
                 Ok(reports) => reports.iter().filter(|r| r.error.is_some()).count(),
                 Err(_) => self.databases.len(),
@@ -618,7 +642,7 @@ impl Maintenance {
 
     /// Spawns [`Maintenance::daemon`] on the current tokio runtime, for a
     /// service that keeps its own partitions. Dropping or calling
-    /// [`Scheduler::shutdown`] on the handle stops it after the current run.
+    /// [`Scheduler::shutdown`] on the handle stops it, a run in progress too.
     pub fn spawn(self, every: Duration) -> Scheduler {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -98,6 +98,11 @@ pub(crate) async fn partitions(
             })
             .await;
             eprintln!("partition daemon stopped");
+            // Stopped by a signal: the exit code says which, as every
+            // other command's does.
+            if let Some(signal) = options.stop.requested() {
+                return Ok(signal.exit_code() as u8);
+            }
         }
         PartitionCmd::CheckDefault => {
             let tables = m.health().await?;
