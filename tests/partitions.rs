@@ -557,7 +557,7 @@ async fn the_daemon_stops_at_once_while_it_waits_for_the_lock() {
     sql(&db, EVENTS).await;
     let p = project("table = \"events\"\npremake = 2");
     let holder = db.hold_migration_lock().await;
-    let mut child = std::process::Command::new(support::migrate_bin())
+    let child = std::process::Command::new(support::migrate_bin())
         .args([
             "--lock-timeout",
             "600",
