@@ -92,6 +92,7 @@ fn script(format: &dyn Format, file: &SourceFile, rollback: bool) -> Result<Scri
     Ok(Script {
         file: file.path.clone(),
         checksum: checksum(&content),
+        lock_timeout: format.lock_timeout(&content),
         content,
         mode: reading.mode,
         operations: reading.operations,

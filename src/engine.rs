@@ -186,6 +186,26 @@ pub enum Event {
         /// For how long this run has waited.
         waited: Duration,
     },
+    /// A statement of a step waited for a table lock as long as its lock
+    /// timeout allows: what the step did was rolled back (a no-transaction
+    /// file: that statement), and it is tried again after `pause`, so the
+    /// queries queued behind it go on meanwhile.
+    Retrying {
+        /// The configured database name.
+        database: String,
+        /// The file.
+        file: String,
+        /// Which retry this is (from 1).
+        attempt: u32,
+        /// How many retries are allowed.
+        retries: u32,
+        /// The lock timeout it waited for.
+        timeout: Duration,
+        /// Who blocked it, as far as the server could tell.
+        blocker: String,
+        /// The pause before the retry.
+        pause: Duration,
+    },
 }
 
 /// Receives [`Event`]s; the default ignores them.
@@ -372,6 +392,7 @@ pub async fn execute(
         action: report.done.first().map(|d| d.action).or(action),
         steps: report.done.clone(),
     };
+    backend.set_run(options.observer.clone(), options.stop.clone());
     let outcome = locked(database, backend, options, async |backend| {
         backend.ensure_history().await?;
         let history = backend.applied().await?;

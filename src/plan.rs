@@ -185,6 +185,10 @@ fn apply_step(m: &Migration) -> Step {
         operations: m.script.operations.clone(),
         findings: Vec::new(),
         skip: None,
+        lock_timeout: m
+            .script
+            .lock_timeout
+            .map(crate::config::timeouts::show_timeout),
     }
 }
 
@@ -259,6 +263,7 @@ pub fn plan(
                         operations: rb.operations.clone(),
                         findings: Vec::new(),
                         skip: None,
+                        lock_timeout: rb.lock_timeout.map(crate::config::timeouts::show_timeout),
                     }),
                     None => problems.push(Problem::MissingRollback {
                         version: m.version,

@@ -56,9 +56,14 @@ pub fn plans(plans: &[Plan]) -> String {
                 }
                 _ => "",
             };
+            let timeout = s
+                .lock_timeout
+                .as_ref()
+                .map(|t| format!("  [lock timeout {t}]"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {:<6} {:>width$}  {:<desc$}  {}{mode}",
+                "  {:<6} {:>width$}  {:<desc$}  {}{mode}{timeout}",
                 if s.skip.is_some() {
                     "skip"
                 } else {

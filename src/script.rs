@@ -20,6 +20,11 @@ pub const TODO_MARKER: &str = "strata:todo";
 /// The first-line directive that runs a PostgreSQL file outside a transaction.
 pub const NO_TRANSACTION_DIRECTIVE: &str = "-- strata:no-transaction";
 
+/// The directive that gives a file its own lock timeout:
+/// `-- strata:lock-timeout 30s` (or `off`), among the comment lines before
+/// the first statement.
+pub const LOCK_TIMEOUT_DIRECTIVE: &str = "-- strata:lock-timeout";
+
 /// A file handed to the catalog: where it came from and its raw bytes.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -54,6 +59,9 @@ pub struct Script {
     /// operation, shown in plans. Empty for SQL and Cypher, whose text
     /// speaks for itself.
     pub operations: Vec<String>,
+    /// The file's own `-- strata:lock-timeout`, when it has one: `Some(None)`
+    /// is `off`.
+    pub lock_timeout: Option<Option<std::time::Duration>>,
 }
 
 /// What a kind's [`Format`] found in a file.
@@ -114,6 +122,14 @@ pub trait Format: Sync {
     fn is_noop(&self, content: &str) -> bool {
         let _ = content;
         false
+    }
+
+    /// The file's own lock timeout directive, if the kind has one and the
+    /// file gives it (checked by [`read`](Self::read) first): `Some(None)`
+    /// is `off`.
+    fn lock_timeout(&self, content: &str) -> Option<Option<std::time::Duration>> {
+        let _ = content;
+        None
     }
 }
 

@@ -45,6 +45,10 @@ pub struct Step {
     /// connected plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
+    /// The file's own lock timeout (`-- strata:lock-timeout 30s`), as
+    /// written back: `30s`, `off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout: Option<String>,
 }
 
 impl Step {

@@ -279,6 +279,17 @@ impl AnyBackend {
         dispatch!(self, b => b.applied_by = who.to_string())
     }
 
+    /// Where a step's retries after a lock timeout are reported, and the
+    /// stop request that ends them (PostgreSQL; the others have none).
+    pub fn set_run(&mut self, observer: crate::engine::Observer, stop: crate::engine::StopHandle) {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyBackend::Postgres(b) => b.set_run(observer, stop),
+            #[allow(unreachable_patterns)]
+            _ => drop((observer, stop)),
+        }
+    }
+
     /// Where the history lives (`schema.table`), for kinds where a
     /// session could send it elsewhere (PostgreSQL), once resolved.
     pub fn history_location(&self) -> Option<String> {

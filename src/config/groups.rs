@@ -24,6 +24,8 @@ pub(super) struct RawGroup {
     rollbacks: Option<String>,
     history_table: Option<String>,
     history_schema: Option<String>,
+    pub(super) lock_timeout: Option<String>,
+    pub(super) lock_retries: Option<i64>,
     user: Option<String>,
     password: Option<String>,
     api_key: Option<String>,
@@ -63,6 +65,13 @@ pub struct GroupQuery {
 /// What every member is made from: the group's settings, where the file
 /// was, and the environment variables they name (taken when the config was
 /// read, so members made later see the same values).
+impl Group {
+    /// `--ddl-lock-timeout` for the members made later too.
+    pub(super) fn override_lock_timeout(&mut self, text: &str) {
+        self.template.raw.lock_timeout = Some(text.to_string());
+    }
+}
+
 #[derive(Clone)]
 struct Template {
     raw: RawGroup,
@@ -134,6 +143,7 @@ pub(super) fn add(
         raw.rollbacks.as_ref(),
         raw.history_table.as_ref(),
         raw.history_schema.as_ref(),
+        raw.lock_timeout.as_ref(),
         raw.user.as_ref(),
         raw.password.as_ref(),
         raw.api_key.as_ref(),
@@ -332,6 +342,8 @@ pub(super) fn add_members(
             rollbacks: t.raw.rollbacks.clone(),
             history_table: t.raw.history_table.clone(),
             history_schema: t.raw.history_schema.clone(),
+            lock_timeout: t.raw.lock_timeout.clone(),
+            lock_retries: t.raw.lock_retries,
             user: t.raw.user.clone(),
             password: t.raw.password.clone(),
             api_key: t.raw.api_key.clone(),

@@ -15,6 +15,7 @@ mod env;
 mod groups;
 mod lint;
 mod names;
+pub mod timeouts;
 pub mod urls;
 
 use std::collections::BTreeMap;
@@ -71,6 +72,9 @@ pub struct DatabaseConfig {
     pub tls: TlsFiles,
     /// `lint_fail_on`: this database's `[lint] fail_on`, when it differs.
     pub lint_fail_on: Option<Level>,
+    /// `lock_timeout` and `lock_retries`: how long a migration's statement
+    /// waits for a table lock, and how often a step is tried again.
+    pub ddl_lock: timeouts::DdlLock,
 }
 
 /// Certificate files for a TLS connection, as configured.
@@ -135,6 +139,7 @@ impl DatabaseConfig {
             api_key: None,
             tls: TlsFiles::default(),
             lint_fail_on: None,
+            ddl_lock: timeouts::DdlLock::default(),
         }
     }
 }
@@ -199,6 +204,16 @@ struct RawConfig {
     #[serde(default)]
     partitions: Vec<PartitionSettings>,
     lint: Option<RawLint>,
+    defaults: Option<RawDefaults>,
+}
+
+/// `[defaults]`: settings every database and group takes unless it says
+/// otherwise.
+#[derive(Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    lock_timeout: Option<String>,
+    lock_retries: Option<i64>,
 }
 
 #[derive(Deserialize, Clone, Default)]
@@ -219,6 +234,8 @@ struct RawDatabase {
     client_cert: Option<String>,
     client_key: Option<String>,
     lint_fail_on: Option<String>,
+    lock_timeout: Option<String>,
+    lock_retries: Option<i64>,
 }
 
 impl Config {
@@ -250,8 +267,11 @@ impl Config {
                 "no database is configured; add a [databases.NAME] table",
             ));
         }
+        let defaults = raw.defaults.clone().unwrap_or_default();
         let mut databases = BTreeMap::new();
-        for (name, db) in raw.databases {
+        for (name, mut db) in raw.databases {
+            db.lock_timeout = db.lock_timeout.or(defaults.lock_timeout.clone());
+            db.lock_retries = db.lock_retries.or(defaults.lock_retries);
             let place = format!("{origin}: databases.{name}");
             validate_name(&name).map_err(|m| Error::config(&place, m))?;
             let db = database(&name, &name, db, &place, base, env)?;
@@ -261,7 +281,9 @@ impl Config {
             databases,
             ..Config::default()
         };
-        for (name, raw) in raw.groups {
+        for (name, mut raw) in raw.groups {
+            raw.lock_timeout = raw.lock_timeout.or(defaults.lock_timeout.clone());
+            raw.lock_retries = raw.lock_retries.or(defaults.lock_retries);
             groups::add(&mut config, &name, raw, origin, base, env)?;
         }
         let databases = config.databases;
@@ -330,6 +352,20 @@ impl Config {
     /// database named `default`, its kind taken from the URL scheme.
     pub fn single(url: &str, migrations: PathBuf, rollbacks: PathBuf) -> Result<Config> {
         Config::single_named("default", url, migrations, rollbacks)
+    }
+
+    /// `--ddl-lock-timeout`: every database's `lock_timeout`, whatever the
+    /// config says.
+    pub fn with_ddl_lock_timeout(mut self, text: &str) -> Result<Config> {
+        let timeout =
+            timeouts::parse_timeout(text).map_err(|m| Error::config("--ddl-lock-timeout", m))?;
+        for db in self.databases.values_mut() {
+            db.ddl_lock.timeout = timeout;
+        }
+        for g in self.groups.values_mut() {
+            g.override_lock_timeout(text);
+        }
+        Ok(self)
     }
 
     /// Single-database mode's `--history-table`: the table strata keeps its
@@ -710,6 +746,19 @@ fn database(
             qualified
         }
     };
+    let mut ddl_lock = timeouts::DdlLock::default();
+    if let Some(text) = &db.lock_timeout {
+        ddl_lock.timeout = timeouts::parse_timeout(&get("lock_timeout", text)?)
+            .map_err(|m| Error::config(setting("lock_timeout"), m))?;
+    }
+    if let Some(n) = db.lock_retries {
+        ddl_lock.retries = u32::try_from(n).map_err(|_| {
+            Error::config(
+                setting("lock_retries"),
+                format!("lock_retries = {n}: give a number from 0 up"),
+            )
+        })?;
+    }
     let secrets = substituted
         .into_iter()
         .chain(password.clone())
@@ -726,6 +775,7 @@ fn database(
         api_key: api_key.map(Secret::new),
         tls,
         lint_fail_on,
+        ddl_lock,
     })
 }
 

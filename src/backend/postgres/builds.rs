@@ -87,6 +87,25 @@ impl PostgresBackend {
         }
     }
 
+    /// Drops INVALID indexes (`schema.name`) a timed-out build left, each
+    /// concurrently: it waits, under the session's lock timeout, for what
+    /// the build waited for.
+    pub(super) async fn drop_indexes(
+        &mut self,
+        indexes: &[String],
+    ) -> std::result::Result<(), sqlx::Error> {
+        for index in indexes {
+            let (schema, name) = index.split_once('.').unwrap_or(("public", index));
+            self.exec(format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS \"{}\".\"{}\"",
+                schema.replace('"', "\"\""),
+                name.replace('"', "\"\"")
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
     /// The invalid indexes the concurrent builds of `scripts` made, with
     /// the version and file of each.
     async fn invalid_built(&mut self, scripts: &[(u64, &Script)]) -> Result<Vec<Problem>> {

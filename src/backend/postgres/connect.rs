@@ -109,7 +109,7 @@ impl PostgresBackend {
             .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
             .map_err(|e| connect_error(describe(&e)))?;
         Ok(PostgresBackend {
-            options,
+            options: Box::new(options),
             pid: None,
             applied_by: crate::history::this_process(),
             conn,
@@ -122,17 +122,32 @@ impl PostgresBackend {
                 .map(|(schema, _)| schema.to_string()),
             file_session: None,
             left_behind: false,
+            ddl: db.ddl_lock,
+            watcher: Default::default(),
+            observer: Default::default(),
+            stop: None,
             table_name: db.history_table.clone(),
             lock_key: lock_key(&db.history_table),
             pending_history: None,
         })
     }
 
+    /// Where retries after a lock timeout are reported, and the stop
+    /// request that ends them.
+    pub(crate) fn set_run(
+        &mut self,
+        observer: crate::engine::Observer,
+        stop: crate::engine::StopHandle,
+    ) {
+        self.observer = observer;
+        self.stop = Some(stop);
+    }
+
     /// How to cancel this session's step in progress, once the lock was
     /// taken (which reads the session's server process).
     pub fn canceller(&self) -> Option<Cancel> {
         Some(Cancel {
-            options: self.options.clone(),
+            options: (*self.options).clone(),
             pid: self.pid?,
         })
     }

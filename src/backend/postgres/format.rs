@@ -16,7 +16,9 @@
 use std::borrow::Cow;
 
 use crate::kind::Kind;
-use crate::script::{FileError, Format, NO_TRANSACTION_DIRECTIVE, Reading, TransactionMode};
+use crate::script::{
+    FileError, Format, LOCK_TIMEOUT_DIRECTIVE, NO_TRANSACTION_DIRECTIVE, Reading, TransactionMode,
+};
 use crate::split::{SqlStatement, Token, TokenKind, line_col_of_char, sql_statements};
 
 /// How `.sql` files are read, for a database whose history lives in
@@ -57,6 +59,24 @@ impl SqlFormat {
     }
 }
 
+/// Each `-- strata:lock-timeout VALUE` among the comment lines before the
+/// first statement: its 1-based line and the value as written.
+fn lock_timeout_lines(content: &str) -> Vec<(usize, &str)> {
+    content
+        .lines()
+        .enumerate()
+        .take_while(|(_, l)| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with("--")
+        })
+        .filter_map(|(i, l)| {
+            l.trim()
+                .strip_prefix(LOCK_TIMEOUT_DIRECTIVE)
+                .map(|v| (i + 1, v.trim()))
+        })
+        .collect()
+}
+
 /// An error at a token of the file.
 fn at(content: &str, offset: usize, message: String) -> FileError {
     let chars = content[..offset].chars().count();
@@ -77,13 +97,20 @@ impl Format for SqlFormat {
         sql_statements(content).is_ok_and(|s| s.is_empty())
     }
 
+    fn lock_timeout(&self, content: &str) -> Option<Option<std::time::Duration>> {
+        // The last one given wins; `read` refused a value that does not parse.
+        lock_timeout_lines(content)
+            .last()
+            .and_then(|(_, v)| crate::config::timeouts::parse_timeout(v).ok())
+    }
+
     fn read(&self, content: &str) -> Result<Reading, FileError> {
         let first = content.lines().next().unwrap_or("").trim();
         let mode = if first == NO_TRANSACTION_DIRECTIVE {
             TransactionMode::NoTransaction
         } else if let Some(other) = first
             .strip_prefix("-- strata:")
-            .filter(|o| !o.starts_with("lint-ignore"))
+            .filter(|o| !o.starts_with("lint-ignore") && !o.starts_with("lock-timeout"))
         {
             return Err(FileError::from(format!(
                 "line 1: unknown directive \"strata:{other}\" (the only one is {NO_TRANSACTION_DIRECTIVE})"
@@ -91,6 +118,13 @@ impl Format for SqlFormat {
         } else {
             TransactionMode::Transaction
         };
+        for (line, value) in lock_timeout_lines(content) {
+            crate::config::timeouts::parse_timeout(value).map_err(|m| FileError {
+                line: Some(line),
+                column: None,
+                message: format!("{LOCK_TIMEOUT_DIRECTIVE}: {m}"),
+            })?;
+        }
         let statements = sql_statements(content)
             .map_err(|e| FileError::from(format!("line {}: {}", e.line, e.message)))?;
         if mode == TransactionMode::NoTransaction && statements.is_empty() {

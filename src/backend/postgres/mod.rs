@@ -28,6 +28,9 @@ mod format;
 mod reads;
 mod session;
 mod transaction;
+mod waits;
+
+pub use waits::backoff;
 
 pub use connect::Cancel;
 
@@ -72,13 +75,23 @@ pub struct PostgresBackend {
     /// the first write (inside the first migration's transaction), so a
     /// first run that fails leaves the database exactly as it was.
     pending_history: Option<String>,
-    /// How to open another connection, to cancel a step in progress.
-    options: PgConnectOptions,
+    /// How to open another connection, to cancel a step in progress (boxed:
+    /// it is most of the backend's size, and read rarely).
+    options: Box<PgConnectOptions>,
     /// The server process of this session, once known (read with the lock).
     pid: Option<i32>,
     /// Whether the last statement that failed part-way left something
     /// behind (an INVALID index), read when it failed.
     left_behind: bool,
+    /// `lock_timeout` and `lock_retries` for the files' statements.
+    ddl: crate::config::timeouts::DdlLock,
+    /// The connection that watched a statement's lock waits, kept for the
+    /// next one once it was needed.
+    watcher: waits::WatchSlot,
+    /// Told about each retry after a lock timeout.
+    observer: crate::engine::Observer,
+    /// A stop request ends the retries.
+    stop: Option<crate::engine::StopHandle>,
     /// Recorded as who applied each migration.
     pub(crate) applied_by: String,
 }
@@ -435,17 +448,92 @@ impl Stepwise<(usize, String)> for PostgresBackend {
         index: usize,
         (offset, text): &(usize, String),
     ) -> Result<()> {
+        let timeout = script.lock_timeout.unwrap_or(self.ddl.timeout);
         if index == 0 {
-            // The file runs in the session psql would give it.
+            // The file runs in the session psql would give it, each
+            // statement waiting for a lock at most its timeout.
             let (session, _) = self.file_session().await?;
-            self.exec(session)
+            let (lock, _) = waits::lock_statement(timeout, false);
+            self.exec(format!("{session}{lock}"))
                 .await
                 .map_err(|e| self.db_error("setting the file's session", e))?;
         }
-        let Err(e) = self.exec(text.clone()).await else {
-            return Ok(());
+        let builds = builds::builds_index(text);
+        let mut attempt = 0;
+        // The INVALID indexes this statement's timed-out tries left: each
+        // is dropped before the next try, which waits (under the same
+        // timeout) for what the build waited for.
+        let mut left: Vec<String> = Vec::new();
+        let mut error = loop {
+            if !left.is_empty() {
+                let watch = self.watch(timeout);
+                let dropped = waits::watched(&watch, self.drop_indexes(&left)).await;
+                let blocker = self.reclaim(watch);
+                match dropped {
+                    Ok(()) => left.clear(),
+                    Err(e) => {
+                        let error = self.step_error(script, Some(*offset), 0, e);
+                        if !waits::timed_out(&error) {
+                            break error;
+                        }
+                        let note = Some(format!(
+                            "the INVALID index {} an earlier try left is not dropped yet",
+                            left.join(", ")
+                        ));
+                        match self.next_try(
+                            error,
+                            blocker,
+                            timeout,
+                            &mut attempt,
+                            &script.file,
+                            note,
+                        ) {
+                            Ok(pause) => tokio::time::sleep(pause).await,
+                            Err(e) => break e,
+                        }
+                        continue;
+                    }
+                }
+            }
+            // The indexes there before the try are not its to drop.
+            let before = match builds {
+                true => self.left_invalid(text).await,
+                false => Vec::new(),
+            };
+            let watch = self.watch(timeout);
+            let ran = waits::watched(&watch, self.exec(text.clone())).await;
+            let blocker = self.reclaim(watch);
+            let Err(e) = ran else {
+                return Ok(());
+            };
+            let error = self.step_error(script, Some(*offset), 0, e);
+            if !waits::timed_out(&error) {
+                break error;
+            }
+            let note = if builds {
+                left = self
+                    .left_invalid(text)
+                    .await
+                    .into_iter()
+                    .filter(|i| !before.contains(i))
+                    .collect();
+                Some(match left.is_empty() {
+                    true => String::new(),
+                    false => format!(
+                        "the try left the INVALID index {}, dropped before the next one",
+                        left.join(", ")
+                    ),
+                })
+            } else if builds::partial(text) {
+                None // a REINDEX or DETACH … CONCURRENTLY: not undone here
+            } else {
+                Some(String::new()) // one statement: rolled back whole
+            };
+            match self.next_try(error, blocker, timeout, &mut attempt, &script.file, note) {
+                Ok(pause) => tokio::time::sleep(pause).await,
+                Err(e) => break e,
+            }
         };
-        let mut error = self.step_error(script, Some(*offset), 0, e);
         self.left_behind = false;
         if builds::partial(text) {
             let invalid = self.left_invalid(text).await;

@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use sqlx::AssertSqlSafe;
 
 use super::session::literal;
+use super::waits::{lock_statement, timed_out, watched};
 use super::{PostgresBackend, format};
 use crate::error::{Error, Result, StepFailure};
 use crate::script::Script;
@@ -32,11 +33,46 @@ const OPEN_STATEMENTS: usize = 2;
 const ENDED: &str = "strata: the transaction that ran the migration has ended";
 
 impl PostgresBackend {
+    /// Runs the file in its transaction; a lock wait past the timeout
+    /// rolls the whole file back and tries it again (see `waits`).
     pub(super) async fn run_in_transaction(&mut self, step: &Step, script: &Script) -> Result<i64> {
+        let timeout = script.lock_timeout.unwrap_or(self.ddl.timeout);
+        let mut attempt = 0;
+        loop {
+            let watch = self.watch(timeout);
+            let ran = watched(&watch, self.transaction_once(step, script, timeout)).await;
+            let blocker = self.reclaim(watch);
+            match ran {
+                Err(e) if timed_out(&e) => {
+                    let pause = self.next_try(
+                        e,
+                        blocker,
+                        timeout,
+                        &mut attempt,
+                        &script.file,
+                        Some(String::new()),
+                    )?;
+                    tokio::time::sleep(pause).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn transaction_once(
+        &mut self,
+        step: &Step,
+        script: &Script,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<i64> {
         let started = Instant::now();
         let body = format::transaction_body(&script.content);
-        // The file runs in the session psql would give it (see `session`).
+        // The file runs in the session psql would give it (see `session`),
+        // waiting for each lock at most its timeout.
         let (session, session_statements) = self.file_session().await?;
+        let (lock, lock_statements) = lock_statement(timeout, true);
+        let session = format!("{session}{lock}");
+        let session_statements = session_statements + lock_statements;
         let xid = match self.pending_history.clone() {
             // The first migration also creates the history table: that is
             // opened on its own, so that its failure is not blamed on the file.

@@ -54,6 +54,11 @@ pub(crate) struct Cli {
     /// Seconds to wait for another runner's migration lock.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
     pub(crate) lock_timeout: u64,
+    /// How long one migration statement may wait for a table lock before
+    /// the step is rolled back and tried again (PostgreSQL; `5s`, `500ms`,
+    /// `off`): overrides every database's `lock_timeout`.
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub(crate) ddl_lock_timeout: Option<String>,
     /// Seconds to wait for a server to accept a connection.
     #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
     pub(crate) connect_timeout: u64,

@@ -89,6 +89,14 @@ impl std::io::Write for ScrubbedStderr {
 /// never lose to a variable a shell or `.env` file happens to set. Says on
 /// stderr when one source wins over another that is present.
 fn load_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    let config = find_config(cli, env)?;
+    match &cli.ddl_lock_timeout {
+        Some(text) => config.with_ddl_lock_timeout(text),
+        None => Ok(config),
+    }
+}
+
+fn find_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
     let default = Path::new("migrate.toml");
     if let Some(url) = &cli.database_url {
         if default.is_file() {
@@ -293,6 +301,20 @@ fn observer(stdout_is_json: bool) -> Observer {
         } => eprintln!(
             "{database}: waiting for the migration lock, held by {holder} ({} s so far)",
             waited.as_secs()
+        ),
+        Event::Retrying {
+            database,
+            file,
+            attempt,
+            retries,
+            timeout,
+            blocker,
+            pause,
+        } => eprintln!(
+            "{database}: {file} waited {} ms for a lock and was rolled back; blocked by {blocker}; \
+             retry {attempt} of {retries} in {} ms",
+            timeout.as_millis(),
+            pause.as_millis()
         ),
         Event::Started { .. } => {}
     })
