@@ -56,6 +56,7 @@ pub mod embed;
 pub mod lint;
 pub mod operations;
 // Pure decisions.
+pub mod events;
 pub mod plan;
 pub mod status;
 // Talking to servers, and running plans on them.

@@ -37,6 +37,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("partition", 6),
     ("plan", 7),
     ("status", 7),
+    ("events", 7),
     // Servers.
     ("backend", 8),
     ("engine", 9),

@@ -364,6 +364,9 @@ async fn a_lost_commit_acknowledgement_says_whether_it_committed() {
     let port = commit_cutting_proxy(target).await;
     let mut proxied = url.clone();
     proxied.set_port(Some(port)).unwrap();
+    // In clear text, so the proxy can see the COMMIT go by (the suite's
+    // server also speaks TLS).
+    proxied.set_query(Some("sslmode=disable"));
     let run = p.migrate_raw(&["--database-url", proxied.as_str(), "up"], &[]);
     run.expect(1);
     assert!(run.stderr.contains("V2__second.sql"), "{}", run.stderr);

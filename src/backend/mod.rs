@@ -281,7 +281,7 @@ impl AnyBackend {
 
     /// Where a step's retries after a lock timeout are reported, and the
     /// stop request that ends them (PostgreSQL; the others have none).
-    pub fn set_run(&mut self, observer: crate::engine::Observer, stop: crate::engine::StopHandle) {
+    pub fn set_run(&mut self, observer: crate::events::Observer, stop: crate::events::StopHandle) {
         match self {
             #[cfg(feature = "postgres")]
             AnyBackend::Postgres(b) => b.set_run(observer, stop),

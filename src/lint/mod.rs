@@ -38,7 +38,11 @@ const STYLE_RULES: &[&str] = &[
 ];
 
 /// The findings of one `.sql` file: squawk's, then one `lock` finding per
-/// statement that locks an existing relation. `transactional` says whether
+/// statement that locks an existing relation. `text` is the file as it
+/// runs: a `BEGIN; … COMMIT;` around a whole transactional file, which
+/// strata runs as if absent, blanked out (the PostgreSQL format's
+/// `transaction_body`), so squawk's transaction-nesting rule does not fire
+/// on what strata accepts. `transactional` says whether
 /// strata runs the file in one transaction; `pg_major` is the server's
 /// major version when known (squawk's rules depend on it).
 ///
@@ -100,18 +104,8 @@ pub fn lint_sql(
     };
     let mut findings = Vec::new();
 
-    // A `BEGIN; … COMMIT;` around the whole file runs as if absent (see
-    // the PostgreSQL format): squawk reads the file without it, so its
-    // transaction-nesting rule does not fire on what strata accepts.
-    #[cfg(all(feature = "lint", feature = "postgres"))]
-    let body = match transactional {
-        true => crate::backend::postgres::transaction_body(text),
-        false => std::borrow::Cow::Borrowed(text),
-    };
-    #[cfg(all(feature = "lint", not(feature = "postgres")))]
-    let body = std::borrow::Cow::Borrowed(text);
     #[cfg(feature = "lint")]
-    for v in squawk(&body, transactional, pg_major) {
+    for v in squawk(text, transactional, pg_major) {
         let (line, column) = position(v.offset);
         let effect = effect_at(v.offset);
         findings.push(Finding {
@@ -432,21 +426,6 @@ mod tests {
             &mut created,
         );
         assert!(!fails(&later, Level::Warning), "{later:#?}");
-        // A whole-file BEGIN/COMMIT, which strata runs as if absent.
-        let wrapped = lint_sql(
-            "V3__z.sql",
-            "BEGIN;
-CREATE TABLE z (id bigint);
-COMMIT;
-",
-            true,
-            Some(15),
-            &mut created,
-        );
-        assert!(
-            !wrapped.iter().any(|f| f.rule == "transaction-nesting"),
-            "{wrapped:#?}"
-        );
         // DROP INDEX on a live table names the index's table, not the index.
         let live = lint_sql(
             "V4__w.sql",

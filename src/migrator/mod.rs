@@ -695,13 +695,33 @@ impl Migrator {
                     },
                 };
                 match target.config.kind {
-                    crate::kind::Kind::Postgres => lint::lint_sql(
-                        &step.file,
-                        &script.content,
-                        script.mode == TransactionMode::Transaction,
-                        None,
-                        &mut created,
-                    ),
+                    crate::kind::Kind::Postgres => {
+                        let transactional = script.mode == TransactionMode::Transaction;
+                        #[cfg(feature = "postgres")]
+                        let body = match transactional {
+                            true => backend::postgres::transaction_body(&script.content),
+                            false => std::borrow::Cow::Borrowed(script.content.as_str()),
+                        };
+                        #[cfg(not(feature = "postgres"))]
+                        let body = std::borrow::Cow::Borrowed(script.content.as_str());
+                        let mut found =
+                            lint::lint_sql(&step.file, &body, transactional, None, &mut created);
+                        // How long the lock will be waited for, at most.
+                        let timeout = script
+                            .lock_timeout
+                            .unwrap_or(target.config.ddl_lock.timeout);
+                        for f in found.iter_mut().filter(|f| f.rule == lint::LOCK_RULE) {
+                            f.message.push_str(&match timeout {
+                                Some(_) => format!(
+                                    "; waited for at most {} (lock_timeout), then retried",
+                                    crate::config::timeouts::show_timeout(timeout)
+                                ),
+                                None => "; waited for as long as it takes (lock_timeout off)"
+                                    .to_string(),
+                            });
+                        }
+                        found
+                    }
                     kind => backend::findings(kind, &step.file, &script.content),
                 }
             })

@@ -136,8 +136,8 @@ impl PostgresBackend {
     /// request that ends them.
     pub(crate) fn set_run(
         &mut self,
-        observer: crate::engine::Observer,
-        stop: crate::engine::StopHandle,
+        observer: crate::events::Observer,
+        stop: crate::events::StopHandle,
     ) {
         self.observer = observer;
         self.stop = Some(stop);

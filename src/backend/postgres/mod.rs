@@ -89,9 +89,9 @@ pub struct PostgresBackend {
     /// next one once it was needed.
     watcher: waits::WatchSlot,
     /// Told about each retry after a lock timeout.
-    observer: crate::engine::Observer,
+    observer: crate::events::Observer,
     /// A stop request ends the retries.
-    stop: Option<crate::engine::StopHandle>,
+    stop: Option<crate::events::StopHandle>,
     /// Recorded as who applied each migration.
     pub(crate) applied_by: String,
 }

@@ -235,7 +235,7 @@ impl super::PostgresBackend {
         };
         let pause = backoff(*attempt);
         *attempt += 1;
-        self.observer.emit(crate::engine::Event::Retrying {
+        self.observer.emit(crate::events::Event::Retrying {
             database: self.database.clone(),
             file: crate::catalog::display_name(file),
             attempt: *attempt,
