@@ -1278,3 +1278,34 @@ async fn default_rows_move_under_load_without_loss_or_failed_inserts() {
         0
     );
 }
+
+#[tokio::test]
+async fn maintenance_that_times_out_names_who_holds_the_parent() {
+    let db = TestDb::new("part_holder").await;
+    sql(&db, EVENTS).await;
+    let p = project("table = \"events\"\npremake = 1");
+    let mut holder = db.connect().await;
+    sqlx::raw_sql(
+        "SET application_name = 'holder-app'; BEGIN; LOCK TABLE events IN ACCESS SHARE MODE;",
+    )
+    .execute(&mut holder)
+    .await
+    .unwrap();
+    // ATTACH needs SHARE UPDATE EXCLUSIVE, which ACCESS SHARE does not
+    // block: hold what does.
+    sqlx::raw_sql("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let r = run(&p, &db, &["run"]);
+    r.expect(1);
+    assert!(
+        r.all().contains("was held by server process"),
+        "{}",
+        r.all()
+    );
+    assert!(r.all().contains("\"holder-app\""), "{}", r.all());
+    assert!(children(&db, "events").await.is_empty());
+    sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
+    run(&p, &db, &["run"]).expect(0);
+}

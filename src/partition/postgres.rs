@@ -99,8 +99,6 @@ pub struct ExecOptions {
     pub lock_timeout: Duration,
     /// Attempts per partition before giving up on it.
     pub attempts: u32,
-    /// First backoff between attempts; doubles each time.
-    pub backoff: Duration,
     /// DEFAULT-partition rows.
     pub default_rows: DefaultRows,
 }
@@ -110,7 +108,6 @@ impl Default for ExecOptions {
         ExecOptions {
             lock_timeout: Duration::from_secs(2),
             attempts: 5,
-            backoff: Duration::from_millis(200),
             default_rows: DefaultRows::Refuse,
         }
     }
@@ -372,28 +369,55 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
 
 /// Evaluates `$attempt` (one transaction, left closed) until it succeeds,
 /// fails with something other than a lock timeout, or runs out of attempts,
-/// sleeping with doubling backoff in between. A macro rather than a
-/// function taking an async closure, so the futures stay `Send`.
+/// sleeping in between as migrations do after a lock timeout (the same
+/// doubling, jittered, capped pauses). A macro rather than a function
+/// taking an async closure, so the futures stay `Send`.
 macro_rules! with_retries {
     ($options:expr, $attempt:expr) => {{
-        let mut wait = $options.backoff;
         let mut n = 1;
         loop {
             match $attempt {
                 Err(e) if is_lock_timeout(&e) && n < $options.attempts => {
+                    let wait = crate::backend::postgres::backoff(n - 1);
                     tracing::info!(
                         attempt = n,
                         wait_ms = wait.as_millis() as u64,
                         "lock timeout, retrying"
                     );
                     tokio::time::sleep(wait).await;
-                    wait *= 2;
                     n += 1;
                 }
                 other => break other,
             }
         }
     }};
+}
+
+/// A failed attempt's error; after lock timeouts, naming the sessions
+/// holding locks on the parent, as a migration's retries name its blocker.
+async fn failed<T>(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    parent: &str,
+    context: &str,
+    result: std::result::Result<T, sqlx::Error>,
+) -> Result<T> {
+    let e = match result {
+        Ok(n) => return Ok(n),
+        Err(e) => e,
+    };
+    if !is_lock_timeout(&e) {
+        return Err(db_error(policy, context, e));
+    }
+    let holders = crate::backend::postgres::lock_holders(conn, parent).await;
+    Err(db_error(
+        policy,
+        &format!(
+            "{context} (the lock on {parent} was held by {})",
+            holders.unwrap_or_else(|| "a session that had let go since".to_string())
+        ),
+        e,
+    ))
 }
 
 fn is_check_violation(e: &sqlx::Error) -> bool {
@@ -528,17 +552,17 @@ pub async fn execute(
             match (&insp.default, stray > 0 || staged) {
                 // The common case: one transaction, one round trip.
                 (_, false) => {
-                    with_retries!(
+                    let r = with_retries!(
                         options,
                         transaction(conn, &format!("{create}\n{attach}")).await
-                    )
-                    .map_err(|e| db_error(policy, &format!("creating {name}"), e))?;
+                    );
+                    failed(conn, policy, &parent, &format!("creating {name}"), r).await?;
                 }
                 (None, true) => {
                     // A staged child without a DEFAULT partition: attach it.
                     let sql = format!("SET LOCAL lock_timeout = '{timeout}';\n{attach}");
-                    with_retries!(options, transaction(conn, &sql).await)
-                        .map_err(|e| db_error(policy, &format!("attaching {name}"), e))?;
+                    let r = with_retries!(options, transaction(conn, &sql).await);
+                    failed(conn, policy, &parent, &format!("attaching {name}"), r).await?;
                 }
                 (Some(default), true) => {
                     let default = qualified(&policy.schema, default);
@@ -549,8 +573,8 @@ pub async fn execute(
                         .collect::<Vec<_>>()
                         .join(", ");
                     if !staged {
-                        with_retries!(options, transaction(conn, &create).await)
-                            .map_err(|e| db_error(policy, &format!("creating {name}"), e))?;
+                        let r = with_retries!(options, transaction(conn, &create).await);
+                        failed(conn, policy, &parent, &format!("creating {name}"), r).await?;
                     }
                     // Batches, each its own short transaction: writers of
                     // other ranges never wait on them.
@@ -592,9 +616,8 @@ pub async fn execute(
                                 checks += 1
                             }
                             other => {
-                                other.map_err(|e| {
-                                    db_error(policy, &format!("attaching {name}"), e)
-                                })?;
+                                failed(conn, policy, &parent, &format!("attaching {name}"), other)
+                                    .await?;
                                 break;
                             }
                         }
@@ -622,7 +645,7 @@ pub async fn execute(
                 options,
                 detach_once(conn, &parent, &child, &timeout, concurrently).await
             );
-            result.map_err(|e| db_error(policy, &format!("detaching {name}"), e))?;
+            failed(conn, policy, &parent, &format!("detaching {name}"), result).await?;
             after_detach(conn, policy, name, then).await?;
         }
     }

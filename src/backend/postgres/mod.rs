@@ -30,7 +30,7 @@ mod session;
 mod transaction;
 mod waits;
 
-pub use waits::backoff;
+pub use waits::{backoff, lock_holders};
 
 pub use connect::Cancel;
 

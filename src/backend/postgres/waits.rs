@@ -88,6 +88,25 @@ fn describe(rows: &[BlockerRow]) -> Option<String> {
     (!shown.is_empty()).then(|| shown.join("; "))
 }
 
+/// The sessions (other than this one) holding a lock on `relation`, as one
+/// line each like a blocker: who kept a partition's attach or detach
+/// waiting until its timeout.
+pub async fn lock_holders(conn: &mut PgConnection, relation: &str) -> Option<String> {
+    let rows: Vec<BlockerRow> = sqlx::query_as(
+        "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+                coalesce(a.state, ''), coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8, \
+                left(coalesce(a.query, ''), 80) \
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.relation = $1::regclass AND l.granted AND a.pid <> pg_backend_pid() \
+         ORDER BY a.xact_start NULLS LAST LIMIT 3",
+    )
+    .bind(relation)
+    .fetch_all(conn)
+    .await
+    .ok()?;
+    describe(&rows)
+}
+
 /// Watches a running statement's lock waits from a connection of its own,
 /// opened when a statement has run for a while and then kept by the
 /// backend for the rest of the run (a retry is watched from its start).
