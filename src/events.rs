@@ -103,6 +103,19 @@ pub enum Event {
         /// For how long this run has waited.
         waited: Duration,
     },
+    /// What the server says of a step that has run a while (PostgreSQL,
+    /// every 10 s): an index build's phase and blocks or tuples done, a
+    /// rewrite's, or the lock it waits for and who holds it.
+    Progress {
+        /// The configured database name.
+        database: String,
+        /// The file.
+        file: String,
+        /// For how long the statement has run.
+        elapsed: Duration,
+        /// What the server reports, one line.
+        detail: String,
+    },
     /// A statement of a step waited for a table lock as long as its lock
     /// timeout allows: what the step did was rolled back (a no-transaction
     /// file: that statement), and it is tried again after `pause`, so the

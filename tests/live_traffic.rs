@@ -260,3 +260,39 @@ fn a_bad_timeout_is_refused_by_name() {
     run.expect(2);
     assert!(run.stderr.contains("--ddl-lock-timeout"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_step_reports_what_it_waits_for() {
+    use std::io::BufRead;
+    let db = TestDb::new("live_progress").await;
+    run_sql(&db, "CREATE TABLE accounts (id int);").await;
+    let p = Project::new();
+    p.config(&config(&db, "lock_timeout = \"off\""));
+    p.migration("V1__col.sql", "ALTER TABLE accounts ADD COLUMN a int;\n");
+    let (mut holder, holder_pid) = blocker(&db, "accounts").await;
+    let mut child = up(&p).arg("-v").spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    // Read until the progress line names the lock and its holder.
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done =
+            line.contains("V1__col.sql running") && line.contains("waiting (Lock: relation)");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    // The rest is read too, so the process never writes into a closed pipe.
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).count());
+    let last = seen.last().cloned().unwrap_or_default();
+    assert!(last.contains("waiting (Lock: relation)"), "{seen:?}");
+    assert!(
+        last.contains(&format!("blocked by server process {holder_pid}")),
+        "{last}"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    rest.join().unwrap();
+    assert_eq!(db.history().await, vec![(1, true)]);
+}

@@ -466,7 +466,7 @@ impl Stepwise<(usize, String)> for PostgresBackend {
         let mut left: Vec<String> = Vec::new();
         let mut error = loop {
             if !left.is_empty() {
-                let watch = self.watch(timeout);
+                let watch = self.watch(timeout, &script.file);
                 let dropped = waits::watched(&watch, self.drop_indexes(&left)).await;
                 let blocker = self.reclaim(watch);
                 match dropped {
@@ -500,7 +500,7 @@ impl Stepwise<(usize, String)> for PostgresBackend {
                 true => self.left_invalid(text).await,
                 false => Vec::new(),
             };
-            let watch = self.watch(timeout);
+            let watch = self.watch(timeout, &script.file);
             let ran = waits::watched(&watch, self.exec(text.clone())).await;
             let blocker = self.reclaim(watch);
             let Err(e) = ran else {

@@ -39,7 +39,7 @@ impl PostgresBackend {
         let timeout = script.lock_timeout.unwrap_or(self.ddl.timeout);
         let mut attempt = 0;
         loop {
-            let watch = self.watch(timeout);
+            let watch = self.watch(timeout, &script.file);
             let ran = watched(&watch, self.transaction_once(step, script, timeout)).await;
             let blocker = self.reclaim(watch);
             match ran {

@@ -17,6 +17,9 @@ use sqlx::{Connection, PgConnection};
 use crate::config::timeouts::show_timeout;
 use crate::error::{Error, StepFailure};
 
+/// How often a long statement's progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// The server's code for a lock wait that ran out (`lock_not_available`).
 pub(super) const LOCK_NOT_AVAILABLE: &str = "SQLSTATE 55P03";
 
@@ -107,6 +110,22 @@ pub async fn lock_holders(conn: &mut PgConnection, relation: &str) -> Option<Str
     describe(&rows)
 }
 
+/// What the server reports of a statement in progress: an index build or
+/// a table rewrite (`CLUSTER`, `VACUUM FULL`), else what it waits for.
+const PROGRESS: &str = "\
+SELECT coalesce(\
+  (SELECT p.command || ': ' || p.phase || coalesce(', blocks ' || nullif(p.blocks_total, 0)::text \
+     || ' of ' || p.blocks_done::text, '') || coalesce(', tuples ' || p.tuples_done::text || ' of ' \
+     || nullif(p.tuples_total, 0)::text, '') \
+   FROM pg_catalog.pg_stat_progress_create_index p WHERE p.pid = $1), \
+  (SELECT p.command || ': ' || p.phase || ', blocks ' || p.heap_blks_scanned::text || ' of ' \
+     || p.heap_blks_total::text || ', tuples written ' || p.heap_tuples_written::text \
+   FROM pg_catalog.pg_stat_progress_cluster p WHERE p.pid = $1), \
+  (SELECT 'waiting (' || a.wait_event_type || ': ' || a.wait_event || ')' \
+   FROM pg_catalog.pg_stat_activity a WHERE a.pid = $1 AND a.wait_event_type IS NOT NULL \
+     AND a.wait_event_type <> 'Client'), \
+  'running')";
+
 /// Watches a running statement's lock waits from a connection of its own,
 /// opened when a statement has run for a while and then kept by the
 /// backend for the rest of the run (a retry is watched from its start).
@@ -121,6 +140,8 @@ pub(super) struct Watch {
     slot: WatchSlot,
     /// The last blocker seen, if any.
     seen: Arc<Mutex<Option<String>>>,
+    /// Where progress goes, every 10 s, once the statement has run that long.
+    report: Option<(crate::events::Observer, String, String)>,
 }
 
 /// The watching connection, shared by a backend's watches, and whether
@@ -150,6 +171,8 @@ impl Watch {
                 });
             }
         }
+        let started = tokio::time::Instant::now();
+        let mut next_report = started + PROGRESS_EVERY;
         loop {
             if let Some(conn) = self.slot.conn.lock().await.as_mut() {
                 let rows: std::result::Result<Vec<BlockerRow>, _> = sqlx::query_as(BLOCKERS)
@@ -159,8 +182,29 @@ impl Watch {
                 if let Err(e) = &rows {
                     tracing::debug!(error = %e, "reading who blocks the migration failed");
                 }
-                if let Some(found) = rows.ok().and_then(|r| describe(&r)) {
-                    *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(found);
+                let blocker = rows.ok().and_then(|r| describe(&r));
+                if let Some(found) = &blocker {
+                    *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(found.clone());
+                }
+                if tokio::time::Instant::now() >= next_report
+                    && let Some((observer, database, file)) = &self.report
+                {
+                    next_report += PROGRESS_EVERY;
+                    let detail: Option<String> = sqlx::query_scalar(PROGRESS)
+                        .bind(self.pid)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .ok();
+                    let mut detail = detail.unwrap_or_else(|| "running".to_string());
+                    if let Some(found) = blocker {
+                        detail.push_str(&format!("; blocked by {found}"));
+                    }
+                    observer.emit(crate::events::Event::Progress {
+                        database: database.clone(),
+                        file: file.clone(),
+                        elapsed: started.elapsed(),
+                        detail,
+                    });
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -208,19 +252,31 @@ pub(super) async fn watched<T>(watch: &Option<Watch>, work: impl Future<Output =
 }
 
 impl super::PostgresBackend {
-    /// A watch on this session's lock waits, when it has a timeout; on the
-    /// kept connection when there is one.
-    pub(super) fn watch(&mut self, timeout: Option<Duration>) -> Option<Watch> {
-        match (timeout, self.pid) {
-            (Some(t), Some(pid)) => Some(Watch {
-                options: (*self.options).clone(),
-                pid,
-                after: (t / 4).min(Duration::from_secs(1)),
-                slot: self.watcher.clone(),
-                seen: Arc::new(Mutex::new(None)),
-            }),
-            _ => None,
-        }
+    /// A watch on this session's statement in `file` (its lock waits and
+    /// progress), on the kept connection when there is one.
+    pub(super) fn watch(
+        &mut self,
+        timeout: Option<Duration>,
+        file: &std::path::Path,
+    ) -> Option<Watch> {
+        let pid = self.pid?;
+        Some(Watch {
+            options: (*self.options).clone(),
+            pid,
+            // Well inside the lock timeout; without one, only a step that
+            // runs a while has its progress read.
+            after: match timeout {
+                Some(t) => (t / 4).min(Duration::from_secs(1)),
+                None => PROGRESS_EVERY / 2,
+            },
+            slot: self.watcher.clone(),
+            seen: Arc::new(Mutex::new(None)),
+            report: Some((
+                self.observer.clone(),
+                self.database.clone(),
+                crate::catalog::display_name(file),
+            )),
+        })
     }
 
     /// Who a finished watch saw blocking.

@@ -280,8 +280,18 @@ fn read_status(path: &Path) -> Result<strata::Status, Error> {
 /// Prints each step as it happens, so a long run shows its progress and a
 /// failing one still shows what completed before it; on stderr when
 /// stdout is kept for the JSON summary.
-fn observer(stdout_is_json: bool) -> Observer {
+fn observer(stdout_is_json: bool, progress: bool) -> Observer {
     Observer::new(move |event| match event {
+        Event::Progress {
+            database,
+            file,
+            elapsed,
+            detail,
+        } if progress => eprintln!(
+            "{database}: {file} running {} s: {detail}",
+            elapsed.as_secs()
+        ),
+        Event::Progress { .. } => {}
         Event::Completed { database, done } if stdout_is_json => eprintln!("{database}: {done}"),
         Event::Completed { database, done } => println!("{database}: {done}"),
         Event::StillRunning {
@@ -352,16 +362,20 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         connect_timeout: Duration::from_secs(cli.connect_timeout),
         stop,
         stop_timeout: Duration::from_secs(cli.stop_timeout),
-        observer: observer(matches!(
-            cli.command,
-            Cmd::Up {
-                format: Format::Json,
-                ..
-            } | Cmd::Down {
-                format: Format::Json,
-                ..
-            }
-        )),
+        observer: observer(
+            matches!(
+                cli.command,
+                Cmd::Up {
+                    format: Format::Json,
+                    ..
+                } | Cmd::Down {
+                    format: Format::Json,
+                    ..
+                }
+            ),
+            // Progress lines are for a person watching, or asked for.
+            cli.verbose > 0 || std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        ),
         applied_by: strata::history::this_process(),
         jobs: cli.jobs.map_or(strata::engine::DEFAULT_JOBS, usize::from),
         keep_going: cli.keep_going,
