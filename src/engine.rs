@@ -177,26 +177,47 @@ pub async fn check(target: &Target, backend: &mut AnyBackend, plan: &Plan) -> Re
     backend.check(&steps).await
 }
 
-/// Refuses while something an applied migration built outside a
-/// transaction was left unusable (PostgreSQL: an INVALID index that a
-/// `CREATE INDEX CONCURRENTLY` left, which `IF NOT EXISTS` takes as done).
-/// Read-only; costs nothing where no applied file builds concurrently.
-pub async fn check_built(
+/// What applied migrations built outside a transaction and left unusable
+/// (PostgreSQL: an INVALID index that a `CREATE INDEX CONCURRENTLY` left,
+/// which `IF NOT EXISTS` takes as done); with `dirty`, also what dirty
+/// records' files left (not before the lock: a dirty record may be another
+/// runner's build in progress). Read-only; costs nothing where no such
+/// file builds concurrently.
+pub async fn built_problems(
     target: &Target,
     backend: &mut AnyBackend,
     history: &[Record],
-) -> Result<()> {
+    dirty: bool,
+) -> Result<Vec<Problem>> {
     let built: Vec<(u64, &Script)> = history
         .iter()
-        .filter(|r| r.success)
+        .filter(|r| r.success || dirty)
         .filter_map(|r| target.catalog.get(r.version))
         .filter(|m| m.script.mode == crate::script::TransactionMode::NoTransaction)
         .map(|m| (m.version, &m.script))
         .collect();
     if built.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    backend.check_built(&built).await
+    backend.built_problems(&built).await
+}
+
+/// Refuses while an applied migration's concurrent build is unusable (see
+/// [`built_problems`]); `dirty` as there.
+pub async fn check_built(
+    target: &Target,
+    backend: &mut AnyBackend,
+    history: &[Record],
+    dirty: bool,
+) -> Result<()> {
+    let problems = built_problems(target, backend, history, dirty).await?;
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(Error::Refused {
+            database: target.config.name.clone(),
+            problems,
+        }),
+    }
 }
 
 /// Runs the work under the lock and always releases it, whatever happened.
@@ -250,9 +271,28 @@ pub async fn execute(
     let outcome = locked(database, backend, options, async |backend| {
         backend.ensure_history().await?;
         let history = backend.applied().await?;
-        let plan = target.plan(&history, command)?;
+        // `down` may run the rollback that drops an INVALID index.
+        let built = match command {
+            Command::Down { .. } => Vec::new(),
+            _ => built_problems(target, backend, &history, true).await?,
+        };
+        let plan = match (target.plan(&history, command), built.is_empty()) {
+            (Ok(plan), true) => plan,
+            (Ok(_), false) => {
+                return Err(Error::Refused {
+                    database: database.clone(),
+                    problems: built,
+                });
+            }
+            // One refusal naming all: a dirty record and the index it left.
+            (Err(Error::Refused { database, mut problems }), _) => {
+                problems.extend(built);
+                problems.sort_by_key(|p| p.version());
+                return Err(Error::Refused { database, problems });
+            }
+            (Err(e), _) => return Err(e),
+        };
         check(target, backend, &plan).await?;
-        check_built(target, backend, &history).await?;
         // What the history holds as far as this run knows, to notice a
         // step that deletes it (kinds whose history is not transactional).
         let mut known: std::collections::BTreeMap<u64, Record> =
@@ -264,6 +304,7 @@ pub async fn execute(
                     database: database.clone(),
                     signal,
                     cancelled: None,
+                    left: None,
                     done: completed(&report, Some(step.action)),
                 });
             }
@@ -289,6 +330,7 @@ pub async fn execute(
                         database: database.clone(),
                         signal: options.stop.requested().expect("checked"),
                         cancelled: Some(step.version),
+                        left: left_dirty(&e),
                         done: completed(&report, Some(step.action)),
                     });
                 }
@@ -381,6 +423,20 @@ async fn run_step(
 
 fn backend_name(backend: &AnyBackend) -> String {
     backend.database().to_string()
+}
+
+/// What a cancelled step left, when its record stays dirty: the step's own
+/// account of it (which statement ran, an INVALID index and how to drop it).
+fn left_dirty(e: &Error) -> Option<String> {
+    match e {
+        Error::Step(f) if f.progress.as_ref().is_some_and(|p| p.dirty) => Some(format!(
+            "its record is dirty ({}{}: {})",
+            crate::names::shown(&f.file),
+            f.location,
+            f.message.replace('\n', " ")
+        )),
+        _ => None,
+    }
 }
 
 /// Whether an error is the server's answer to a cancel request.

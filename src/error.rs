@@ -155,7 +155,11 @@ pub enum Error {
     /// asked the run to stop: the step in progress finished or was
     /// cancelled, the lock was released.
     #[error("database {database}: stopped ({signal}){}{done}",
-        cancelled.map(|v| format!("; version {v} was still running after the grace period: it was cancelled on the server and rolled back")).unwrap_or_default())]
+        match (cancelled, left) {
+            (Some(v), None) => format!("; version {v} was still running after the grace period: it was cancelled on the server and rolled back"),
+            (Some(v), Some(left)) => format!("; version {v} was still running after the grace period: it was cancelled on the server, and {left}"),
+            _ => String::new(),
+        })]
     Stopped {
         /// The configured database name.
         database: String,
@@ -163,6 +167,10 @@ pub enum Error {
         signal: Signal,
         /// The version whose step was cancelled, if one was.
         cancelled: Option<u64>,
+        /// What the cancelled step left when it could not be rolled back
+        /// whole (a no-transaction file part-run, an INVALID index): its
+        /// record is dirty.
+        left: Option<String>,
         /// What this run completed before it stopped.
         done: Completed,
     },

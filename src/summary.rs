@@ -267,6 +267,7 @@ mod tests {
             database: database.into(),
             signal: Signal::Terminate,
             cancelled: None,
+            left: None,
             done: Completed {
                 action: Some(Action::Apply),
                 steps: versions

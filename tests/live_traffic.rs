@@ -74,7 +74,7 @@ async fn readers_wait_at_most_the_lock_timeout_while_the_migration_retries() {
     wait_until(
         &db,
         "the migration to wait for its lock",
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata' \
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata' AND datname = current_database() \
          AND wait_event_type = 'Lock'",
     )
     .await;
@@ -163,7 +163,7 @@ async fn a_concurrent_index_that_times_out_leaves_no_invalid_index() {
     wait_until(
         &db,
         "strata to drop what a timed-out try left",
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata' \
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata' AND datname = current_database() \
          AND query LIKE 'DROP INDEX CONCURRENTLY%'",
     )
     .await;
@@ -225,7 +225,7 @@ async fn the_file_directive_overrides_the_default_and_off_waits_as_before() {
     wait_until(
         &db,
         "the migration to wait for its lock",
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata' \
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata' AND datname = current_database() \
          AND wait_event_type = 'Lock'",
     )
     .await;

@@ -574,7 +574,8 @@ async fn the_daemon_stops_at_once_while_it_waits_for_the_lock() {
     support::wait_until(
         &db,
         "the daemon to wait for the lock",
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata'",
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'strata' \
+         AND datname = current_database()",
     )
     .await;
     let asked = Instant::now();

@@ -286,12 +286,13 @@ async fn a_cancelled_concurrent_index_build_leaves_the_record_dirty() {
         &db,
         "the build to wait",
         "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' \
-         AND wait_event_type = 'Lock'",
+         AND wait_event_type = 'Lock' AND datname = current_database()",
     )
     .await;
     run_sql(
         &db,
-        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%'",
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' \
+         AND datname = current_database()",
     )
     .await;
     let out = child.wait_with_output().unwrap();
@@ -388,4 +389,62 @@ fn lint_all_reads_files_only_and_needs_no_database_url() {
         "{}",
         run.stdout
     );
+}
+
+#[tokio::test]
+async fn a_concurrent_build_stopped_by_sigterm_says_what_it_left() {
+    let db = TestDb::new("cicsigterm").await;
+    run_sql(&db, "CREATE TABLE t (x int); INSERT INTO t VALUES (1);").await;
+    let p = Project::new();
+    p.migration(
+        "V1__idx.sql",
+        "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_x ON t (x);\n",
+    );
+    let mut reader = db.connect().await;
+    sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM t")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let child = p
+        .command(
+            &db,
+            &["--stop-timeout", "1", "--ddl-lock-timeout", "off", "up"],
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(
+        &db,
+        "the build to wait",
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' \
+         AND wait_event_type = 'Lock' AND datname = current_database()",
+    )
+    .await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("its record is dirty"), "{stderr}");
+    assert!(
+        stderr.contains("DROP INDEX CONCURRENTLY public.t_x"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rolled back"), "{stderr}");
+    let _ = reader.close().await;
+    assert_eq!(db.history().await, vec![(1, false)]);
+    // The next run refuses, naming the dirty record and the index it left.
+    let again = p.migrate(&db, &["up"]);
+    again.expect(3);
+    assert!(again.stderr.contains("dirty"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("invalid index: public.t_x"),
+        "{}",
+        again.stderr
+    );
+    let status = p.migrate(&db, &["status"]);
+    assert_ne!(status.code, 0);
+    assert!(status.stderr.contains("public.t_x"), "{}", status.stderr);
 }

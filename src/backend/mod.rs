@@ -162,14 +162,17 @@ pub trait Backend {
         Ok(())
     }
 
-    /// Refuses while something an applied migration of `built` (its
-    /// version and file) built outside a transaction was left unusable:
+    /// What the migrations of `built` (each version and file) built
+    /// outside a transaction and left unusable, one problem each:
     /// PostgreSQL's INVALID index after a failed or interrupted
     /// `CREATE INDEX CONCURRENTLY`. Read-only. Kinds without such builds
     /// keep the default.
-    async fn check_built(&mut self, built: &[(u64, &Script)]) -> Result<()> {
+    async fn built_problems(
+        &mut self,
+        built: &[(u64, &Script)],
+    ) -> Result<Vec<crate::problem::Problem>> {
         let _ = built;
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// After [`check`](Backend::check): the steps it found will be
@@ -431,8 +434,11 @@ impl Backend for AnyBackend {
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         dispatch!(self, b => b.check(steps).await)
     }
-    async fn check_built(&mut self, built: &[(u64, &Script)]) -> Result<()> {
-        dispatch!(self, b => b.check_built(built).await)
+    async fn built_problems(
+        &mut self,
+        built: &[(u64, &Script)],
+    ) -> Result<Vec<crate::problem::Problem>> {
+        dispatch!(self, b => b.built_problems(built).await)
     }
     fn skips(&self) -> BTreeMap<u64, String> {
         dispatch!(self, b => b.skips())

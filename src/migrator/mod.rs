@@ -356,7 +356,7 @@ impl Migrator {
         command: Command,
     ) -> Result<bool> {
         let history = backend.applied().await?;
-        engine::check_built(target, backend, &history).await?;
+        engine::check_built(target, backend, &history, false).await?;
         let planned = target.plan(&history, command);
         if let Ok(plan) = &planned
             && let Err(refused) = engine::check(target, backend, plan).await
@@ -464,7 +464,7 @@ impl Migrator {
                 let mut backend = self.connect(&target.config).await?;
                 let plan = async {
                     let history = backend.applied().await?;
-                    engine::check_built(target, &mut backend, &history).await?;
+                    engine::check_built(target, &mut backend, &history, false).await?;
                     let mut plan = target.plan(&history, command)?;
                     engine::check(target, &mut backend, &plan).await?;
                     let skips = backend.skips();
@@ -613,7 +613,7 @@ impl Migrator {
                 let mut backend = self.connect(&target.config).await?;
                 let looked = async {
                     let history = backend.applied().await?;
-                    engine::check_built(target, &mut backend, &history).await?;
+                    engine::check_built(target, &mut backend, &history, true).await?;
                     // Sizes for offline plans' findings (PostgreSQL).
                     let tables = match self.table_sizes {
                         true => backend.table_sizes(&[]).await?,

@@ -10,11 +10,12 @@ use sqlx::AssertSqlSafe;
 
 use super::PostgresBackend;
 use super::format::{ConcurrentBuild, concurrent_build, concurrent_builds};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::problem::Problem;
 use crate::script::Script;
 
-/// Every invalid index: schema, name, its table's schema and name.
+/// Every invalid index no build is working on now (one in progress is
+/// invalid until it is done): schema, name, its table's schema and name.
 const INVALID: &str = "\
 SELECT n.nspname::text, c.relname::text, tn.nspname::text, t.relname::text \
 FROM pg_catalog.pg_index i \
@@ -22,7 +23,9 @@ JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
 JOIN pg_catalog.pg_class t ON t.oid = i.indrelid \
 JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace \
-WHERE NOT i.indisvalid ORDER BY 1, 2";
+WHERE NOT i.indisvalid AND NOT EXISTS \
+  (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) \
+ORDER BY 1, 2";
 
 type InvalidRow = (String, String, String, String);
 
@@ -108,7 +111,10 @@ impl PostgresBackend {
 
     /// The invalid indexes the concurrent builds of `scripts` made, with
     /// the version and file of each.
-    async fn invalid_built(&mut self, scripts: &[(u64, &Script)]) -> Result<Vec<Problem>> {
+    pub(super) async fn invalid_built(
+        &mut self,
+        scripts: &[(u64, &Script)],
+    ) -> Result<Vec<Problem>> {
         let builds: Vec<(u64, &Script, Vec<ConcurrentBuild>)> = scripts
             .iter()
             // A cheap look first: most files build nothing concurrently.
@@ -134,18 +140,6 @@ impl PostgresBackend {
             }
         }
         Ok(problems)
-    }
-
-    /// See [`Backend::check_built`](crate::backend::Backend::check_built).
-    pub(super) async fn refuse_invalid(&mut self, scripts: &[(u64, &Script)]) -> Result<()> {
-        let problems = self.invalid_built(scripts).await?;
-        if problems.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Refused {
-            database: self.database.clone(),
-            problems,
-        })
     }
 
     /// After a file ran to its end: the indexes it built concurrently that

@@ -610,8 +610,11 @@ impl Backend for PostgresBackend {
         true
     }
 
-    async fn check_built(&mut self, built: &[(u64, &Script)]) -> Result<()> {
-        self.refuse_invalid(built).await
+    async fn built_problems(
+        &mut self,
+        built: &[(u64, &Script)],
+    ) -> Result<Vec<crate::problem::Problem>> {
+        self.invalid_built(built).await
     }
 
     async fn ensure_history(&mut self) -> Result<()> {
