@@ -87,6 +87,18 @@ pub enum Error {
         message: String,
     },
 
+    /// The server is a standby (in recovery): migrations and partition
+    /// maintenance write, so they run on the primary only.
+    #[error(
+        "database {database}: the server is a standby (in recovery), which cannot be written: \
+         migrations and partition maintenance run on the primary. Name it in the URL, or list \
+         every host (postgres://h1:5432,h2:5432/db) and strata finds the writable one"
+    )]
+    Standby {
+        /// The configured database name.
+        database: String,
+    },
+
     /// The migration lock could not be taken in time.
     #[error(
         "database {database}: timed out after {}s waiting for the migration lock ({lock}); held by {holder}. \
@@ -252,6 +264,7 @@ impl Error {
                 .max()
                 .unwrap_or(EXIT_FAILED),
             Error::Connect { .. }
+            | Error::Standby { .. }
             | Error::LockTimeout { .. }
             | Error::LockLost { .. }
             | Error::HistoryLost { .. }

@@ -99,6 +99,9 @@ impl ConnectionUrl {
                 }
             }
         }
+        if !self.url.contains("://") {
+            base.extend(keyword_password(&self.url));
+        }
         base.extend(self.extra.iter().cloned());
         let mut out = Vec::new();
         for s in base {
@@ -128,6 +131,28 @@ impl fmt::Debug for ConnectionUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ConnectionUrl({:?})", self.redacted())
     }
+}
+
+/// The password of libpq's `key=value` form (`password='a b'`), as given.
+fn keyword_password(conn: &str) -> Option<String> {
+    let at = conn.find("password=")? + "password=".len();
+    let rest = &conn[at..];
+    Some(match rest.strip_prefix('\'') {
+        Some(quoted) => {
+            let mut value = String::new();
+            let mut chars = quoted.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '\'' => break,
+                    c => value.push(c),
+                }
+            }
+            value
+        }
+        None => rest.split_whitespace().next().unwrap_or("").to_string(),
+    })
+    .filter(|v| !v.is_empty())
 }
 
 fn scrub_with(text: &str, secrets: &[String]) -> String {
@@ -168,6 +193,25 @@ fn is_secret_param(key: &str) -> bool {
 /// URL parses: the userinfo ends at the last `@`, so an unencoded `/`, `?`,
 /// `#`, `:` or `@` in a password cannot make part of it show.
 pub fn redact_url(url: &str) -> String {
+    if !url.contains("://")
+        && let Some(at) = url.find("password=").map(|i| i + "password=".len())
+    {
+        // libpq's key=value form: the value, quoted or not, to its end.
+        let rest = &url[at..];
+        let len = match rest.strip_prefix('\'') {
+            Some(quoted) => {
+                let mut escaped = false;
+                let close = quoted.char_indices().find(|(_, c)| {
+                    let end = !escaped && *c == '\'';
+                    escaped = !escaped && *c == '\\';
+                    end
+                });
+                close.map_or(rest.len(), |(i, _)| i + 2)
+            }
+            None => rest.find(char::is_whitespace).unwrap_or(rest.len()),
+        };
+        return format!("{}***{}", &url[..at], &url[at + len..]);
+    }
     let mut out = url.to_string();
     if let Some((start, at)) = userinfo_span(url)
         && let Some(colon) = url[start..at].find(':')
@@ -330,5 +374,14 @@ mod tests {
         // A secret too short to scrub without mangling words is left.
         assert_eq!(url.scrub("kind"), "kind");
         assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn the_keyword_forms_password_is_a_secret() {
+        let url = ConnectionUrl::new("host=h1,h2 password='s3cret pw\\'x' dbname=app");
+        assert_eq!(url.scrub("auth failed: s3cret pw'x"), "auth failed: ***");
+        assert!(!url.redacted().contains("s3cret"), "{}", url.redacted());
+        let bare = ConnectionUrl::new("host=h password=Plain9secret dbname=app");
+        assert!(!bare.redacted().contains("Plain9secret"));
     }
 }

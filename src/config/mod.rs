@@ -390,8 +390,11 @@ impl Config {
     ) -> Result<Config> {
         validate_name(name).map_err(|m| Error::config("--name", m))?;
         let scheme = url.split("://").next().unwrap_or_default();
+        // libpq's key=value form has no scheme: it is PostgreSQL's alone.
+        let keywords = !url.contains("://") && url.contains('=');
         let kind = match scheme {
             "postgres" | "postgresql" => Kind::Postgres,
+            _ if keywords => Kind::Postgres,
             _ => {
                 return Err(Error::config(
                     "--database-url",
@@ -404,6 +407,9 @@ impl Config {
                 ));
             }
         };
+        if keywords {
+            urls::postgres_shape(url).map_err(|m| Error::config("--database-url", m))?;
+        }
         urls::postgres_url(url).map_err(|m| Error::config("--database-url", m))?;
         let mut databases = BTreeMap::new();
         databases.insert(

@@ -45,6 +45,10 @@ pub struct Health {
     /// Why this table could not be read (a key strata does not manage, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Read on a standby: what it shows is what the primary sent it, and
+    /// maintenance cannot act there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standby: bool,
 }
 
 impl Health {
@@ -62,7 +66,20 @@ impl Health {
             default_rows: Vec::new(),
             gaps: Vec::new(),
             error: Some(error),
+            standby: false,
         }
+    }
+
+    /// What to say beside the problems: that this was read on a standby,
+    /// where maintenance cannot act.
+    pub fn note(&self) -> Option<String> {
+        self.standby.then(|| {
+            format!(
+                "{} {}: read on a standby: partitions cannot be created or dropped here \
+                 (maintenance acts on the primary)",
+                self.database, self.table
+            )
+        })
     }
 
     /// What is wrong, one line each; empty when all is well.
@@ -135,7 +152,12 @@ pub async fn read(
         default_rows: Vec::new(),
         gaps: Vec::new(),
         error: None,
+        standby: false,
     };
+    health.standby = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(backend.connection())
+        .await
+        .map_err(|e| backend.db_error("reading whether the server is a standby", e))?;
     if !health.exists {
         return Ok(health);
     }
@@ -316,6 +338,7 @@ mod tests {
             default_rows: rows.iter().map(|(m, n)| (m.to_string(), *n)).collect(),
             gaps: Vec::new(),
             error: None,
+            standby: false,
         }
     }
 

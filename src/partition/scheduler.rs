@@ -75,6 +75,9 @@ pub struct TableReport {
     /// Set when there was nothing to maintain yet (the parent table is
     /// still to be created by a migration).
     pub note: Option<String>,
+    /// Not maintained because the server is a standby (it may be promoted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub standby: bool,
 }
 
 /// Every database's rows, or the first database's error.
@@ -98,9 +101,13 @@ fn not_maintained(db: &DatabaseConfig, policies: &[Policy], e: &Error) -> Vec<Ta
             done: Vec::new(),
             error: Some(format!("not maintained: {}", reason(&db.name, e))),
             note: None,
+            standby: matches!(e, Error::Standby { .. }),
         })
         .collect()
 }
+
+/// How often the daemon looks again at a database whose server is a standby.
+const STANDBY_RECHECK: Duration = Duration::from_secs(2);
 
 /// Partition maintenance for the policies of a configuration.
 #[derive(Debug, Clone)]
@@ -491,6 +498,7 @@ impl Maintenance {
             done: Vec::new(),
             error: None,
             note: None,
+            standby: false,
         };
         match parent_exists(backend.connection(), policy).await {
             Ok(true) => {}
@@ -588,13 +596,37 @@ impl Maintenance {
         tokio::pin!(shutdown);
         let mut failures = 0u64;
         let mut last_success: Option<DateTime<Utc>> = None;
+        // Databases whose server is a standby: said once, looked at again
+        // often, maintained once promoted.
+        let mut standbys: std::collections::BTreeSet<String> = Default::default();
         loop {
             let outcome = tokio::select! {
                 outcome = self.run(Clock::Server) => outcome,
                 _ = &mut shutdown => return,
             };
+            let now_standby: std::collections::BTreeSet<String> = match &outcome {
+                Ok(reports) => reports
+                    .iter()
+                    .filter(|r| r.standby)
+                    .map(|r| r.database.clone())
+                    .collect(),
+                Err(_) => standbys.clone(),
+            };
+            for db in now_standby.difference(&standbys) {
+                tracing::warn!(
+                    database = %db,
+                    "the server is a standby: partition maintenance waits for it to be promoted"
+                );
+            }
+            for db in standbys.difference(&now_standby) {
+                tracing::warn!(database = %db, "the server accepts writes now: maintaining it");
+            }
+            standbys = now_standby;
             let failed = match &outcome {
-                Ok(reports) => reports.iter().filter(|r| r.error.is_some()).count(),
+                Ok(reports) => reports
+                    .iter()
+                    .filter(|r| r.error.is_some() && !r.standby)
+                    .count(),
                 Err(_) => self.databases.len(),
             };
             match &outcome {
@@ -608,7 +640,7 @@ impl Maintenance {
                         failed,
                         "partition maintenance run finished"
                     );
-                    for r in reports.iter().filter(|r| r.error.is_some()) {
+                    for r in reports.iter().filter(|r| r.error.is_some() && !r.standby) {
                         tracing::warn!(table = %r.table, error = r.error.as_deref().unwrap_or(""), "partition maintenance failed");
                     }
                 }
@@ -633,9 +665,15 @@ impl Maintenance {
                     tracing::warn!(path = %path.display(), error = %e, "writing the metrics file failed");
                 }
             }
+            // A standby is looked at again soon: promotion is when the
+            // partitions must be there.
+            let pause = match standbys.is_empty() {
+                true => every,
+                false => every.min(STANDBY_RECHECK),
+            };
             tokio::select! {
                 _ = &mut shutdown => return,
-                _ = tokio::time::sleep(every) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }

@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use super::{PostgresBackend, describe, lock_key, quote_table};
 use crate::config::DatabaseConfig;
+use crate::config::urls::{SessionAttrs, pg_targets};
 use crate::error::Result;
 
 /// Cancels the statement a session is running (`pg_cancel_backend`), from
@@ -41,8 +42,10 @@ impl Cancel {
 /// `verify-ca`; `sslrootcert=system` trusts the system's authorities and
 /// verifies like `verify-full`), and the `user`/`password` settings, sent
 /// beside the URL.
-fn connect_options(db: &DatabaseConfig) -> std::result::Result<PgConnectOptions, sqlx::Error> {
-    let url = db.url.expose();
+fn connect_options(
+    db: &DatabaseConfig,
+    url: &str,
+) -> std::result::Result<PgConnectOptions, sqlx::Error> {
     let params = crate::config::urls::query_params(url);
     let get = |k: &str| {
         params
@@ -74,6 +77,16 @@ fn connect_options(db: &DatabaseConfig) -> std::result::Result<PgConnectOptions,
     Ok(options)
 }
 
+/// The `host:port` of a single-host URL, for messages.
+fn host_of(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let after = url[start..].rfind('@').map_or(start, |at| start + at + 1);
+    let end = url[after..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| after + i);
+    &url[after..end]
+}
+
 /// `url` without the query parameter `key` (found after the userinfo, so
 /// a password cannot confuse it).
 fn without_param(url: &str, key: &str) -> String {
@@ -93,21 +106,96 @@ fn without_param(url: &str, key: &str) -> String {
 }
 
 impl PostgresBackend {
-    /// Opens the dedicated connection.
+    /// Opens the dedicated connection: to the first host of the URL that
+    /// answers and is what `target_session_attrs` asks for (libpq's rules,
+    /// done above the driver, which reads one host; with several hosts and
+    /// no `target_session_attrs`, a writable one, since migrations and
+    /// maintenance write).
     pub async fn connect(db: &DatabaseConfig, timeout: Duration) -> Result<Self> {
         let connect_error = |message: String| db.connect_error(&message);
-        let options = connect_options(db)
-            .map_err(|e| connect_error(describe(&e)))?
+        let targets = pg_targets(db.url.expose()).map_err(connect_error)?;
+        let mut order = targets.urls.clone();
+        if targets.balance {
+            // A random start: the jittered pause is random enough.
+            let start = super::waits::backoff(6).as_nanos() as usize % order.len();
+            order.rotate_left(start);
+        }
+        let attrs = targets.attrs.unwrap_or(match order.len() {
+            1 => SessionAttrs::Any,
+            _ => SessionAttrs::ReadWrite,
+        });
+        // prefer-standby: a standby first, then any.
+        let passes: &[SessionAttrs] = match attrs {
+            SessionAttrs::PreferStandby => &[SessionAttrs::Standby, SessionAttrs::Any],
+            _ => std::slice::from_ref(&attrs),
+        };
+        let mut refused = Vec::new();
+        for pass in passes {
+            for url in &order {
+                let host = host_of(url);
+                match Self::connect_one(db, url, timeout, *pass).await {
+                    Ok(backend) => return Ok(backend),
+                    Err(why) if order.len() == 1 && passes.len() == 1 => {
+                        return Err(connect_error(why));
+                    }
+                    Err(why) => refused.push(format!("{host}: {why}")),
+                }
+            }
+        }
+        Err(connect_error(format!(
+            "no host is {}: {}",
+            match attrs {
+                SessionAttrs::ReadWrite | SessionAttrs::Primary => "a writable primary",
+                SessionAttrs::Standby => "a standby",
+                SessionAttrs::ReadOnly => "read-only",
+                _ => "reachable",
+            },
+            refused.join("; ")
+        )))
+    }
+
+    /// One host: connects, and checks the session is what `attrs` asks.
+    async fn connect_one(
+        db: &DatabaseConfig,
+        url: &str,
+        timeout: Duration,
+        attrs: SessionAttrs,
+    ) -> std::result::Result<Self, String> {
+        let options = connect_options(db, url)
+            .map_err(|e| describe(&e))?
             .application_name("strata")
             // Not sent: the server's own default, as psql has it.
             .extra_float_digits(None)
             // Migration files may hold secrets (CREATE ROLE … PASSWORD);
             // never log statements.
             .disable_statement_logging();
-        let conn = tokio::time::timeout(timeout, PgConnection::connect_with(&options))
+        let mut conn = tokio::time::timeout(timeout, PgConnection::connect_with(&options))
             .await
-            .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
-            .map_err(|e| connect_error(describe(&e)))?;
+            .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
+            .map_err(|e| describe(&e))?;
+        if attrs != SessionAttrs::Any {
+            let (recovery, read_only): (bool, bool) = sqlx::query_as(
+                "SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only') = 'on'",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| describe(&e))?;
+            let fits = match attrs {
+                SessionAttrs::ReadWrite => !recovery && !read_only,
+                SessionAttrs::ReadOnly => recovery || read_only,
+                SessionAttrs::Primary => !recovery,
+                SessionAttrs::Standby => recovery,
+                _ => true,
+            };
+            if !fits {
+                let _ = conn.close().await;
+                return Err(match recovery {
+                    true => "a standby (in recovery)".to_string(),
+                    false if read_only => "read-only (default_transaction_read_only)".to_string(),
+                    false => "a primary".to_string(),
+                });
+            }
+        }
         Ok(PostgresBackend {
             options: Box::new(options),
             pid: None,

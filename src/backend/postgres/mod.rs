@@ -647,7 +647,8 @@ impl Backend for PostgresBackend {
         // The first try goes with that setting and the session's process
         // id, in one message: over a network each message is a round trip.
         let first = sqlx::raw_sql(AssertSqlSafe(format!(
-            "SELECT pg_backend_pid(), pg_try_advisory_lock({}), current_schema()::text FROM \
+            "SELECT pg_backend_pid(), NOT pg_is_in_recovery() AND pg_try_advisory_lock({}), \
+                    current_schema()::text, pg_is_in_recovery() FROM \
              (SELECT CASE WHEN current_setting('server_version_num')::int >= 140000 \
              THEN set_config('client_connection_check_interval', '2000', false) END) s",
             self.lock_key
@@ -659,11 +660,18 @@ impl Backend for PostgresBackend {
                 sqlx::Row::try_get::<i32, _>(&row, 0)?,
                 sqlx::Row::try_get::<bool, _>(&row, 1)?,
                 sqlx::Row::try_get::<Option<String>, _>(&row, 2)?,
+                sqlx::Row::try_get::<bool, _>(&row, 3)?,
             ))
         });
-        let (pid, mut got, schema) =
+        let (pid, mut got, schema, standby) =
             first.map_err(|e| self.db_error("taking the migration lock failed", e))?;
         self.pid = Some(pid);
+        if standby {
+            // Told in the same message: nothing runs on a standby.
+            return Err(Error::Standby {
+                database: self.database.clone(),
+            });
+        }
         // The history's schema, read in the same message (no file has run).
         if let Err(e) = self.settle_schema(schema) {
             let _ = self.unlock().await;

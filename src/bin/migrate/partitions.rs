@@ -138,6 +138,11 @@ pub(crate) async fn partitions(
                 eprintln!("error: {}", strata::secret::scrub_registered(&line));
             }
             problems.extend(tables.iter().flat_map(|t| t.problems()));
+            if matches!(format, Format::Text) {
+                for note in tables.iter().filter_map(|t| t.note()) {
+                    eprintln!("note: {note}");
+                }
+            }
             match format {
                 Format::Text if problems.is_empty() => {
                     println!("{} table(s) checked: no problem", tables.len())
