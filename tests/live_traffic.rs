@@ -296,3 +296,38 @@ async fn a_long_step_reports_what_it_waits_for() {
     rest.join().unwrap();
     assert_eq!(db.history().await, vec![(1, true)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_json_events_with_format_json() {
+    let db = TestDb::new("live_json").await;
+    run_sql(&db, "CREATE TABLE accounts (id int);").await;
+    let p = Project::new();
+    p.config(&config(&db, "lock_timeout = \"100ms\"\nlock_retries = 3"));
+    p.migration(
+        "V1__col.sql",
+        "ALTER TABLE accounts ADD COLUMN note text;\n",
+    );
+    let (holder, holder_pid) = blocker(&db, "accounts").await;
+    let run = p.migrate_raw(&["up", "--format", "json"], &[]);
+    run.expect(1);
+    let events: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(events.len(), 3, "{}", run.stderr);
+    assert!(
+        events.iter().all(|e| e["event"] == "retrying"),
+        "{events:?}"
+    );
+    assert_eq!(events[2]["attempt"], 3);
+    // The watching connection, once open, names the blocker.
+    assert!(
+        events.iter().any(|e| e["blocker"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("server process {holder_pid}"))),
+        "{events:?}"
+    );
+    drop(holder);
+}

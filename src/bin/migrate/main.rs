@@ -282,6 +282,33 @@ fn read_status(path: &Path) -> Result<strata::Status, Error> {
 /// stdout is kept for the JSON summary.
 fn observer(stdout_is_json: bool, progress: bool) -> Observer {
     Observer::new(move |event| match event {
+        // With --format json, a machine reads: progress and retries as one
+        // JSON object a line on stderr (stdout keeps the one summary).
+        Event::Progress {
+            database,
+            file,
+            elapsed,
+            detail,
+        } if stdout_is_json => eprintln!(
+            "{}",
+            serde_json::json!({"event": "progress", "database": database, "file": file,
+                "elapsed_ms": elapsed.as_millis() as u64, "detail": detail})
+        ),
+        Event::Retrying {
+            database,
+            file,
+            attempt,
+            retries,
+            timeout,
+            blocker,
+            pause,
+        } if stdout_is_json => eprintln!(
+            "{}",
+            serde_json::json!({"event": "retrying", "database": database, "file": file,
+                "attempt": attempt, "retries": retries,
+                "lock_timeout_ms": timeout.as_millis() as u64, "blocker": blocker,
+                "pause_ms": pause.as_millis() as u64})
+        ),
         Event::Progress {
             database,
             file,
