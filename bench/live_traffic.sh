@@ -19,7 +19,7 @@
 # lock as long as it takes, and every query on the table waits behind them.
 #
 #   bash bench/live_traffic.sh [ROWS] [HOLD]
-#   TOOLS="strata flyway" bash bench/live_traffic.sh   (a subset)
+#   BENCH_TOOLS="strata flyway" bash bench/live_traffic.sh   (a subset)
 #
 # Not part of the test suite.
 set -euo pipefail
@@ -80,7 +80,7 @@ run_tool() { # tool db dir
 
 echo "| tool | worst application stall | failed queries | p99 | queries | migration took |"
 echo "|---|---|---|---|---|---|"
-for tool in ${TOOLS:-strata sqlx dbmate flyway}; do
+for tool in ${BENCH_TOOLS:-strata sqlx dbmate flyway}; do
   bin_var=$tool
   case $tool in sqlx) bin_var=$sqlx ;; dbmate) bin_var=$dbmate ;; flyway) bin_var=$flyway ;; *) bin_var=$strata ;; esac
   if [[ "$bin_var" == unavailable* ]]; then
