@@ -74,7 +74,7 @@ run_tool() { # tool db dir
     sqlx) "$sqlx" migrate run --source "$dir" --database-url "$url" ;;
     dbmate) $dbmate --url "$url?sslmode=disable" --migrations-dir "$dir" --no-dump-schema up ;;
     flyway) $flyway "-url=jdbc:postgresql://$hostport/$db" "-user=$user" "-password=$password" \
-              "-locations=filesystem:$dir" migrate ;;
+              "-locations=filesystem:$dir" -baselineOnMigrate=true -baselineVersion=0 migrate ;;
   esac
 }
 

@@ -691,3 +691,43 @@ async fn enterprise_only_schema_on_community_is_refused_before_anything_runs() {
         .to_string();
     assert!(refused.contains("Enterprise"), "{refused}");
 }
+
+#[tokio::test]
+async fn routing_urls_and_a_named_database_keep_the_history_there() {
+    let _turn = TURN.lock().await;
+    let g = graph().await;
+    reset(&g).await;
+    let (url, password) = server();
+    // neo4j:// asks the server for a routing table; a single server
+    // answers one naming itself.
+    let routing = url.replacen("bolt://", "neo4j://", 1);
+    let p = Project::new();
+    p.migration("V1__widget.cypher", "CREATE (:Widget {id: 1});\n");
+    p.config(
+        "[databases.graph]\nkind = \"neo4j\"\nurl = \"${NEO4J_URL}\"\nuser = \"neo4j\"\n\
+         password = \"${NEO4J_PASSWORD}\"\ndatabase = \"${NEO4J_DB}\"\nmigrations = \"migrations\"\n",
+    );
+    let run = |db: &str| {
+        p.migrate_raw(
+            &["up"],
+            &[
+                ("NEO4J_URL", &routing),
+                ("NEO4J_PASSWORD", &password),
+                ("NEO4J_DB", db),
+            ],
+        )
+    };
+    // A database the server does not have: the config's mistake, named,
+    // and nothing written anywhere.
+    let missing = run("nope");
+    missing.expect(2);
+    assert!(missing.stderr.contains("databases.graph.database"), "{}", missing.stderr);
+    assert!(missing.stderr.contains("\"nope\""), "{}", missing.stderr);
+    assert!(!missing.all().contains(&password));
+    assert!(history(&g).await.is_empty());
+    assert_eq!(count(&g, "MATCH (w:Widget) RETURN count(w) AS n").await, 0);
+    // The named database (community's one: neo4j) keeps the history.
+    run("neo4j").expect(0);
+    assert_eq!(history(&g).await, vec![(1, true)]);
+    assert_eq!(count(&g, "MATCH (w:Widget) RETURN count(w) AS n").await, 1);
+}

@@ -175,7 +175,21 @@ impl Neo4jBackend {
             };
             connect_error(format!("no answer within {}s{tls}", timeout.as_secs()))
         })?
-        .map_err(|e| connect_error(e.to_string()))?;
+        .map_err(|e| {
+            // A database the server does not have is the config's mistake
+            // (exit 2), said before anything is written.
+            let text = e.to_string();
+            if text.contains("DatabaseNotFound") {
+                return Error::config(
+                    format!("databases.{}.database", db.name),
+                    db.url.scrub(&format!(
+                        "the server has no database {name:?} (Neo4j community has one user \
+                         database, `neo4j`; create it with CREATE DATABASE on enterprise): {text}"
+                    )),
+                );
+            }
+            connect_error(text)
+        })?;
         let conn = Conn {
             graph,
             database: db.name.clone(),
