@@ -721,7 +721,11 @@ async fn routing_urls_and_a_named_database_keep_the_history_there() {
     // and nothing written anywhere.
     let missing = run("nope");
     missing.expect(2);
-    assert!(missing.stderr.contains("databases.graph.database"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("databases.graph.database"),
+        "{}",
+        missing.stderr
+    );
     assert!(missing.stderr.contains("\"nope\""), "{}", missing.stderr);
     assert!(!missing.all().contains(&password));
     assert!(history(&g).await.is_empty());
