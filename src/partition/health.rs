@@ -52,12 +52,12 @@ pub struct Health {
 }
 
 impl Health {
-    /// A table that could not be read, with why.
-    pub fn failed(database: &str, policy: &Policy, error: String) -> Health {
+    /// Nothing read yet of `policy`'s table in `database`.
+    fn empty(database: &str, policy: &Policy, exists: bool) -> Health {
         Health {
             database: database.to_string(),
             table: policy.qualified(),
-            exists: true,
+            exists,
             current: false,
             future: 0,
             premake: policy.premake,
@@ -65,8 +65,16 @@ impl Health {
             default: None,
             default_rows: Vec::new(),
             gaps: Vec::new(),
-            error: Some(error),
+            error: None,
             standby: false,
+        }
+    }
+
+    /// A table that could not be read, with why.
+    pub fn failed(database: &str, policy: &Policy, error: String) -> Health {
+        Health {
+            error: Some(error),
+            ..Health::empty(database, policy, true)
         }
     }
 
@@ -140,20 +148,8 @@ pub async fn read(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Health> {
-    let mut health = Health {
-        database: backend.database().to_string(),
-        table: policy.qualified(),
-        exists: parent_exists(backend.connection(), policy).await?,
-        current: false,
-        future: 0,
-        premake: policy.premake,
-        expired: Vec::new(),
-        default: None,
-        default_rows: Vec::new(),
-        gaps: Vec::new(),
-        error: None,
-        standby: false,
-    };
+    let exists = parent_exists(backend.connection(), policy).await?;
+    let mut health = Health::empty(backend.database(), policy, exists);
     health.standby = sqlx::query_scalar("SELECT pg_is_in_recovery()")
         .fetch_one(backend.connection())
         .await
