@@ -448,3 +448,21 @@ async fn a_concurrent_build_stopped_by_sigterm_says_what_it_left() {
     assert_ne!(status.code, 0);
     assert!(status.stderr.contains("public.t_x"), "{}", status.stderr);
 }
+
+#[tokio::test]
+async fn a_reader_that_goes_away_does_not_crash_a_run() {
+    let db = TestDb::new("closedpipe").await;
+    let p = Project::new();
+    p.migration("V1__a.sql", "CREATE TABLE a (id int);\n");
+    // Both ends of output closed before it is written (`| head` gone).
+    let mut child = p
+        .command(&db, &["up"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(db.history().await, vec![(1, true)]);
+}

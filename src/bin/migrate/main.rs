@@ -3,6 +3,28 @@
 //! Exit codes: 0 success, 1 a migration, connection or lock failed,
 //! 2 usage or bad input files, 3 drift, dirty or validation refused the run.
 
+/// `println!`, `print!` and `eprintln!` that do not panic when the reader
+/// has gone (`migrate status | head`, a log collector that died): a lost
+/// line must not end a run half-way, and the exit code still tells.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod partitions;
 
@@ -30,7 +52,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -41,7 +63,7 @@ fn main() -> ExitCode {
     }) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!(
+            errln!(
                 "error: {}",
                 strata::secret::scrub_registered(&e.to_string())
             );
@@ -100,7 +122,7 @@ fn find_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
     let default = Path::new("migrate.toml");
     if let Some(url) = &cli.database_url {
         if default.is_file() {
-            eprintln!("note: using --database-url; ./migrate.toml is not read");
+            errln!("note: using --database-url; ./migrate.toml is not read");
         }
         return single(cli, url);
     }
@@ -156,7 +178,7 @@ fn find_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
         &watched,
     )?;
     if variable.is_some() && !reads_variable.get() {
-        eprintln!(
+        errln!(
             "note: using {}; DATABASE_URL is set but a config file comes first \
              (pass --database-url to use a URL instead)",
             path.display()
@@ -193,16 +215,16 @@ fn finish(summary: strata::Summary, format: Format) -> Result<u8, Error> {
     }
     if summary.databases.len() == 1 {
         let reports = summary.into_result()?;
-        print!("{}", render::idle(&reports));
+        out!("{}", render::idle(&reports));
         return Ok(0);
     }
-    println!("summary:");
+    outln!("summary:");
     for line in summary.to_string().lines() {
-        println!("  {line}");
+        outln!("  {line}");
     }
     // Hundreds of members failing alike: one line for the reason.
     for (databases, why) in strata::error::by_reason(summary.failures()) {
-        eprintln!(
+        errln!(
             "error: {}: {}",
             strata::error::some_names(databases),
             strata::secret::scrub_registered(&why)
@@ -217,7 +239,7 @@ fn finish(summary: strata::Summary, format: Format) -> Result<u8, Error> {
 async fn status_of_many(migrator: &Migrator, format: Format) -> Result<u8, Error> {
     let (status, failed) = migrator.status_each().await;
     match format {
-        Format::Text => print!("{}", render::status(&status)),
+        Format::Text => out!("{}", render::status(&status)),
         Format::Json => {
             let mut value = serde_json::to_value(&status).expect("plain data serialises");
             if !failed.is_empty() {
@@ -237,7 +259,7 @@ async fn status_of_many(migrator: &Migrator, format: Format) -> Result<u8, Error
         }
     }
     for line in strata::error::failure_lines(failed.iter().map(|(d, e)| (d.as_str(), e))) {
-        eprintln!("error: {}", strata::secret::scrub_registered(&line));
+        errln!("error: {}", strata::secret::scrub_registered(&line));
     }
     Ok(failed.iter().map(|(_, e)| e.exit_code()).max().unwrap_or(0) as u8)
 }
@@ -257,7 +279,7 @@ fn single(cli: &Cli, url: &str) -> Result<Config, Error> {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("plain data serialises")
     );
@@ -289,7 +311,7 @@ fn observer(stdout_is_json: bool, progress: bool) -> Observer {
             file,
             elapsed,
             detail,
-        } if stdout_is_json => eprintln!(
+        } if stdout_is_json => errln!(
             "{}",
             serde_json::json!({"event": "progress", "database": database, "file": file,
                 "elapsed_ms": elapsed.as_millis() as u64, "detail": detail})
@@ -302,7 +324,7 @@ fn observer(stdout_is_json: bool, progress: bool) -> Observer {
             timeout,
             blocker,
             pause,
-        } if stdout_is_json => eprintln!(
+        } if stdout_is_json => errln!(
             "{}",
             serde_json::json!({"event": "retrying", "database": database, "file": file,
                 "attempt": attempt, "retries": retries,
@@ -314,18 +336,18 @@ fn observer(stdout_is_json: bool, progress: bool) -> Observer {
             file,
             elapsed,
             detail,
-        } if progress => eprintln!(
+        } if progress => errln!(
             "{database}: {file} running {} s: {detail}",
             elapsed.as_secs()
         ),
         Event::Progress { .. } => {}
-        Event::Completed { database, done } if stdout_is_json => eprintln!("{database}: {done}"),
-        Event::Completed { database, done } => println!("{database}: {done}"),
+        Event::Completed { database, done } if stdout_is_json => errln!("{database}: {done}"),
+        Event::Completed { database, done } => outln!("{database}: {done}"),
         Event::StillRunning {
             database,
             step,
             elapsed,
-        } => eprintln!(
+        } => errln!(
             "{database}: still running {} {} ({} s)",
             step.version,
             step.description,
@@ -335,7 +357,7 @@ fn observer(stdout_is_json: bool, progress: bool) -> Observer {
             database,
             holder,
             waited,
-        } => eprintln!(
+        } => errln!(
             "{database}: waiting for the migration lock, held by {holder} ({} s so far)",
             waited.as_secs()
         ),
@@ -347,7 +369,7 @@ fn observer(stdout_is_json: bool, progress: bool) -> Observer {
             timeout,
             blocker,
             pause,
-        } => eprintln!(
+        } => errln!(
             "{database}: {file} waited {} ms for a lock and was rolled back; blocked by {blocker}; \
              retry {attempt} of {retries} in {} ms",
             timeout.as_millis(),
@@ -373,10 +395,10 @@ async fn watch_signals(stop: StopHandle) {
             _ = term.recv() => Signal::Terminate,
         };
         if stop.requested().is_some() {
-            eprintln!("{got} again: stopping now");
+            errln!("{got} again: stopping now");
             std::process::exit(got.exit_code());
         }
-        eprintln!("{got}: stopping after the step in progress (send it again to stop at once)");
+        errln!("{got}: stopping after the step in progress (send it again to stop at once)");
         stop.stop(got);
     }
 }
@@ -419,8 +441,8 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         })?;
         let (db, description) = strata::scaffold::choose_database(&config, words)?;
         let (v, u) = strata::scaffold::new_migration(db, &description, *no_transaction)?;
-        println!("created {}", v.display());
-        println!("created {}", u.display());
+        outln!("created {}", v.display());
+        outln!("created {}", u.display());
         return Ok(0);
     }
     if let Cmd::Import { from, source } = &cli.command {
@@ -476,7 +498,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 out_of_order: ooo(allow_out_of_order),
             };
             if dry_run {
-                print!("{}", render::plans(&migrator.plan(command).await?));
+                out!("{}", render::plans(&migrator.plan(command).await?));
             } else {
                 return finish_run(&migrator, command, format).await;
             }
@@ -494,7 +516,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             };
             let command = Command::Down { to: target };
             if dry_run {
-                print!("{}", render::plans(&migrator.plan(command).await?));
+                out!("{}", render::plans(&migrator.plan(command).await?));
             } else {
                 return finish_run(&migrator, command, format).await;
             }
@@ -503,7 +525,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             if migrator.targets().len() == 1 {
                 let status = migrator.status().await?;
                 match format {
-                    Format::Text => print!("{}", render::status(&status)),
+                    Format::Text => out!("{}", render::status(&status)),
                     Format::Json => print_json(&status),
                 }
             } else {
@@ -521,7 +543,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             };
             migrator.validate(pending, ooo(allow_out_of_order)).await?;
             for t in migrator.targets() {
-                println!("{} ({}): valid", t.config.name, t.config.kind);
+                outln!("{} ({}): valid", t.config.name, t.config.kind);
             }
         }
         Cmd::Plan {
@@ -549,7 +571,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 },
             };
             match format {
-                Format::Text => print!("{}", render::deploy_plan(&plan)),
+                Format::Text => out!("{}", render::deploy_plan(&plan)),
                 Format::Json => print_json(&plan),
             }
         }
@@ -559,7 +581,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 .iter()
                 .any(|(_, fail_on, findings)| strata::lint::fails(findings, *fail_on));
             match format {
-                Format::Text => print!("{}", render::findings(&found)),
+                Format::Text => out!("{}", render::findings(&found)),
                 Format::Json => print_json(&serde_json::json!({
                     "databases": found.iter().map(|(db, fail_on, findings)| serde_json::json!({
                         "database": db,
@@ -571,10 +593,10 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             }
             return Ok(u8::from(failed));
         }
-        Cmd::Repair => print!("{}", render::repairs(&migrator.repair().await?)),
+        Cmd::Repair => out!("{}", render::repairs(&migrator.repair().await?)),
         Cmd::Unlock { force } => {
             for line in migrator.unlock(force).await? {
-                println!("{line}");
+                outln!("{line}");
             }
         }
         Cmd::Baseline {
@@ -589,7 +611,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             };
             for (db, versions) in recorded {
                 let list: Vec<String> = versions.iter().map(u64::to_string).collect();
-                println!(
+                outln!(
                     "{db}: recorded as applied without running: {}",
                     if list.is_empty() {
                         "none".to_string()
@@ -653,38 +675,38 @@ fn import(
     let ext = kind.map_or("sql", |k| k.extension());
     let written = write(tool, &converted, &migrations, &rollbacks, ext)?;
     for (file, path) in converted.files.iter().zip(&written) {
-        println!("wrote {} (from {})", path.display(), file.from);
+        outln!("wrote {} (from {})", path.display(), file.from);
         if let Some(note) = &file.note {
-            println!("  {note}");
+            outln!("  {note}");
         }
     }
     if let Some(map) = written.last() {
-        println!(
+        outln!(
             "wrote {} (the version map `baseline --from {tool}` reads)",
             map.display()
         );
     }
     if let Some(zero) = &converted.zero_to_one {
-        println!("version {zero} became 1 (strata's versions start at 1); the others kept theirs");
+        outln!("version {zero} became 1 (strata's versions start at 1); the others kept theirs");
     }
     if converted.renumbered {
-        println!("versions renumbered in {tool}'s order:");
+        outln!("versions renumbered in {tool}'s order:");
         for (theirs, ours) in &converted.versions {
-            println!("  {theirs} -> {ours}");
+            outln!("  {theirs} -> {ours}");
         }
     }
     for name in &converted.ignored {
-        eprintln!("note: ignored {name}: not a {tool} migration file");
+        errln!("note: ignored {name}: not a {tool} migration file");
     }
     for (name, why) in &folder.passed_over {
-        eprintln!("note: ignored {name}: {why}");
+        errln!("note: ignored {name}: {why}");
     }
     for (name, why) in &converted.skipped {
-        eprintln!("not converted: {name}: {why}");
+        errln!("not converted: {name}: {why}");
     }
     if written.is_empty() {
         let folders: Vec<String> = sources.iter().map(|s| s.display().to_string()).collect();
-        eprintln!(
+        errln!(
             "error: nothing written: no {tool} migration converted from {}",
             folders.join(", ")
         );

@@ -62,14 +62,14 @@ pub(crate) async fn partitions(
                 None => None,
             };
             match format {
-                Format::Text => print!("{}", render::partition_plans(&plans)),
+                Format::Text => out!("{}", render::partition_plans(&plans)),
                 Format::Json => print_json(&match &refusal {
                     None => serde_json::json!({ "partitions": plans }),
                     Some(why) => serde_json::json!({ "partitions": plans, "run_refused": why }),
                 }),
             }
             if let Some(why) = refusal {
-                eprintln!("note: `partitions run` with this --now would be refused: {why}");
+                errln!("note: `partitions run` with this --now would be refused: {why}");
             }
         }
         PartitionCmd::Run {
@@ -83,7 +83,7 @@ pub(crate) async fn partitions(
                 (Some(t), true) => Clock::Trusted(*t),
             };
             let reports = m.run(clock).await?;
-            print!("{}", render::partition_reports(&reports));
+            out!("{}", render::partition_reports(&reports));
             if let Some(e) = run_failure(&reports) {
                 return Err(e);
             }
@@ -97,7 +97,7 @@ pub(crate) async fn partitions(
                 let _ = stop.stopped().await;
             })
             .await;
-            eprintln!("partition daemon stopped");
+            errln!("partition daemon stopped");
             // Stopped by a signal: the exit code says which, as every
             // other command's does.
             if let Some(signal) = options.stop.requested() {
@@ -106,7 +106,7 @@ pub(crate) async fn partitions(
         }
         PartitionCmd::CheckDefault => {
             let tables = m.health().await?;
-            print!("{}", render::default_rows(&tables));
+            out!("{}", render::default_rows(&tables));
             if tables.iter().any(|t| !t.default_rows.is_empty()) {
                 return Ok(1);
             }
@@ -135,21 +135,21 @@ pub(crate) async fn partitions(
                 }
             }
             for line in strata::error::failure_lines(unread.iter().map(|(d, e)| (d.as_str(), e))) {
-                eprintln!("error: {}", strata::secret::scrub_registered(&line));
+                errln!("error: {}", strata::secret::scrub_registered(&line));
             }
             problems.extend(tables.iter().flat_map(|t| t.problems()));
             if matches!(format, Format::Text) {
                 for note in tables.iter().filter_map(|t| t.note()) {
-                    eprintln!("note: {note}");
+                    errln!("note: {note}");
                 }
             }
             match format {
                 Format::Text if problems.is_empty() => {
-                    println!("{} table(s) checked: no problem", tables.len())
+                    outln!("{} table(s) checked: no problem", tables.len())
                 }
                 Format::Text => {
                     for p in &problems {
-                        println!("{p}");
+                        outln!("{p}");
                     }
                 }
                 Format::Json => print_json(&serde_json::json!({
