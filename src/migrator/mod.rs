@@ -24,7 +24,6 @@ use crate::partition::plan::plan_observed;
 #[cfg(feature = "postgres")]
 use crate::partition::scheduler::Maintenance;
 use crate::plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, UpTarget};
-use crate::script::TransactionMode;
 use crate::status::{self, DatabaseStatus, Status};
 use crate::step::Action;
 use crate::summary::{DatabaseOutcome, Outcome, Summary};
@@ -32,6 +31,7 @@ use crate::summary::{DatabaseOutcome, Outcome, Summary};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod admin;
+mod sql_findings;
 
 /// A database after phase 2: whether it has work, and its connection when
 /// kept for phase 3.
@@ -695,33 +695,12 @@ impl Migrator {
                     },
                 };
                 match target.config.kind {
-                    crate::kind::Kind::Postgres => {
-                        let transactional = script.mode == TransactionMode::Transaction;
-                        #[cfg(feature = "postgres")]
-                        let body = match transactional {
-                            true => backend::postgres::transaction_body(&script.content),
-                            false => std::borrow::Cow::Borrowed(script.content.as_str()),
-                        };
-                        #[cfg(not(feature = "postgres"))]
-                        let body = std::borrow::Cow::Borrowed(script.content.as_str());
-                        let mut found =
-                            lint::lint_sql(&step.file, &body, transactional, None, &mut created);
-                        // How long the lock will be waited for, at most.
-                        let timeout = script
-                            .lock_timeout
-                            .unwrap_or(target.config.ddl_lock.timeout);
-                        for f in found.iter_mut().filter(|f| f.rule == lint::LOCK_RULE) {
-                            f.message.push_str(&match timeout {
-                                Some(_) => format!(
-                                    "; waited for at most {} (lock_timeout), then retried",
-                                    crate::config::timeouts::show_timeout(timeout)
-                                ),
-                                None => "; waited for as long as it takes (lock_timeout off)"
-                                    .to_string(),
-                            });
-                        }
-                        found
-                    }
+                    crate::kind::Kind::Postgres => sql_findings::sql_findings(
+                        &step.file,
+                        script,
+                        target.config.ddl_lock.timeout,
+                        &mut created,
+                    ),
                     kind => backend::findings(kind, &step.file, &script.content),
                 }
             })
