@@ -29,6 +29,8 @@ pub(super) struct RawGroup {
     user: Option<String>,
     password: Option<String>,
     api_key: Option<String>,
+    wait_for_active_shards: Option<super::cluster::RawActiveShards>,
+    require_health: Option<String>,
     urls: Option<Vec<String>>,
     urls_file: Option<String>,
     urls_query: Option<String>,
@@ -347,6 +349,8 @@ pub(super) fn add_members(
             user: t.raw.user.clone(),
             password: t.raw.password.clone(),
             api_key: t.raw.api_key.clone(),
+            wait_for_active_shards: t.raw.wait_for_active_shards.clone(),
+            require_health: t.raw.require_health.clone(),
             ..RawDatabase::default()
         };
         made.push(database(group, group, raw, &place, &t.base, &env)?);

@@ -11,6 +11,7 @@
 //! The config holds plain data: what a `[[partitions]]` policy means is
 //! for [`crate::partition::policy`] to say.
 
+pub mod cluster;
 mod env;
 mod groups;
 mod lint;
@@ -76,6 +77,8 @@ pub struct DatabaseConfig {
     /// `lock_timeout` and `lock_retries`: how long a migration's statement
     /// waits for a table lock, and how often a step is tried again.
     pub ddl_lock: timeouts::DdlLock,
+    /// `wait_for_active_shards` and `require_health` (Elasticsearch).
+    pub cluster: cluster::ClusterWaits,
 }
 
 /// Certificate files for a TLS connection, as configured.
@@ -141,6 +144,7 @@ impl DatabaseConfig {
             tls: TlsFiles::default(),
             lint_fail_on: None,
             ddl_lock: timeouts::DdlLock::default(),
+            cluster: cluster::ClusterWaits::default(),
         }
     }
 }
@@ -237,6 +241,8 @@ struct RawDatabase {
     lint_fail_on: Option<String>,
     lock_timeout: Option<String>,
     lock_retries: Option<i64>,
+    wait_for_active_shards: Option<cluster::RawActiveShards>,
+    require_health: Option<String>,
 }
 
 impl Config {
@@ -539,6 +545,11 @@ fn database(
         ("ca_cert", db.ca_cert.is_some()),
         ("client_cert", db.client_cert.is_some()),
         ("client_key", db.client_key.is_some()),
+        (
+            "wait_for_active_shards",
+            db.wait_for_active_shards.is_some(),
+        ),
+        ("require_health", db.require_health.is_some()),
     ];
     let allowed: &[&str] = match kind {
         Kind::Neo4j => &["user", "password", "database", "history_label", "ca_cert"],
@@ -549,6 +560,8 @@ fn database(
             "ca_cert",
             "client_cert",
             "client_key",
+            "wait_for_active_shards",
+            "require_health",
         ],
         Kind::Qdrant => &["api_key", "ca_cert", "client_cert", "client_key"],
         // TLS files are libpq's URL parameters: sslrootcert, sslcert, sslkey.
@@ -689,7 +702,8 @@ fn database(
             return Err(Error::config(
                 setting("history_schema"),
                 format!(
-                    "history_table {history_table} names its schema already: give the schema                      in one of the two settings"
+                    "history_table {history_table} names its schema already: give the schema \
+                     in one of the two settings"
                 ),
             ));
         }
@@ -713,6 +727,17 @@ fn database(
             )
         })?;
     }
+    let mut waits = cluster::ClusterWaits::default();
+    if let Some(raw) = &db.wait_for_active_shards {
+        waits.active_shards = Some(
+            cluster::active_shards(raw)
+                .map_err(|m| Error::config(setting("wait_for_active_shards"), m))?,
+        );
+    }
+    if let Some(text) = opt("require_health", &db.require_health)? {
+        waits.require_health =
+            cluster::health(&text).map_err(|m| Error::config(setting("require_health"), m))?;
+    }
     let secrets = substituted
         .into_iter()
         .chain(password.clone())
@@ -730,6 +755,7 @@ fn database(
         tls,
         lint_fail_on,
         ddl_lock,
+        cluster: waits,
     })
 }
 

@@ -307,3 +307,41 @@ fn a_config_that_does_not_parse_never_prints_a_secret() {
         assert_eq!(err.exit_code(), 2);
     }
 }
+
+#[test]
+fn cluster_waits_belong_to_elasticsearch_and_are_checked() {
+    let es = |extra: &str| {
+        parse_one(&format!(
+            "kind = \"elasticsearch\"\nurl = \"http://es:9200\"\n{extra}"
+        ))
+    };
+    let db = |c: Config| c.databases["search"].cluster;
+    assert_eq!(db(es("").unwrap()), cluster::ClusterWaits::default());
+    let set = db(es("wait_for_active_shards = \"all\"\nrequire_health = \"green\"\n").unwrap());
+    assert_eq!(set.active_shards, Some(cluster::ActiveShards::All));
+    assert_eq!(set.require_health, cluster::Health::Green);
+    let two = db(es("wait_for_active_shards = 2\n").unwrap());
+    assert_eq!(two.active_shards, Some(cluster::ActiveShards::Count(2)));
+    for (extra, expected) in [
+        (
+            "wait_for_active_shards = 0\n",
+            "databases.search.wait_for_active_shards: 0 is not a shard count",
+        ),
+        (
+            "require_health = \"red\"\n",
+            "databases.search.require_health: \"red\": expected",
+        ),
+    ] {
+        let err = es(extra).unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+        assert_eq!(err.exit_code(), 2);
+    }
+    let pg =
+        parse_one("kind = \"postgres\"\nurl = \"postgres://h/db\"\nrequire_health = \"green\"\n")
+            .unwrap_err();
+    assert!(
+        pg.to_string()
+            .contains("require_health: is not a setting of kind postgres"),
+        "{pg}"
+    );
+}

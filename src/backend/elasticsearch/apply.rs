@@ -15,6 +15,7 @@ use elasticsearch::indices::{
 use elasticsearch::params::{ExpandWildcards, WaitForStatus};
 use serde_json::{Value, json};
 
+use super::health::SHARDS_WAIT;
 use super::http::{Failure, Reply};
 use super::ops::request::HttpMethod;
 use super::ops::{self, Operation};
@@ -149,6 +150,7 @@ impl ElasticsearchBackend {
                 }
             }
         }
+        self.require_health().await?;
         let mut cluster = self.cluster().await?;
         operations::play::<Operation>(&mut cluster, steps, &reserved)
     }
@@ -243,16 +245,7 @@ impl ElasticsearchBackend {
                         body.insert(key.into(), Value::Object(v.clone()));
                     }
                 }
-                self.conn
-                    .ok(self
-                        .conn
-                        .client
-                        .indices()
-                        .create(IndicesCreateParts::Index(&o.index))
-                        .body(Value::Object(body))
-                        .send()
-                        .await)
-                    .await?;
+                self.create_index(&o.index, Value::Object(body)).await?;
             }
             Operation::DeleteIndex(o) => {
                 self.conn
@@ -304,15 +297,14 @@ impl ElasticsearchBackend {
                 if close {
                     // Reopen even when the change failed: a closed index
                     // is an outage, a refused setting is not.
-                    self.conn
-                        .ok(self
-                            .conn
-                            .client
-                            .indices()
-                            .open(IndicesOpenParts::Index(&[&o.index]))
-                            .send()
-                            .await)
-                        .await?;
+                    let shards = self.active_shards();
+                    let indices = self.conn.client.indices();
+                    let target = [o.index.as_str()];
+                    let mut open = indices.open(IndicesOpenParts::Index(&target));
+                    if let Some(w) = &shards {
+                        open = open.wait_for_active_shards(w).timeout(SHARDS_WAIT);
+                    }
+                    self.conn.ok(open.send().await).await?;
                     self.wait_for_yellow(&o.index).await?;
                 }
                 put?;
@@ -360,6 +352,39 @@ impl ElasticsearchBackend {
             | Operation::DeletePipeline(_) => unreachable!("sent as simple requests above"),
         }
         Ok(())
+    }
+
+    /// Creates `index` from `body`, waiting for the shard copies the
+    /// database asks for. When they do not start in time the index is
+    /// deleted again (it is new and empty), so the failed operation
+    /// changed nothing.
+    pub(super) async fn create_index(
+        &self,
+        index: &str,
+        body: Value,
+    ) -> std::result::Result<(), Failure> {
+        let shards = self.active_shards();
+        let indices = self.conn.client.indices();
+        let mut create = indices.create(IndicesCreateParts::Index(index)).body(body);
+        if let Some(w) = &shards {
+            create = create.wait_for_active_shards(w).timeout(SHARDS_WAIT);
+        }
+        let created = self.conn.ok(create.send().await).await?;
+        if created.get("shards_acknowledged").and_then(Value::as_bool) != Some(false) {
+            return Ok(());
+        }
+        let removed = self.drop_index(index).await;
+        Err(Failure {
+            code: Some("wait_for_active_shards".into()),
+            message: format!(
+                "index {index} was created, but {} shard copies did not start within {SHARDS_WAIT}; {}",
+                shards.as_deref().unwrap_or("the required"),
+                match removed {
+                    Ok(_) => "it was deleted again, nothing changed".to_string(),
+                    Err(f) => format!("deleting it again failed too: {}", f.message),
+                }
+            ),
+        })
     }
 
     /// One request with a JSON body.

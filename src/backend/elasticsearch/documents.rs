@@ -188,23 +188,24 @@ impl ElasticsearchBackend {
             if let Some(q) = &query {
                 body["query"] = q.clone();
             }
-            let started = self
+            let shards = self.active_shards();
+            let target = [o.index.as_str()];
+            let mut request = self
                 .conn
-                .ok(self
-                    .conn
-                    .client
-                    .update_by_query(UpdateByQueryParts::Index(&[&o.index]))
-                    .conflicts(if proceed {
-                        EsConflicts::Proceed
-                    } else {
-                        EsConflicts::Abort
-                    })
-                    .refresh(true)
-                    .wait_for_completion(false)
-                    .body(body)
-                    .send()
-                    .await)
-                .await?;
+                .client
+                .update_by_query(UpdateByQueryParts::Index(&target))
+                .conflicts(if proceed {
+                    EsConflicts::Proceed
+                } else {
+                    EsConflicts::Abort
+                })
+                .refresh(true)
+                .wait_for_completion(false)
+                .body(body);
+            if let Some(w) = &shards {
+                request = request.wait_for_active_shards(w);
+            }
+            let started = self.conn.ok(request.send().await).await?;
             let done = self
                 .wait_task(&started, &format!("update_by_query on {}", o.index))
                 .await?;
@@ -221,18 +222,19 @@ impl ElasticsearchBackend {
     ) -> std::result::Result<(), Failure> {
         let query = Value::Object(o.query.clone());
         if self.server_has_reindex().await? {
-            let started = self
+            let shards = self.active_shards();
+            let target = [o.index.as_str()];
+            let mut request = self
                 .conn
-                .ok(self
-                    .conn
-                    .client
-                    .delete_by_query(DeleteByQueryParts::Index(&[&o.index]))
-                    .refresh(true)
-                    .wait_for_completion(false)
-                    .body(json!({ "query": query }))
-                    .send()
-                    .await)
-                .await?;
+                .client
+                .delete_by_query(DeleteByQueryParts::Index(&target))
+                .refresh(true)
+                .wait_for_completion(false)
+                .body(json!({ "query": query }));
+            if let Some(w) = &shards {
+                request = request.wait_for_active_shards(w);
+            }
+            let started = self.conn.ok(request.send().await).await?;
             self.wait_task(&started, &format!("delete_by_query on {}", o.index))
                 .await?;
             return Ok(());

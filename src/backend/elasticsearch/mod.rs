@@ -23,6 +23,7 @@
 mod apply;
 mod conn;
 mod documents;
+mod health;
 mod http;
 pub mod lint;
 mod lock;
@@ -76,6 +77,8 @@ pub struct ElasticsearchBackend {
     history: String,
     lock: LeasedLock<LockStore>,
     has_reindex: Option<bool>,
+    /// `wait_for_active_shards` and `require_health`.
+    waits: crate::config::cluster::ClusterWaits,
     /// Recorded as who applied each migration.
     pub(crate) applied_by: String,
 }
@@ -203,6 +206,7 @@ impl ElasticsearchBackend {
             conn,
             history: db.history_table.clone(),
             has_reindex: None,
+            waits: db.cluster,
             applied_by: crate::history::this_process(),
         })
     }

@@ -13,7 +13,7 @@
 
 use elasticsearch::CountParts;
 use elasticsearch::http::request::JsonBody;
-use elasticsearch::indices::IndicesCreateParts;
+use elasticsearch::indices::IndicesDeleteParts;
 use serde_json::{Value, json};
 
 use super::ElasticsearchBackend;
@@ -42,29 +42,22 @@ impl ElasticsearchBackend {
         if let Some(m) = &o.mappings {
             body.insert("mappings".into(), Value::Object(m.clone()));
         }
-        self.conn
-            .ok(self
-                .conn
-                .client
-                .indices()
-                .create(IndicesCreateParts::Index(&o.to))
-                .body(Value::Object(body))
-                .send()
-                .await)
-            .await?;
-        if self.server_has_reindex().await? {
-            self.copy_on_server(&source, &o.to).await?;
-        } else {
-            self.copy_here(&source, &o.to, o.batch()).await?;
+        self.create_index(&o.to, Value::Object(body)).await?;
+        if let Err(mut f) = self.copy_and_count(&source, o).await {
+            // The alias was not switched: the half-filled copy is dropped,
+            // so a new run starts from the source again.
+            f.message = match self.drop_index(&o.to).await {
+                Ok(()) => format!(
+                    "{}; the alias {} still points at {source}, and the copy {} was deleted",
+                    f.message, o.alias, o.to
+                ),
+                Err(d) => format!(
+                    "{}; the alias {} still points at {source}; deleting the copy {} failed: {}",
+                    f.message, o.alias, o.to, d.message
+                ),
+            };
+            return Err(f);
         }
-        let (from_count, to_count) = (self.count(&source).await?, self.count(&o.to).await?);
-        if from_count != to_count {
-            return Err(failure(format!(
-                "the copy holds {to_count} documents but {source} holds {from_count}; \
-                 the alias was not switched (were documents written during the reindex?)"
-            )));
-        }
-        tracing::info!(database = %self.conn.database, from = %source, to = %o.to, documents = to_count, "copied");
         let mut actions: Vec<Value> = holders
             .iter()
             .map(|i| json!({ "remove": { "index": i, "alias": o.alias } }))
@@ -74,6 +67,38 @@ impl ElasticsearchBackend {
             actions.push(json!({ "remove_index": { "index": source } }));
         }
         self.aliases_update(actions).await
+    }
+
+    /// Copies `source` into the new index and checks both hold the same
+    /// number of documents.
+    async fn copy_and_count(&mut self, source: &str, o: &Reindex) -> Result<(), Failure> {
+        if self.server_has_reindex().await? {
+            self.copy_on_server(source, &o.to).await?;
+        } else {
+            self.copy_here(source, &o.to, o.batch()).await?;
+        }
+        let (from_count, to_count) = (self.count(source).await?, self.count(&o.to).await?);
+        if from_count != to_count {
+            return Err(failure(format!(
+                "the copy holds {to_count} documents but {source} holds {from_count} \
+                 (were documents written during the reindex?)"
+            )));
+        }
+        tracing::info!(database = %self.conn.database, from = %source, to = %o.to, documents = to_count, "copied");
+        Ok(())
+    }
+
+    pub(super) async fn drop_index(&self, index: &str) -> Result<(), Failure> {
+        self.conn
+            .ok(self
+                .conn
+                .client
+                .indices()
+                .delete(IndicesDeleteParts::Index(&[index]))
+                .send()
+                .await)
+            .await
+            .map(|_| ())
     }
 
     pub(super) async fn count(&self, index: &str) -> Result<u64, Failure> {

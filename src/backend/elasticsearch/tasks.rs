@@ -242,17 +242,19 @@ impl ElasticsearchBackend {
         } else {
             Refresh::False
         };
-        let written = self
+        let shards = self.active_shards();
+        let mut bulk = self
             .conn
-            .ok(self
-                .conn
-                .client
-                .bulk(BulkParts::Index(index))
-                .refresh(refresh)
-                .body(lines)
-                .send()
-                .await)
-            .await?;
+            .client
+            .bulk(BulkParts::Index(index))
+            .refresh(refresh)
+            .body(lines);
+        if let Some(w) = &shards {
+            bulk = bulk
+                .wait_for_active_shards(w)
+                .timeout(super::health::SHARDS_WAIT);
+        }
+        let written = self.conn.ok(bulk.send().await).await?;
         Ok(written
             .get("items")
             .and_then(Value::as_array)
