@@ -167,7 +167,7 @@ fn migrations_precondition(comment: &str) -> Option<(Strength, Result<Condition,
         strength,
         if query.is_empty() {
             Err(format!(
-                "cannot read `{comment}`: expected a Cypher query after q'                  (`assume q' MATCH (n:Book) RETURN count(n) = 0`)"
+                "cannot read `{comment}`: expected a Cypher query after q' (`assume q' MATCH (n:Book) RETURN count(n) = 0`)"
             ))
         } else {
             Ok(Condition::Query(query.to_string()))

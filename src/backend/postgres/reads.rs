@@ -69,7 +69,7 @@ impl PostgresBackend {
             let code = e.as_database_error().and_then(|d| d.code()).unwrap_or_default();
             if code == "42P01" || code == "42703" {
                 Error::Usage(format!(
-                    "database {}: {table} is not there or not that tool's history table                      ({}); name the table the tool used with --from-table",
+                    "database {}: {table} is not there or not that tool's history table ({}); name the table the tool used with --from-table",
                     self.database,
                     describe(&e)
                 ))
