@@ -55,6 +55,14 @@ es_java_home() {
   dirname "$(dirname "$java")"
 }
 
+# As root, hands DIR to the dedicated node user (made once):
+# Elasticsearch refuses to run as root.
+es_owns() {
+  id strata-es >/dev/null 2>&1 \
+    || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin strata-es
+  chown -R strata-es: "$1"
+}
+
 es_start() {
   es_prepare || return 1
   ES_TMP=$(mktemp -d -t strata-es.XXXXXX)
@@ -81,9 +89,7 @@ action.destructive_requires_name: false
 cluster.routing.allocation.disk.threshold_enabled: false
 EOF
   if [ "$(id -u)" = 0 ]; then
-    id strata-es >/dev/null 2>&1 \
-      || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin strata-es
-    chown -R strata-es: "$ES_TMP"
+    es_owns "$ES_TMP"
     owner="runuser -u strata-es --"
   fi
   $owner env ES_JAVA_HOME="$(es_java_home)" ES_PATH_CONF="$ES_TMP/config" ES_TMPDIR="$ES_TMP/tmp" \

@@ -27,9 +27,12 @@ pub struct Es(pub Elasticsearch);
 impl Es {
     /// A client for the test cluster.
     pub fn new() -> Es {
-        Es(Elasticsearch::new(
-            Transport::single_node(&server()).unwrap(),
-        ))
+        Es::at(&server())
+    }
+
+    /// A client for the node at `url`.
+    pub fn at(url: &str) -> Es {
+        Es(Elasticsearch::new(Transport::single_node(url).unwrap()))
     }
 
     /// One request: the status and the JSON body (null when not JSON).

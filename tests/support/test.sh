@@ -11,6 +11,8 @@ source tests/support/pg.sh
 source tests/support/neo4j.sh
 # shellcheck source=tests/support/es.sh
 source tests/support/es.sh
+# shellcheck source=tests/support/es_cluster.sh
+source tests/support/es_cluster.sh
 # shellcheck source=tests/support/certs.sh
 source tests/support/certs.sh
 # The newer server lines the Elasticsearch and Neo4j suites run on too
@@ -38,6 +40,7 @@ stop_all() {
   use_es "${ES_CUR[@]}"; es_stop
   use_neo4j "${NEO_NXT[@]}"; neo4j_stop
   use_neo4j "${NEO_CUR[@]}"; neo4j_stop
+  es_cluster_stop
   pg_stop
   rm -rf "$CERTS_TMP"
 }
@@ -112,7 +115,10 @@ use_neo4j "${NEO_CUR[@]}"
 others=()
 for f in tests/*.rs; do
   name=$(basename "$f" .rs)
-  [ "$name" = reliability ] || others+=(--test "$name")
+  case "$name" in
+    reliability | es_cluster) ;;
+    *) others+=(--test "$name") ;;
+  esac
 done
 cargo test --locked --workspace --lib --bins --examples --benches "${others[@]}" --no-fail-fast
 cargo test --locked --workspace --doc
@@ -124,11 +130,19 @@ cat "$RELIABILITY_LOG"
 
 # The version matrix: the Elasticsearch and Neo4j suites again, on the
 # newer lines; the current lines are stopped first to free the machine.
+# Then the three-node Elasticsearch cluster, one line after the other.
 es_stop; neo4j_stop
 use_es "${ES_NXT[@]}"
 use_neo4j "${NEO_NXT[@]}"
 ES_CUR=() NEO_CUR=()
 cargo test --locked --workspace --no-fail-fast --test elasticsearch --test elasticsearch_ops --test neo4j
+use_es "${ES_NXT[@]}"; es_stop; ES_NXT=()
+use_neo4j "${NEO_NXT[@]}"; neo4j_stop; NEO_NXT=()
+for line in "$ES_VERSION" "$ES_NEXT"; do
+  es_cluster_start "$line"
+  cargo test --locked --workspace --no-fail-fast --test es_cluster
+  es_cluster_stop
+done
 features=$features_pid features_pid=
 stop_all
 trap 'rm -rf "$LOGS_TMP"' EXIT
