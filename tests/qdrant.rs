@@ -18,22 +18,9 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use qdrant_client::qdrant as pb;
-use qdrant_subject::Subject;
-use support::{Project, Run};
+use qdrant_subject::{Subject, migrate, project};
+use support::Run;
 use tonic::Code;
-
-fn project() -> Project {
-    let p = Project::new();
-    p.config(
-        "[databases.vectors]\nkind = \"qdrant\"\nurl = \"${QDRANT_URL}\"\n\
-         migrations = \"migrations\"\nrollbacks = \"rollbacks\"\n",
-    );
-    p
-}
-
-fn migrate(p: &Project, url: &str, args: &[&str]) -> Run {
-    p.migrate_raw(args, &[("QDRANT_URL", url)])
-}
 
 /// `migrate --database vectors` on the repository's demo.
 fn demo(url: &str, args: &[&str]) -> Run {

@@ -37,7 +37,20 @@
 //! - with an api key configured, every call but `HealthCheck` needs the
 //!   `api-key` header: none is refused with "Must provide an API key or an
 //!   Authorization bearer token", a wrong one with "Invalid API key or
-//!   JWT" (`Unauthenticated`).
+//!   JWT" (`Unauthenticated`);
+//! - distributed mode ([`TestQdrant::cluster`], three peers as the tests
+//!   use it): a collection's default `shard_number` is the number of
+//!   peers (1 with `sharding_method: custom`); a replication factor above
+//!   the peers is accepted as given (Qdrant places at most one copy per
+//!   peer); custom shard keys are made and dropped only in distributed
+//!   mode (standalone answers `Unimplemented`, "Qdrant is running in
+//!   standalone mode"), only on a custom-sharded collection ("Shard Key
+//!   cannot be created with Auto sharding method", for a drop too), a key
+//!   that exists or does not is refused ("Sharding key … already exists /
+//!   does not exist for collection …"), a placement naming an unknown
+//!   peer too ("Peer … does not exist"): each `InvalidArgument`; strict
+//!   mode is kept as created and merged field by field on update, after
+//!   every other section.
 //!
 //! Every other RPC answers `Unimplemented`.
 
@@ -61,6 +74,8 @@ struct Collection {
     config: CollectionConfig,
     points: BTreeMap<u64, PointStruct>,
     payload_schema: HashMap<String, PayloadSchemaInfo>,
+    /// Custom shard keys, in the order they were made.
+    shard_keys: Vec<ShardKey>,
 }
 
 #[derive(Default)]
@@ -99,6 +114,8 @@ pub struct TestQdrant {
     /// A collection deleted when the next alias request arrives, just
     /// before it is applied: another client racing a switch.
     drop_before_alias_change: Arc<Mutex<Option<String>>>,
+    /// The peer ids of a server in distributed mode; `None` standalone.
+    peers: Option<Vec<u64>>,
 }
 
 /// A running server.
@@ -228,6 +245,59 @@ fn merge_sparse(p: &mut SparseVectorParams, diff: &SparseVectorParams) {
     }
 }
 
+/// Strict mode on update: each field given replaces the live one.
+fn merge_strict(into: &mut StrictModeConfig, diff: &StrictModeConfig) {
+    macro_rules! take {
+        ($($field:ident),*) => { $( if diff.$field.is_some() { into.$field = diff.$field; } )* };
+    }
+    take!(
+        enabled,
+        max_query_limit,
+        max_timeout,
+        unindexed_filtering_retrieve,
+        unindexed_filtering_update,
+        search_max_hnsw_ef,
+        search_allow_exact,
+        search_max_oversampling,
+        upsert_max_batchsize,
+        search_max_batchsize,
+        max_collection_vector_size_bytes,
+        read_rate_limit,
+        write_rate_limit,
+        max_collection_payload_size_bytes,
+        filter_max_conditions,
+        condition_max_size,
+        max_points_count,
+        max_payload_index_count
+    );
+}
+
+/// What a standalone Qdrant answers to a cluster operation.
+fn standalone() -> Status {
+    Status::unimplemented("Qdrant is running in standalone mode")
+}
+
+/// A shard key as Qdrant's messages show it (a string quoted); a request
+/// without one is refused.
+fn shard_key_shown(key: &Option<ShardKey>) -> Result<String, Status> {
+    match key.as_ref().and_then(|k| k.key.as_ref()) {
+        Some(shard_key::Key::Keyword(k)) => Ok(format!("\"{k}\"")),
+        Some(shard_key::Key::Number(n)) => Ok(n.to_string()),
+        None => Err(Status::invalid_argument("Shard key is not specified")),
+    }
+}
+
+/// Refuses shard key operations on a collection sharded automatically.
+fn custom_sharding(c: &Collection) -> Result<(), Status> {
+    let method = c.config.params.as_ref().and_then(|p| p.sharding_method);
+    if method == Some(ShardingMethod::Custom as i32) {
+        return Ok(());
+    }
+    Err(Status::invalid_argument(
+        "Bad request: Shard Key cannot be created with Auto sharding method",
+    ))
+}
+
 #[allow(deprecated)]
 fn merge_vector(p: &mut VectorParams, diff: &VectorParamsDiff) {
     if let Some(h) = &diff.hnsw_config {
@@ -248,6 +318,21 @@ impl TestQdrant {
             api_key: Some(key.to_string()),
             ..TestQdrant::default()
         }
+    }
+
+    /// A server in distributed mode, one of a cluster of `n` peers: a
+    /// collection's default shard number is the number of peers, and
+    /// custom shard keys can be made (standalone refuses them).
+    pub fn cluster(n: u64) -> TestQdrant {
+        TestQdrant {
+            peers: Some((1..=n).map(|i| 1_000_000_007 * i).collect()),
+            ..TestQdrant::default()
+        }
+    }
+
+    /// The peer ids of a cluster (empty for a standalone server).
+    pub fn peer_ids(&self) -> Vec<u64> {
+        self.peers.clone().unwrap_or_default()
     }
 
     /// The api key this server requires, if any.
@@ -539,9 +624,14 @@ impl Collections for TestQdrant {
         if let Some(o) = &r.optimizers_config {
             merge_optimizers(&mut optimizers, o);
         }
+        // Custom sharding makes one shard per key by default; auto
+        // sharding one per peer.
+        let custom = r.sharding_method == Some(ShardingMethod::Custom as i32);
+        let peers = self.peers.as_ref().map_or(1, |p| p.len() as u32);
         let config = CollectionConfig {
             params: Some(CollectionParams {
-                shard_number: r.shard_number.unwrap_or(1),
+                shard_number: r.shard_number.unwrap_or(if custom { 1 } else { peers }),
+                sharding_method: r.sharding_method,
                 on_disk_payload: r.on_disk_payload.unwrap_or(true),
                 vectors_config: r.vectors_config.clone(),
                 replication_factor: Some(r.replication_factor.unwrap_or(1)),
@@ -552,6 +642,7 @@ impl Collections for TestQdrant {
             hnsw_config: Some(hnsw),
             optimizer_config: Some(optimizers),
             quantization_config: r.quantization_config,
+            strict_mode_config: r.strict_mode_config,
             ..Default::default()
         };
         state.collections.insert(
@@ -648,6 +739,14 @@ impl Collections for TestQdrant {
             for (name, d) in &diff.map {
                 merge_sparse(live.map.get_mut(name).expect("checked"), d);
             }
+        }
+        if let Some(diff) = &r.strict_mode_config {
+            merge_strict(
+                c.config
+                    .strict_mode_config
+                    .get_or_insert_with(Default::default),
+                diff,
+            );
         }
         ok(done())
     }
@@ -762,12 +861,104 @@ impl Collections for TestQdrant {
         })
     }
 
+    /// Qdrant's checks in its cluster-update path: distributed mode, the
+    /// collection, custom sharding, a new key, a placement on known peers.
+    async fn create_shard_key(
+        &self,
+        request: Request<CreateShardKeyRequest>,
+    ) -> Answer<CreateShardKeyResponse> {
+        let r = request.into_inner();
+        let Some(create) = r.request else {
+            return Err(Status::invalid_argument("empty request"));
+        };
+        let key = shard_key_shown(&create.shard_key)?;
+        rules::shard_key_request(&create)?;
+        let peers = self.peers.clone().ok_or_else(standalone)?;
+        let mut state = self.state.lock().unwrap();
+        let name = state.resolve(&r.collection_name)?;
+        let c = state.collection(&name)?;
+        custom_sharding(c)?;
+        let wanted = create.shard_key.clone().expect("shown above");
+        if c.shard_keys.contains(&wanted) {
+            return Err(Status::invalid_argument(format!(
+                "Bad request: Sharding key {key} already exists for collection {name}"
+            )));
+        }
+        if let Some(unknown) = create.placement.iter().find(|p| !peers.contains(p)) {
+            return Err(Status::invalid_argument(format!(
+                "Bad request: Peer {unknown} does not exist"
+            )));
+        }
+        c.shard_keys.push(wanted);
+        ok(CreateShardKeyResponse {
+            result: true,
+            time: 0.0,
+        })
+    }
+
+    async fn delete_shard_key(
+        &self,
+        request: Request<DeleteShardKeyRequest>,
+    ) -> Answer<DeleteShardKeyResponse> {
+        let r = request.into_inner();
+        let Some(delete) = r.request else {
+            return Err(Status::invalid_argument("empty request"));
+        };
+        let key = shard_key_shown(&delete.shard_key)?;
+        self.peers.as_ref().ok_or_else(standalone)?;
+        let mut state = self.state.lock().unwrap();
+        let name = state.resolve(&r.collection_name)?;
+        let c = state.collection(&name)?;
+        custom_sharding(c)?;
+        let wanted = delete.shard_key.expect("shown above");
+        let Some(at) = c.shard_keys.iter().position(|k| *k == wanted) else {
+            return Err(Status::invalid_argument(format!(
+                "Bad request: Sharding key {key} does not exist for collection {name}"
+            )));
+        };
+        c.shard_keys.remove(at);
+        ok(DeleteShardKeyResponse {
+            result: true,
+            time: 0.0,
+        })
+    }
+
+    async fn list_shard_keys(
+        &self,
+        request: Request<ListShardKeysRequest>,
+    ) -> Answer<ListShardKeysResponse> {
+        let mut state = self.state.lock().unwrap();
+        let c = state.collection(&request.get_ref().collection_name)?;
+        ok(ListShardKeysResponse {
+            shard_keys: c
+                .shard_keys
+                .iter()
+                .map(|k| ShardKeyDescription {
+                    key: Some(k.clone()),
+                })
+                .collect(),
+            time: 0.0,
+        })
+    }
+
+    /// This peer's id and the shard count; the shards' placement is not
+    /// modelled.
+    async fn collection_cluster_info(
+        &self,
+        request: Request<CollectionClusterInfoRequest>,
+    ) -> Answer<CollectionClusterInfoResponse> {
+        let mut state = self.state.lock().unwrap();
+        let c = state.collection(&request.get_ref().collection_name)?;
+        let shards = c.config.params.as_ref().map_or(1, |p| p.shard_number);
+        ok(CollectionClusterInfoResponse {
+            peer_id: self.peers.as_ref().map_or(1, |p| p[0]),
+            shard_count: u64::from(shards) + c.shard_keys.len() as u64,
+            ..Default::default()
+        })
+    }
+
     unimplemented_rpcs! {
-        collection_cluster_info(CollectionClusterInfoRequest) -> CollectionClusterInfoResponse;
         update_collection_cluster_setup(UpdateCollectionClusterSetupRequest) -> UpdateCollectionClusterSetupResponse;
-        create_shard_key(CreateShardKeyRequest) -> CreateShardKeyResponse;
-        delete_shard_key(DeleteShardKeyRequest) -> DeleteShardKeyResponse;
-        list_shard_keys(ListShardKeysRequest) -> ListShardKeysResponse;
     }
 }
 
@@ -1162,6 +1353,9 @@ mod rules {
         }
         at_least("replication_factor", r.replication_factor, 1)?;
         at_least("write_consistency_factor", r.write_consistency_factor, 1)?;
+        if let Some(m) = &r.strict_mode_config {
+            strict("strict_mode_config", m)?;
+        }
         if let Some(q) = &r.quantization_config {
             quantization("quantization_config", q)?;
         }
@@ -1188,6 +1382,21 @@ mod rules {
             )));
         }
         Ok(())
+    }
+
+    /// `CreateShardKey`: its ranges, and a placement that names peers.
+    pub fn shard_key_request(r: &CreateShardKey) -> Result<(), Status> {
+        at_least("shards_number", r.shards_number, 1)?;
+        at_least("replication_factor", r.replication_factor, 1)
+    }
+
+    /// Strict mode's ranges.
+    fn strict(field: &str, m: &StrictModeConfig) -> Result<(), Status> {
+        at_least(&format!("{field}.max_query_limit"), m.max_query_limit, 1)?;
+        at_least(&format!("{field}.max_timeout"), m.max_timeout, 1)?;
+        at_least(&format!("{field}.max_points_count"), m.max_points_count, 1)?;
+        at_least(&format!("{field}.read_rate_limit"), m.read_rate_limit, 1)?;
+        at_least(&format!("{field}.write_rate_limit"), m.write_rate_limit, 1)
     }
 
     /// `UpdateCollection`: the API layer's checks.
@@ -1218,6 +1427,9 @@ mod rules {
         }
         if let Some(q) = &r.quantization_config {
             quantization_diff("quantization_config", q)?;
+        }
+        if let Some(m) = &r.strict_mode_config {
+            strict("strict_mode_config", m)?;
         }
         Ok(())
     }

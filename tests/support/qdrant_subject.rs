@@ -1,4 +1,6 @@
 //! The Qdrant a test runs against, and how a test looks into it.
+
+#![allow(dead_code)] // each test binary uses part of it
 //!
 //! By default each test starts its own in-process test server
 //! (`qdrant_server.rs`), so tests run in parallel. With
@@ -22,6 +24,21 @@ use qdrant_client::Qdrant;
 use qdrant_client::qdrant as pb;
 
 use crate::qdrant_server::{Running, TestQdrant};
+
+/// A project with one Qdrant database, `vectors`, at `${QDRANT_URL}`.
+pub fn project() -> crate::support::Project {
+    let p = crate::support::Project::new();
+    p.config(
+        "[databases.vectors]\nkind = \"qdrant\"\nurl = \"${QDRANT_URL}\"\n\
+         migrations = \"migrations\"\nrollbacks = \"rollbacks\"\n",
+    );
+    p
+}
+
+/// `migrate` in a [`project`], pointed at `url`.
+pub fn migrate(p: &crate::support::Project, url: &str, args: &[&str]) -> crate::support::Run {
+    p.migrate_raw(args, &[("QDRANT_URL", url)])
+}
 
 /// Real servers are shared: one test at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -66,6 +83,31 @@ impl Subject {
             Some(url) => Subject::real(url, None).await,
             None => Subject::local(TestQdrant::default()).await,
         }
+    }
+
+    /// A server in distributed mode: the test server modelling a
+    /// three-peer cluster, or the real cluster given by
+    /// `STRATA_TEST_QDRANT_CLUSTER_URL` (one of its nodes). `None` when the
+    /// suite runs against a real server without a cluster (the caller
+    /// skips).
+    pub async fn cluster() -> Option<Subject> {
+        if real_url().is_none() {
+            return Some(Subject::local(TestQdrant::cluster(3)).await);
+        }
+        let url = std::env::var("STRATA_TEST_QDRANT_CLUSTER_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        Some(Subject::real(url, None).await)
+    }
+
+    /// The id of the peer this client talks to, from a collection's
+    /// cluster info.
+    pub async fn peer_id(&self, collection: &str) -> u64 {
+        self.client
+            .collection_cluster_info(collection)
+            .await
+            .unwrap()
+            .peer_id
     }
 
     /// A server that requires `key`: the test server, or the keyed real

@@ -288,12 +288,32 @@ impl QdrantBackend {
                 })
                 .collect();
             let payload_indexes: BTreeSet<String> = info.payload_schema.keys().cloned().collect();
+            let custom = proto::custom_sharding(&info);
+            let shard_keys = if custom {
+                self.collections
+                    .list_shard_keys(pb::ListShardKeysRequest {
+                        collection_name: c.name.clone(),
+                    })
+                    .await
+                    .map_err(|s| {
+                        self.db_error(&format!("listing the shard keys of {}", c.name), s)
+                    })?
+                    .into_inner()
+                    .shard_keys
+                    .iter()
+                    .filter_map(|d| d.key.as_ref().and_then(proto::shard_key_of))
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
             collections.insert(
                 c.name,
                 state::Collection {
                     vectors,
                     sparse: proto::live_sparse(&info),
                     payload_indexes,
+                    custom,
+                    shard_keys,
                 },
             );
         }
@@ -398,6 +418,32 @@ impl QdrantBackend {
                         collection_name: o.to.clone(),
                         alias_name: o.alias.clone(),
                     })]))
+                    .await?;
+            }
+            Operation::CreateShardKey(o) => {
+                self.collections
+                    .create_shard_key(pb::CreateShardKeyRequest {
+                        collection_name: o.collection.clone(),
+                        request: Some(pb::CreateShardKey {
+                            shard_key: Some(proto::shard_key(&o.shard_key)),
+                            shards_number: o.shards_number,
+                            replication_factor: o.replication_factor,
+                            placement: o.placement.clone().unwrap_or_default(),
+                            ..Default::default()
+                        }),
+                        timeout: None,
+                    })
+                    .await?;
+            }
+            Operation::DeleteShardKey(o) => {
+                self.collections
+                    .delete_shard_key(pb::DeleteShardKeyRequest {
+                        collection_name: o.collection.clone(),
+                        request: Some(pb::DeleteShardKey {
+                            shard_key: Some(proto::shard_key(&o.shard_key)),
+                        }),
+                        timeout: None,
+                    })
                     .await?;
             }
         }

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+mod cluster;
 mod rules;
+
+pub use cluster::{CreateShardKey, DeleteShardKey, ShardKey, ShardingMethod, StrictMode};
 
 use crate::operations;
 pub use crate::operations::OpError;
@@ -303,6 +306,10 @@ pub struct CreateCollection {
     pub replication_factor: Option<u32>,
     /// Replicas that must acknowledge a write (clusters).
     pub write_consistency_factor: Option<u32>,
+    /// `auto` (the default) or `custom`, for shards made per shard key.
+    pub sharding_method: Option<ShardingMethod>,
+    /// Limits on what callers may ask of the collection.
+    pub strict_mode_config: Option<StrictMode>,
 }
 
 /// A dense vector's changeable parameters. `size` and `distance` may be
@@ -354,6 +361,8 @@ pub struct UpdateCollection {
     pub params: Option<ParamsUpdate>,
     /// Named sparse vectors' weighting and index settings.
     pub sparse_vectors: Option<BTreeMap<String, SparseVector>>,
+    /// Strict mode settings to change (the others are kept).
+    pub strict_mode_config: Option<StrictMode>,
 }
 
 /// Payload index types.
@@ -456,6 +465,10 @@ pub enum Operation {
     DeleteAlias(DeleteAlias),
     /// Points an alias at another collection, atomically.
     SwitchAlias(SwitchAlias),
+    /// Makes the shards of a custom shard key.
+    CreateShardKey(CreateShardKey),
+    /// Drops a custom shard key with its shards and their points.
+    DeleteShardKey(DeleteShardKey),
 }
 
 impl Operation {
@@ -470,6 +483,8 @@ impl Operation {
             Operation::CreateAlias(_) => "create_alias",
             Operation::DeleteAlias(_) => "delete_alias",
             Operation::SwitchAlias(_) => "switch_alias",
+            Operation::CreateShardKey(_) => "create_shard_key",
+            Operation::DeleteShardKey(_) => "delete_shard_key",
         }
     }
 
@@ -501,6 +516,7 @@ impl Operation {
                     ("quantization_config", o.quantization_config.is_some()),
                     ("params", o.params.is_some()),
                     ("sparse_vectors", o.sparse_vectors.is_some()),
+                    ("strict_mode_config", o.strict_mode_config.is_some()),
                 ]
                 .into_iter()
                 .filter_map(|(name, set)| set.then_some(name))
@@ -519,6 +535,12 @@ impl Operation {
             Operation::CreateAlias(o) => format!("create_alias {} -> {}", o.alias, o.collection),
             Operation::DeleteAlias(o) => format!("delete_alias {}", o.alias),
             Operation::SwitchAlias(o) => format!("switch_alias {} -> {}", o.alias, o.to),
+            Operation::CreateShardKey(o) => {
+                format!("create_shard_key {} {}", o.collection, o.shard_key)
+            }
+            Operation::DeleteShardKey(o) => {
+                format!("delete_shard_key {} {}", o.collection, o.shard_key)
+            }
         }
     }
 }

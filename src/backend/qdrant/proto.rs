@@ -14,8 +14,8 @@ use qdrant_client::qdrant as pb;
 
 use super::ops::{
     Comparator, Compression, CreateCollection, Datatype, Distance, FieldSchema, Hnsw, HnswChange,
-    Modifier, Optimizers, Quantization, QuantizationChange, SparseVector, UpdateCollection,
-    VectorParams, VectorUpdate,
+    Modifier, Optimizers, Quantization, QuantizationChange, ShardKey, ShardingMethod, SparseVector,
+    StrictMode, UpdateCollection, VectorParams, VectorUpdate,
 };
 
 fn distance(d: Distance) -> i32 {
@@ -182,8 +182,67 @@ pub fn create(o: &CreateCollection) -> pb::CreateCollection {
         shard_number: o.shard_number,
         replication_factor: o.replication_factor,
         write_consistency_factor: o.write_consistency_factor,
+        sharding_method: o.sharding_method.map(|m| {
+            (match m {
+                ShardingMethod::Auto => pb::ShardingMethod::Auto,
+                ShardingMethod::Custom => pb::ShardingMethod::Custom,
+            }) as i32
+        }),
+        strict_mode_config: o.strict_mode_config.as_ref().map(strict_mode),
         ..Default::default()
     }
+}
+
+/// Strict mode settings, each unset one left to the server.
+fn strict_mode(m: &StrictMode) -> pb::StrictModeConfig {
+    pb::StrictModeConfig {
+        enabled: m.enabled,
+        max_query_limit: m.max_query_limit,
+        max_timeout: m.max_timeout,
+        unindexed_filtering_retrieve: m.unindexed_filtering_retrieve,
+        unindexed_filtering_update: m.unindexed_filtering_update,
+        search_max_hnsw_ef: m.search_max_hnsw_ef,
+        search_allow_exact: m.search_allow_exact,
+        search_max_oversampling: m.search_max_oversampling,
+        upsert_max_batchsize: m.upsert_max_batchsize,
+        search_max_batchsize: m.search_max_batchsize,
+        max_collection_vector_size_bytes: m.max_collection_vector_size_bytes,
+        read_rate_limit: m.read_rate_limit,
+        write_rate_limit: m.write_rate_limit,
+        max_collection_payload_size_bytes: m.max_collection_payload_size_bytes,
+        filter_max_conditions: m.filter_max_conditions,
+        condition_max_size: m.condition_max_size,
+        max_points_count: m.max_points_count,
+        max_payload_index_count: m.max_payload_index_count,
+        ..Default::default()
+    }
+}
+
+/// A shard key as Qdrant's message.
+pub fn shard_key(k: &ShardKey) -> pb::ShardKey {
+    pb::ShardKey {
+        key: Some(match k {
+            ShardKey::Number(n) => pb::shard_key::Key::Number(*n),
+            ShardKey::Keyword(s) => pb::shard_key::Key::Keyword(s.clone()),
+        }),
+    }
+}
+
+/// A shard key from Qdrant's message.
+pub fn shard_key_of(k: &pb::ShardKey) -> Option<ShardKey> {
+    match k.key.as_ref()? {
+        pb::shard_key::Key::Number(n) => Some(ShardKey::Number(*n)),
+        pb::shard_key::Key::Keyword(s) => Some(ShardKey::Keyword(s.clone())),
+    }
+}
+
+/// Whether a collection's info says it is sharded by custom keys.
+pub fn custom_sharding(info: &pb::CollectionInfo) -> bool {
+    info.config
+        .as_ref()
+        .and_then(|c| c.params.as_ref())
+        .and_then(|p| p.sharding_method)
+        == Some(pb::ShardingMethod::Custom as i32)
 }
 
 /// Sparse vectors' settings: all of them on create, the given ones on
@@ -265,6 +324,7 @@ pub fn update(o: &UpdateCollection, collection_hnsw: &pb::HnswConfigDiff) -> pb:
             ..Default::default()
         }),
         sparse_vectors_config: o.sparse_vectors.as_ref().map(sparse_vectors),
+        strict_mode_config: o.strict_mode_config.as_ref().map(strict_mode),
         ..Default::default()
     }
 }

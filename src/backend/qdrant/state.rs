@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ops::{Distance, Operation, VectorUpdate};
+use super::ops::{Distance, Operation, ShardKey, ShardingMethod, VectorUpdate};
 
 /// A dense vector's fixed parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,10 @@ pub struct Collection {
     pub sparse: BTreeSet<String>,
     /// Indexed payload fields.
     pub payload_indexes: BTreeSet<String>,
+    /// Sharded by custom keys (`"sharding_method": "custom"`).
+    pub custom: bool,
+    /// Its custom shard keys.
+    pub shard_keys: BTreeSet<ShardKey>,
 }
 
 /// The parts of a Qdrant instance the operations touch.
@@ -162,6 +166,8 @@ impl Cluster {
                             .map(|(n, _)| n.clone())
                             .collect(),
                         payload_indexes: BTreeSet::new(),
+                        custom: o.sharding_method == Some(ShardingMethod::Custom),
+                        shard_keys: BTreeSet::new(),
                     },
                 );
             }
@@ -263,6 +269,54 @@ impl Cluster {
                 }
                 self.aliases.insert(o.alias.clone(), o.to.clone());
             }
+            Operation::CreateShardKey(o) => {
+                self.existing(&o.collection, ".collection")?;
+                let c = self.collections.get_mut(&o.collection).expect("checked");
+                if !c.custom {
+                    return Err((
+                        ".shard_key".into(),
+                        format!(
+                            "Shard Key {} cannot be created with Auto sharding method: \
+                             collection {:?} was not created with \"sharding_method\": \"custom\"",
+                            o.shard_key, o.collection
+                        ),
+                    ));
+                }
+                if !c.shard_keys.insert(o.shard_key.clone()) {
+                    return Err((
+                        ".shard_key".into(),
+                        format!(
+                            "Shard key {} already exists in collection {:?}",
+                            o.shard_key, o.collection
+                        ),
+                    ));
+                }
+            }
+            Operation::DeleteShardKey(o) => {
+                self.existing(&o.collection, ".collection")?;
+                let c = self.collections.get_mut(&o.collection).expect("checked");
+                if !c.custom {
+                    return Err((
+                        ".shard_key".into(),
+                        format!(
+                            "shard key {} cannot be removed with Auto sharding method: \
+                             collection {:?} is not sharded by custom keys",
+                            o.shard_key, o.collection
+                        ),
+                    ));
+                }
+                // Qdrant answers success for a key it does not have; a
+                // migration that names one is written for another database.
+                if !c.shard_keys.remove(&o.shard_key) {
+                    return Err((
+                        ".shard_key".into(),
+                        format!(
+                            "collection {:?} has no shard key {}",
+                            o.collection, o.shard_key
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -293,6 +347,7 @@ mod tests {
                 )]),
                 sparse: BTreeSet::from(["keywords".to_string()]),
                 payload_indexes: BTreeSet::from(["user_id".to_string()]),
+                ..Collection::default()
             },
         );
         c.aliases.insert("docs".into(), "docs_v1".into());

@@ -155,6 +155,22 @@ fn vector_update_ok(path: &str, v: &VectorUpdate) -> Check {
 /// server: names, ranges, a dense and a sparse vector of one name. An
 /// `update_collection` is checked as a whole, since the server applies it
 /// section by section and stops at the first refusal.
+fn shard_key_ok(key: &ShardKey) -> Check {
+    match key {
+        ShardKey::Keyword(k) if k.is_empty() => bad(".shard_key", "is empty"),
+        _ => Ok(()),
+    }
+}
+
+/// Strict mode's ranges, as Qdrant's API checks them.
+fn strict_ok(path: &str, m: &StrictMode) -> Check {
+    at_least(&format!("{path}.max_query_limit"), m.max_query_limit, 1)?;
+    at_least(&format!("{path}.max_timeout"), m.max_timeout, 1)?;
+    at_least(&format!("{path}.max_points_count"), m.max_points_count, 1)?;
+    at_least(&format!("{path}.read_rate_limit"), m.read_rate_limit, 1)?;
+    at_least(&format!("{path}.write_rate_limit"), m.write_rate_limit, 1)
+}
+
 pub(super) fn check(op: &Operation) -> Check {
     match op {
         Operation::CreateCollection(o) => {
@@ -200,7 +216,11 @@ pub(super) fn check(op: &Operation) -> Check {
             }
             at_least(".shard_number", o.shard_number, 1)?;
             at_least(".replication_factor", o.replication_factor, 1)?;
-            at_least(".write_consistency_factor", o.write_consistency_factor, 1)
+            at_least(".write_consistency_factor", o.write_consistency_factor, 1)?;
+            if let Some(m) = &o.strict_mode_config {
+                strict_ok(".strict_mode_config", m)?;
+            }
+            Ok(())
         }
         Operation::UpdateCollection(o) => {
             name_ok("collection", &o.collection)?;
@@ -240,6 +260,9 @@ pub(super) fn check(op: &Operation) -> Check {
                     1,
                 )?;
             }
+            if let Some(m) = &o.strict_mode_config {
+                strict_ok(".strict_mode_config", m)?;
+            }
             Ok(())
         }
         Operation::DeleteCollection(o) => name_ok("collection", &o.collection),
@@ -259,6 +282,24 @@ pub(super) fn check(op: &Operation) -> Check {
         Operation::SwitchAlias(o) => {
             name_ok("alias", &o.alias)?;
             name_ok("to", &o.to)
+        }
+        Operation::CreateShardKey(o) => {
+            name_ok("collection", &o.collection)?;
+            shard_key_ok(&o.shard_key)?;
+            at_least(".shards_number", o.shards_number, 1)?;
+            at_least(".replication_factor", o.replication_factor, 1)?;
+            if o.placement.as_ref().is_some_and(Vec::is_empty) {
+                return bad(
+                    ".placement",
+                    "is empty: list the peer ids that may hold the key's shards, or leave \
+                     placement out for every peer",
+                );
+            }
+            Ok(())
+        }
+        Operation::DeleteShardKey(o) => {
+            name_ok("collection", &o.collection)?;
+            shard_key_ok(&o.shard_key)
         }
     }
 }

@@ -171,3 +171,41 @@ fn bad_values_name_their_path() {
     assert!(e.contains("at most 255"), "{e}");
     assert!(error("[{").contains("line 1 column"));
 }
+
+#[test]
+fn shard_keys_are_strings_or_numbers_and_show_as_qdrant_shows_them() {
+    let ops = parse(
+        r#"[
+          {"create_collection": {"collection": "t", "vectors": {"size": 4, "distance": "Dot"},
+             "sharding_method": "custom", "strict_mode_config": {"enabled": true}}},
+          {"create_shard_key": {"collection": "t", "shard_key": "acme", "placement": [7]}},
+          {"create_shard_key": {"collection": "t", "shard_key": 42, "shards_number": 2}},
+          {"delete_shard_key": {"collection": "t", "shard_key": "acme"}},
+          {"update_collection": {"collection": "t", "strict_mode_config": {"max_timeout": 5}}}
+        ]"#,
+    )
+    .unwrap();
+    let Operation::CreateCollection(c) = &ops[0] else {
+        panic!("{:?}", ops[0]);
+    };
+    assert_eq!(c.sharding_method, Some(ShardingMethod::Custom));
+    assert_eq!(ops[1].describe(), "create_shard_key t \"acme\"");
+    assert_eq!(ops[2].describe(), "create_shard_key t 42");
+    assert_eq!(ops[3].describe(), "delete_shard_key t \"acme\"");
+    assert_eq!(
+        ops[4].describe(),
+        "update_collection t (strict_mode_config)"
+    );
+    assert_eq!(
+        error(r#"[{"create_shard_key": {"collection": "t", "shard_key": ""}}]"#),
+        "$[0].create_shard_key.shard_key: is empty"
+    );
+    assert!(
+        error(r#"[{"create_shard_key": {"collection": "t", "shard_key": "a", "placement": []}}]"#)
+            .starts_with("$[0].create_shard_key.placement: is empty")
+    );
+    assert!(
+        error(r#"[{"update_collection": {"collection": "t", "strict_mode_config": {"max_timeout": 0}}}]"#)
+            .starts_with("$[0].update_collection.strict_mode_config.max_timeout")
+    );
+}
