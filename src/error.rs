@@ -25,6 +25,39 @@ pub const EXIT_TERMINATED: i32 = 143;
 /// Exit code: drift, a dirty record or validation refused the run.
 pub const EXIT_REFUSED: i32 = 3;
 
+/// A database that was not there yet when the wait ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Behind {
+    /// The configured database name.
+    pub database: String,
+    /// The versions not applied yet (dirty ones too), with their
+    /// descriptions.
+    pub pending: Vec<(u64, String)>,
+    /// Who holds the migration lock, when a run holds it.
+    pub lock_holder: Option<String>,
+    /// Why the history could not be read, when it could not.
+    pub error: Option<String>,
+}
+
+impl std::fmt::Display for Behind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "database {}: ", self.database)?;
+        if let Some(e) = &self.error {
+            return write!(f, "its history could not be read: {e}");
+        }
+        let versions: Vec<String> = self
+            .pending
+            .iter()
+            .map(|(v, d)| format!("{v} ({d})"))
+            .collect();
+        write!(f, "still pending: {}", versions.join(", "))?;
+        match &self.lock_holder {
+            Some(h) => write!(f, "; a run holds the migration lock: {h}"),
+            None => write!(f, "; no run holds the migration lock"),
+        }
+    }
+}
+
 /// Everything that can go wrong, grouped by what the user must do about it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -114,6 +147,20 @@ pub enum Error {
         holder: String,
         /// How long we waited.
         waited: Duration,
+    },
+
+    /// `migrate wait` (or [`Migrator::wait_until`](crate::migrator::Migrator::wait_until))
+    /// ran out of time: what each database still lacked.
+    #[error(
+        "not ready after {}s:\n{}",
+        waited.as_secs(),
+        behind.iter().map(|b| format!("  {b}")).collect::<Vec<_>>().join("\n")
+    )]
+    NotReady {
+        /// How long it waited.
+        waited: Duration,
+        /// The databases that were not there yet.
+        behind: Vec<Behind>,
     },
 
     /// The lock this run held was removed or taken by another runner
@@ -266,6 +313,7 @@ impl Error {
             Error::Connect { .. }
             | Error::Standby { .. }
             | Error::LockTimeout { .. }
+            | Error::NotReady { .. }
             | Error::LockLost { .. }
             | Error::HistoryLost { .. }
             | Error::Step(_)

@@ -756,6 +756,33 @@ async fn plant_lock(q: &Subject, owner_point: Option<&str>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_names_the_runner_holding_the_lock_and_takes_nothing() {
+    let q = Subject::new().await;
+    let p = project();
+    p.migration(
+        "V1__a.json",
+        r#"[{"create_collection": {"collection": "a", "vectors": {"size": 2, "distance": "Dot"}}}]"#,
+    );
+    let live = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
+    plant_lock(&q, Some(&live)).await;
+    let run = migrate(&p, &q.url, &["wait", "--timeout", "1s"]);
+    run.expect(1);
+    assert!(
+        run.stderr
+            .contains("still pending: 1 (a); a run holds the migration lock: ghost-host pid 4242"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        q.config("schema_migrations_lock").await.is_some(),
+        "the lock is left alone"
+    );
+    migrate(&p, &q.url, &["unlock", "--force"]).expect(0);
+    migrate(&p, &q.url, &["up"]).expect(0);
+    migrate(&p, &q.url, &["wait", "--timeout", "5s"]).expect(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_lock_is_reported_and_broken_only_by_unlock() {
     let q = Subject::new().await;
     let p = project();

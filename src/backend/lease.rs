@@ -223,6 +223,18 @@ impl<S: LeaseStore> LeasedLock<S> {
         })
     }
 
+    /// Who holds the lock now (a stale lease too), read without taking
+    /// it; `None` when it is free.
+    pub async fn current_holder(&self) -> Result<Option<String>> {
+        Ok(match self.store.read().await? {
+            LockState::Held(h, _) => Some(h.to_string()),
+            LockState::Free => None,
+            LockState::Ownerless => {
+                Some("a runner that has not written its owner point yet".to_string())
+            }
+        })
+    }
+
     /// Releases the lock if it is still ours. Safe to call when the run
     /// failed, or when the lock was taken from us.
     pub async fn unlock(&mut self) -> Result<()> {

@@ -144,6 +144,10 @@ pub trait Backend {
     /// Releases the lock. Must be safe to call when the run failed.
     async fn unlock(&mut self) -> Result<()>;
 
+    /// Who holds the migration lock now, without taking it; `None` when
+    /// nobody does.
+    async fn lock_holder(&mut self) -> Result<Option<String>>;
+
     /// Asked before every step: `Some(who holds it now)` when the lock this
     /// runner took is no longer its own — a leased lock can be removed by
     /// `migrate unlock` once this process was paused past its lease, or by
@@ -427,6 +431,9 @@ impl Backend for AnyBackend {
     }
     async fn unlock(&mut self) -> Result<()> {
         dispatch!(self, b => b.unlock().await)
+    }
+    async fn lock_holder(&mut self) -> Result<Option<String>> {
+        dispatch!(self, b => b.lock_holder().await)
     }
     async fn lock_lost(&mut self) -> Result<Option<String>> {
         dispatch!(self, b => b.lock_lost().await)

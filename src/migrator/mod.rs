@@ -32,6 +32,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 mod admin;
 mod sql_findings;
+mod wait;
+
+pub use crate::error::Behind;
+pub use wait::WaitFor;
 
 /// A database after phase 2: whether it has work, and its connection when
 /// kept for phase 3.

@@ -427,6 +427,10 @@ impl Backend for ElasticsearchBackend {
         self.lock.unlock().await
     }
 
+    async fn lock_holder(&mut self) -> Result<Option<String>> {
+        self.lock.current_holder().await
+    }
+
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         self.check_live(steps).await
     }

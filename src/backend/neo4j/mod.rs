@@ -563,6 +563,10 @@ impl Backend for Neo4jBackend {
         self.lock.unlock().await
     }
 
+    async fn lock_holder(&mut self) -> Result<Option<String>> {
+        self.lock.current_holder().await
+    }
+
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         let mut problems = Vec::new();
         self.judged.clear();

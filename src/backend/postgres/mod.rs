@@ -293,6 +293,15 @@ impl PostgresBackend {
     }
 
     async fn holder(&mut self) -> String {
+        match self.current_holder().await {
+            Ok(Some(h)) => h,
+            Ok(None) => "a session that has released it since".to_string(),
+            Err(_) => "an unknown session (pg_locks is not readable)".to_string(),
+        }
+    }
+
+    /// The session holding the migration lock, from `pg_locks`.
+    async fn current_holder(&mut self) -> std::result::Result<Option<String>, sqlx::Error> {
         let high = (self.lock_key >> 32) as u32 as i64;
         let low = (self.lock_key & 0xffff_ffff) as u32 as i64;
         let row: std::result::Result<Option<HolderRow>, _> = sqlx::query_as(
@@ -307,14 +316,12 @@ impl PostgresBackend {
         .bind(low)
         .fetch_optional(&mut self.conn)
         .await;
-        match row {
-            Ok(Some((pid, app, addr, since))) => format!(
+        Ok(row?.map(|(pid, app, addr, since)| {
+            format!(
                 "server process {pid} (application {app:?}, client {addr}, connected since {})",
                 since.format("%Y-%m-%d %H:%M:%S UTC")
-            ),
-            Ok(None) => "a session that has released it since".to_string(),
-            Err(_) => "an unknown session (pg_locks is not readable)".to_string(),
-        }
+            )
+        }))
     }
 
     async fn exec(&mut self, sql: String) -> std::result::Result<(), sqlx::Error> {
@@ -712,6 +719,12 @@ impl Backend for PostgresBackend {
             .and_then(|row| sqlx::Row::try_get::<bool, _>(&row, 0))
             .map_err(|e| self.db_error("taking the migration lock failed", e))?;
         }
+    }
+
+    async fn lock_holder(&mut self) -> Result<Option<String>> {
+        self.current_holder()
+            .await
+            .map_err(|e| self.db_error("reading who holds the migration lock", e))
     }
 
     async fn unlock(&mut self) -> Result<()> {

@@ -618,6 +618,10 @@ impl Backend for QdrantBackend {
         self.lock.unlock().await
     }
 
+    async fn lock_holder(&mut self) -> Result<Option<String>> {
+        self.lock.current_holder().await
+    }
+
     async fn check(&mut self, steps: &[(&Step, &Script)]) -> Result<()> {
         if steps.is_empty() {
             return Ok(());

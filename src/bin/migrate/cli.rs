@@ -128,6 +128,21 @@ pub(crate) enum Cmd {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Exit 3 when any migration is pending (for scripts).
+        #[arg(long)]
+        exit_code: bool,
+    },
+    #[command(after_help = concat!("Examples:\n  migrate wait                      (an init container: until nothing is pending)\n  migrate wait --timeout 2m --version 14\n\n", "Settings: see the README, section \"Deploy jobs\"."))]
+    /// Wait until every selected database has the folder's migrations
+    /// applied (a readiness gate); takes no lock and writes nothing. Exit 1
+    /// after the timeout, naming what is pending and who holds the lock.
+    Wait {
+        /// How long to wait (`30s`, `10m`, `1h`).
+        #[arg(long, default_value = "10m", value_parser = parse_every)]
+        timeout: Duration,
+        /// Wait for this version (and those before it) instead of all.
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
     },
     #[command(after_help = concat!("Examples:\n  migrate validate\n  migrate validate --no-pending   (in CI before a deploy)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Check files against each history (drift, dirty, out of order); run nothing.

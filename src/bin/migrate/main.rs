@@ -37,6 +37,7 @@ use clap::Parser;
 use strata::config::Config;
 use strata::engine::{Event, Observer, StopHandle};
 use strata::error::Signal;
+use strata::migrator::WaitFor;
 use strata::plan::{Command, DownTarget, OutOfOrder, Pending, UpTarget};
 use strata::{Error, Migrator, Options, render};
 
@@ -236,7 +237,16 @@ fn finish(summary: strata::Summary, format: Format) -> Result<u8, Error> {
 /// `status` over several databases: every one that answered, then one
 /// `error:` line per distinct failure (JSON: a `failed` list); exit 1 when
 /// any could not be read.
-async fn status_of_many(migrator: &Migrator, format: Format) -> Result<u8, Error> {
+/// Whether any database of `status` has a pending migration.
+fn any_pending(status: &strata::status::Status) -> bool {
+    status.databases.iter().any(|d| {
+        d.migrations
+            .iter()
+            .any(|m| m.state == strata::status::State::Pending)
+    })
+}
+
+async fn status_of_many(migrator: &Migrator, format: Format, exit_code: bool) -> Result<u8, Error> {
     let (status, failed) = migrator.status_each().await;
     match format {
         Format::Text => out!("{}", render::status(&status)),
@@ -261,7 +271,11 @@ async fn status_of_many(migrator: &Migrator, format: Format) -> Result<u8, Error
     for line in strata::error::failure_lines(failed.iter().map(|(d, e)| (d.as_str(), e))) {
         errln!("error: {}", strata::secret::scrub_registered(&line));
     }
-    Ok(failed.iter().map(|(_, e)| e.exit_code()).max().unwrap_or(0) as u8)
+    let failed = failed.iter().map(|(_, e)| e.exit_code()).max().unwrap_or(0);
+    if failed == 0 && exit_code && any_pending(&status) {
+        return Ok(strata::error::EXIT_REFUSED as u8);
+    }
+    Ok(failed as u8)
 }
 
 /// Single-database mode: one database, named by `--name` or `default`.
@@ -472,7 +486,8 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
     let sizes = matches!(
         cli.command,
         Cmd::Status {
-            format: Format::Json
+            format: Format::Json,
+            ..
         }
     );
     let migrator = Migrator::new(&config, &cli.databases)?
@@ -521,15 +536,25 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 return finish_run(&migrator, command, format).await;
             }
         }
-        Cmd::Status { format } => {
+        Cmd::Status { format, exit_code } => {
             if migrator.targets().len() == 1 {
                 let status = migrator.status().await?;
                 match format {
                     Format::Text => out!("{}", render::status(&status)),
                     Format::Json => print_json(&status),
                 }
+                if exit_code && any_pending(&status) {
+                    return Ok(strata::error::EXIT_REFUSED as u8);
+                }
             } else {
-                return status_of_many(&migrator, format).await;
+                return status_of_many(&migrator, format, exit_code).await;
+            }
+        }
+        Cmd::Wait { timeout, version } => {
+            let wait_for = version.map_or(WaitFor::Current, WaitFor::Version);
+            migrator.wait_until(wait_for, timeout).await?;
+            for t in migrator.targets() {
+                outln!("{} ({}): ready", t.config.name, t.config.kind);
             }
         }
         Cmd::Validate {
