@@ -131,3 +131,75 @@ async fn the_library_waits_until_current() {
         .await
         .unwrap();
 }
+
+/// Every stderr line of `run`, parsed: each must be one JSON object.
+fn json_lines(run: &Run) -> Vec<serde_json::Value> {
+    run.stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn log_format_json_makes_every_stderr_line_a_log_object() {
+    let db = TestDb::new("json_logs").await;
+    let p = project();
+    let run = p.migrate(&db, &["--log-format", "json", "-v", "up"]);
+    run.expect(0);
+    assert!(
+        run.stdout.trim().is_empty(),
+        "steps are log lines now: {}",
+        run.stdout
+    );
+    let lines = json_lines(&run);
+    for l in &lines {
+        assert!(
+            l["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{l}"
+        );
+        assert!(l["level"].is_string(), "{l}");
+    }
+    let completed: Vec<_> = lines.iter().filter(|l| l["event"] == "completed").collect();
+    assert_eq!(completed.len(), 2, "{}", run.stderr);
+    assert_eq!(completed[0]["database"], "default");
+    assert_eq!(completed[0]["version"], 1);
+    assert_eq!(completed[1]["version"], 2);
+    assert!(
+        completed[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("applied 2 email"),
+        "{}",
+        completed[1]
+    );
+    // -v: the tracing log is JSON too.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"].is_null() && l["message"].is_string()),
+        "{}",
+        run.stderr
+    );
+
+    // A failure: the error is a log object, the password nowhere.
+    p.migration("V3__bad.sql", "ALTER TABLE nope ADD COLUMN x int;");
+    let run = p.migrate(&db, &["--log-format", "json", "up"]);
+    run.expect(1);
+    let lines = json_lines(&run);
+    let error = lines.last().unwrap();
+    assert_eq!(error["level"], "ERROR", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("V3__bad.sql"),
+        "{error}"
+    );
+    let wrong = db.url.replacen("://strata:", "://strata:hunter2-not-it", 1);
+    let run = p.migrate_raw(
+        &["--database-url", &wrong, "--log-format", "json", "status"],
+        &[],
+    );
+    run.expect(1);
+    let all = run.all();
+    assert!(!all.contains(&support::admin_password()), "{all}");
+    assert!(!all.contains("hunter2-not-it"), "{all}");
+    json_lines(&run);
+}

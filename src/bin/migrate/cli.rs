@@ -75,11 +75,22 @@ pub(crate) struct Cli {
     /// (default: those running finish, no new one starts).
     #[arg(long, global = true)]
     pub(crate) keep_going: bool,
+    /// What stderr's lines are: `text` for people, `json` for a log
+    /// pipeline (one object per line: timestamp, level, database, version,
+    /// event, message).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
     /// Log progress to stderr (-v: each step, -vv: debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
     #[command(subcommand)]
     pub(crate) command: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -18,24 +18,25 @@ macro_rules! out {
         let _ = write!(std::io::stdout(), $($arg)*);
     }};
 }
+/// A line on stderr: as written, or as one JSON log object with
+/// `--log-format json`.
 macro_rules! errln {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        $crate::logs::stderr_line(&format!($($arg)*));
     }};
 }
 
 mod cli;
+mod logs;
 mod partitions;
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use strata::config::Config;
-use strata::engine::{Event, Observer, StopHandle};
+use strata::engine::StopHandle;
 use strata::error::Signal;
 use strata::migrator::WaitFor;
 use strata::plan::{Command, DownTarget, OutOfOrder, Pending, UpTarget};
@@ -46,7 +47,7 @@ use partitions::partitions;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    logs::init(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,40 +71,6 @@ fn main() -> ExitCode {
             );
             ExitCode::from(e.exit_code() as u8)
         }
-    }
-}
-
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "strata=info",
-        _ => "strata=debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| ScrubbedStderr)
-        .with_target(false)
-        // Colour codes only for a person at a terminal who has not asked
-        // for none (NO_COLOR), never in CI logs.
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .init();
-}
-
-/// Standard error, with every configured secret scrubbed from each log
-/// line: the last line of defence for what drivers log at trace level.
-struct ScrubbedStderr;
-
-impl std::io::Write for ScrubbedStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = strata::secret::scrub_registered(&String::from_utf8_lossy(buf));
-        std::io::stderr().write_all(text.as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
     }
 }
 
@@ -313,86 +280,6 @@ fn read_status(path: &Path) -> Result<strata::Status, Error> {
     })
 }
 
-/// Prints each step as it happens, so a long run shows its progress and a
-/// failing one still shows what completed before it; on stderr when
-/// stdout is kept for the JSON summary.
-fn observer(stdout_is_json: bool, progress: bool) -> Observer {
-    Observer::new(move |event| match event {
-        // With --format json, a machine reads: progress and retries as one
-        // JSON object a line on stderr (stdout keeps the one summary).
-        Event::Progress {
-            database,
-            file,
-            elapsed,
-            detail,
-        } if stdout_is_json => errln!(
-            "{}",
-            serde_json::json!({"event": "progress", "database": database, "file": file,
-                "elapsed_ms": elapsed.as_millis() as u64, "detail": detail})
-        ),
-        Event::Retrying {
-            database,
-            file,
-            attempt,
-            retries,
-            timeout,
-            blocker,
-            pause,
-        } if stdout_is_json => errln!(
-            "{}",
-            serde_json::json!({"event": "retrying", "database": database, "file": file,
-                "attempt": attempt, "retries": retries,
-                "lock_timeout_ms": timeout.as_millis() as u64, "blocker": blocker,
-                "pause_ms": pause.as_millis() as u64})
-        ),
-        Event::Progress {
-            database,
-            file,
-            elapsed,
-            detail,
-        } if progress => errln!(
-            "{database}: {file} running {} s: {detail}",
-            elapsed.as_secs()
-        ),
-        Event::Progress { .. } => {}
-        Event::Completed { database, done } if stdout_is_json => errln!("{database}: {done}"),
-        Event::Completed { database, done } => outln!("{database}: {done}"),
-        Event::StillRunning {
-            database,
-            step,
-            elapsed,
-        } => errln!(
-            "{database}: still running {} {} ({} s)",
-            step.version,
-            step.description,
-            elapsed.as_secs()
-        ),
-        Event::Waiting {
-            database,
-            holder,
-            waited,
-        } => errln!(
-            "{database}: waiting for the migration lock, held by {holder} ({} s so far)",
-            waited.as_secs()
-        ),
-        Event::Retrying {
-            database,
-            file,
-            attempt,
-            retries,
-            timeout,
-            blocker,
-            pause,
-        } => errln!(
-            "{database}: {file} waited {} ms for a lock and was rolled back; blocked by {blocker}; \
-             retry {attempt} of {retries} in {} ms",
-            timeout.as_millis(),
-            pause.as_millis()
-        ),
-        Event::Started { .. } => {}
-    })
-}
-
 /// The first SIGINT or SIGTERM asks the run to stop after its current
 /// step; a second one ends the process at once.
 async fn watch_signals(stop: StopHandle) {
@@ -425,7 +312,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         connect_timeout: Duration::from_secs(cli.connect_timeout),
         stop,
         stop_timeout: Duration::from_secs(cli.stop_timeout),
-        observer: observer(
+        observer: logs::observer(
             matches!(
                 cli.command,
                 Cmd::Up {
