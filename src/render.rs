@@ -263,6 +263,32 @@ pub fn repairs(changes: &[(String, Vec<RepairChange>)]) -> String {
     out
 }
 
+/// `migrate plan`: each group's rollout stages, after the steps; nothing
+/// when no group has a rollout.
+pub fn rollouts(groups: &[crate::config::rollout::GroupStages]) -> String {
+    let mut out = String::new();
+    for g in groups {
+        out.push_str(&format!(
+            "rollout of group {} ({} stages; the next starts when at most {} member{} of a \
+             stage failed):\n",
+            g.group,
+            g.stages.len(),
+            g.max_failures,
+            if g.max_failures == 1 { "" } else { "s" }
+        ));
+        for (i, members) in g.stages.iter().enumerate() {
+            out.push_str(&format!(
+                "  stage {}: {} member{}: {}\n",
+                i + 1,
+                members.len(),
+                if members.len() == 1 { "" } else { "s" },
+                members.join(", ")
+            ));
+        }
+    }
+    out
+}
+
 /// `migrate plan`: the migration steps, then partition maintenance.
 pub fn deploy_plan(plan: &crate::plan::DeployPlan) -> String {
     let mut out = plans(&plan.databases);

@@ -203,3 +203,122 @@ async fn log_format_json_makes_every_stderr_line_a_log_object() {
     assert!(!all.contains("hunter2-not-it"), "{all}");
     json_lines(&run);
 }
+
+/// A group of `dbs` with `extra` settings, its folder `migrations/`.
+fn group(dbs: &[TestDb], extra: &str) -> Project {
+    let p = project();
+    let urls: Vec<String> = dbs.iter().map(|d| format!("\"{}\"", d.url)).collect();
+    p.config(&format!(
+        "[groups.tenants]\nkind = \"postgres\"\nurls = [{}]\nmigrations = \"migrations\"\n\
+         rollbacks = \"rollbacks\"\n{extra}",
+        urls.join(", ")
+    ));
+    p
+}
+
+async fn tenants(label: &str, n: usize) -> Vec<TestDb> {
+    let mut dbs = Vec::new();
+    for _ in 0..n {
+        dbs.push(TestDb::new(label).await);
+    }
+    dbs
+}
+
+#[tokio::test]
+async fn a_failing_canary_stops_the_rollout_before_the_next_stage() {
+    let dbs = tenants("rollout_stop", 4).await;
+    let p = group(&dbs, "rollout = [1, \"50%\", \"100%\"]\n");
+    let plan = p.migrate_raw(&["plan"], &[]);
+    plan.expect(0);
+    assert!(
+        plan.stdout.contains("rollout of group tenants (3 stages"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("stage 1: 1 member: tenants/{}", dbs[0].name)),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("stage 2: 1 member"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("stage 3: 2 members"),
+        "{}",
+        plan.stdout
+    );
+
+    // The canary already has the table: its V1 fails.
+    let mut canary = dbs[0].connect().await;
+    sqlx::raw_sql("CREATE TABLE users (id bigint)")
+        .execute(&mut canary)
+        .await
+        .unwrap();
+    let _ = canary.close().await;
+    let run = p.migrate_raw(&["--jobs", "4", "up"], &[]);
+    run.expect(1);
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    for db in &dbs[1..] {
+        assert!(
+            run.all().contains(&format!("tenants/{}", db.name)),
+            "{} is named as not started: {}",
+            db.name,
+            run.all()
+        );
+        assert!(db.history().await.is_empty(), "{} was not started", db.name);
+    }
+    assert!(run.all().contains("not started"), "{}", run.all());
+    assert!(run.stderr.contains("rollout stopped"), "{}", run.stderr);
+
+    // One failure allowed: the later stages go on without the canary.
+    let p = group(&dbs, "rollout = [1, \"50%\", \"100%\"]\nmax_failures = 1\n");
+    let run = p.migrate_raw(&["up"], &[]);
+    run.expect(1);
+    for db in &dbs[1..] {
+        assert_eq!(db.history().await.len(), 2, "{}", db.name);
+    }
+    assert!(dbs[0].history().await.is_empty());
+}
+
+#[tokio::test]
+async fn canary_runs_the_first_members_first_then_the_rest() {
+    let dbs = tenants("rollout_canary", 3).await;
+    let p = group(&dbs, "");
+    let plan = p.migrate_raw(&["--canary", "2", "plan"], &[]);
+    plan.expect(0);
+    assert!(
+        plan.stdout.contains("stage 1: 2 members"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("stage 2: 1 member"), "{}", plan.stdout);
+    // Without a rollout or --canary, no stages are shown.
+    assert!(
+        !p.migrate_raw(&["plan"], &[])
+            .stdout
+            .contains("rollout of group")
+    );
+
+    // The last member fails: the canaries were already done.
+    let mut last = dbs[2].connect().await;
+    sqlx::raw_sql("CREATE TABLE users (id bigint)")
+        .execute(&mut last)
+        .await
+        .unwrap();
+    let _ = last.close().await;
+    let run = p.migrate_raw(&["--canary", "2", "up"], &[]);
+    run.expect(1);
+    assert_eq!(dbs[0].history().await.len(), 2);
+    assert_eq!(dbs[1].history().await.len(), 2);
+    assert!(dbs[2].history().await.is_empty());
+
+    let bad = group(&dbs, "max_failures = 1\n");
+    let run = bad.migrate_raw(&["plan"], &[]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("groups.tenants.max_failures: is for a staged rollout"),
+        "{}",
+        run.stderr
+    );
+}

@@ -31,6 +31,8 @@ pub(super) struct RawGroup {
     api_key: Option<String>,
     wait_for_active_shards: Option<super::cluster::RawActiveShards>,
     require_health: Option<String>,
+    rollout: Option<Vec<super::rollout::RawStage>>,
+    max_failures: Option<i64>,
     urls: Option<Vec<String>>,
     urls_file: Option<String>,
     urls_query: Option<String>,
@@ -52,6 +54,8 @@ pub struct Group {
     pub migrations: PathBuf,
     /// The rollbacks folder every member shares.
     pub rollbacks: PathBuf,
+    /// `rollout` and `max_failures`: the members migrated in stages.
+    pub rollout: Option<super::rollout::Rollout>,
     template: Template,
 }
 
@@ -213,6 +217,19 @@ pub(super) fn add(
     };
     let migrations = folder("migrations", &raw.migrations)?;
     let rollbacks = folder("rollbacks", &raw.rollbacks)?;
+    let rollout = match (&raw.rollout, raw.max_failures) {
+        (Some(stages), max) => Some(
+            super::rollout::rollout(stages, max)
+                .map_err(|m| Error::config(format!("{place}.rollout"), m))?,
+        ),
+        (None, Some(_)) => {
+            return Err(Error::config(
+                format!("{place}.max_failures"),
+                "is for a staged rollout: give `rollout` too",
+            ));
+        }
+        (None, None) => None,
+    };
     config.groups.insert(
         name.to_string(),
         Group {
@@ -222,6 +239,7 @@ pub(super) fn add(
             kind,
             migrations,
             rollbacks,
+            rollout,
             template,
         },
     );

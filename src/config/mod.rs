@@ -16,6 +16,7 @@ mod env;
 mod groups;
 mod lint;
 mod names;
+pub mod rollout;
 pub mod timeouts;
 mod toml_errors;
 pub mod urls;

@@ -5,6 +5,7 @@
 //!    Any refusal stops the run here, before anything changed anywhere.
 //! 3. For each database whose plan has work: lock, re-plan, run, unlock.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -31,8 +32,11 @@ use crate::summary::{DatabaseOutcome, Outcome, Summary};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod admin;
+mod rollout;
 mod sql_findings;
 mod wait;
+
+pub use crate::config::rollout::GroupStages;
 
 pub use crate::error::Behind;
 pub use wait::WaitFor;
@@ -62,6 +66,10 @@ pub struct Migrator {
     validate_only: bool,
     lint: LintSettings,
     table_sizes: bool,
+    /// Every group of the config, with its rollout when it has one.
+    rollouts: BTreeMap<String, Option<crate::config::rollout::Rollout>>,
+    /// `--canary N`: every group with N members first.
+    canary: Option<usize>,
 }
 
 impl Migrator {
@@ -119,7 +127,21 @@ impl Migrator {
             validate_only: false,
             lint: config.lint.clone(),
             table_sizes: false,
+            rollouts: config
+                .groups
+                .iter()
+                .map(|(name, g)| (name.clone(), g.rollout.clone()))
+                .collect(),
+            canary: None,
         })
+    }
+
+    /// Migrates every group `n` members first (`--canary N`): the rest
+    /// start only when none of those failed. Replaces the groups' own
+    /// `rollout`.
+    pub fn with_canary(mut self, n: usize) -> Migrator {
+        self.canary = Some(n.max(1));
+        self
     }
 
     /// Replaces the run options (lock and connect timeouts).
@@ -274,6 +296,22 @@ impl Migrator {
                 }
             }
             return Err(self.refused_everywhere(refused));
+        }
+        let staged = self.staged();
+        if staged.iter().any(|s| s.stage > 0) {
+            let outcomes = self.execute_staged(ready, command, &staged).await;
+            return Ok(Summary {
+                databases: self
+                    .targets
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(t, outcome)| DatabaseOutcome {
+                        database: t.config.name.clone(),
+                        kind: t.config.kind,
+                        outcome,
+                    })
+                    .collect(),
+            });
         }
         let failed = AtomicBool::new(false);
         let slots: Vec<std::sync::Mutex<Option<Looked>>> = ready

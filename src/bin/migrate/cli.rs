@@ -71,6 +71,10 @@ pub(crate) struct Cli {
     /// config, else 8; never more than there are databases).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=strata::config::MAX_JOBS as i64))]
     pub(crate) jobs: Option<u16>,
+    /// Migrate every group's first N members first; the others start only
+    /// when none of those failed (overrides the groups' `rollout`).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) canary: Option<u32>,
     /// After a database fails, still start the ones not started yet
     /// (default: those running finish, no new one starts).
     #[arg(long, global = true)]

@@ -377,9 +377,12 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             ..
         }
     );
-    let migrator = Migrator::new(&config, &cli.databases)?
+    let mut migrator = Migrator::new(&config, &cli.databases)?
         .with_options(options)
         .with_table_sizes(sizes);
+    if let Some(n) = cli.canary {
+        migrator = migrator.with_canary(n as usize);
+    }
     let ooo = |allow: bool| {
         if allow {
             OutOfOrder::Allow
@@ -483,7 +486,10 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 },
             };
             match format {
-                Format::Text => out!("{}", render::deploy_plan(&plan)),
+                Format::Text => {
+                    out!("{}", render::deploy_plan(&plan));
+                    out!("{}", render::rollouts(&migrator.rollout_stages()));
+                }
                 Format::Json => print_json(&plan),
             }
         }
