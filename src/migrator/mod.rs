@@ -25,7 +25,7 @@ use crate::partition::plan::plan_observed;
 #[cfg(feature = "postgres")]
 use crate::partition::scheduler::Maintenance;
 use crate::plan::{Command, DeployPlan, DownTarget, OutOfOrder, Pending, Plan, UpTarget};
-use crate::status::{self, DatabaseStatus, Status};
+use crate::status::Status;
 use crate::step::Action;
 use crate::summary::{DatabaseOutcome, Outcome, Summary};
 
@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod admin;
 mod rollout;
 mod sql_findings;
+mod status_read;
 mod wait;
 
 pub use crate::config::rollout::GroupStages;
@@ -300,18 +301,7 @@ impl Migrator {
         let staged = self.staged();
         if staged.iter().any(|s| s.stage > 0) {
             let outcomes = self.execute_staged(ready, command, &staged).await;
-            return Ok(Summary {
-                databases: self
-                    .targets
-                    .iter()
-                    .zip(outcomes)
-                    .map(|(t, outcome)| DatabaseOutcome {
-                        database: t.config.name.clone(),
-                        kind: t.config.kind,
-                        outcome,
-                    })
-                    .collect(),
-            });
+            return Ok(self.summary(outcomes));
         }
         let failed = AtomicBool::new(false);
         let slots: Vec<std::sync::Mutex<Option<Looked>>> = ready
@@ -334,7 +324,12 @@ impl Migrator {
                 self.execute(target, looked, command, failed, at_once).await
             })
             .await;
-        Ok(Summary {
+        Ok(self.summary(outcomes))
+    }
+
+    /// Each target with its outcome, in order.
+    fn summary(&self, outcomes: Vec<Outcome>) -> Summary {
+        Summary {
             databases: self
                 .targets
                 .iter()
@@ -345,7 +340,7 @@ impl Migrator {
                     outcome,
                 })
                 .collect(),
-        })
+        }
     }
 
     /// The error of a run refused before anything ran anywhere: the one
@@ -625,97 +620,6 @@ impl Migrator {
                 plan_observed(p, o, now)
             })
             .collect()
-    }
-
-    /// Every version of every database with its state, and what the catalog
-    /// shows of each partitioned parent. Read-only, no lock. Any database
-    /// that cannot be read makes it an error (over several,
-    /// [`Error::Databases`]); [`status_each`](Self::status_each) keeps the
-    /// others.
-    pub async fn status(&self) -> Result<Status> {
-        let (status, mut failed) = self.status_each().await;
-        match failed.len() {
-            0 => Ok(status),
-            _ if self.targets.len() == 1 => Err(failed.pop().expect("one").1),
-            _ => Err(Error::Databases {
-                total: self.targets.len(),
-                failed: failed.into_iter().map(|(d, e)| (d, Box::new(e))).collect(),
-                not_started: Vec::new(),
-                done: Vec::new(),
-            }),
-        }
-    }
-
-    /// The status of every database that could be read, and the error of
-    /// each that could not (unreachable, its history unreadable), in name
-    /// order: one tenant down does not hide the other hundreds.
-    pub async fn status_each(&self) -> (Status, Vec<(String, Error)>) {
-        let histories = self
-            .each(|target| async move {
-                let mut backend = self.connect(&target.config).await?;
-                let looked = async {
-                    let history = backend.applied().await?;
-                    engine::check_built(target, &mut backend, &history, true).await?;
-                    // Sizes for offline plans' findings (PostgreSQL).
-                    let tables = match self.table_sizes {
-                        true => backend.table_sizes(&[]).await?,
-                        false => Default::default(),
-                    };
-                    let partitions = self.observe_on(&mut backend, &target.config).await;
-                    let location = backend.history_location();
-                    Ok::<_, Error>((history, tables, partitions, location))
-                }
-                .await;
-                let _ = backend.close().await;
-                looked
-            })
-            .await;
-        let mut databases = Vec::new();
-        let mut partitions = Vec::new();
-        let mut failed = Vec::new();
-        for (target, looked) in self.targets.iter().zip(histories) {
-            let name = target.config.name.clone();
-            match looked {
-                Ok((history, tables, observed, location)) => {
-                    databases.push(DatabaseStatus {
-                        name: name.clone(),
-                        kind: target.config.kind,
-                        history: location,
-                        migrations: status::status(&target.catalog, &history),
-                        tables,
-                    });
-                    match observed {
-                        Some(Ok(o)) => partitions.extend(o),
-                        Some(Err(e)) => failed.push((name, e)),
-                        None => {}
-                    }
-                }
-                Err(e) => failed.push((name, e)),
-            }
-        }
-        failed.sort_by(|a, b| a.0.cmp(&b.0));
-        (
-            Status {
-                databases,
-                partitions,
-            },
-            failed,
-        )
-    }
-
-    /// What the catalog shows of `db`'s partitioned parents, on the
-    /// connection `status` already holds; `None` without policies there.
-    async fn observe_on(
-        &self,
-        backend: &mut AnyBackend,
-        db: &DatabaseConfig,
-    ) -> Option<Result<Vec<crate::partition::Observed>>> {
-        #[cfg(feature = "postgres")]
-        if let Some(pg) = backend.postgres() {
-            return self.maintenance.observe_on(pg, db).await;
-        }
-        let _ = (backend, db); // unused without PostgreSQL
-        None
     }
 
     /// The findings of each step of `plan`, before sizes: PostgreSQL files
