@@ -84,21 +84,26 @@ impl Cluster {
             .await;
     }
 
-    /// Starts every stopped node and waits for three nodes.
+    /// Starts every stopped node and waits until each answers and sees
+    /// three nodes.
     async fn all_up(&self) {
         for n in 1..=3 {
             if !self.running(n) {
                 self.node_script("start", n);
             }
         }
-        let health = self
-            .es(1)
-            .wait_ok(
-                "/_cluster/health?wait_for_nodes=3&timeout=120s",
-                Duration::from_secs(180),
-            )
-            .await;
-        assert_eq!(health["timed_out"], false, "{health}");
+        // Every node's own HTTP port, not only the cluster's view: a node
+        // counts as joined a moment before it serves requests.
+        for n in 1..=3 {
+            let health = self
+                .es(n)
+                .wait_ok(
+                    "/_cluster/health?wait_for_nodes=3&timeout=120s",
+                    Duration::from_secs(180),
+                )
+                .await;
+            assert_eq!(health["timed_out"], false, "node {n}: {health}");
+        }
     }
 
     /// Waits until every shard of the cluster is assigned.
