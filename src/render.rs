@@ -4,6 +4,8 @@
 //! and rows are always in version order, so the text only changes when what
 //! a run would do changes.
 
+pub mod markdown;
+
 use std::fmt::Write;
 
 use crate::engine::{RepairChange, Report};

@@ -292,6 +292,16 @@ async fn canary_runs_the_first_members_first_then_the_rest() {
         plan.stdout
     );
     assert!(plan.stdout.contains("stage 2: 1 member"), "{}", plan.stdout);
+    let md = p.migrate_raw(&["--canary", "2", "plan", "--format", "markdown"], &[]);
+    md.expect(0);
+    assert!(md.stdout.starts_with("## strata plan\n"), "{}", md.stdout);
+    assert!(
+        md.stdout
+            .contains("| | version | description | file | notes |"),
+        "{}",
+        md.stdout
+    );
+    assert!(md.stdout.contains("### Rollouts"), "{}", md.stdout);
     // Without a rollout or --canary, no stages are shown.
     assert!(
         !p.migrate_raw(&["plan"], &[])

@@ -216,6 +216,11 @@ fn demo_full_plan_snapshot() {
     assert_eq!(plan.databases.len(), config.databases.len());
     assert_eq!(plan.partitions.len(), config.partitions.len());
     insta::assert_yaml_snapshot!("demo_full_plan", plan);
+    // The same plan as a pull-request comment (`plan --format markdown`).
+    insta::assert_snapshot!(
+        "demo_full_plan_markdown",
+        strata::render::markdown::deploy_plan(&plan, &migrator.rollout_stages())
+    );
 }
 
 #[test]

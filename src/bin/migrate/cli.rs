@@ -92,6 +92,13 @@ pub(crate) struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum LogFormat {
     Text,
     Json,
@@ -186,9 +193,9 @@ pub(crate) enum Cmd {
         /// of the servers (no connection is made).
         #[arg(long, value_name = "FILE")]
         from_status: Option<PathBuf>,
-        /// Output format.
+        /// Output format (markdown: for a pull-request comment).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: PlanFormat,
     },
     #[command(after_help = concat!("Examples:\n  migrate lint\n  migrate lint --all   (every file, no connection)\n\n", "Settings: see the README, section \"Lint\"."))]
     /// Show what pending files will lock, rewrite or scan (squawk's rules

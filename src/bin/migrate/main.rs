@@ -42,7 +42,7 @@ use strata::migrator::WaitFor;
 use strata::plan::{Command, DownTarget, OutOfOrder, Pending, UpTarget};
 use strata::{Error, Migrator, Options, render};
 
-use cli::{Cli, Cmd, Format};
+use cli::{Cli, Cmd, Format, PlanFormat};
 use partitions::partitions;
 
 fn main() -> ExitCode {
@@ -486,11 +486,15 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 },
             };
             match format {
-                Format::Text => {
+                PlanFormat::Text => {
                     out!("{}", render::deploy_plan(&plan));
                     out!("{}", render::rollouts(&migrator.rollout_stages()));
                 }
-                Format::Json => print_json(&plan),
+                PlanFormat::Json => print_json(&plan),
+                PlanFormat::Markdown => out!(
+                    "{}",
+                    render::markdown::deploy_plan(&plan, &migrator.rollout_stages())
+                ),
             }
         }
         Cmd::Lint { all, format } => {
