@@ -51,8 +51,6 @@ use crate::step::{Action, Step};
 
 /// version, name, checksum, applied_at, execution_time_ms, success
 type HistoryRow = (i64, String, String, DateTime<Utc>, i32, bool, String);
-/// pid, application_name, client address, backend_start
-type HolderRow = (i32, String, String, DateTime<Utc>);
 
 /// A connection to one PostgreSQL database, with its history table.
 pub struct PostgresBackend {
@@ -289,38 +287,6 @@ impl PostgresBackend {
             message: self.url.scrub(&message),
             progress: None,
             done: Default::default(),
-        }))
-    }
-
-    async fn holder(&mut self) -> String {
-        match self.current_holder().await {
-            Ok(Some(h)) => h,
-            Ok(None) => "a session that has released it since".to_string(),
-            Err(_) => "an unknown session (pg_locks is not readable)".to_string(),
-        }
-    }
-
-    /// The session holding the migration lock, from `pg_locks`.
-    async fn current_holder(&mut self) -> std::result::Result<Option<String>, sqlx::Error> {
-        let high = (self.lock_key >> 32) as u32 as i64;
-        let low = (self.lock_key & 0xffff_ffff) as u32 as i64;
-        let row: std::result::Result<Option<HolderRow>, _> = sqlx::query_as(
-            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
-                    a.backend_start \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
-               AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.database = \
-                   (SELECT oid FROM pg_database WHERE datname = current_database())",
-        )
-        .bind(high)
-        .bind(low)
-        .fetch_optional(&mut self.conn)
-        .await;
-        Ok(row?.map(|(pid, app, addr, since)| {
-            format!(
-                "server process {pid} (application {app:?}, client {addr}, connected since {})",
-                since.format("%Y-%m-%d %H:%M:%S UTC")
-            )
         }))
     }
 
