@@ -84,15 +84,26 @@ pub(crate) fn stderr_line(text: &str) {
     write_json(json!({"level": level, "event": event, "message": message}));
 }
 
-/// One JSON log object on stderr, stamped and scrubbed.
-fn write_json(mut object: Value) {
+/// One JSON log object on stderr, stamped and scrubbed. Each string is
+/// scrubbed before it is escaped: a secret holding a quote or a backslash
+/// would no longer match once written as JSON.
+fn write_json(object: Value) {
+    let _ = writeln!(std::io::stderr(), "{}", json_line(object));
+}
+
+/// The line [`write_json`] writes.
+fn json_line(mut object: Value) -> Value {
     let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let mut line = json!({"timestamp": stamp});
     if let (Some(line), Some(fields)) = (line.as_object_mut(), object.as_object_mut()) {
         line.append(fields);
+        for value in line.values_mut() {
+            if let Value::String(text) = value {
+                *text = strata::secret::scrub_registered(text);
+            }
+        }
     }
-    let text = strata::secret::scrub_registered(&line.to_string());
-    let _ = writeln!(std::io::stderr(), "{text}");
+    line
 }
 
 /// An event as a JSON log object: the human line as `message`, and the
@@ -232,4 +243,21 @@ pub(crate) fn observer(stdout_is_json: bool, progress: bool) -> Observer {
         ),
         Event::Started { .. } => {}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_with_a_quote_is_scrubbed_before_it_is_escaped() {
+        let url = strata::config::ConnectionUrl::new("postgres://u@h/db")
+            .with_secrets([r#"pa"ss\word"#.to_string()]);
+        strata::secret::register(&url);
+        let line = json_line(json!({"level": "ERROR", "message": r#"login pa"ss\word refused"#}))
+            .to_string();
+        assert!(line.contains("login *** refused"), "{line}");
+        assert!(!line.contains("pa"), "{line}");
+        assert!(line.contains("\"timestamp\""), "{line}");
+    }
 }
