@@ -155,9 +155,11 @@ pub(crate) enum Cmd {
         exit_code: bool,
     },
     #[command(after_help = concat!("Examples:\n  migrate wait                      (an init container: until nothing is pending)\n  migrate wait --timeout 2m --version 14\n\n", "Settings: see the README, section \"Deploy jobs\"."))]
-    /// Wait until every selected database has the folder's migrations
-    /// applied (a readiness gate); takes no lock and writes nothing. Exit 1
-    /// after the timeout, naming what is pending and who holds the lock.
+    /// Wait until every selected database has its migrations applied.
+    ///
+    /// A readiness gate for replicas: takes no lock and writes nothing;
+    /// exit 1 after the timeout, naming what is pending and who holds the
+    /// lock.
     Wait {
         /// How long to wait (`30s`, `10m`, `1h`).
         #[arg(long, default_value = "10m", value_parser = parse_every)]
