@@ -349,7 +349,15 @@ fn help_teaches_the_order_of_settings_and_shows_examples() {
     };
     insta::assert_snapshot!("help", help(&["--help"]));
     insta::assert_snapshot!("help_new", help(&["new", "--help"]));
-    for command in ["up", "down", "status", "wait", "validate", "plan", "partitions"] {
+    for command in [
+        "up",
+        "down",
+        "status",
+        "wait",
+        "validate",
+        "plan",
+        "partitions",
+    ] {
         let text = help(&[command, "--help"]);
         assert!(text.contains("Examples:\n  migrate "), "{command}: {text}");
         assert!(

@@ -209,15 +209,34 @@ pub trait Backend {
 }
 
 /// The findings of an operation file of `kind` (Elasticsearch, Qdrant);
-/// none for other kinds, whose files the lint reads itself.
-pub fn findings(kind: Kind, file: &str, content: &str) -> Vec<crate::finding::Finding> {
-    let _ = (file, content); // unused only without those kinds
+/// none for other kinds, whose files the lint reads itself. `created`
+/// carries the indices, collections and aliases earlier files of the run
+/// create: nothing is found on those (they hold only what the run put
+/// there).
+pub fn findings(
+    kind: Kind,
+    file: &str,
+    content: &str,
+    created: &mut std::collections::BTreeSet<String>,
+) -> Vec<crate::finding::Finding> {
+    let _ = (file, content, &created); // unused only without those kinds
     match kind {
         #[cfg(feature = "elasticsearch")]
-        Kind::Elasticsearch => elasticsearch::lint::findings(file, content),
+        Kind::Elasticsearch => elasticsearch::lint::findings(file, content, created),
         #[cfg(feature = "qdrant")]
-        Kind::Qdrant => qdrant::lint::findings(file, content),
+        Kind::Qdrant => qdrant::lint::findings(file, content, created),
         _ => Vec::new(),
+    }
+}
+
+/// In the names an operation file's findings track: `name` counted as new
+/// (made by the run) when `new`, else as holding live data.
+#[allow(dead_code)] // unused without Elasticsearch and Qdrant
+pub(crate) fn point(created: &mut std::collections::BTreeSet<String>, name: &str, new: bool) {
+    if new {
+        created.insert(name.to_string());
+    } else {
+        created.remove(name);
     }
 }
 

@@ -647,7 +647,7 @@ impl Migrator {
                         target.config.ddl_lock.timeout,
                         &mut created,
                     ),
-                    kind => backend::findings(kind, &step.file, &script.content),
+                    kind => backend::findings(kind, &step.file, &script.content, &mut created),
                 }
             })
             .collect()

@@ -3,20 +3,39 @@
 //! PostgreSQL's. Pure.
 
 use super::ops::{self, Operation};
+use std::collections::BTreeSet;
+
+use crate::backend::point;
 use crate::finding::{Finding, Level};
 
 /// One finding per operation that closes an index (a static setting:
 /// analyzers, similarity, codec), reindexes, or rewrites or deletes by
-/// query. Files that do not parse
-/// have none (the catalog refuses them anyway).
-pub fn findings(file: &str, content: &str) -> Vec<Finding> {
+/// query — unless the index (or the alias) is one an earlier operation of
+/// the run created, which holds only what the run put there. `created`
+/// carries those names from file to file. Files that do not parse have
+/// none (the catalog refuses them anyway).
+pub fn findings(file: &str, content: &str, created: &mut BTreeSet<String>) -> Vec<Finding> {
     let Ok(operations) = ops::parse(content) else {
         return Vec::new();
     };
     let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
     let mut out = Vec::new();
     for op in &operations {
+        let new = |name: &str| created.contains(name);
+        let skip = match op {
+            Operation::PutSettings(p) => new(&p.index),
+            Operation::Reindex(r) => new(r.from.as_deref().unwrap_or(&r.alias)),
+            Operation::UpdateByQuery(u) => new(&u.index),
+            Operation::DeleteByQuery(d) => new(&d.index),
+            _ => false,
+        };
+        track(op, created);
+        // The nth operation of its name in the file, found or not: its line.
+        let nth = seen.entry(op.name()).or_default();
+        *nth += 1;
+        let line = crate::operations::line_of_nth(content, &format!("\"{}\"", op.name()), *nth);
         let (name, index, lock, rewrite, message) = match op {
+            _ if skip => continue,
             Operation::PutSettings(p)
                 if p.close.unwrap_or_else(|| ops::needs_close(&p.settings)) =>
             {
@@ -68,9 +87,6 @@ pub fn findings(file: &str, content: &str) -> Vec<Finding> {
             ),
             _ => continue,
         };
-        let nth = seen.entry(name).or_default();
-        *nth += 1;
-        let line = crate::operations::line_of_nth(content, &format!("\"{name}\""), *nth);
         out.push(Finding {
             file: file.to_string(),
             line,
@@ -90,6 +106,37 @@ pub fn findings(file: &str, content: &str) -> Vec<Finding> {
     out
 }
 
+/// Keeps `created` up to date with what `op` makes: new indices, and the
+/// aliases while they point at one.
+fn track(op: &Operation, created: &mut BTreeSet<String>) {
+    match op {
+        Operation::CreateIndex(c) => {
+            created.insert(c.index.clone());
+            for alias in c.aliases.iter().flat_map(|a| a.keys()) {
+                created.insert(alias.clone());
+            }
+        }
+        Operation::Reindex(r) => {
+            // A copy of a new index is as new; a copy of live data is not.
+            let empty = created.contains(r.from.as_deref().unwrap_or(&r.alias));
+            point(created, &r.to, empty);
+            point(created, &r.alias, empty);
+        }
+        Operation::PutAlias(p) => {
+            let at_new = created.contains(&p.index);
+            point(created, &p.alias, at_new);
+        }
+        Operation::SwitchAlias(s) => {
+            let at_new = created.contains(&s.to);
+            point(created, &s.alias, at_new);
+        }
+        Operation::DeleteIndex(d) => {
+            created.remove(&d.index);
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,7 +150,7 @@ mod tests {
   {"reindex": {"alias": "docs", "to": "docs_v2"}},
   {"update_by_query": {"index": "docs"}}
 ]"#;
-        let f = findings("V3__x.json", text);
+        let f = findings("V3__x.json", text, &mut BTreeSet::new());
         assert_eq!(f.len(), 3, "{f:#?}");
         assert_eq!(
             (f[2].rule.as_str(), f[2].line, f[2].rewrite),
@@ -118,5 +165,37 @@ mod tests {
             (f[1].rule.as_str(), f[1].line, f[1].rewrite),
             ("reindex", 5, true)
         );
+    }
+
+    #[test]
+    fn what_the_run_created_has_no_findings() {
+        let mut created = BTreeSet::new();
+        let first = r#"[
+  {"create_index": {"index": "nodes_v1", "aliases": {"nodes": {}}}},
+  {"create_index": {"index": "tags_v1"}},
+  {"put_alias": {"index": "tags_v1", "alias": "tags"}}
+]"#;
+        assert!(findings("V1__a.json", first, &mut created).is_empty());
+        let second = r#"[
+  {"reindex": {"alias": "nodes", "to": "nodes_v2"}},
+  {"update_by_query": {"index": "tags"}},
+  {"put_settings": {"index": "nodes_v2", "settings": {"analysis": {}}}},
+  {"reindex": {"alias": "live", "to": "live_v2"}},
+  {"delete_by_query": {"index": "live_v2", "query": {"match_all": {}}}}
+]"#;
+        let f = findings("V2__b.json", second, &mut created);
+        // Only the copy of live data, and what is done to that copy.
+        assert_eq!(f.len(), 2, "{f:#?}");
+        assert_eq!((f[0].rule.as_str(), f[0].line), ("reindex", 5));
+        assert_eq!((f[1].rule.as_str(), f[1].line), ("delete-by-query", 6));
+        assert!(created.contains("nodes_v2") && created.contains("nodes"));
+        // A finding's line counts every operation of its name before it.
+        let text = r#"[
+  {"put_settings": {"index": "a", "settings": {"number_of_replicas": 2}}},
+  {"put_settings": {"index": "a", "settings": {"analysis": {"analyzer": {"x": {"type": "standard"}}}}}}
+]"#;
+        let f = findings("V3__c.json", text, &mut BTreeSet::new());
+        assert_eq!((f.len(), f[0].line), (1, 3), "{f:#?}");
+        assert!(!created.contains("live_v2"));
     }
 }
