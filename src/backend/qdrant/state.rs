@@ -114,6 +114,28 @@ impl Cluster {
         Ok(())
     }
 
+    /// The collection a shard key is `verb` (created, removed) on: it must
+    /// exist and be sharded by custom keys, as Qdrant refuses otherwise.
+    fn custom(
+        &mut self,
+        name: &str,
+        key: &ShardKey,
+        verb: &str,
+    ) -> Result<&mut Collection, Refusal> {
+        self.existing(name, ".collection")?;
+        let c = self.collections.get_mut(name).expect("checked");
+        if !c.custom {
+            return Err((
+                ".shard_key".into(),
+                format!(
+                    "Shard Key {key} cannot be {verb} with Auto sharding method: collection \
+                     {name:?} was not created with \"sharding_method\": \"custom\""
+                ),
+            ));
+        }
+        Ok(c)
+    }
+
     /// Plays one operation on the model, or says why Qdrant would refuse it.
     pub fn apply(&mut self, op: &Operation) -> Result<(), Refusal> {
         match op {
@@ -270,18 +292,7 @@ impl Cluster {
                 self.aliases.insert(o.alias.clone(), o.to.clone());
             }
             Operation::CreateShardKey(o) => {
-                self.existing(&o.collection, ".collection")?;
-                let c = self.collections.get_mut(&o.collection).expect("checked");
-                if !c.custom {
-                    return Err((
-                        ".shard_key".into(),
-                        format!(
-                            "Shard Key {} cannot be created with Auto sharding method: \
-                             collection {:?} was not created with \"sharding_method\": \"custom\"",
-                            o.shard_key, o.collection
-                        ),
-                    ));
-                }
+                let c = self.custom(&o.collection, &o.shard_key, "created")?;
                 if !c.shard_keys.insert(o.shard_key.clone()) {
                     return Err((
                         ".shard_key".into(),
@@ -293,18 +304,7 @@ impl Cluster {
                 }
             }
             Operation::DeleteShardKey(o) => {
-                self.existing(&o.collection, ".collection")?;
-                let c = self.collections.get_mut(&o.collection).expect("checked");
-                if !c.custom {
-                    return Err((
-                        ".shard_key".into(),
-                        format!(
-                            "shard key {} cannot be removed with Auto sharding method: \
-                             collection {:?} is not sharded by custom keys",
-                            o.shard_key, o.collection
-                        ),
-                    ));
-                }
+                let c = self.custom(&o.collection, &o.shard_key, "removed")?;
                 // Qdrant answers success for a key it does not have; a
                 // migration that names one is written for another database.
                 if !c.shard_keys.remove(&o.shard_key) {
