@@ -23,6 +23,8 @@ pub use crate::step::{Done, Report, duration_ms};
 
 pub use crate::events::{Event, Observer, StopHandle};
 
+pub mod drift;
+
 /// Knobs that apply to every database of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -293,11 +295,16 @@ pub async fn execute(
             (Err(e), _) => return Err(e),
         };
         check(target, backend, &plan).await?;
+        if plan.steps.is_empty() {
+            return Ok(());
+        }
+        drift::gate(target, backend, options).await?;
         // What the history holds as far as this run knows, to notice a
         // step that deletes it (kinds whose history is not transactional).
         let mut known: std::collections::BTreeMap<u64, Record> =
             history.into_iter().map(|r| (r.version, r)).collect();
         let mut previous: Option<u64> = None;
+        let ran: Result<()> = async {
         for step in &plan.steps {
             if let Some(signal) = options.stop.requested() {
                 return Err(Error::Stopped {
@@ -361,6 +368,24 @@ pub async fn execute(
             previous = Some(step.version);
         }
         Ok(())
+        }
+        .await;
+        // The schema this run leaves is what the next one expects, also
+        // after a failed step when steps completed before it (they stay);
+        // not when another runner may be at work, and not when nothing
+        // completed: a failed first run leaves the database as it was.
+        let another = matches!(ran, Err(Error::LockLost { .. } | Error::HistoryLost { .. }));
+        if !another && (ran.is_ok() || !report.done.is_empty()) {
+            let recorded = drift::record(target, backend).await;
+            match (&ran, recorded) {
+                (Ok(()), Err(e)) => return Err(e),
+                (Err(_), Err(e)) => {
+                    tracing::warn!(database = %database, error = %e, "recording the schema failed")
+                }
+                _ => {}
+            }
+        }
+        ran
     })
     .await;
     match outcome {
@@ -632,6 +657,8 @@ pub async fn record_as_applied(
                 .await?;
             recorded.push(m.version);
         }
+        // The schema the database has now is the one its history says.
+        drift::record(target, backend).await?;
         Ok(recorded)
     })
     .await

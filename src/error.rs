@@ -132,6 +132,21 @@ pub enum Error {
         database: String,
     },
 
+    /// The live schema changed since strata last ran there, and the
+    /// database says `on_drift = "refuse"`: nothing ran.
+    #[error(
+        "database {database}: the live schema changed since strata last ran here (on_drift = \"refuse\"), \
+         so no migration runs on it:\n{}\nUndo the change, or accept it as the schema the migrations expect \
+         with `migrate repair --accept-drift --database {database}`",
+        changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    Drifted {
+        /// The configured database name.
+        database: String,
+        /// What changed, one line each (`+ index …`, `~ column …`).
+        changes: Vec<String>,
+    },
+
     /// The migration lock could not be taken in time.
     #[error(
         "database {database}: timed out after {}s waiting for the migration lock ({lock}); held by {holder}. \
@@ -302,7 +317,7 @@ impl Error {
             Error::Config { .. } | Error::File { .. } | Error::Io { .. } | Error::Usage(_) => {
                 EXIT_BAD_INPUT
             }
-            Error::Refused { .. } => EXIT_REFUSED,
+            Error::Refused { .. } | Error::Drifted { .. } => EXIT_REFUSED,
             Error::Stopped { signal, .. } => signal.exit_code(),
             Error::Partial { error, .. } => error.exit_code(),
             Error::Databases { failed, .. } => failed

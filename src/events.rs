@@ -116,6 +116,15 @@ pub enum Event {
         /// What the server reports, one line.
         detail: String,
     },
+    /// The live schema changed since strata last ran there; with
+    /// `on_drift = "warn"` the run goes on (and records the schema it
+    /// leaves as the new expected one).
+    Drift {
+        /// The configured database name.
+        database: String,
+        /// What changed.
+        changes: Vec<crate::drift::Change>,
+    },
     /// A statement of a step waited for a table lock as long as its lock
     /// timeout allows: what the step did was rolled back (a no-transaction
     /// file: that statement), and it is tried again after `pause`, so the

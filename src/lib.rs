@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 // Vocabulary: leaves every layer may use.
+pub mod drift;
 pub mod error;
 pub mod finding;
 pub mod history;

@@ -8,6 +8,8 @@ pub mod markdown;
 
 use std::fmt::Write;
 
+use crate::drift::DriftState;
+
 use crate::engine::{RepairChange, Report};
 use crate::plan::Plan;
 use crate::script::TransactionMode;
@@ -142,6 +144,14 @@ pub fn status(status: &Status) -> String {
         if let Some(history) = &db.history {
             let _ = writeln!(out, "  history: {history}");
         }
+        match &db.drift {
+            // Nothing to say of a database strata has not recorded yet,
+            // nor where drift is off.
+            None | Some(DriftState::NotRecorded | DriftState::Off) => {}
+            Some(d) => {
+                let _ = writeln!(out, "  schema drift: {}", d.summary());
+            }
+        }
         if db.migrations.is_empty() {
             let _ = writeln!(out, "  no migrations");
             continue;
@@ -229,6 +239,63 @@ pub fn reports(reports: &[Report]) -> String {
 }
 
 /// What `repair` changed, per database.
+/// `migrate drift`: per database, its drift and each change on a line.
+pub fn drift(reports: &[crate::drift::DriftReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let _ = match &r.state {
+            DriftState::Drifted {
+                recorded_at,
+                recorded_by,
+                changes,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "{}: {} change(s) since the schema recorded {} by {recorded_by}:",
+                    r.database,
+                    changes.len(),
+                    recorded_at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+                changes.iter().try_for_each(|c| writeln!(out, "  {c}"))
+            }
+            DriftState::None { recorded_at } => writeln!(
+                out,
+                "{}: no drift (schema recorded {})",
+                r.database,
+                recorded_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            other => writeln!(out, "{}: {}", r.database, other.summary()),
+        };
+    }
+    out
+}
+
+/// `repair --accept-drift`: what each database accepted.
+pub fn accepted(reports: &[crate::drift::DriftReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let _ = match &r.state {
+            DriftState::Off => writeln!(out, "{}: {}", r.database, r.state.summary()),
+            DriftState::Drifted { changes, .. } => {
+                let _ = writeln!(
+                    out,
+                    "{}: the live schema is now the expected one; accepted {} change(s):",
+                    r.database,
+                    changes.len()
+                );
+                changes.iter().try_for_each(|c| writeln!(out, "  {c}"))
+            }
+            _ => writeln!(
+                out,
+                "{}: the live schema is recorded as the expected one (no drift to accept)",
+                r.database
+            ),
+        };
+    }
+    out
+}
+
+/// `repair`: each change to the history, or that there was none.
 pub fn repairs(changes: &[(String, Vec<RepairChange>)]) -> String {
     let mut out = String::new();
     for (db, list) in changes {

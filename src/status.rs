@@ -98,6 +98,9 @@ pub struct DatabaseStatus {
     /// `schema.name`, so an offline plan's findings carry them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tables: std::collections::BTreeMap<String, crate::finding::TableSize>,
+    /// The live schema against the one recorded after the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::drift::DriftState>,
 }
 
 /// The status of every selected database: `{"databases": [...]}`, plus

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// Module path (as `a::b`, the crate root as `crate`) → layer.
 const LAYERS: &[(&str, u32)] = &[
     // Vocabulary, in the order its words build on each other.
+    ("drift", 0),
     ("finding", 0),
     ("history", 0),
     ("kind", 0),

@@ -206,6 +206,17 @@ pub trait Backend {
 
     /// Closes the connection; releases a session lock if one is still held.
     async fn close(self) -> Result<()>;
+
+    /// The live schema as `scope` covers it (see [`crate::drift`]):
+    /// strata's own objects left out.
+    async fn describe(&mut self, scope: &crate::drift::Scope) -> Result<crate::drift::Schema>;
+
+    /// The description the last run recorded, if any.
+    async fn recorded_schema(&mut self) -> Result<Option<crate::drift::Recorded>>;
+
+    /// Records `schema` as what the next run expects, in the database
+    /// beside the history.
+    async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()>;
 }
 
 /// The findings of an operation file of `kind` (Elasticsearch, Qdrant);
@@ -483,5 +494,14 @@ impl Backend for AnyBackend {
     }
     async fn close(self) -> Result<()> {
         dispatch!(self, b => b.close().await)
+    }
+    async fn describe(&mut self, scope: &crate::drift::Scope) -> Result<crate::drift::Schema> {
+        dispatch!(self, b => b.describe(scope).await)
+    }
+    async fn recorded_schema(&mut self) -> Result<Option<crate::drift::Recorded>> {
+        dispatch!(self, b => b.recorded_schema().await)
+    }
+    async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()> {
+        dispatch!(self, b => b.record_schema(schema).await)
     }
 }

@@ -31,6 +31,10 @@ pub(super) struct RawGroup {
     api_key: Option<String>,
     wait_for_active_shards: Option<super::cluster::RawActiveShards>,
     require_health: Option<String>,
+    on_drift: Option<String>,
+    drift_ignore: Option<Vec<String>>,
+    schemas: Option<Vec<String>>,
+    drift_include_grants: Option<bool>,
     rollout: Option<Vec<super::rollout::RawStage>>,
     max_failures: Option<i64>,
     urls: Option<Vec<String>>,
@@ -369,6 +373,10 @@ pub(super) fn add_members(
             api_key: t.raw.api_key.clone(),
             wait_for_active_shards: t.raw.wait_for_active_shards.clone(),
             require_health: t.raw.require_health.clone(),
+            on_drift: t.raw.on_drift.clone(),
+            schemas: t.raw.schemas.clone(),
+            drift_ignore: t.raw.drift_ignore.clone(),
+            drift_include_grants: t.raw.drift_include_grants,
             ..RawDatabase::default()
         };
         made.push(database(group, group, raw, &place, &t.base, &env)?);

@@ -12,10 +12,12 @@
 //! for [`crate::partition::policy`] to say.
 
 pub mod cluster;
+mod drift;
 mod env;
 mod groups;
 mod lint;
 mod names;
+mod partitions;
 pub mod rollout;
 pub mod timeouts;
 mod toml_errors;
@@ -32,6 +34,8 @@ pub use self::groups::{Group, GroupQuery};
 use self::lint::{RawLint, lint_settings};
 pub use self::names::validate_history_table;
 use self::names::{validate_index_name, validate_label, validate_name};
+pub use self::partitions::PartitionSettings;
+use self::partitions::partition_settings;
 use self::urls::{http_url, neo4j_url};
 use crate::error::{Error, Result};
 use crate::finding::{Level, LintSettings};
@@ -80,6 +84,9 @@ pub struct DatabaseConfig {
     pub ddl_lock: timeouts::DdlLock,
     /// `wait_for_active_shards` and `require_health` (Elasticsearch).
     pub cluster: cluster::ClusterWaits,
+    /// `on_drift`, `schemas`, `drift_ignore`, `drift_include_grants`, and
+    /// the partitioned parents whose children are not drift.
+    pub drift: crate::drift::Scope,
 }
 
 /// Certificate files for a TLS connection, as configured.
@@ -146,40 +153,9 @@ impl DatabaseConfig {
             lint_fail_on: None,
             ddl_lock: timeouts::DdlLock::default(),
             cluster: cluster::ClusterWaits::default(),
+            drift: crate::drift::Scope::default(),
         }
     }
-}
-
-/// A `[[partitions]]` entry as written, its `${VAR}` references expanded.
-/// [`crate::partition::policy`] turns it into a policy and says what is
-/// wrong with it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartitionSettings {
-    /// The configured database the table lives in.
-    pub database: String,
-    /// `table` or `schema.table`.
-    pub table: String,
-    /// `interval`.
-    pub interval: Option<String>,
-    /// `premake`.
-    pub premake: Option<i64>,
-    /// `retention`, e.g. `"12 months"`.
-    pub retention: Option<String>,
-    /// `retention_mode`: `drop` or `detach`.
-    pub retention_mode: Option<String>,
-    /// `retention_schema`.
-    pub retention_schema: Option<String>,
-    /// `naming`.
-    pub naming: Option<String>,
-    /// `max_create_per_run`.
-    pub max_create_per_run: Option<i64>,
-    /// `move_batch_rows`.
-    pub move_batch_rows: Option<i64>,
-    /// Where the entry came from, for messages:
-    /// `migrate.toml: partitions[0] (events)`.
-    #[serde(skip)]
-    pub origin: String,
 }
 
 /// The whole configuration: every database, in name order, and the
@@ -244,6 +220,10 @@ struct RawDatabase {
     lock_retries: Option<i64>,
     wait_for_active_shards: Option<cluster::RawActiveShards>,
     require_health: Option<String>,
+    on_drift: Option<String>,
+    schemas: Option<Vec<String>>,
+    drift_ignore: Option<Vec<String>>,
+    drift_include_grants: Option<bool>,
 }
 
 impl Config {
@@ -739,6 +719,16 @@ fn database(
         waits.require_health =
             cluster::health(&text).map_err(|m| Error::config(setting("require_health"), m))?;
     }
+    let drift = drift::scope(
+        &drift::RawDrift {
+            on_drift: db.on_drift.clone(),
+            schemas: db.schemas.clone(),
+            drift_ignore: db.drift_ignore.clone(),
+            drift_include_grants: db.drift_include_grants,
+        },
+        kind,
+    )
+    .map_err(|(key, m)| Error::config(setting(key), m))?;
     let secrets = substituted
         .into_iter()
         .chain(password.clone())
@@ -757,6 +747,7 @@ fn database(
         lint_fail_on,
         ddl_lock,
         cluster: waits,
+        drift,
     })
 }
 
@@ -764,32 +755,6 @@ fn database(
 fn url_has_user(url: &str) -> bool {
     url.find("://")
         .is_some_and(|s| url[s + 3..].rfind('@').is_some_and(|at| at > 0))
-}
-
-/// One `[[partitions]]` entry with its `${VAR}` references expanded; an
-/// unset variable names the entry.
-fn partition_settings(
-    raw: PartitionSettings,
-    index: usize,
-    origin: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<PartitionSettings> {
-    let place = format!("{origin}: partitions[{index}] ({})", raw.table);
-    let get = |v: &str| expand(v, env).map_err(|m| Error::config(&place, m));
-    let opt = |v: &Option<String>| v.as_deref().map(get).transpose();
-    Ok(PartitionSettings {
-        database: get(&raw.database)?,
-        table: get(&raw.table)?,
-        interval: opt(&raw.interval)?,
-        premake: raw.premake,
-        retention: opt(&raw.retention)?,
-        retention_mode: opt(&raw.retention_mode)?,
-        retention_schema: opt(&raw.retention_schema)?,
-        naming: opt(&raw.naming)?,
-        max_create_per_run: raw.max_create_per_run,
-        move_batch_rows: raw.move_batch_rows,
-        origin: place.clone(),
-    })
 }
 
 #[cfg(test)]

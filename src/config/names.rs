@@ -17,19 +17,22 @@ pub(super) fn validate_name(name: &str) -> std::result::Result<(), String> {
 /// quoted safely wherever a backend needs it.
 pub fn validate_history_table(name: &str) -> std::result::Result<(), String> {
     let parts: Vec<&str> = name.split('.').collect();
-    let ident = |p: &str| {
-        let mut chars = p.chars();
-        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && p.len() <= 63
-    };
-    if (1..=2).contains(&parts.len()) && parts.iter().all(|p| ident(p)) {
+    if (1..=2).contains(&parts.len()) && parts.iter().all(|p| plain_identifier(p)) {
         Ok(())
     } else {
         Err(format!(
             "{name:?} is not a valid name: use letters, digits and '_', optionally schema.table"
         ))
     }
+}
+
+/// Letters, digits and `_`, not starting with a digit, at most 63
+/// characters: a name any backend can quote safely.
+pub(super) fn plain_identifier(p: &str) -> bool {
+    let mut chars = p.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && p.len() <= 63
 }
 
 /// A plain identifier, so a label can go into Cypher unquoted.

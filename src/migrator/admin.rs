@@ -193,7 +193,10 @@ impl Migrator {
     /// time. A database whose change fails (its connection dropped since
     /// the look) does not stop the others; over several databases the
     /// error names each that failed ([`Error::Databases`]).
-    async fn change_each<'a, T, Fut>(&'a self, change: impl Fn(&'a Target) -> Fut) -> Result<Vec<T>>
+    pub(super) async fn change_each<'a, T, Fut>(
+        &'a self,
+        change: impl Fn(&'a Target) -> Fut,
+    ) -> Result<Vec<T>>
     where
         Fut: std::future::Future<Output = Result<T>> + Send + 'a,
     {

@@ -32,6 +32,7 @@ use crate::summary::{DatabaseOutcome, Outcome, Summary};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod admin;
+mod drift;
 mod rollout;
 mod sql_findings;
 mod status_read;
@@ -118,13 +119,26 @@ impl Migrator {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let maintenance = Maintenance::new(config, only)?;
+        let mut targets = targets;
+        for target in &mut targets {
+            // Partition maintenance's children are not drift.
+            target.config.drift.managed = maintenance
+                .policies()
+                .filter(|p| p.database == target.config.name)
+                .map(|p| crate::drift::Managed {
+                    parent: p.qualified(),
+                    children: crate::drift::children_pattern(&p.naming, &p.table),
+                })
+                .collect();
+        }
         Ok(Migrator {
             targets,
             options: Options {
                 jobs: config.jobs.unwrap_or(engine::DEFAULT_JOBS),
                 ..Options::default()
             },
-            maintenance: Maintenance::new(config, only)?,
+            maintenance,
             validate_only: false,
             lint: config.lint.clone(),
             table_sizes: false,
@@ -415,6 +429,7 @@ impl Migrator {
         if planned.is_err() && !engine::may_be_in_progress(&planned) {
             planned?;
         }
+        self.refuse_drift(target, backend, &history).await?;
         Ok(true)
     }
 

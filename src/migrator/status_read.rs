@@ -45,7 +45,8 @@ impl Migrator {
                     };
                     let partitions = self.observe_on(&mut backend, &target.config).await;
                     let location = backend.history_location();
-                    Ok::<_, Error>((history, tables, partitions, location))
+                    let drift = engine::drift::state(target, &mut backend).await?;
+                    Ok::<_, Error>((history, tables, partitions, location, drift))
                 }
                 .await;
                 let _ = backend.close().await;
@@ -58,13 +59,14 @@ impl Migrator {
         for (target, looked) in self.targets.iter().zip(histories) {
             let name = target.config.name.clone();
             match looked {
-                Ok((history, tables, observed, location)) => {
+                Ok((history, tables, observed, location, drift)) => {
                     databases.push(DatabaseStatus {
                         name: name.clone(),
                         kind: target.config.kind,
                         history: location,
                         migrations: status::status(&target.catalog, &history),
                         tables,
+                        drift: Some(drift),
                     });
                     match observed {
                         Some(Ok(o)) => partitions.extend(o),

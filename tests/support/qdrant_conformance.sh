@@ -41,6 +41,8 @@ status=0
 # --nocapture so that the skip notices reach the log; the tests take turns
 # on the one server by themselves.
 cargo test --locked --test qdrant --test qdrant_cluster -- --nocapture 2>&1 | tee "$log" || status=$?
+# Drift's Qdrant test (the binary's other tests need the other servers).
+cargo test --locked --test drift qdrant_ -- --nocapture 2>&1 | tee -a "$log" || status=$?
 echo
 if grep -q '^SKIPPED against the real Qdrant' "$log"; then
   echo "Not run against $STRATA_TEST_QDRANT_URL:"

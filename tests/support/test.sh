@@ -135,7 +135,8 @@ es_stop; neo4j_stop
 use_es "${ES_NXT[@]}"
 use_neo4j "${NEO_NXT[@]}"
 ES_CUR=() NEO_CUR=()
-cargo test --locked --workspace --no-fail-fast --test elasticsearch --test elasticsearch_ops --test neo4j
+cargo test --locked --workspace --no-fail-fast --test elasticsearch --test elasticsearch_ops --test neo4j \
+  --test drift
 use_es "${ES_NXT[@]}"; es_stop; ES_NXT=()
 use_neo4j "${NEO_NXT[@]}"; neo4j_stop; NEO_NXT=()
 for line in "$ES_VERSION" "$ES_NEXT"; do

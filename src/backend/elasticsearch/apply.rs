@@ -107,7 +107,7 @@ impl ElasticsearchBackend {
 
     /// `GET path`: its body, or null when the server answers 404 (no
     /// pipelines, no component templates).
-    async fn get(&self, path: &str, context: &str) -> Result<Value> {
+    pub(super) async fn get(&self, path: &str, context: &str) -> Result<Value> {
         let reply = self
             .send(HttpMethod::Get, path, None)
             .await
@@ -388,7 +388,7 @@ impl ElasticsearchBackend {
     }
 
     /// One request with a JSON body.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: HttpMethod,
         path: &str,

@@ -22,6 +22,7 @@
 
 mod apply;
 mod conn;
+pub mod describe;
 mod documents;
 mod health;
 mod http;
@@ -468,6 +469,18 @@ impl Backend for ElasticsearchBackend {
         } else {
             Err(self.conn.db_error("writing the history", r.failure()))
         }
+    }
+
+    async fn describe(&mut self, scope: &crate::drift::Scope) -> Result<crate::drift::Schema> {
+        self.describe_schema(scope).await
+    }
+
+    async fn recorded_schema(&mut self) -> Result<Option<crate::drift::Recorded>> {
+        self.recorded_schema().await
+    }
+
+    async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()> {
+        self.write_schema(schema).await
     }
 
     async fn close(mut self) -> Result<()> {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use neo4rs::{ConfigBuilder, Graph, query};
 
+mod describe;
 mod lock;
 
 use self::lock::LockStore;
@@ -686,6 +687,18 @@ impl Backend for Neo4jBackend {
                 .param("version", version as i64),
             )
             .await
+    }
+
+    async fn describe(&mut self, scope: &crate::drift::Scope) -> Result<crate::drift::Schema> {
+        self.describe_schema(scope).await
+    }
+
+    async fn recorded_schema(&mut self) -> Result<Option<crate::drift::Recorded>> {
+        self.recorded_schema().await
+    }
+
+    async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()> {
+        self.write_schema(schema).await
     }
 
     async fn close(mut self) -> Result<()> {

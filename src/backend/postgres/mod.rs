@@ -24,6 +24,7 @@ use sqlx::{AssertSqlSafe, Connection, FromRow, PgConnection};
 
 mod builds;
 mod connect;
+mod describe;
 mod format;
 mod reads;
 mod session;
@@ -745,6 +746,18 @@ impl Backend for PostgresBackend {
         .await
         .map(|_| ())
         .map_err(|e| self.db_error("writing the history failed", e))
+    }
+
+    async fn describe(&mut self, scope: &crate::drift::Scope) -> Result<crate::drift::Schema> {
+        self.describe_schema(scope).await
+    }
+
+    async fn recorded_schema(&mut self) -> Result<Option<crate::drift::Recorded>> {
+        self.recorded_schema().await
+    }
+
+    async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()> {
+        self.write_schema(schema).await
     }
 
     async fn close(self) -> Result<()> {

@@ -22,6 +22,7 @@
 //! so a missing collection or a vector size change is refused before
 //! anything changed.
 
+pub mod describe;
 pub mod lint;
 mod lock;
 pub mod ops;
@@ -255,26 +256,69 @@ impl QdrantBackend {
         Ok(out)
     }
 
-    async fn cluster(&mut self) -> Result<state::Cluster> {
-        let names = self
+    /// Every collection with its info, in name order.
+    async fn collection_infos(&mut self) -> Result<Vec<(String, pb::CollectionInfo)>> {
+        let mut names: Vec<String> = self
             .collections
             .list(pb::ListCollectionsRequest {})
             .await
             .map_err(|s| self.db_error("listing the collections", s))?
             .into_inner()
-            .collections;
-        let mut collections = BTreeMap::new();
-        for c in names {
+            .collections
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
             let info = self
                 .collections
                 .get(pb::GetCollectionInfoRequest {
-                    collection_name: c.name.clone(),
+                    collection_name: name.clone(),
                 })
                 .await
-                .map_err(|s| self.db_error(&format!("reading collection {}", c.name), s))?
+                .map_err(|s| self.db_error(&format!("reading collection {name}"), s))?
                 .into_inner()
                 .result
                 .unwrap_or_default();
+            out.push((name, info));
+        }
+        Ok(out)
+    }
+
+    /// The custom shard keys of a collection sharded by them.
+    async fn shard_keys(&mut self, collection: &str) -> Result<BTreeSet<ops::ShardKey>> {
+        Ok(self
+            .collections
+            .list_shard_keys(pb::ListShardKeysRequest {
+                collection_name: collection.to_string(),
+            })
+            .await
+            .map_err(|s| self.db_error(&format!("listing the shard keys of {collection}"), s))?
+            .into_inner()
+            .shard_keys
+            .iter()
+            .filter_map(|d| d.key.as_ref().and_then(proto::shard_key_of))
+            .collect())
+    }
+
+    /// Every alias with its collection.
+    async fn alias_list(&mut self) -> Result<BTreeMap<String, String>> {
+        Ok(self
+            .collections
+            .list_aliases(pb::ListAliasesRequest {})
+            .await
+            .map_err(|s| self.db_error("listing the aliases", s))?
+            .into_inner()
+            .aliases
+            .into_iter()
+            .map(|a| (a.alias_name, a.collection_name))
+            .collect())
+    }
+
+    async fn cluster(&mut self) -> Result<state::Cluster> {
+        let mut collections = BTreeMap::new();
+        for (name, info) in self.collection_infos().await? {
             let vectors = proto::live_vectors(&info)
                 .into_iter()
                 .filter_map(|(name, (size, d))| {
@@ -290,24 +334,12 @@ impl QdrantBackend {
             let payload_indexes: BTreeSet<String> = info.payload_schema.keys().cloned().collect();
             let custom = proto::custom_sharding(&info);
             let shard_keys = if custom {
-                self.collections
-                    .list_shard_keys(pb::ListShardKeysRequest {
-                        collection_name: c.name.clone(),
-                    })
-                    .await
-                    .map_err(|s| {
-                        self.db_error(&format!("listing the shard keys of {}", c.name), s)
-                    })?
-                    .into_inner()
-                    .shard_keys
-                    .iter()
-                    .filter_map(|d| d.key.as_ref().and_then(proto::shard_key_of))
-                    .collect()
+                self.shard_keys(&name).await?
             } else {
                 BTreeSet::new()
             };
             collections.insert(
-                c.name,
+                name,
                 state::Collection {
                     vectors,
                     sparse: proto::live_sparse(&info),
@@ -317,19 +349,9 @@ impl QdrantBackend {
                 },
             );
         }
-        let aliases = self
-            .collections
-            .list_aliases(pb::ListAliasesRequest {})
-            .await
-            .map_err(|s| self.db_error("listing the aliases", s))?
-            .into_inner()
-            .aliases
-            .into_iter()
-            .map(|a| (a.alias_name, a.collection_name))
-            .collect();
         Ok(state::Cluster {
             collections,
-            aliases,
+            aliases: self.alias_list().await?,
         })
     }
 
@@ -656,6 +678,18 @@ impl Backend for QdrantBackend {
             .await
             .map_err(|s| self.db_error("writing the history", s))?;
         Ok(())
+    }
+
+    async fn describe(&mut self, scope: &crate::drift::Scope) -> Result<crate::drift::Schema> {
+        self.describe_schema(scope).await
+    }
+
+    async fn recorded_schema(&mut self) -> Result<Option<crate::drift::Recorded>> {
+        self.recorded_schema().await
+    }
+
+    async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()> {
+        self.write_schema(schema).await
     }
 
     async fn close(mut self) -> Result<()> {

@@ -226,10 +226,23 @@ pub(crate) enum Cmd {
         #[arg(required = true, num_args = 1.., value_name = "WORDS")]
         words: Vec<String>,
     },
-    #[command(after_help = concat!("Examples:\n  migrate validate   (see what is wrong first)\n  migrate repair\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate validate   (see what is wrong first)\n  migrate repair\n  migrate repair --accept-drift --database app\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Realign the history with the files after a human has looked: update
     /// changed checksums and names, forget dirty and vanished records.
-    Repair,
+    Repair {
+        /// Instead: record the live schema as the one the migrations
+        /// expect (after a reviewed change by hand; see `migrate drift`).
+        #[arg(long)]
+        accept_drift: bool,
+    },
+    #[command(after_help = concat!("Examples:\n  migrate drift\n  migrate drift --database app --format json\n\n", "Settings: see the README, section \"Drift of the live schema\"."))]
+    /// Show what changed in each live schema since strata last ran there
+    /// (by hand, by a script); exit 1 when anything did.
+    Drift {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     #[command(after_help = concat!("Examples:\n  migrate unlock --database graph\n  migrate unlock --force --database graph   (only when its owner is surely gone)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
     /// Remove a migration lock left behind by a runner that died (Neo4j,
     /// Elasticsearch, Qdrant); refused while its owner still renews it.

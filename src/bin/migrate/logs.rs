@@ -159,6 +159,11 @@ fn log_event(event: &Event) {
                 "message": format!("waited {} ms for a lock and was rolled back; blocked by \
                     {blocker}; retry {attempt} of {retries}", timeout.as_millis())})
         }
+        Event::Drift { database, changes } => json!({"level": "WARN", "event": "drift",
+            "database": database,
+            "changes": changes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "message": format!("the live schema changed since the last run ({} change(s)); \
+                going on (on_drift = \"warn\")", changes.len())}),
     };
     write_json(object);
 }
@@ -241,6 +246,15 @@ pub(crate) fn observer(stdout_is_json: bool, progress: bool) -> Observer {
             timeout.as_millis(),
             pause.as_millis()
         ),
+        Event::Drift { database, changes } => {
+            errln!(
+                "{database}: warning: the live schema changed since the last run \
+                 (on_drift = \"warn\", going on; it is recorded as expected after this run):"
+            );
+            for c in changes {
+                errln!("  {c}");
+            }
+        }
         Event::Started { .. } => {}
     })
 }

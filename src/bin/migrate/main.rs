@@ -515,7 +515,20 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
             }
             return Ok(u8::from(failed));
         }
-        Cmd::Repair => out!("{}", render::repairs(&migrator.repair().await?)),
+        Cmd::Repair { accept_drift: true } => {
+            out!("{}", render::accepted(&migrator.accept_drift().await?))
+        }
+        Cmd::Repair { .. } => out!("{}", render::repairs(&migrator.repair().await?)),
+        Cmd::Drift { format } => {
+            let reports = migrator.drift().await?;
+            match format {
+                Format::Text => out!("{}", render::drift(&reports)),
+                Format::Json => print_json(&serde_json::json!({ "databases": reports })),
+            }
+            return Ok(u8::from(
+                reports.iter().any(|r| !r.state.changes().is_empty()),
+            ));
+        }
         Cmd::Unlock { force } => {
             for line in migrator.unlock(force).await? {
                 outln!("{line}");
