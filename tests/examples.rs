@@ -156,3 +156,51 @@ fn the_github_workflow_lints_and_comments_the_plan() {
         "{runs:?}"
     );
 }
+
+/// The Dockerfile (no container engine here to build it): its build stage
+/// runs exactly the command CI runs for the static binary, and the image
+/// is the binary that command makes, on a static non-root base, as the
+/// entrypoint.
+#[test]
+fn the_dockerfile_ships_the_static_binary_ci_builds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let instructions: Vec<(&str, &str)> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_once(' ').unwrap_or((l, "")))
+        .collect();
+    let all = |word: &str| -> Vec<&str> {
+        instructions
+            .iter()
+            .filter(|(w, _)| *w == word)
+            .map(|(_, rest)| *rest)
+            .collect()
+    };
+    assert_eq!(all("RUN"), ["bash tests/support/static.sh build"]);
+    let script = std::fs::read_to_string(root.join("tests/support/static.sh")).unwrap();
+    assert!(
+        script.contains("BIN=\"target/$TARGET/release/migrate\"")
+            && script.contains("TARGET=x86_64-unknown-linux-musl"),
+        "static.sh no longer builds where the Dockerfile copies from"
+    );
+    let from = all("FROM");
+    assert_eq!(from.len(), 2, "{from:?}");
+    assert!(from[1].starts_with("gcr.io/distroless/static"), "{from:?}");
+    assert_eq!(
+        all("COPY").last().copied(),
+        Some(
+            "--from=build /src/target/x86_64-unknown-linux-musl/release/migrate /usr/local/bin/migrate"
+        )
+    );
+    let user = all("USER");
+    assert!(
+        user.len() == 1 && !user[0].starts_with("root") && !user[0].starts_with('0'),
+        "{user:?}"
+    );
+    assert_eq!(all("ENTRYPOINT"), ["[\"/usr/local/bin/migrate\"]"]);
+    // The default command is one the binary takes.
+    let cmd: Vec<String> = serde_json::from_str(all("CMD")[0]).unwrap();
+    parses(&cmd, "the Dockerfile's CMD");
+}

@@ -10,8 +10,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cargo build --quiet --bin migrate
-migrate=target/debug/migrate
+# STRATA_MIGRATE runs another build of the binary (the static one, see
+# static.sh) instead of building the debug one.
+if [ -n "${STRATA_MIGRATE:-}" ]; then
+  migrate=$STRATA_MIGRATE
+else
+  cargo build --quiet --bin migrate
+  migrate=target/debug/migrate
+fi
 
 stop_all() {
   if [ -n "${QDRANT_PID:-}" ]; then kill "$QDRANT_PID" 2>/dev/null || true; fi

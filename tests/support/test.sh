@@ -151,3 +151,7 @@ features_status=0
 wait "$features" || features_status=$?
 cat "$FEATURES_LOG"
 [ "$features_status" = 0 ] || { echo "the feature subsets failed" >&2; exit 1; }
+
+# The static (musl) release build the Dockerfile ships, running the demo
+# against servers of its own.
+bash tests/support/static.sh demo
