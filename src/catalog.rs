@@ -77,6 +77,18 @@ fn script(format: &dyn Format, file: &SourceFile, rollback: bool) -> Result<Scri
             ),
         });
     }
+    // A YAML operation file runs as the JSON it reads as; its checksum is
+    // its own text's.
+    let source = content;
+    let content = if is_yaml(&file.path) && !source.trim().is_empty() {
+        format.yaml_to_json(&source).map_err(|e| Error::File {
+            file: file.path.clone(),
+            location: e.location(),
+            message: e.message,
+        })?
+    } else {
+        source.clone()
+    };
     let reading = if rollback && (content.trim().is_empty() || format.is_noop(&content)) {
         crate::script::Reading {
             mode: crate::script::TransactionMode::Transaction,
@@ -91,12 +103,19 @@ fn script(format: &dyn Format, file: &SourceFile, rollback: bool) -> Result<Scri
     };
     Ok(Script {
         file: file.path.clone(),
-        checksum: checksum(&content),
+        checksum: checksum(&source),
         lock_timeout: format.lock_timeout(&content),
         content,
         mode: reading.mode,
         operations: reading.operations,
     })
+}
+
+/// Whether a file is YAML by its extension.
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
 /// The file name of a path, for plans and messages that must not depend
@@ -117,7 +136,7 @@ impl Catalog {
                 "migrations folder not found (set `migrations` in migrate.toml or --migrations)",
             ));
         }
-        let ext = format.kind().extension();
+        let ext = format.kind().extensions();
         let m = read_dir(migrations, ext)?;
         let r = if rollbacks.is_dir() {
             read_dir(rollbacks, ext)?
@@ -135,7 +154,7 @@ impl Catalog {
         migrations: Vec<SourceFile>,
         rollbacks: Vec<SourceFile>,
     ) -> Result<Catalog> {
-        let ext = format.kind().extension();
+        let ext = format.kind().extensions();
         let mut by_version: BTreeMap<u64, Migration> = BTreeMap::new();
         refuse_empty(&migrations, ext)?;
         for file in &migrations {
@@ -214,7 +233,7 @@ impl Catalog {
 /// Every empty migration at once: a folder taken over from another tool
 /// often has several (placeholders), and naming them one run at a time
 /// makes a person fix, run, fix again.
-fn refuse_empty(migrations: &[SourceFile], ext: &str) -> Result<()> {
+fn refuse_empty(migrations: &[SourceFile], ext: &[&str]) -> Result<()> {
     let empty: Vec<&SourceFile> = migrations
         .iter()
         .filter(|f| matches!(classify(f, ext), Ok(Some((Prefix::Migration, _, _)))))
@@ -235,13 +254,13 @@ fn refuse_empty(migrations: &[SourceFile], ext: &str) -> Result<()> {
     Err(Error::file(&first.path, message))
 }
 
-fn classify(file: &SourceFile, ext: &str) -> Result<Option<(Prefix, u64, String)>> {
+fn classify(file: &SourceFile, ext: &[&str]) -> Result<Option<(Prefix, u64, String)>> {
     let name = file
         .path
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| Error::file(&file.path, "file name is not valid UTF-8"))?;
-    let parsed = parse_name(name, ext);
+    let parsed = crate::names::parse_name_any(name, ext);
     if parsed != ParsedName::Ignored && name.chars().any(crate::names::is_hidden_char) {
         return Err(Error::file(
             &file.path,
@@ -265,7 +284,7 @@ fn classify(file: &SourceFile, ext: &str) -> Result<Option<(Prefix, u64, String)
 /// followed; an entry that looks like a migration but is not a regular
 /// file once followed (a folder, a socket, a link to nothing) is an error,
 /// never silently skipped.
-fn read_dir(dir: &Path, ext: &str) -> Result<Vec<SourceFile>> {
+fn read_dir(dir: &Path, ext: &[&str]) -> Result<Vec<SourceFile>> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -275,7 +294,7 @@ fn read_dir(dir: &Path, ext: &str) -> Result<Vec<SourceFile>> {
         let entry = entry.map_err(io)?;
         let name = entry.file_name();
         let relevant = match name.to_str() {
-            Some(n) => parse_name(n, ext) != ParsedName::Ignored,
+            Some(n) => crate::names::parse_name_any(n, ext) != ParsedName::Ignored,
             None => true, // reported by `classify`
         };
         if relevant {

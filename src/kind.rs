@@ -38,6 +38,17 @@ impl Kind {
         }
     }
 
+    /// Every extension this kind's migration files may have: operation
+    /// files are JSON or YAML (read into the same operations). The first
+    /// is [`extension`](Self::extension).
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Kind::Postgres => &["sql"],
+            Kind::Neo4j => &["cypher"],
+            Kind::Elasticsearch | Kind::Qdrant => &["json", "yaml", "yml"],
+        }
+    }
+
     /// The cargo feature that compiles this kind in (its name).
     pub fn feature(self) -> &'static str {
         self.as_str()

@@ -43,6 +43,15 @@ pub fn too_large(version: &str) -> String {
     )
 }
 
+/// [`parse_name`] for a kind whose files may have any of `exts` (the
+/// first is named in messages about a wrong one).
+pub fn parse_name_any(file_name: &str, exts: &[&str]) -> ParsedName {
+    let own = file_name
+        .rsplit_once('.')
+        .and_then(|(_, e)| exts.iter().find(|x| e.eq_ignore_ascii_case(x)));
+    parse_name(file_name, own.unwrap_or(&exts[0]))
+}
+
 /// Parses `V<version>__<description>.<ext>` / `U…`. Pure.
 ///
 /// A file with the kind's extension must be a valid name (a misspelled

@@ -82,6 +82,49 @@ impl<Op: Operation> Format for OperationFormat<Op> {
     fn is_noop(&self, content: &str) -> bool {
         serde_json::from_str::<Vec<serde_json::Value>>(content).is_ok_and(|ops| ops.is_empty())
     }
+
+    fn yaml_to_json(&self, content: &str) -> std::result::Result<String, FileError> {
+        yaml_to_json::<Op>(content).map_err(|e| e.to_string().into())
+    }
+}
+
+/// A YAML operation list as JSON text, after it was read into `Op`s
+/// exactly as a JSON file is (the same model, the same checks). A YAML
+/// syntax error names serde_yaml's line and column; an error in an
+/// operation names its JSON path and the line its `- ` item starts on.
+/// Pure.
+pub fn yaml_to_json<Op: Operation>(content: &str) -> std::result::Result<String, OpError> {
+    let value: serde_json::Value = serde_yaml::from_str(content).map_err(|e| OpError {
+        path: "$".into(),
+        message: e.to_string(),
+    })?;
+    let at_line = |e: OpError| match yaml_item_line(content, &e.path) {
+        Some(line) => OpError {
+            message: format!("{} (the operation at line {line})", e.message),
+            ..e
+        },
+        None => e,
+    };
+    let ops: Vec<Op> = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        at_line(OpError {
+            path: json_path(&e.path().to_string()),
+            message: e.inner().to_string(),
+        })
+    })?;
+    check_all(&ops).map_err(at_line)?;
+    Ok(serde_json::to_string_pretty(&value).expect("a JSON value"))
+}
+
+/// The line on which the operation a JSON path (`$[2]…`) points into
+/// starts, in a YAML block sequence (`- ` at the start of a line). Pure.
+fn yaml_item_line(content: &str, path: &str) -> Option<usize> {
+    let index: usize = path.strip_prefix("$[")?.split(']').next()?.parse().ok()?;
+    content
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("- ") || *l == "-")
+        .nth(index)
+        .map(|(i, _)| i + 1)
 }
 
 /// A model of the live server that pending operations are played on.
@@ -108,13 +151,19 @@ pub fn parse<Op: Operation>(content: &str) -> std::result::Result<Vec<Op>, OpErr
         path: json_path(&e.path().to_string()),
         message: e.inner().to_string(),
     })?;
+    check_all(&ops)?;
+    Ok(ops)
+}
+
+/// What serde cannot check, for each operation in order.
+fn check_all<Op: Operation>(ops: &[Op]) -> std::result::Result<(), OpError> {
     for (i, op) in ops.iter().enumerate() {
         op.check().map_err(|(field, message)| OpError {
             path: format!("$[{i}].{}{field}", op.name()),
             message,
         })?;
     }
-    Ok(ops)
+    Ok(())
 }
 
 /// The first name in an operation list that is one of `reserved`: any
@@ -193,4 +242,69 @@ pub fn line_of_nth(content: &str, needle: &str, nth: usize) -> usize {
         .match_indices(needle)
         .nth(nth.saturating_sub(1))
         .map_or(1, |(at, _)| crate::split::line_of(content, at))
+}
+
+#[cfg(all(test, feature = "elasticsearch"))]
+mod tests {
+    use super::*;
+    use crate::backend::elasticsearch::ops::Operation as Es;
+
+    const JSON: &str = r#"[
+  {"create_index": {"index": "m_v1", "mappings": {"properties": {"body": {"type": "text"}}},
+                    "aliases": {"m": {}}}},
+  {"put_settings": {"index": "m_v1", "settings": {"refresh_interval": "5s"}}}
+]"#;
+
+    const YAML: &str = "\
+# the same two operations
+- create_index:
+    index: m_v1
+    mappings:
+      properties:
+        body: {type: text}
+    aliases:
+      m: {}
+- put_settings:
+    index: m_v1
+    settings:
+      refresh_interval: 5s
+";
+
+    #[test]
+    fn yaml_reads_as_the_same_operations_as_json() {
+        let json = yaml_to_json::<Es>(YAML).unwrap();
+        let from_yaml: Vec<Es> = parse(&json).unwrap();
+        let from_json: Vec<Es> = parse(JSON).unwrap();
+        assert_eq!(from_yaml, from_json);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            serde_json::from_str::<serde_json::Value>(JSON).unwrap()
+        );
+    }
+
+    #[test]
+    fn yaml_errors_name_the_yaml_line_and_the_field() {
+        let unknown = yaml_to_json::<Es>("- create_index:\n    index: a\n    mapping: {}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.starts_with("$[0].create_index"), "{unknown}");
+        assert!(unknown.contains("unknown field `mapping`"), "{unknown}");
+        assert!(unknown.contains("the operation at line 1"), "{unknown}");
+        let second = yaml_to_json::<Es>("- delete_index:\n    index: a\n- delete_index: {}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            second.starts_with("$[1].delete_index") && second.contains("at line 3"),
+            "{second}"
+        );
+        let syntax = yaml_to_json::<Es>("- create_index:\n    index: a\n   bad: [\n")
+            .unwrap_err()
+            .to_string();
+        assert!(syntax.contains("line 3 column"), "{syntax}");
+        // What serde cannot check is checked as for JSON.
+        let checked = yaml_to_json::<Es>("- create_index:\n    index: Bad_Name\n")
+            .unwrap_err()
+            .to_string();
+        assert!(checked.starts_with("$[0].create_index.index"), "{checked}");
+    }
 }

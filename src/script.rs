@@ -124,6 +124,17 @@ pub trait Format: Sync {
         false
     }
 
+    /// A YAML file's content as the JSON its operations are read from
+    /// (operation kinds); the error names the YAML line and column, or the
+    /// path of the operation field. Kinds without a YAML form refuse it.
+    fn yaml_to_json(&self, content: &str) -> Result<String, FileError> {
+        let _ = content;
+        Err(FileError::from(format!(
+            "{} migrations are not YAML files",
+            self.kind()
+        )))
+    }
+
     /// The file's own lock timeout directive, if the kind has one and the
     /// file gives it (checked by [`read`](Self::read) first): `Some(None)`
     /// is `off`.

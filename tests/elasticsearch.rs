@@ -442,3 +442,56 @@ async fn an_empty_rollback_reverts_a_mapping_change_by_doing_nothing() {
     let status = migrate(&p, &["status"]);
     assert!(status.stdout.contains("pending"), "{}", status.stdout);
 }
+
+/// YAML operation files run like JSON ones (the same operations), their
+/// mistakes are refused naming the file, the operation's path and line,
+/// and their checksum is their own text's.
+#[tokio::test]
+async fn yaml_operation_files_apply_like_json_and_are_refused_by_line() {
+    let (_turn, es) = fresh().await;
+    let p = project();
+    p.migration(
+        "V1__articles.yaml",
+        "# articles, read through an alias\n\
+         - create_index:\n    index: articles_v1\n    mappings:\n      properties:\n        \
+         title: {type: text}\n    aliases:\n      articles: {}\n",
+    );
+    p.migration(
+        "V2__tags.yml",
+        "- put_mapping:\n    index: articles\n    properties:\n      tags: {type: keyword}\n",
+    );
+    p.migration(
+        "V3__seed.json",
+        r#"[{"index_documents": {"index": "articles", "documents": [{"title": "a", "tags": "x"}]}}]"#,
+    );
+    migrate(&p, &["up"]).expect(0);
+    assert_eq!(es.field("articles_v1", "title").await["type"], "text");
+    assert_eq!(es.field("articles_v1", "tags").await["type"], "keyword");
+    assert_eq!(es.count("articles_v1").await, 1);
+    let plan = migrate(&p, &["status"]);
+    assert!(plan.stdout.contains("applied"), "{}", plan.stdout);
+
+    p.migration(
+        "V4__bad.yaml",
+        "- put_mapping:\n    index: articles\n    properties: {}\n- delete_index:\n    indx: x\n",
+    );
+    let run = migrate(&p, &["up"]);
+    run.expect(2);
+    for needle in [
+        "V4__bad.yaml",
+        "$[1].delete_index",
+        "unknown field `indx`",
+        "line 4",
+    ] {
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+    std::fs::remove_file(p.path().join("migrations/V4__bad.yaml")).unwrap();
+    // The YAML text is what is checksummed: a comment changed is a change.
+    p.migration(
+        "V1__articles.yaml",
+        "# articles, read through the alias\n\
+         - create_index:\n    index: articles_v1\n    mappings:\n      properties:\n        \
+         title: {type: text}\n    aliases:\n      articles: {}\n",
+    );
+    migrate(&p, &["validate"]).expect(3);
+}

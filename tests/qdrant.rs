@@ -1309,3 +1309,23 @@ async fn a_pending_index_rebuild_is_a_finding_with_the_point_count() {
     p.config(&config);
     migrate(&p, &q.url, &["lint"]).expect(0);
 }
+
+/// A YAML operation file runs like its JSON form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yaml_operation_files_apply_like_json() {
+    let q = Subject::new().await;
+    let p = project();
+    p.migration(
+        "V1__docs.yml",
+        "- create_collection:\n    collection: docs\n    vectors: {size: 4, distance: Cosine}\n\
+         - create_payload_index:\n    collection: docs\n    field: user_id\n    schema: keyword\n",
+    );
+    p.rollback(
+        "U1__docs.yaml",
+        "- delete_collection:\n    collection: docs\n",
+    );
+    migrate(&p, &q.url, &["up"]).expect(0);
+    assert_eq!(q.payload_indexes("docs").await, ["user_id"]);
+    migrate(&p, &q.url, &["down"]).expect(0);
+    assert!(q.info("docs").await.is_none());
+}
