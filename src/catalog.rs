@@ -101,14 +101,50 @@ fn script(format: &dyn Format, file: &SourceFile, rollback: bool) -> Result<Scri
             message: e.message,
         })?
     };
+    let (checksum, legacy_checksum) = with_data_files(format, file, &source, &content)?;
     Ok(Script {
         file: file.path.clone(),
-        checksum: checksum(&source),
+        checksum,
+        legacy_checksum,
         lock_timeout: format.lock_timeout(&content),
         content,
         mode: reading.mode,
         operations: reading.operations,
     })
+}
+
+/// The checksum of a file and of the data files it names, each after the
+/// same normalisation, with the file's own alone as the legacy one (what
+/// was recorded before data files counted); a file naming none has only
+/// its own. A data file that cannot be read is refused now, naming it.
+fn with_data_files(
+    format: &dyn Format,
+    file: &SourceFile,
+    source: &str,
+    content: &str,
+) -> Result<(String, Option<String>)> {
+    let names = format.data_files(content);
+    if names.is_empty() {
+        return Ok((checksum(source), None));
+    }
+    let mut all = source.to_string();
+    for name in &names {
+        let path = file.path.parent().unwrap_or(Path::new(".")).join(name);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            Error::file(
+                &file.path,
+                format!(
+                    "index_documents: cannot read its data file {}: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+        let data = normalize(&bytes).map_err(|m| Error::file(&path, m))?;
+        // Each part named and delimited, so moving text from the file into
+        // its data file (or renaming the data file) changes the checksum.
+        all.push_str(&format!("\0{name}\0{data}"));
+    }
+    Ok((checksum(&all), Some(checksum(source))))
 }
 
 /// Whether a file is YAML by its extension.

@@ -295,6 +295,9 @@ pub async fn execute(
             (Err(e), _) => return Err(e),
         };
         check(target, backend, &plan).await?;
+        if matches!(command, Command::Up { .. }) {
+            upgrade_checksums(target, backend, &history, options).await?;
+        }
         if plan.steps.is_empty() {
             return Ok(());
         }
@@ -662,6 +665,54 @@ pub async fn record_as_applied(
         Ok(recorded)
     })
     .await
+}
+
+/// The recorded versions whose checksum is their file's legacy one (from
+/// before data files were checksummed): the next `up` upgrades them.
+pub fn legacy_checksums(target: &Target, history: &[Record]) -> Vec<u64> {
+    history
+        .iter()
+        .filter(|r| !r.is_dirty())
+        .filter(|r| {
+            target
+                .catalog
+                .get(r.version)
+                .is_some_and(|m| m.script.is_legacy(&r.checksum))
+        })
+        .map(|r| r.version)
+        .collect()
+}
+
+/// Records the full checksum of each version still holding its legacy
+/// one, and says so for each.
+async fn upgrade_checksums(
+    target: &Target,
+    backend: &mut AnyBackend,
+    history: &[Record],
+    options: &Options,
+) -> Result<()> {
+    for version in legacy_checksums(target, history) {
+        let m = target
+            .catalog
+            .get(version)
+            .expect("legacy_checksums saw it");
+        let old = history
+            .iter()
+            .find(|r| r.version == version)
+            .expect("recorded");
+        backend
+            .upsert(&Record {
+                checksum: m.script.checksum.clone(),
+                ..old.clone()
+            })
+            .await?;
+        options.observer.emit(Event::ChecksumUpgraded {
+            database: target.config.name.clone(),
+            version,
+            file: crate::catalog::display_name(&m.script.file),
+        });
+    }
+    Ok(())
 }
 
 /// True when an unlocked look shows nothing to do and nothing suspicious,

@@ -116,6 +116,16 @@ pub enum Event {
         /// What the server reports, one line.
         detail: String,
     },
+    /// A version recorded before strata checksummed the data files its
+    /// file names: its recorded checksum now covers them too.
+    ChecksumUpgraded {
+        /// The configured database name.
+        database: String,
+        /// The version.
+        version: u64,
+        /// Its file.
+        file: String,
+    },
     /// The live schema changed since strata last ran there; with
     /// `on_drift = "warn"` the run goes on (and records the schema it
     /// leaves as the new expected one).

@@ -37,6 +37,11 @@ pub trait Operation: DeserializeOwned {
 
     /// One line for plans: `create_index messages_v1`.
     fn describe(&self) -> String;
+
+    /// The data file it reads, relative to its file's folder, if any.
+    fn data_file(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// How an operation-file kind's files are read: the whole list must parse
@@ -81,6 +86,18 @@ impl<Op: Operation> Format for OperationFormat<Op> {
 
     fn is_noop(&self, content: &str) -> bool {
         serde_json::from_str::<Vec<serde_json::Value>>(content).is_ok_and(|ops| ops.is_empty())
+    }
+
+    fn data_files(&self, content: &str) -> Vec<String> {
+        let mut files: Vec<String> = Vec::new();
+        for op in parse::<Op>(content).unwrap_or_default() {
+            if let Some(f) = op.data_file()
+                && !files.iter().any(|g| g == f)
+            {
+                files.push(f.to_string());
+            }
+        }
+        files
     }
 
     fn yaml_to_json(&self, content: &str) -> std::result::Result<String, FileError> {

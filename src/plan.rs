@@ -125,7 +125,7 @@ fn history_problems(catalog: &Catalog, history: &[Record]) -> Vec<Problem> {
             continue;
         }
         match catalog.get(r.version) {
-            Some(m) if m.script.checksum != r.checksum => problems.push(Problem::Changed {
+            Some(m) if !m.script.matches(&r.checksum) => problems.push(Problem::Changed {
                 version: r.version,
                 file: file_name(m),
                 recorded: r.checksum.clone(),

@@ -62,6 +62,24 @@ pub struct Script {
     /// The file's own `-- strata:lock-timeout`, when it has one: `Some(None)`
     /// is `off`.
     pub lock_timeout: Option<Option<std::time::Duration>>,
+    /// For a file that names data files (`index_documents`' `file`): the
+    /// checksum of its own text alone, which strata recorded before it
+    /// checksummed data files. A record holding it is not drift; the next
+    /// `up` upgrades it to [`checksum`](Self::checksum), saying so.
+    pub legacy_checksum: Option<String>,
+}
+
+impl Script {
+    /// Whether a recorded checksum is this file's: its checksum, or the
+    /// one recorded before data files were part of it.
+    pub fn matches(&self, recorded: &str) -> bool {
+        self.checksum == recorded || self.legacy_checksum.as_deref() == Some(recorded)
+    }
+
+    /// Whether a recorded checksum is the old one, to be upgraded.
+    pub fn is_legacy(&self, recorded: &str) -> bool {
+        self.checksum != recorded && self.legacy_checksum.as_deref() == Some(recorded)
+    }
 }
 
 /// What a kind's [`Format`] found in a file.
@@ -122,6 +140,13 @@ pub trait Format: Sync {
     fn is_noop(&self, content: &str) -> bool {
         let _ = content;
         false
+    }
+
+    /// The data files a file names, as written (relative to its folder),
+    /// in order: they are part of its checksum.
+    fn data_files(&self, content: &str) -> Vec<String> {
+        let _ = content;
+        Vec::new()
     }
 
     /// A YAML file's content as the JSON its operations are read from

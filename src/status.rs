@@ -130,9 +130,7 @@ pub fn status(catalog: &Catalog, history: &[Record]) -> Vec<StatusRow> {
             let rec = recorded.get(&version).copied();
             let state = match (file, rec) {
                 (_, Some(r)) if r.is_dirty() => State::Dirty,
-                (Some(m), Some(r))
-                    if m.script.checksum != r.checksum || m.description != r.name =>
-                {
+                (Some(m), Some(r)) if !m.script.matches(&r.checksum) || m.description != r.name => {
                     State::Drifted
                 }
                 (Some(_), Some(_)) => State::Applied,

@@ -495,3 +495,68 @@ async fn yaml_operation_files_apply_like_json_and_are_refused_by_line() {
     );
     migrate(&p, &["validate"]).expect(3);
 }
+
+/// The NDJSON file an `index_documents` names is part of its migration's
+/// checksum; a version recorded before that (its checksum the file's
+/// alone) is not drift, and the next `up` upgrades it, saying so, once.
+#[tokio::test]
+async fn data_files_are_checksummed_and_old_records_are_upgraded_once() {
+    use sha2::Digest;
+    let (_turn, es) = fresh().await;
+    let p = project();
+    let seed = p.path().join("migrations/seed.ndjson");
+    std::fs::create_dir_all(seed.parent().unwrap()).unwrap();
+    std::fs::write(&seed, "{\"title\": \"a\"}\n{\"title\": \"b\"}\n").unwrap();
+    let text = r#"[{"create_index": {"index": "docs"}},
+  {"index_documents": {"index": "docs", "file": "seed.ndjson"}}]"#;
+    p.migration("V1__docs.json", text);
+    migrate(&p, &["up"]).expect(0);
+    assert_eq!(es.count("docs").await, 2);
+
+    std::fs::write(&seed, "{\"title\": \"a\"}\n{\"title\": \"c\"}\n").unwrap();
+    let run = migrate(&p, &["validate"]);
+    run.expect(3);
+    assert!(run.stderr.contains("V1__docs.json"), "{}", run.stderr);
+    std::fs::write(&seed, "{\"title\": \"a\"}\n{\"title\": \"b\"}\n").unwrap();
+    migrate(&p, &["validate"]).expect(0);
+
+    // As recorded before data files were checksummed.
+    let legacy: String = sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    es.ok(
+        Method::Post,
+        "/schema_migrations/_update/1?refresh=true",
+        Some(json!({"doc": {"checksum": legacy}})),
+    )
+    .await;
+    let status = migrate(&p, &["status"]);
+    assert!(
+        status.stdout.contains("applied") && !status.stdout.contains("drifted"),
+        "{}",
+        status.stdout
+    );
+    let run = migrate(&p, &["up"]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .contains("V1__docs.json: recorded checksum upgraded to cover the data files"),
+        "{}",
+        run.stdout
+    );
+    let recorded =
+        es.ok(Method::Get, "/schema_migrations/_doc/1", None).await["_source"]["checksum"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert_ne!(recorded, legacy);
+    let again = migrate(&p, &["up"]);
+    again.expect(0);
+    assert!(!again.stdout.contains("upgraded"), "{}", again.stdout);
+    // A data file that is not there is refused before anything runs.
+    std::fs::remove_file(&seed).unwrap();
+    let run = migrate(&p, &["status"]);
+    run.expect(2);
+    assert!(run.stderr.contains("seed.ndjson"), "{}", run.stderr);
+}

@@ -422,6 +422,15 @@ impl Migrator {
                 return Err(refused);
             }
         }
+        // A checksum recorded before data files counted is upgraded under
+        // the lock, even when nothing else is to be done.
+        let upgrade = matches!(command, Command::Up { .. })
+            && planned.is_ok()
+            && !engine::legacy_checksums(target, &history).is_empty();
+        if upgrade {
+            self.refuse_drift(target, backend, &history).await?;
+            return Ok(true);
+        }
         if engine::nothing_to_do(&planned) || matches!(command, Command::Validate { .. }) {
             planned?;
             return Ok(false);

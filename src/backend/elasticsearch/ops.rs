@@ -433,6 +433,13 @@ impl operations::Operation for Operation {
     fn describe(&self) -> String {
         Operation::describe(self)
     }
+
+    fn data_file(&self) -> Option<&str> {
+        match self {
+            Operation::IndexDocuments(o) => o.file.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 type Check = Result<(), (String, String)>;

@@ -159,6 +159,12 @@ fn log_event(event: &Event) {
                 "message": format!("waited {} ms for a lock and was rolled back; blocked by \
                     {blocker}; retry {attempt} of {retries}", timeout.as_millis())})
         }
+        Event::ChecksumUpgraded {
+            database,
+            version,
+            file,
+        } => json!({"level": "INFO", "event": "checksum_upgraded", "database": database,
+            "version": version, "file": file, "message": upgraded(file)}),
         Event::Drift { database, changes } => json!({"level": "WARN", "event": "drift",
             "database": database,
             "changes": changes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
@@ -166,6 +172,14 @@ fn log_event(event: &Event) {
                 going on (on_drift = \"warn\")", changes.len())}),
     };
     write_json(object);
+}
+
+/// What an upgraded checksum is said as.
+fn upgraded(file: &str) -> String {
+    format!(
+        "{file}: recorded checksum upgraded to cover the data files it names (it was \
+         recorded before strata checksummed them)"
+    )
 }
 
 /// Prints each step as it happens, so a long run shows its progress and a
@@ -246,6 +260,9 @@ pub(crate) fn observer(stdout_is_json: bool, progress: bool) -> Observer {
             timeout.as_millis(),
             pause.as_millis()
         ),
+        Event::ChecksumUpgraded { database, file, .. } => {
+            outln!("{database}: {}", upgraded(file))
+        }
         Event::Drift { database, changes } => {
             errln!(
                 "{database}: warning: the live schema changed since the last run \
