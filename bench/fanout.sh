@@ -17,6 +17,17 @@
 #
 #   bash bench/fanout.sh [SIZES] [DELAYED_SIZES]   (default "1 10 100 500" "1 10 100")
 #
+# Then the floor ratio, per size of FLOOR_SIZES (default "100 500"): the
+# no-op `up --jobs 8` over N databases against one database's no-op plus
+# pgbench -C opening N connections 8 at a time, each running SELECT 1
+# (medians of three): (no-op N − no-op 1) / floor N, the goal being at
+# most 1.2. STRATA_BENCH_TLS=1 starts the server with TLS on, so strata
+# and pgbench both negotiate it (libpq's default sslmode=prefer, strata's
+# too); FANOUT_FLOOR_ONLY=1 skips the other tables, e.g.
+#
+#   FANOUT_FLOOR_ONLY=1 bash bench/fanout.sh "1" ""
+#   STRATA_BENCH_TLS=1 FANOUT_FLOOR_ONLY=1 bash bench/fanout.sh "1" ""
+#
 # Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +46,11 @@ work=$(mktemp -d)
 proxy_pid=
 cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; pg_stop; rm -rf "$work"; }
 trap cleanup EXIT
+if [ "${STRATA_BENCH_TLS:-0}" = 1 ]; then
+  # shellcheck source=tests/support/certs.sh
+  source tests/support/certs.sh
+  certs_make "$work/certs"
+fi
 pg_start
 admin=$STRATA_TEST_PG_URL
 base=${admin%/postgres}
@@ -106,6 +122,24 @@ for label in local "${DELAY_MS}ms"; do
   fi
 done
 
+median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+
+# The floor ratio (see the top): no-op over N against one and pgbench -C.
+floor_ratio() {
+  local n one many floor
+  fresh 1 "$(hostport "$port")"; timed up >/dev/null
+  one=$(median3 "$(timed --jobs 8 up)" "$(timed --jobs 8 up)" "$(timed --jobs 8 up)")
+  for n in ${FLOOR_SIZES:-100 500}; do
+    fresh "$n" "$(hostport "$port")"; timed --jobs 8 up >/dev/null
+    many=$(median3 "$(timed --jobs 8 up)" "$(timed --jobs 8 up)" "$(timed --jobs 8 up)")
+    floor=$(median3 "$(pgbench_seconds "$n" "$port" 8)" "$(pgbench_seconds "$n" "$port" 8)" \
+      "$(pgbench_seconds "$n" "$port" 8)")
+    awk -v n="$n" -v one="$one" -v many="$many" -v floor="$floor" -v tls="${STRATA_BENCH_TLS:-0}" 'BEGIN {
+      printf "floor (TLS %s): %4d dbs: no-op --jobs 8 %6.3f s, one db %6.3f s, pgbench -C 8 at a time %6.3f s: ratio %.2f (goal <= 1.2)\n",
+        (tls == 1 ? "on" : "off"), n, many, one, floor, (many - one) / floor }'
+  done
+}
+
 # The floor: pgbench -C opening n connections (10 at a time) through port,
 # or through the Unix socket (no TCP, and the cluster trusts local users:
 # no password exchange either).
@@ -121,6 +155,9 @@ pgbench_seconds() { # n port|socket [clients, default 10]
   awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.3f", b - a }'
 }
 
+echo
+floor_ratio
+[ "${FANOUT_FLOOR_ONLY:-0}" = 1 ] && exit 0
 echo
 printf '%-9s %-44s %9s %9s %7s\n' network "100 connections vs 1" "1" "100" ratio
 for net in "local $port" "${DELAY_MS}ms $proxy_port" "socket socket"; do
