@@ -294,6 +294,22 @@ pub(crate) enum Cmd {
         #[arg(value_name = "SOURCE_DIR", required = true, num_args = 1..)]
         source: Vec<PathBuf>,
     },
+    #[command(
+        after_help = "Examples:\n  migrate completions bash > /etc/bash_completion.d/migrate\n  migrate completions zsh > ~/.zfunc/_migrate\n  migrate completions fish > ~/.config/fish/completions/migrate.fish"
+    )]
+    /// Print the completion script of a shell (bash, zsh, fish) on stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (migrate.1 and migrate-COMMAND.1) into a folder.
+    #[command(hide = true)]
+    Man {
+        /// The folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 fn parse_tool(s: &str) -> Result<strata::import::Tool, String> {

@@ -27,6 +27,7 @@ macro_rules! errln {
 }
 
 mod cli;
+mod docs;
 mod logs;
 mod partitions;
 
@@ -47,6 +48,12 @@ use partitions::partitions;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the grammar alone: no config, no server.
+    match &cli.command {
+        Cmd::Completions { shell } => return docs::completions(*shell),
+        Cmd::Man { out } => return docs::man(out),
+        _ => {}
+    }
     logs::init(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -556,7 +563,11 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
                 );
             }
         }
-        Cmd::New { .. } | Cmd::Partitions { .. } | Cmd::Import { .. } => {
+        Cmd::New { .. }
+        | Cmd::Partitions { .. }
+        | Cmd::Import { .. }
+        | Cmd::Completions { .. }
+        | Cmd::Man { .. } => {
             unreachable!("handled above")
         }
     }

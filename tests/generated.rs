@@ -1,0 +1,87 @@
+//! What is generated from the command line's grammar cannot go stale: the
+//! man pages in `docs/man/` are what `migrate man` writes now (regenerate
+//! them with `STRATA_BLESS=1 cargo test --test generated`), and each
+//! shell's completion script knows every command.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn pages(dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "1"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_man_pages_in_the_repository_are_current() {
+    let fresh = tempfile::tempdir().unwrap();
+    let run = support::Run::from(
+        Command::new(support::migrate_bin())
+            .args(["man", "--out"])
+            .arg(fresh.path())
+            .output()
+            .unwrap(),
+    );
+    run.expect(0);
+    let generated = pages(fresh.path());
+    assert!(generated.contains_key("migrate.1") && generated.contains_key("migrate-drift.1"));
+    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/man");
+    if std::env::var("STRATA_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::remove_dir_all(&kept).ok();
+        std::fs::create_dir_all(&kept).unwrap();
+        for (name, text) in &generated {
+            std::fs::write(kept.join(name), text).unwrap();
+        }
+    }
+    let stored = pages(&kept);
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        generated.keys().collect::<Vec<_>>(),
+        "docs/man/ lists other pages than `migrate man` writes: regenerate with \
+         STRATA_BLESS=1 cargo test --test generated"
+    );
+    for (name, text) in &generated {
+        assert!(
+            stored[name] == *text,
+            "docs/man/{name} is stale: regenerate with STRATA_BLESS=1 cargo test --test generated"
+        );
+    }
+}
+
+#[test]
+fn every_shell_s_completions_know_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = support::Run::from(
+            Command::new(support::migrate_bin())
+                .args(["completions", shell])
+                .output()
+                .unwrap(),
+        );
+        run.expect(0);
+        for command in ["up", "down", "status", "drift", "partitions", "baseline"] {
+            assert!(
+                run.stdout.contains(command),
+                "{shell}: no {command} in\n{}",
+                run.stdout
+            );
+        }
+    }
+    let run = support::Run::from(
+        Command::new(support::migrate_bin())
+            .args(["completions", "tcsh"])
+            .output()
+            .unwrap(),
+    );
+    run.expect(2);
+}
