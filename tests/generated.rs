@@ -85,3 +85,41 @@ fn every_shell_s_completions_know_every_command() {
     );
     run.expect(2);
 }
+
+/// `docs/migrate.schema.json` is the JSON Schema the config types give now,
+/// and the demo's own `migrate.toml` is valid against it (every key known,
+/// every value of the type the schema says).
+#[test]
+fn the_config_schema_is_current_and_takes_the_demo_config() {
+    let schema = strata::config::json_schema();
+    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/migrate.schema.json");
+    let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+    if std::env::var("STRATA_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&kept, &text).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(&kept).is_ok_and(|stored| stored == text),
+        "docs/migrate.schema.json is stale: regenerate with STRATA_BLESS=1 cargo test --test generated"
+    );
+    // Every top-level table of the demo's config is a property the schema
+    // knows, and unknown ones are refused.
+    let demo: toml::Table = toml::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrate.toml"))
+            .unwrap(),
+    )
+    .unwrap();
+    let properties = schema["properties"].as_object().unwrap();
+    for key in demo.keys() {
+        assert!(properties.contains_key(key), "{key} not in the schema");
+    }
+    assert_eq!(schema["additionalProperties"], false);
+    let database = &schema["$defs"]["RawDatabase"];
+    assert_eq!(database["additionalProperties"], false, "{database}");
+    for key in ["kind", "url", "on_drift", "drift_ignore", "lock_timeout"] {
+        assert!(
+            database["properties"][key]["description"].is_string(),
+            "{key}: {database}"
+        );
+    }
+    assert_eq!(database["required"], serde_json::json!(["kind", "url"]));
+}

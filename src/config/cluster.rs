@@ -55,7 +55,7 @@ pub struct ClusterWaits {
 }
 
 /// `wait_for_active_shards` as written: `"all"`, `"2"` or `2`.
-#[derive(Deserialize, Clone, Debug)]
+#[derive(Deserialize, schemars::JsonSchema, Clone, Debug)]
 #[serde(untagged)]
 pub(super) enum RawActiveShards {
     Number(i64),

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::kind::Kind;
 
 /// A `[groups.NAME]` table as written.
-#[derive(Deserialize, Clone, Default)]
+#[derive(Deserialize, schemars::JsonSchema, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGroup {
     kind: String,

@@ -158,6 +158,13 @@ impl DatabaseConfig {
     }
 }
 
+/// The JSON Schema of `migrate.toml`, generated from the types the file
+/// is read into, for editors (taplo, Even Better TOML) to validate and
+/// complete it; kept in `docs/migrate.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RawConfig)).expect("a schema is JSON")
+}
+
 /// The whole configuration: every database, in name order, and the
 /// partition policies.
 #[derive(Debug, Clone, Default)]
@@ -175,54 +182,97 @@ pub struct Config {
     pub lint: LintSettings,
 }
 
-#[derive(Deserialize)]
+/// `migrate.toml`: the databases strata migrates, groups of databases
+/// sharing one folder, partition policies, lint settings.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    /// How many databases are looked at and migrated at once (1 to 1024;
+    /// default 8).
     jobs: Option<i64>,
+    /// One table per database: `[databases.NAME]`.
     #[serde(default)]
     databases: BTreeMap<String, RawDatabase>,
+    /// Many databases sharing one migrations folder: `[groups.NAME]`.
     #[serde(default)]
     groups: BTreeMap<String, RawGroup>,
+    /// Time-partitioned tables kept by `migrate partitions`:
+    /// `[[partitions]]`.
     #[serde(default)]
     partitions: Vec<PartitionSettings>,
+    /// `[lint]`: what `migrate lint` fails on, and each rule's level.
     lint: Option<RawLint>,
+    /// `[defaults]`: settings every database and group takes unless it
+    /// says otherwise.
     defaults: Option<RawDefaults>,
 }
 
 /// `[defaults]`: settings every database and group takes unless it says
 /// otherwise.
-#[derive(Deserialize, Clone, Default)]
+#[derive(Deserialize, schemars::JsonSchema, Clone, Default)]
 #[serde(deny_unknown_fields)]
 struct RawDefaults {
+    /// PostgreSQL: how long a statement waits for a table lock.
     lock_timeout: Option<String>,
+    /// PostgreSQL: how often a step that timed out is tried again.
     lock_retries: Option<i64>,
 }
 
-#[derive(Deserialize, Clone, Default)]
+#[derive(Deserialize, schemars::JsonSchema, Clone, Default)]
 #[serde(deny_unknown_fields)]
 struct RawDatabase {
+    /// `postgres`, `neo4j`, `elasticsearch` or `qdrant`.
     kind: String,
+    /// How to connect; `${VAR}` is read from the environment.
     url: String,
+    /// Folder of `V<version>__<description>` files (default
+    /// `migrations/<name>`).
     migrations: Option<String>,
+    /// Folder of `U<version>__<description>` files (default
+    /// `rollbacks/<name>`).
     rollbacks: Option<String>,
+    /// The history table, index or collection (default
+    /// `schema_migrations`; PostgreSQL: may be `schema.table`).
     history_table: Option<String>,
+    /// PostgreSQL: the history's schema.
     history_schema: Option<String>,
+    /// User name, sent beside the URL.
     user: Option<String>,
+    /// Password, sent beside the URL, never printed.
     password: Option<String>,
+    /// Neo4j: the database (default: the server's).
     database: Option<String>,
+    /// Neo4j: the history nodes' label (default `SchemaMigration`).
     history_label: Option<String>,
+    /// Elasticsearch, Qdrant: an API key.
     api_key: Option<String>,
+    /// A PEM file of authorities to trust beside the system's.
     ca_cert: Option<String>,
+    /// A PEM client certificate (with `client_key`).
     client_cert: Option<String>,
+    /// The client certificate's PEM key.
     client_key: Option<String>,
+    /// This database's lint level to fail on: `info`, `warning`, `error`.
     lint_fail_on: Option<String>,
+    /// PostgreSQL: how long a statement waits for a table lock (`5s`,
+    /// `500ms`, `off`).
     lock_timeout: Option<String>,
+    /// PostgreSQL: how often a step that timed out is tried again.
     lock_retries: Option<i64>,
+    /// Elasticsearch: shard copies every write waits for (`"all"` or a
+    /// number).
     wait_for_active_shards: Option<cluster::RawActiveShards>,
+    /// Elasticsearch: the cluster health required before anything runs
+    /// (`yellow`, `green`).
     require_health: Option<String>,
+    /// What `up` does on a schema changed by hand: `warn`, `refuse`, `off`.
     on_drift: Option<String>,
+    /// PostgreSQL: the schemas drift describes (default: all but system
+    /// ones).
     schemas: Option<Vec<String>>,
+    /// Objects drift leaves out (`*` matches any run of characters).
     drift_ignore: Option<Vec<String>>,
+    /// PostgreSQL: owners and privileges are drift too.
     drift_include_grants: Option<bool>,
 }
 

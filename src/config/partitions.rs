@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 /// A `[[partitions]]` entry as written, its `${VAR}` references expanded.
 /// [`crate::partition::policy`] turns it into a policy and says what is
 /// wrong with it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionSettings {
     /// The configured database the table lives in.

@@ -68,7 +68,7 @@ pub struct GroupStages {
 }
 
 /// One `rollout` entry as written: `1` or `"10%"` (or `"3"`).
-#[derive(Deserialize, Clone, Debug)]
+#[derive(Deserialize, schemars::JsonSchema, Clone, Debug)]
 #[serde(untagged)]
 pub(super) enum RawStage {
     Number(i64),
