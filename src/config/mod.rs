@@ -36,6 +36,8 @@ pub use self::names::validate_history_table;
 use self::names::{validate_index_name, validate_label, validate_name};
 pub use self::partitions::PartitionSettings;
 use self::partitions::partition_settings;
+pub use self::urls::TlsFiles;
+use self::urls::url_has_user;
 use self::urls::{http_url, neo4j_url};
 use crate::error::{Error, Result};
 use crate::finding::{Level, LintSettings};
@@ -87,18 +89,6 @@ pub struct DatabaseConfig {
     /// `on_drift`, `schemas`, `drift_ignore`, `drift_include_grants`, and
     /// the partitioned parents whose children are not drift.
     pub drift: crate::drift::Scope,
-}
-
-/// Certificate files for a TLS connection, as configured.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// `ca_cert`: a PEM file of the certificate authorities to trust, beside
-    /// the system's.
-    pub ca_cert: Option<PathBuf>,
-    /// `client_cert`: a PEM client certificate (with `client_key`).
-    pub client_cert: Option<PathBuf>,
-    /// `client_key`: the client certificate's PEM private key.
-    pub client_key: Option<PathBuf>,
 }
 
 impl DatabaseConfig {
@@ -799,12 +789,6 @@ fn database(
         cluster: waits,
         drift,
     })
-}
-
-/// Whether a URL carries a user name in its userinfo.
-fn url_has_user(url: &str) -> bool {
-    url.find("://")
-        .is_some_and(|s| url[s + 3..].rfind('@').is_some_and(|at| at > 0))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! before anything connects: the scheme, the parts a driver understands,
 //! and (PostgreSQL) libpq's TLS parameters and the files they name.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::secret::{percent_decode, redact_url};
 
@@ -397,6 +397,24 @@ fn keyword_url(conn: &str) -> std::result::Result<String, String> {
             false => format!("?{}", params.join("&")),
         }
     ))
+}
+
+/// Certificate files for a TLS connection, as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `ca_cert`: a PEM file of the certificate authorities to trust, beside
+    /// the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// `client_cert`: a PEM client certificate (with `client_key`).
+    pub client_cert: Option<PathBuf>,
+    /// `client_key`: the client certificate's PEM private key.
+    pub client_key: Option<PathBuf>,
+}
+
+/// Whether a URL carries a user name in its userinfo.
+pub(super) fn url_has_user(url: &str) -> bool {
+    url.find("://")
+        .is_some_and(|s| url[s + 3..].rfind('@').is_some_and(|at| at > 0))
 }
 
 #[cfg(test)]

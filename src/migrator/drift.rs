@@ -12,7 +12,7 @@ impl Migrator {
     /// Each database's drift: its live schema against the one recorded
     /// after the last run. Read-only, no lock, at most `jobs` at a time.
     /// Any database that cannot be read makes it an error (over several,
-    /// [`Error::Databases`]).
+    /// [`Error::Databases`](crate::Error::Databases)).
     pub async fn drift(&self) -> Result<Vec<DriftReport>> {
         self.change_each(|target| async move {
             let mut backend = self.connect(&target.config).await?;
