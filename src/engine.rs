@@ -48,6 +48,9 @@ pub struct Options {
     /// After a database fails, start the ones not yet started anyway
     /// (default: stop starting new ones; those running finish).
     pub keep_going: bool,
+    /// Where spans and metrics go (OpenTelemetry, feature `otel`):
+    /// the global providers unless a service gives its own.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 /// Databases worked on at once unless told otherwise.
@@ -90,6 +93,7 @@ impl Default for Options {
             applied_by: crate::history::this_process(),
             jobs: DEFAULT_JOBS,
             keep_going: false,
+            telemetry: Default::default(),
         }
     }
 }
@@ -224,21 +228,29 @@ pub async fn check_built(
 
 /// Runs the work under the lock and always releases it, whatever happened.
 async fn locked<T>(
-    database: &str,
+    target: &Target,
     backend: &mut AnyBackend,
     options: &Options,
     work: impl AsyncFnOnce(&mut AnyBackend) -> Result<T>,
 ) -> Result<T> {
+    let database = &target.config.name;
+    let wait = options.telemetry.lock_wait(database, target.config.kind);
     let report = |holder: &str, waited: Duration| {
+        wait.holder(holder);
         options.observer.emit(Event::Waiting {
             database: database.to_string(),
             holder: holder.to_string(),
             waited,
         })
     };
-    backend
+    let taken = backend
         .lock(options.lock_timeout, &mut LockWait::new(&report))
-        .await?;
+        .await;
+    match &taken {
+        Ok(()) => wait.ok(None),
+        Err(e) => wait.failed(e),
+    }
+    taken?;
     let result = work(backend).await;
     let released = backend.unlock().await;
     match (result, released) {
@@ -270,7 +282,7 @@ pub async fn execute(
         steps: report.done.clone(),
     };
     backend.set_run(options.observer.clone(), options.stop.clone());
-    let outcome = locked(database, backend, options, async |backend| {
+    let outcome = locked(target, backend, options, async |backend| {
         backend.ensure_history().await?;
         let history = backend.applied().await?;
         // `down` may run the rollback that drops an INVALID index.
@@ -333,7 +345,13 @@ pub async fn execute(
                 database: database.clone(),
                 step: step.clone(),
             });
-            let ms = match run_step(backend, step, script, options).await {
+            let span = options.telemetry.step(database, target.config.kind, step);
+            let ran = span.wrap(run_step(backend, step, script, options)).await;
+            match &ran {
+                Ok(_) => span.ok(Some(step.action)),
+                Err(e) => span.failed(e),
+            }
+            let ms = match ran {
                 Ok(ms) => ms,
                 Err(e) if options.stop.requested().is_some() && is_cancelled(&e) => {
                     return Err(Error::Stopped {
@@ -373,6 +391,11 @@ pub async fn execute(
         Ok(())
         }
         .await;
+        if matches!(command, Command::Up { .. }) {
+            let left = plan.steps.len() - report.done.len();
+            let telemetry = &options.telemetry;
+            telemetry.pending(database, target.config.kind, left);
+        }
         // The schema this run leaves is what the next one expects, also
         // after a failed step when steps completed before it (they stay);
         // not when another runner may be at work, and not when nothing
@@ -560,7 +583,7 @@ pub async fn repair(
     backend: &mut AnyBackend,
     options: &Options,
 ) -> Result<Vec<RepairChange>> {
-    locked(&target.config.name, backend, options, async |backend| {
+    locked(target, backend, options, async |backend| {
         let history = backend.applied().await?;
         let changes = repair_changes(&target.catalog, &history);
         if !changes.is_empty() {
@@ -633,7 +656,7 @@ pub async fn record_as_applied(
     how: &str,
     choose: impl AsyncFnOnce(&mut AnyBackend) -> Result<Vec<u64>>,
 ) -> Result<Vec<u64>> {
-    locked(&target.config.name, backend, options, async |backend| {
+    locked(target, backend, options, async |backend| {
         backend.ensure_history().await?;
         let history = backend.applied().await?;
         if !history.is_empty() {

@@ -67,6 +67,7 @@ pub mod groups;
 pub mod import;
 pub mod partition;
 pub mod summary;
+pub mod telemetry;
 // The front door and what it prints.
 pub mod migrator;
 pub mod render;

@@ -79,6 +79,17 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// `up`, `down` or `validate`, as the command line says it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Up { .. } => "up",
+            Command::Down { .. } => "down",
+            Command::Validate { .. } => "validate",
+        }
+    }
+}
+
 /// The ordered steps for one database. Serialisable and deterministic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {

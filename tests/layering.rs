@@ -41,6 +41,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("events", 7),
     // Servers.
     ("backend", 8),
+    ("telemetry", 8),
     ("engine", 9),
     ("scaffold", 9),
     ("groups", 9),

@@ -71,7 +71,7 @@ pub async fn accept(
     backend: &mut AnyBackend,
     options: &Options,
 ) -> Result<DriftState> {
-    locked(&target.config.name, backend, options, async |backend| {
+    locked(target, backend, options, async |backend| {
         let before = state(target, backend).await?;
         // A database whose history store is older than drift, or absent,
         // gets its companion store beside where the history goes.

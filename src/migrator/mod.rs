@@ -291,6 +291,21 @@ impl Migrator {
     /// failing does not stop the others already running, and no new one
     /// starts after a failure unless `keep_going`.
     pub async fn run_each(&self, command: Command) -> Result<Summary> {
+        let span = self
+            .options
+            .telemetry
+            .run(command.name(), self.targets.len());
+        let summary = span.wrap(self.run_phases(command)).await;
+        match summary.as_ref().map(|s| s.failures().count()) {
+            Ok(0) => span.ok(None),
+            Ok(n) => span.failed(&format!("{n} database(s) failed")),
+            Err(e) => span.failed(e),
+        }
+        summary
+    }
+
+    /// [`run_each`](Self::run_each) inside its span.
+    async fn run_phases(&self, command: Command) -> Result<Summary> {
         // Connections are kept from the look to the run when they all fit
         // in the job limit; otherwise each run connects again, so no more
         // than `jobs` connections are ever open.
@@ -409,6 +424,10 @@ impl Migrator {
         let history = backend.applied().await?;
         engine::check_built(target, backend, &history, false).await?;
         let planned = target.plan(&history, command);
+        if let (Ok(plan), Command::Up { .. }) = (&planned, command) {
+            let telemetry = &self.options.telemetry;
+            telemetry.pending(&target.config.name, target.config.kind, plan.steps.len());
+        }
         if let Ok(plan) = &planned
             && let Err(refused) = engine::check(target, backend, plan).await
         {
@@ -476,8 +495,23 @@ impl Migrator {
                 }
             },
         };
-        let result = engine::execute(target, &mut backend, command, &self.options).await;
+        let span = self
+            .options
+            .telemetry
+            .database(&target.config.name, target.config.kind);
+        let result = span
+            .wrap(engine::execute(
+                target,
+                &mut backend,
+                command,
+                &self.options,
+            ))
+            .await;
         let _ = backend.close().await;
+        match &result {
+            Ok(_) => span.ok(None),
+            Err(e) => span.failed(e),
+        }
         match result {
             Ok(report) => Outcome::Done(report),
             Err(e) => {

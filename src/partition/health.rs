@@ -305,6 +305,20 @@ pub fn metrics(tables: &[Health], last_success: Option<DateTime<Utc>>, failed_ru
     out
 }
 
+/// Records each readable table's state in the OpenTelemetry gauges.
+pub fn export(telemetry: &crate::telemetry::Telemetry, tables: &[Health]) {
+    for h in tables.iter().filter(|h| h.exists && h.error.is_none()) {
+        telemetry.partitions(&crate::telemetry::PartitionGauges {
+            database: &h.database,
+            table: &h.table,
+            ahead: h.future,
+            behind: h.premake.saturating_sub(h.future) + u32::from(!h.current),
+            expired: h.expired.len(),
+            default_rows: h.default_rows.iter().map(|r| r.1).sum(),
+        });
+    }
+}
+
 /// Writes `text` to `path` so that a reader never sees half of it: to a
 /// temporary file beside it, then renamed over it.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {

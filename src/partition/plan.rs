@@ -105,6 +105,30 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// What it does, in one word: `create`, `finalize`, `detach` or
+    /// `drop` (a detach whose table is dropped after).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "create",
+            Action::Finalize { .. } => "finalize",
+            Action::Detach {
+                then: Then::Drop, ..
+            } => "drop",
+            Action::Detach { .. } => "detach",
+        }
+    }
+
+    /// The partition it acts on.
+    pub fn partition(&self) -> &str {
+        match self {
+            Action::Create { name, .. }
+            | Action::Finalize { name, .. }
+            | Action::Detach { name, .. } => name,
+        }
+    }
+}
+
 /// The actions for one policy, plus anything a human should know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TablePlan {

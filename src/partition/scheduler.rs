@@ -401,6 +401,23 @@ impl Maintenance {
     /// lock or connection fails after the check is not maintained: each of
     /// its tables reports that, beside every other database's reports.
     pub async fn run(&self, clock: Clock) -> Result<Vec<TableReport>> {
+        let span = self
+            .options
+            .telemetry
+            .run("partitions", self.databases.len());
+        let ran = span.wrap(self.run_inside(clock)).await;
+        match &ran {
+            Ok(reports) => match reports.iter().filter(|r| r.error.is_some()).count() {
+                0 => span.ok(None),
+                n => span.failed(&format!("{n} table(s) not maintained")),
+            },
+            Err(e) => span.failed(e),
+        }
+        ran
+    }
+
+    /// [`run`](Self::run) inside its span.
+    async fn run_inside(&self, clock: Clock) -> Result<Vec<TableReport>> {
         // Every database's clock and policies first (the check holds no
         // lock; the run re-reads under it). When every database has a job
         // of its own, the check's connection is kept for the run;
@@ -528,12 +545,21 @@ impl Maintenance {
             return report;
         }
         for action in planned.actions {
-            match execute(backend.connection(), policy, &insp, &action, &self.exec).await {
+            let span = self.options.telemetry.partition(
+                &report.database,
+                &report.table,
+                action.verb(),
+                action.partition(),
+            );
+            let done = execute(backend.connection(), policy, &insp, &action, &self.exec);
+            match span.wrap(done).await {
                 Ok(ms) => {
+                    span.ok(None);
                     tracing::info!(table = %report.table, ?action, ms, "partition maintenance");
                     report.done.push(ActionDone { action, ms });
                 }
                 Err(e) => {
+                    span.failed(&e);
                     tracing::warn!(table = %report.table, error = %e, "partition maintenance failed");
                     report.error = Some(about_table(e, policy));
                     break;
@@ -651,7 +677,8 @@ impl Maintenance {
             } else {
                 failures += 1;
             }
-            if let Some(path) = &metrics {
+            let exports = self.options.telemetry.has_providers();
+            if metrics.is_some() || exports {
                 // What could be read: a member down must not blank the rest.
                 let tables: Vec<Health> = self
                     .health_each()
@@ -660,9 +687,14 @@ impl Maintenance {
                     .filter_map(|(_, h)| h.ok())
                     .flatten()
                     .collect();
-                let text = health::metrics(&tables, last_success, failures);
-                if let Err(e) = health::write_atomically(path, &text) {
-                    tracing::warn!(path = %path.display(), error = %e, "writing the metrics file failed");
+                if exports {
+                    health::export(&self.options.telemetry, &tables);
+                }
+                if let Some(path) = &metrics {
+                    let text = health::metrics(&tables, last_success, failures);
+                    if let Err(e) = health::write_atomically(path, &text) {
+                        tracing::warn!(path = %path.display(), error = %e, "writing the metrics file failed");
+                    }
                 }
             }
             // A standby is looked at again soon: promotion is when the

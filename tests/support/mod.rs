@@ -249,6 +249,16 @@ pub fn demo_migrate(url: &str, args: &[&str]) -> Run {
     )
 }
 
+/// A TCP port on 127.0.0.1 nothing listens on (for a server a test
+/// starts, or one that must not answer).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The binary under test.
 pub fn migrate_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_migrate"))

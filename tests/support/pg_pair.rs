@@ -24,14 +24,6 @@ fn bindir() -> PathBuf {
     dirs.pop().expect("a PostgreSQL server's bin folder")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -82,8 +74,8 @@ impl Pair {
                 .status();
         }
         let pair = Pair {
-            primary: free_port(),
-            standby: free_port(),
+            primary: crate::support::free_port(),
+            standby: crate::support::free_port(),
             dir,
         };
         let p = pair.data("primary");

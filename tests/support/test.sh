@@ -58,6 +58,7 @@ TOOLS_ENV="$CERTS_TMP/tools.env"
   echo "export STRATA_TEST_TOOL_FLYWAY='$(install_flyway)'"
   echo "export STRATA_TEST_TOOL_SQLX='$(install_sqlx)'"
   echo "export STRATA_TEST_TOOL_REFINERY='$(install_refinery)'"
+  echo "export STRATA_TEST_OTELCOL='$(install_otelcol)'"
   (ES_VERSION=$ES_NEXT; es_prepare) >&2 || true
   (STRATA_NEO4J_VERSION=$NEO4J_NEXT; neo4j_prepare) >&2 || true
 ) > "$TOOLS_ENV" &

@@ -82,6 +82,24 @@ install_flyway() {
   echo "$bin"
 }
 
+# The OpenTelemetry Collector of tests/otel.rs: tests/support/otelcol (the
+# official collector modules at one release, pinned by its go.sum) built
+# with go install, once per version of that folder. Unlike the tools
+# above, a collector that cannot be built fails the telemetry tests.
+install_otelcol() {
+  local src stamp dir
+  src="$(cd "$(dirname "${BASH_SOURCE[0]}")/otelcol" && pwd)"
+  stamp=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-12)
+  dir="$TOOLS/otelcol-$stamp"
+  if [ ! -x "$dir/otelcol" ]; then
+    echo "building the OpenTelemetry Collector from the Go module proxy (once)" >&2
+    command -v go >/dev/null || { echo "unavailable: go is not installed"; return; }
+    (cd "$src" && GOBIN="$dir" GOFLAGS=-buildvcs=false go install .) >>"$log" 2>&1 \
+      || { echo "unavailable: go install of the collector failed (see $log)"; return; }
+  fi
+  echo "$dir/otelcol"
+}
+
 install_golang_migrate() {
   local dir="$TOOLS/golang-migrate-$GOLANG_MIGRATE_VERSION"
   local bin="$dir/migrate"

@@ -29,6 +29,8 @@ macro_rules! errln {
 mod cli;
 mod docs;
 mod logs;
+#[cfg(feature = "otel")]
+mod otel;
 mod partitions;
 
 use std::path::Path;
@@ -65,11 +67,38 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    #[cfg(feature = "otel")]
+    let export = {
+        let _entered = runtime.enter();
+        otel::from_env()
+    };
+    #[cfg(feature = "otel")]
+    let export = match export {
+        Ok(export) => export,
+        Err(e) => {
+            errln!("error: {e}");
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    #[cfg(feature = "otel")]
+    let telemetry = export
+        .as_ref()
+        .map(otel::Export::telemetry)
+        .unwrap_or_default();
+    #[cfg(not(feature = "otel"))]
+    let telemetry = Default::default();
     let stop = StopHandle::new();
-    match runtime.block_on(async {
+    let ran = runtime.block_on(async {
         tokio::spawn(watch_signals(stop.clone()));
-        run(cli, stop).await
-    }) {
+        run(cli, stop, telemetry).await
+    });
+    // What is buffered goes out before the process ends; the runtime keeps
+    // running meanwhile, for the gRPC client.
+    #[cfg(feature = "otel")]
+    if let Some(export) = export {
+        let _ = runtime.block_on(runtime.spawn_blocking(move || export.shutdown()));
+    }
+    match ran {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             errln!(
@@ -313,7 +342,11 @@ async fn watch_signals(stop: StopHandle) {
 
 /// Runs the command; `Ok` carries the exit code of a check that found
 /// problems (printed already), 0 otherwise.
-async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
+async fn run(
+    cli: Cli,
+    stop: StopHandle,
+    telemetry: strata::telemetry::Telemetry,
+) -> Result<u8, Error> {
     let options = Options {
         lock_timeout: Duration::from_secs(cli.lock_timeout),
         connect_timeout: Duration::from_secs(cli.connect_timeout),
@@ -336,6 +369,7 @@ async fn run(cli: Cli, stop: StopHandle) -> Result<u8, Error> {
         applied_by: strata::history::this_process(),
         jobs: cli.jobs.map_or(strata::engine::DEFAULT_JOBS, usize::from),
         keep_going: cli.keep_going,
+        telemetry,
     };
     if let Cmd::New {
         no_transaction,
