@@ -1,40 +1,15 @@
-//! strata: schema migrations for services that keep their data in several
-//! databases, with a checksummed `schema_migrations` history inside each.
+#![doc = include_str!("../docs/src/library.md")]
+//!
+//! # The crate's modules
 //!
 //! The crate reads like its architecture:
 //! [`config`] → [`catalog`] → [`plan`] → [`engine`] → [`backend`].
 //! Planning is pure: `status`, `plan`, `--dry-run` and `up` share one
 //! [`plan::plan`] function, so a dry run shows exactly what a run does.
-//!
-//! # Migrating at start-up
-//!
-//! A service compiles its migrations in and applies them before it serves:
-//!
-//! ```no_run
-//! static MIGRATIONS: strata::Embedded = strata::embed!("migrations", "rollbacks");
-//!
-//! # async fn start() -> Result<(), strata::Error> {
-//! let url = std::env::var("APP_DATABASE_URL").unwrap_or_default();
-//! let config = strata::Config::default().with_database("app", strata::Kind::Postgres, url)?;
-//! let migrator = strata::Migrator::from_embedded(&MIGRATIONS, &config)?
-//!     .with_lock_timeout(std::time::Duration::from_secs(120));
-//! for report in migrator.up().await? {
-//!     println!("{}: {} step(s) applied", report.database, report.done.len());
-//! }
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! Replicas may call this at once: each database's lock lets one runner
-//! apply while the others wait, re-read the history and find nothing to do.
-//! A service that must refuse to start behind its schema instead calls
-//! `.validate_only(true)` and gets [`Error::Refused`] naming what is pending.
-//!
-//! # Plans as data
-//!
-//! [`Migrator::deploy_plan`] asks the servers; [`Migrator::plan_offline`]
-//! plans from a recorded [`Status`] (`migrate status --format json`), so a
-//! CI job can snapshot the [`DeployPlan`] with `insta` and no database.
+//! [`Migrator`] is the front door for migrations,
+//! [`Maintenance`] for partitions (with
+//! the `postgres` feature), [`telemetry`] reports both to OpenTelemetry.
+//! The book (`docs/src` in the repository) covers everything else.
 
 #![deny(missing_docs)]
 
@@ -58,6 +33,7 @@ pub mod lint;
 pub mod operations;
 // Pure decisions.
 pub mod events;
+#[doc = include_str!("../docs/src/plans-in-ci.md")]
 pub mod plan;
 pub mod status;
 // Talking to servers, and running plans on them.

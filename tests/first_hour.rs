@@ -360,10 +360,7 @@ fn help_teaches_the_order_of_settings_and_shows_examples() {
     ] {
         let text = help(&[command, "--help"]);
         assert!(text.contains("Examples:\n  migrate "), "{command}: {text}");
-        assert!(
-            text.contains("see the README, section"),
-            "{command}: {text}"
-        );
+        assert!(text.contains("see the book, chapter"), "{command}: {text}");
     }
 }
 

@@ -123,3 +123,36 @@ fn the_config_schema_is_current_and_takes_the_demo_config() {
     }
     assert_eq!(database["required"], serde_json::json!(["kind", "url"]));
 }
+
+#[test]
+fn the_book_s_generated_references_are_current() {
+    let fresh = tempfile::tempdir().unwrap();
+    support::Run::from(
+        Command::new(support::migrate_bin())
+            .args(["reference", "--out"])
+            .arg(fresh.path())
+            .output()
+            .unwrap(),
+    )
+    .expect(0);
+    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/reference");
+    for name in ["cli.md", "config.md"] {
+        let generated = std::fs::read_to_string(fresh.path().join(name)).unwrap();
+        if std::env::var("STRATA_BLESS").is_ok_and(|v| v == "1") {
+            std::fs::create_dir_all(&kept).unwrap();
+            std::fs::write(kept.join(name), &generated).unwrap();
+        }
+        let stored = std::fs::read_to_string(kept.join(name)).unwrap_or_default();
+        assert!(
+            stored == generated,
+            "docs/src/reference/{name} is stale: regenerate with STRATA_BLESS=1 cargo test --test generated"
+        );
+    }
+    let config = std::fs::read_to_string(kept.join("config.md")).unwrap();
+    for setting in ["`lock_timeout`", "`rollout`", "`on_drift`", "`retention`"] {
+        assert!(
+            config.contains(setting),
+            "{setting} in the configuration reference"
+        );
+    }
+}

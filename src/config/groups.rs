@@ -19,27 +19,49 @@ use crate::kind::Kind;
 #[derive(Deserialize, schemars::JsonSchema, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGroup {
+    /// The members' kind: `postgres`, `neo4j`, `elasticsearch` or `qdrant`.
     kind: String,
+    /// The folder every member migrates from (default `migrations/<group>`).
     migrations: Option<String>,
+    /// The members' rollbacks (default `rollbacks/<group>`).
     rollbacks: Option<String>,
+    /// Each member's history table, index or collection (default `schema_migrations`).
     history_table: Option<String>,
+    /// PostgreSQL: the history's schema in each member.
     history_schema: Option<String>,
+    /// PostgreSQL: how long a statement waits for a table lock (`5s`, `off`).
     pub(super) lock_timeout: Option<String>,
+    /// PostgreSQL: how often a step that timed out is tried again.
     pub(super) lock_retries: Option<i64>,
+    /// User name for every member, sent beside its URL.
     user: Option<String>,
+    /// Password for every member, never printed.
     password: Option<String>,
+    /// Elasticsearch, Qdrant: an API key for every member.
     api_key: Option<String>,
+    /// Elasticsearch: shard copies every write waits for (`"all"` or a number).
     wait_for_active_shards: Option<super::cluster::RawActiveShards>,
+    /// Elasticsearch: the cluster health required before anything runs.
     require_health: Option<String>,
+    /// What `up` does on a schema changed by hand: `warn`, `refuse`, `off`.
     on_drift: Option<String>,
+    /// Objects drift leaves out (`*` matches any run of characters).
     drift_ignore: Option<Vec<String>>,
+    /// PostgreSQL: the schemas drift describes.
     schemas: Option<Vec<String>>,
+    /// PostgreSQL: owners and privileges are drift too.
     drift_include_grants: Option<bool>,
+    /// Staged rollout: members migrated up to each mark (a count or `"10%"`), in name order.
     rollout: Option<Vec<super::rollout::RawStage>>,
+    /// Failed members a stage may have and the next stage still start (default 0).
     max_failures: Option<i64>,
+    /// The members' URLs, one per member.
     urls: Option<Vec<String>>,
+    /// A file of member URLs, one per line (`#` comments), relative to the config.
     urls_file: Option<String>,
+    /// SQL whose first column lists the member URLs, run before anything else.
     urls_query: Option<String>,
+    /// The `[databases.X]` (PostgreSQL) that `urls_query` runs against.
     query_database: Option<String>,
 }
 

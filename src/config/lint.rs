@@ -7,11 +7,15 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::finding::{Level, LintSettings};
 
+/// `[lint]` as written.
 #[derive(Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLint {
+    /// Rows from which a table counts as large in findings (default 100,000).
     large_table_rows: Option<i64>,
+    /// The level at which `migrate lint` exits 1: `info`, `warning` (default), `error`.
     fail_on: Option<String>,
+    /// Each rule's level by name: `info`, `warning`, `error` or `off`.
     #[serde(default)]
     rules: BTreeMap<String, String>,
 }

@@ -59,6 +59,7 @@ TOOLS_ENV="$CERTS_TMP/tools.env"
   echo "export STRATA_TEST_TOOL_SQLX='$(install_sqlx)'"
   echo "export STRATA_TEST_TOOL_REFINERY='$(install_refinery)'"
   echo "export STRATA_TEST_OTELCOL='$(install_otelcol)'"
+  echo "export STRATA_MDBOOK='$(install_mdbook)'"
   (ES_VERSION=$ES_NEXT; es_prepare) >&2 || true
   (STRATA_NEO4J_VERSION=$NEO4J_NEXT; neo4j_prepare) >&2 || true
 ) > "$TOOLS_ENV" &
@@ -152,6 +153,10 @@ features_status=0
 wait "$features" || features_status=$?
 cat "$FEATURES_LOG"
 [ "$features_status" = 0 ] || { echo "the feature subsets failed" >&2; exit 1; }
+
+# The book, built with warnings as errors (its links, anchors and sessions
+# were checked by tests/book.rs above).
+bash tests/support/book.sh
 
 # The static (musl) release build the Dockerfile ships, running the demo
 # against servers of its own (the suite's, and their certificates, are

@@ -2,7 +2,9 @@
 # The migration tools strata is compared with (bench/) and takes over from
 # (tests/import.rs), installed once from the package registries into the
 # cache folder: sqlx-cli and refinery_cli from crates.io, dbmate from npm,
-# Flyway from Maven Central, golang-migrate from the Go module proxy.
+# Flyway from Maven Central, golang-migrate from the Go module proxy; and
+# what the suite itself needs: mdBook (crates.io) for the book, and an
+# OpenTelemetry Collector (the Go module proxy) for tests/otel.rs.
 #
 # Each installer prints the command to run, or "unavailable: <why>"; the
 # install log is $TOOLS/install.log.
@@ -80,6 +82,20 @@ install_flyway() {
       || { echo "unavailable: unpacking Flyway failed"; return; }
   fi
   echo "$bin"
+}
+
+# mdBook, which builds the book in docs/ (tests/support/book.sh): from
+# crates.io with cargo install, without the live-reload server.
+MDBOOK_VERSION=0.5.4
+install_mdbook() {
+  local dir="$TOOLS/mdbook-$MDBOOK_VERSION"
+  if [ ! -x "$dir/bin/mdbook" ]; then
+    echo "installing mdBook $MDBOOK_VERSION with cargo (once)" >&2
+    cargo install --quiet --locked --root "$dir" --version "$MDBOOK_VERSION" \
+      --no-default-features --features search mdbook >>"$log" 2>&1 \
+      || { echo "unavailable: cargo install mdbook failed (see $log)"; return; }
+  fi
+  echo "$dir/bin/mdbook"
 }
 
 # The OpenTelemetry Collector of tests/otel.rs: tests/support/otelcol (the

@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand, ValueEnum};
         migrate up --dry-run\n  \
         migrate --database-url postgres://app@localhost/app up\n  \
         migrate new add user email\n\n\
-        Settings: see the README, section \"Configuration: migrate.toml\"."
+        Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."
 )]
 pub(crate) struct Cli {
     /// The config file (default: ./migrate.toml, then DATABASE_URL).
@@ -112,7 +112,7 @@ pub(crate) enum Format {
 
 #[derive(Subcommand)]
 pub(crate) enum Cmd {
-    #[command(after_help = concat!("Examples:\n  migrate up\n  migrate up --dry-run\n  migrate up --to 12 --database app\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate up\n  migrate up --dry-run\n  migrate up --to 12 --database app\n\n", "Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."))]
     /// Apply pending migrations.
     Up {
         /// Stop after this version.
@@ -128,7 +128,7 @@ pub(crate) enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    #[command(after_help = concat!("Examples:\n  migrate down --dry-run\n  migrate down --steps 2\n  migrate down --to 0 --database app   (revert everything)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate down --dry-run\n  migrate down --steps 2\n  migrate down --to 0 --database app   (revert everything)\n\n", "Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."))]
     /// Revert applied migrations with their rollback files (default: the newest one).
     Down {
         /// Revert this many of the newest applied migrations.
@@ -144,7 +144,7 @@ pub(crate) enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    #[command(after_help = concat!("Examples:\n  migrate status\n  migrate status --format json > status.json\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate status\n  migrate status --format json > status.json\n\n", "Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."))]
     /// Show every version and its state.
     Status {
         /// Output format.
@@ -154,7 +154,7 @@ pub(crate) enum Cmd {
         #[arg(long)]
         exit_code: bool,
     },
-    #[command(after_help = concat!("Examples:\n  migrate wait                      (an init container: until nothing is pending)\n  migrate wait --timeout 2m --version 14\n\n", "Settings: see the README, section \"Deploy jobs\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate wait                      (an init container: until nothing is pending)\n  migrate wait --timeout 2m --version 14\n\n", "Settings: see the book, chapter \"Deploy jobs\" (docs/src/deploy.md)."))]
     /// Wait until every selected database has its migrations applied.
     ///
     /// A readiness gate for replicas: takes no lock and writes nothing;
@@ -168,7 +168,7 @@ pub(crate) enum Cmd {
         #[arg(long, value_name = "N")]
         version: Option<u64>,
     },
-    #[command(after_help = concat!("Examples:\n  migrate validate\n  migrate validate --no-pending   (in CI before a deploy)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate validate\n  migrate validate --no-pending   (in CI before a deploy)\n\n", "Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."))]
     /// Check files against each history (drift, dirty, out of order); run nothing.
     Validate {
         /// Accept pending versions below the newest applied one.
@@ -178,7 +178,7 @@ pub(crate) enum Cmd {
         #[arg(long)]
         no_pending: bool,
     },
-    #[command(after_help = concat!("Examples:\n  migrate plan\n  migrate plan --format json\n  migrate plan --from-status status.json   (offline, no connection)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate plan\n  migrate plan --format json\n  migrate plan --from-status status.json   (offline, no connection)\n\n", "Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."))]
     /// Show what `up` and partition maintenance would do.
     Plan {
         /// Stop after this version.
@@ -199,7 +199,7 @@ pub(crate) enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
     },
-    #[command(after_help = concat!("Examples:\n  migrate lint\n  migrate lint --all   (every file, no connection)\n\n", "Settings: see the README, section \"Lint\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate lint\n  migrate lint --all   (every file, no connection)\n\n", "Settings: see the book, chapter \"Lint\" (docs/src/lint.md)."))]
     /// Show what pending files will lock, rewrite or scan (squawk's rules
     /// and strata's lock table, with the tables' live sizes); exit 1 when a
     /// finding reaches `[lint] fail_on` (default: warning).
@@ -211,7 +211,7 @@ pub(crate) enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    #[command(after_help = concat!("Examples:\n  migrate new add user email            (one database)\n  migrate new shop add coupons          (the database named shop)\n  migrate new --no-transaction shop index orders by date\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate new add user email            (one database)\n  migrate new shop add coupons          (the database named shop)\n  migrate new --no-transaction shop index orders by date\n\n", "Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."))]
     /// Write the next V file and its U file for a database.
     New {
         /// Mark both files `-- strata:no-transaction` (PostgreSQL: for
@@ -226,7 +226,7 @@ pub(crate) enum Cmd {
         #[arg(required = true, num_args = 1.., value_name = "WORDS")]
         words: Vec<String>,
     },
-    #[command(after_help = concat!("Examples:\n  migrate validate   (see what is wrong first)\n  migrate repair\n  migrate repair --accept-drift --database app\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate validate   (see what is wrong first)\n  migrate repair\n  migrate repair --accept-drift --database app\n\n", "Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."))]
     /// Realign the history with the files after a human has looked: update
     /// changed checksums and names, forget dirty and vanished records.
     Repair {
@@ -235,7 +235,7 @@ pub(crate) enum Cmd {
         #[arg(long)]
         accept_drift: bool,
     },
-    #[command(after_help = concat!("Examples:\n  migrate drift\n  migrate drift --database app --format json\n\n", "Settings: see the README, section \"Drift of the live schema\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate drift\n  migrate drift --database app --format json\n\n", "Settings: see the book, chapter \"Drift of the live schema\" (docs/src/drift.md)."))]
     /// Show what changed in each live schema since strata last ran there
     /// (by hand, by a script); exit 1 when anything did.
     Drift {
@@ -243,7 +243,7 @@ pub(crate) enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    #[command(after_help = concat!("Examples:\n  migrate unlock --database graph\n  migrate unlock --force --database graph   (only when its owner is surely gone)\n\n", "Settings: see the README, section \"Configuration: migrate.toml\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate unlock --database graph\n  migrate unlock --force --database graph   (only when its owner is surely gone)\n\n", "Settings: see the book, chapter \"Configuration\" (docs/src/configuration.md)."))]
     /// Remove a migration lock left behind by a runner that died (Neo4j,
     /// Elasticsearch, Qdrant); refused while its owner still renews it.
     Unlock {
@@ -251,13 +251,13 @@ pub(crate) enum Cmd {
         #[arg(long)]
         force: bool,
     },
-    #[command(after_help = concat!("Examples:\n  migrate partitions plan\n  migrate partitions run                    (from cron)\n  migrate partitions daemon --every 1h --metrics-file /var/lib/strata/partitions.prom\n  migrate partitions check                  (monitoring: exit 1 on a problem)\n\n", "Settings: see the README, section \"Partitions\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate partitions plan\n  migrate partitions run                    (from cron)\n  migrate partitions daemon --every 1h --metrics-file /var/lib/strata/partitions.prom\n  migrate partitions check                  (monitoring: exit 1 on a problem)\n\n", "Settings: see the book, chapter \"Partitions\" (docs/src/partitions.md)."))]
     /// Partition maintenance for the `[[partitions]]` policies.
     Partitions {
         #[command(subcommand)]
         command: PartitionCmd,
     },
-    #[command(after_help = concat!("Examples:\n  migrate baseline --version 14 --database app\n  migrate baseline --from flyway\n  migrate --history-table strata_migrations baseline --from golang-migrate\n\n", "Settings: see the README, section \"Coming from another tool\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate baseline --version 14 --database app\n  migrate baseline --from flyway\n  migrate --history-table strata_migrations baseline --from golang-migrate\n\n", "Settings: see the book, chapter \"Coming from another tool\" (docs/src/import.md)."))]
     /// Record versions as applied, without running them, on a database
     /// that has no history yet: 1..=N, or what another tool applied.
     Baseline {
@@ -280,7 +280,7 @@ pub(crate) enum Cmd {
         #[arg(long, value_name = "NAME", requires = "from")]
         from_table: Option<String>,
     },
-    #[command(after_help = concat!("Examples:\n  migrate import --from flyway src/main/resources/db/migration\n  migrate --migrations migrations --rollbacks rollbacks import --from golang-migrate db/migrations\n\n", "Settings: see the README, section \"Coming from another tool\"."))]
+    #[command(after_help = concat!("Examples:\n  migrate import --from flyway src/main/resources/db/migration\n  migrate --migrations migrations --rollbacks rollbacks import --from golang-migrate db/migrations\n\n", "Settings: see the book, chapter \"Coming from another tool\" (docs/src/import.md)."))]
     /// Convert another tool's migration folder into strata's layout (the
     /// configured folders, or --migrations/--rollbacks); never overwrites.
     Import {
@@ -306,6 +306,14 @@ pub(crate) enum Cmd {
     /// Write the man pages (migrate.1 and migrate-COMMAND.1) into a folder.
     #[command(hide = true)]
     Man {
+        /// The folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Write the book's generated references (cli.md, config.md) into a
+    /// folder.
+    #[command(hide = true)]
+    Reference {
         /// The folder (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Cmd::Completions { shell } => return docs::completions(*shell),
         Cmd::Man { out } => return docs::man(out),
+        Cmd::Reference { out } => return docs::reference(out),
         _ => {}
     }
     logs::init(cli.verbose, cli.log_format);
@@ -601,7 +602,8 @@ async fn run(
         | Cmd::Partitions { .. }
         | Cmd::Import { .. }
         | Cmd::Completions { .. }
-        | Cmd::Man { .. } => {
+        | Cmd::Man { .. }
+        | Cmd::Reference { .. } => {
             unreachable!("handled above")
         }
     }
