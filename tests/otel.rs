@@ -351,6 +351,13 @@ async fn an_up_is_one_trace_of_run_database_lock_and_steps_over_grpc() {
     );
     assert_eq!(last(&points, "strata.lock.wait.duration", &app), Some(1.0));
     assert_eq!(last(&points, "strata.migrations.pending", &app), Some(0.0));
+
+    // `status` reports what is pending too (and runs nothing).
+    p.migration("V3__later.sql", "SELECT 1;\n");
+    migrate(&p, &db, &collector.env("grpc"), &["status"]).expect(0);
+    collector.wait_for("metrics.jsonl", "status's pending count", |l| {
+        last(&crate::points(l), "strata.migrations.pending", &app) == Some(1.0)
+    });
 }
 
 #[tokio::test]

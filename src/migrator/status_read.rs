@@ -60,11 +60,18 @@ impl Migrator {
             let name = target.config.name.clone();
             match looked {
                 Ok((history, tables, observed, location, drift)) => {
+                    let migrations = status::status(&target.catalog, &history);
+                    let pending = migrations
+                        .iter()
+                        .filter(|r| r.state == status::State::Pending)
+                        .count();
+                    let telemetry = &self.options.telemetry;
+                    telemetry.pending(&name, target.config.kind, pending);
                     databases.push(DatabaseStatus {
                         name: name.clone(),
                         kind: target.config.kind,
                         history: location,
-                        migrations: status::status(&target.catalog, &history),
+                        migrations,
                         tables,
                         drift: Some(drift),
                     });
