@@ -334,7 +334,10 @@ fn read_dir(dir: &Path, ext: &[&str]) -> Result<Vec<SourceFile>> {
             None => true, // reported by `classify`
         };
         if relevant {
-            paths.push((name, entry.path()));
+            // The entry's own type costs no system call on the usual file
+            // systems; anything else (a link, unknown) is looked at below.
+            let plain = entry.file_type().is_ok_and(|t| t.is_file());
+            paths.push((name, entry.path(), plain));
         }
     }
     // By name (all share the folder): cheaper than comparing whole paths
@@ -342,10 +345,12 @@ fn read_dir(dir: &Path, ext: &[&str]) -> Result<Vec<SourceFile>> {
     paths.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     paths
         .into_iter()
-        .map(|(_, path)| {
-            match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() => {}
-                Ok(m) => {
+        .map(|(_, path, plain)| {
+            let looked = (!plain).then(|| std::fs::metadata(&path));
+            match looked {
+                None => {}
+                Some(Ok(m)) if m.is_file() => {}
+                Some(Ok(m)) => {
                     return Err(Error::file(
                         &path,
                         if m.is_dir() {
@@ -355,7 +360,7 @@ fn read_dir(dir: &Path, ext: &[&str]) -> Result<Vec<SourceFile>> {
                         },
                     ));
                 }
-                Err(_) if path.is_symlink() => {
+                Some(Err(_)) if path.is_symlink() => {
                     let target = std::fs::read_link(&path).unwrap_or_default();
                     return Err(Error::file(
                         &path,
@@ -365,7 +370,7 @@ fn read_dir(dir: &Path, ext: &[&str]) -> Result<Vec<SourceFile>> {
                         ),
                     ));
                 }
-                Err(source) => return Err(Error::Io { path, source }),
+                Some(Err(source)) => return Err(Error::Io { path, source }),
             }
             let bytes = std::fs::read(&path).map_err(|source| Error::Io {
                 path: path.clone(),

@@ -76,6 +76,32 @@ impl Token<'_> {
             _ => None,
         }
     }
+
+    /// Whether this token is the identifier `name` (as [`identifier`]
+    /// would read it), without allocating: asked of every token of every
+    /// file at load.
+    ///
+    /// [`identifier`]: Self::identifier
+    pub fn is_identifier(&self, name: &str) -> bool {
+        match self.kind {
+            TokenKind::Word => {
+                self.text.len() == name.len()
+                    && self
+                        .text
+                        .bytes()
+                        .zip(name.bytes())
+                        .all(|(a, b)| a.to_ascii_lowercase() == b)
+            }
+            TokenKind::QuotedIdent => {
+                let inner = &self.text[1..self.text.len() - 1];
+                match inner.contains("\"\"") {
+                    false => inner == name,
+                    true => inner.replace("\"\"", "\"") == name,
+                }
+            }
+            _ => false,
+        }
+    }
 }
 
 /// One SQL statement with its tokens.
@@ -529,6 +555,30 @@ mod tests {
         assert!(got[3].starts_with("do $body$"));
         assert!(got[4].ends_with("select 2"));
         assert_eq!(got[5], "select E'back\\'slash;'");
+    }
+
+    #[test]
+    fn is_identifier_agrees_with_identifier() {
+        let tokens =
+            lex_sql(r#"SELECT Schema_Migrations, "Schema_Migrations", "a""b", 'x' FROM t"#)
+                .unwrap();
+        for name in [
+            "schema_migrations",
+            "Schema_Migrations",
+            "a\"b",
+            "x",
+            "t",
+            "select",
+        ] {
+            for t in &tokens {
+                assert_eq!(
+                    t.is_identifier(name),
+                    t.identifier().as_deref() == Some(name),
+                    "{:?} against {name}",
+                    t.text
+                );
+            }
+        }
     }
 
     #[test]

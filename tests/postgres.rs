@@ -640,3 +640,27 @@ async fn bad_config_and_files_fail_before_connecting() {
     assert_ne!(db.schema_dump().await, before);
     assert!(!run.all().contains(&admin_password()));
 }
+
+#[tokio::test]
+async fn a_history_from_before_applied_by_is_read_and_upgraded() {
+    let db = TestDb::new("old_history").await;
+    let p = Project::new();
+    three(&p);
+    p.migrate(&db, &["up"]).expect(0);
+    // As an older strata left it: no `applied_by` column.
+    let mut c = db.connect().await;
+    sqlx::raw_sql("ALTER TABLE schema_migrations DROP COLUMN applied_by")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let status = p.migrate(&db, &["status"]);
+    status.expect(0);
+    assert!(status.stdout.contains("3 applied"), "{}", status.stdout);
+    p.migration("V4__tags.sql", "CREATE TABLE tags (id int);\n");
+    p.migrate(&db, &["up"]).expect(0);
+    let by: String = db
+        .scalar("SELECT applied_by FROM schema_migrations WHERE version = 4")
+        .await;
+    assert!(by.contains("pid"), "the next write adds the column: {by:?}");
+    assert_eq!(db.history().await.len(), 4);
+}

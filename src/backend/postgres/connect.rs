@@ -210,6 +210,7 @@ impl PostgresBackend {
                 .map(|(schema, _)| schema.to_string()),
             file_session: None,
             left_behind: false,
+            lacks_applied_by: false,
             ddl: db.ddl_lock,
             watcher: Default::default(),
             observer: Default::default(),

@@ -216,7 +216,7 @@ impl SqlFormat {
                 }
                 continue;
             }
-            if t.identifier().as_deref() != Some(self.table.as_str()) {
+            if !t.is_identifier(&self.table) {
                 continue;
             }
             let dotted = i >= 2 && tokens[i - 1].text == ".";

@@ -1,12 +1,30 @@
-//! Read-only queries beside migrating: a group's `urls_query`, another
+//! Read-only queries: the history's rows, a group's `urls_query`, another
 //! tool's history table (`baseline --from`), table sizes for the lint.
 
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::{AssertSqlSafe, Connection, FromRow};
 
-use super::{PostgresBackend, describe};
+use super::{HistoryRow, PostgresBackend, describe};
 use crate::error::{Error, Result};
 
 impl PostgresBackend {
+    /// Every history row, `applied_by` read with `applied_by` (an SQL
+    /// expression over the row `h`). A simple query, not a prepared one:
+    /// one round trip instead of two (parse, then bind), which is most of
+    /// what a no-op `up` waits for on a distant server.
+    pub(super) async fn history_rows(
+        &mut self,
+        applied_by: &str,
+    ) -> std::result::Result<Vec<HistoryRow>, sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SELECT version, name, checksum, applied_at, execution_time_ms, success, \
+                    {applied_by} FROM {} h ORDER BY version",
+            self.table
+        )))
+        .fetch_all(&mut self.conn)
+        .await
+        .and_then(|rows| rows.iter().map(HistoryRow::from_row).collect())
+    }
+
     /// Runs a read-only query and returns its first column as text, one
     /// value per row (NULL as None): the members of a `urls_query` group.
     /// A query the server refuses (bad SQL, a write, a column that is not
