@@ -75,7 +75,6 @@ pub(crate) struct PartitionGauges<'a> {
 /// One span in progress; ended by [`Span::ok`] or [`Span::failed`] (or,
 /// unended, when dropped).
 pub(crate) struct Span {
-    #[cfg(feature = "otel")]
     inner: imp::SpanInner,
 }
 
@@ -103,62 +102,31 @@ impl Telemetry {
     /// worth reading only to report it (the daemon's partition gauges) is
     /// read then.
     pub fn has_providers(&self) -> bool {
-        #[cfg(feature = "otel")]
-        return self.own.is_some();
-        #[cfg(not(feature = "otel"))]
-        false
+        imp::has_providers(self)
     }
 
     /// The span of one `up`, `down` or maintenance run over `databases`.
     pub(crate) fn run(&self, command: &'static str, databases: usize) -> Span {
-        #[cfg(feature = "otel")]
-        return Span {
-            inner: imp::run(self, command, databases),
-        };
-        #[cfg(not(feature = "otel"))]
-        {
-            let _ = (command, databases);
-            Span {}
-        }
+        let inner = imp::run(self, command, databases);
+        Span { inner }
     }
 
     /// The span of one database's part of a run.
     pub(crate) fn database(&self, name: &str, kind: Kind) -> Span {
-        #[cfg(feature = "otel")]
-        return Span {
-            inner: imp::database(self, name, kind),
-        };
-        #[cfg(not(feature = "otel"))]
-        {
-            let _ = (name, kind);
-            Span {}
-        }
+        let inner = imp::database(self, name, kind);
+        Span { inner }
     }
 
     /// The span of one migration step.
     pub(crate) fn step(&self, database: &str, kind: Kind, step: &Step) -> Span {
-        #[cfg(feature = "otel")]
-        return Span {
-            inner: imp::step(self, database, kind, step),
-        };
-        #[cfg(not(feature = "otel"))]
-        {
-            let _ = (database, kind, step);
-            Span {}
-        }
+        let inner = imp::step(self, database, kind, step);
+        Span { inner }
     }
 
     /// The span of a wait for the migration or maintenance lock.
     pub(crate) fn lock_wait(&self, database: &str, kind: Kind) -> Span {
-        #[cfg(feature = "otel")]
-        return Span {
-            inner: imp::lock_wait(self, database, kind),
-        };
-        #[cfg(not(feature = "otel"))]
-        {
-            let _ = (database, kind);
-            Span {}
-        }
+        let inner = imp::lock_wait(self, database, kind);
+        Span { inner }
     }
 
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -170,33 +138,20 @@ impl Telemetry {
         action: &str,
         partition: &str,
     ) -> Span {
-        #[cfg(feature = "otel")]
-        return Span {
-            inner: imp::partition(self, database, table, action, partition),
-        };
-        #[cfg(not(feature = "otel"))]
-        {
-            let _ = (database, table, action, partition);
-            Span {}
-        }
+        let inner = imp::partition(self, database, table, action, partition);
+        Span { inner }
     }
 
     /// Records how many migrations a database has pending.
     pub(crate) fn pending(&self, database: &str, kind: Kind, pending: usize) {
-        #[cfg(feature = "otel")]
         imp::pending(self, database, kind, pending);
-        #[cfg(not(feature = "otel"))]
-        let _ = (database, kind, pending);
     }
 
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     /// Records a partitioned table's state: partitions ahead and behind
     /// its policy, expired ones, rows in its DEFAULT partition.
     pub(crate) fn partitions(&self, table: &PartitionGauges<'_>) {
-        #[cfg(feature = "otel")]
         imp::partitions(self, table);
-        #[cfg(not(feature = "otel"))]
-        let _ = table;
     }
 }
 
@@ -204,39 +159,31 @@ impl Span {
     /// Runs `work` with this span as the current one, so the spans it
     /// starts are its children.
     pub(crate) fn wrap<F: Future>(&self, work: F) -> impl Future<Output = F::Output> {
-        #[cfg(feature = "otel")]
-        return opentelemetry::context::FutureExt::with_context(work, self.inner.cx.clone());
-        #[cfg(not(feature = "otel"))]
-        work
+        self.inner.wrap(work)
     }
 
     /// Says who held the lock this wait was for.
     pub(crate) fn holder(&self, holder: &str) {
-        #[cfg(feature = "otel")]
         self.inner
             .attribute("strata.lock.holder", holder.to_string());
-        #[cfg(not(feature = "otel"))]
-        let _ = holder;
     }
 
     /// Ends the span as a success; a step says whether it applied or
     /// reverted.
     pub(crate) fn ok(self, action: Option<Action>) {
-        #[cfg(feature = "otel")]
         self.inner.end(Ok(action));
-        #[cfg(not(feature = "otel"))]
-        let _ = action;
     }
 
     /// Ends the span as failed, with the error's message (already free of
     /// secrets: every error strata shows is).
     pub(crate) fn failed(self, error: &dyn std::fmt::Display) {
-        #[cfg(feature = "otel")]
         self.inner.end(Err(error.to_string()));
-        #[cfg(not(feature = "otel"))]
-        let _ = error;
     }
 }
 
+// Without the feature, the same calls on a module that does nothing.
 #[cfg(feature = "otel")]
+mod imp;
+#[cfg(not(feature = "otel"))]
+#[path = "telemetry/noop.rs"]
 mod imp;

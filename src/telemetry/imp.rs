@@ -96,6 +96,10 @@ fn instruments(t: &Telemetry) -> Arc<Instruments> {
     }
 }
 
+pub(super) fn has_providers(t: &Telemetry) -> bool {
+    t.own.is_some()
+}
+
 /// What a span records in metrics when it ends.
 // Partition maintenance is PostgreSQL's: without that kind nothing calls it.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -107,7 +111,7 @@ enum Measure {
 }
 
 pub(super) struct SpanInner {
-    pub(super) cx: Context,
+    cx: Context,
     instruments: Arc<Instruments>,
     started: Instant,
     measure: Measure,
@@ -259,6 +263,13 @@ fn action_name(action: Action) -> &'static str {
 }
 
 impl SpanInner {
+    pub(super) fn wrap<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> opentelemetry::context::WithContext<F> {
+        opentelemetry::context::FutureExt::with_context(work, self.cx.clone())
+    }
+
     pub(super) fn attribute(&self, key: &'static str, value: String) {
         self.cx.span().set_attribute(KeyValue::new(key, value));
     }
