@@ -65,12 +65,13 @@ impl Kind {
     }
 
     /// Reads a kind as written in a config file (`postgresql` is accepted
-    /// for `postgres`).
+    /// for `postgres`, `opensearch` for `elasticsearch`: one kind serves
+    /// both servers).
     pub fn parse(value: &str) -> Result<Kind, String> {
         match value {
             "postgres" | "postgresql" => Ok(Kind::Postgres),
             "neo4j" => Ok(Kind::Neo4j),
-            "elasticsearch" => Ok(Kind::Elasticsearch),
+            "elasticsearch" | "opensearch" => Ok(Kind::Elasticsearch),
             "qdrant" => Ok(Kind::Qdrant),
             other => Err(format!(
                 "unknown kind {other:?} (expected postgres, neo4j, qdrant or elasticsearch)"
@@ -97,6 +98,12 @@ mod tests {
                 "{kind}"
             );
             assert_eq!(Kind::parse(kind.as_str()), Ok(kind));
+        }
+        for (alias, kind) in [
+            ("postgresql", Kind::Postgres),
+            ("opensearch", Kind::Elasticsearch),
+        ] {
+            assert_eq!(Kind::parse(alias), Ok(kind));
         }
     }
 }

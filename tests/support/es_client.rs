@@ -61,8 +61,19 @@ impl Es {
         body
     }
 
-    /// Deletes every index and every template the tests may have made.
+    /// Deletes every data stream, index and template the tests may have
+    /// made.
     pub async fn reset(&self) {
+        // Data streams own their backing indices (a distribution without
+        // them answers 400 or 404 here).
+        let (status, streams) = self.call(Method::Get, "/_data_stream", None).await;
+        if status == 200 {
+            for s in streams["data_streams"].as_array().into_iter().flatten() {
+                let name = s["name"].as_str().unwrap();
+                self.ok(Method::Delete, &format!("/_data_stream/{name}"), None)
+                    .await;
+            }
+        }
         let indices = self
             .ok(
                 Method::Get,
@@ -150,6 +161,51 @@ impl Es {
             .ok(Method::Get, &format!("/{index}/_mapping"), None)
             .await;
         body[index]["mappings"]["properties"][field].clone()
+    }
+
+    /// The actions of the server tasks whose results the cluster stored
+    /// (every task started without waiting: `_reindex`,
+    /// `_update_by_query`, `_delete_by_query`), oldest first.
+    #[allow(dead_code)] // not every test binary asks
+    pub async fn stored_tasks(&self) -> Vec<String> {
+        self.call(Method::Post, "/.tasks/_refresh", None).await;
+        let (status, body) = self
+            .call(
+                Method::Post,
+                "/.tasks/_search",
+                Some(json!({"size": 1000, "sort": [{"task.start_time_in_millis": "asc"}]})),
+            )
+            .await;
+        if status == 404 {
+            return Vec::new();
+        }
+        body["hits"]["hits"]
+            .as_array()
+            .unwrap_or_else(|| panic!("reading .tasks: {status} {body}"))
+            .iter()
+            .map(|h| h["_source"]["task"]["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The modules every node of the cluster has.
+    #[allow(dead_code)]
+    pub async fn modules(&self) -> Vec<String> {
+        let body = self
+            .ok(
+                Method::Get,
+                "/_nodes/plugins?filter_path=nodes.*.modules.name",
+                None,
+            )
+            .await;
+        let mut names: Vec<String> =
+            body["nodes"].as_object().unwrap().values().next().unwrap()["modules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["name"].as_str().unwrap().to_string())
+                .collect();
+        names.sort();
+        names
     }
 
     /// `(version, success)` of every history document.

@@ -13,12 +13,18 @@ source tests/support/neo4j.sh
 source tests/support/es.sh
 # shellcheck source=tests/support/es_cluster.sh
 source tests/support/es_cluster.sh
+# shellcheck source=tests/support/opensearch.sh
+source tests/support/opensearch.sh
 # shellcheck source=tests/support/certs.sh
 source tests/support/certs.sh
 # The newer server lines the Elasticsearch and Neo4j suites run on too
 # (beside es.sh's and the pom's; both on the newest JDK 21+).
 ES_NEXT=9.2.4
 NEO4J_NEXT=2025.10.1
+# The OpenSearch lines the search suites run on too (the current one on
+# Java 17, the newer on the newest JDK 21+), with the reindex, Painless and
+# ingest modules the Elasticsearch test distribution lacks.
+OPENSEARCH_LINES=(2.19.6 3.8.0)
 CERTS_TMP=$(mktemp -d -t strata-certs.XXXXXX)
 # Two Elasticsearch and two Neo4j servers run at once (the current and the
 # newer lines): each start overwrites es.sh's and neo4j.sh's globals, so
@@ -41,6 +47,7 @@ stop_all() {
   use_neo4j "${NEO_NXT[@]}"; neo4j_stop
   use_neo4j "${NEO_CUR[@]}"; neo4j_stop
   es_cluster_stop
+  os_stop
   pg_stop
   rm -rf "$CERTS_TMP"
 }
@@ -62,6 +69,7 @@ TOOLS_ENV="$CERTS_TMP/tools.env"
   echo "export STRATA_MDBOOK='$(install_mdbook)'"
   (ES_VERSION=$ES_NEXT; es_prepare) >&2 || true
   (STRATA_NEO4J_VERSION=$NEO4J_NEXT; neo4j_prepare) >&2 || true
+  for line in "${OPENSEARCH_LINES[@]}"; do (OS_VERSION=$line; os_prepare) >&2 || true; done
 ) > "$TOOLS_ENV" &
 tools_pid=$!
 pg_start
@@ -118,7 +126,7 @@ others=()
 for f in tests/*.rs; do
   name=$(basename "$f" .rs)
   case "$name" in
-    reliability | es_cluster) ;;
+    reliability | es_cluster | search_modules) ;;
     *) others+=(--test "$name") ;;
   esac
 done
@@ -145,6 +153,14 @@ for line in "$ES_VERSION" "$ES_NEXT"; do
   es_cluster_start "$line"
   cargo test --locked --workspace --no-fail-fast --test es_cluster
   es_cluster_stop
+done
+# The search suites on OpenSearch, where the server-side paths (_reindex,
+# _update_by_query, _delete_by_query, scripts, real ingest processors) run.
+for line in "${OPENSEARCH_LINES[@]}"; do
+  OS_VERSION=$line os_start
+  STRATA_TEST_ES_URL=$STRATA_TEST_OPENSEARCH_URL cargo test --locked --workspace --no-fail-fast \
+    --test elasticsearch --test elasticsearch_ops --test search_modules
+  os_stop
 done
 features=$features_pid features_pid=
 stop_all

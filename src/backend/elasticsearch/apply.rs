@@ -15,6 +15,7 @@ use elasticsearch::indices::{
 use elasticsearch::params::{ExpandWildcards, WaitForStatus};
 use serde_json::{Value, json};
 
+use super::distribution::Distribution;
 use super::health::SHARDS_WAIT;
 use super::http::{Failure, Reply};
 use super::ops::request::HttpMethod;
@@ -88,12 +89,21 @@ impl ElasticsearchBackend {
             .await?;
         let nodes = self
             .get(
-                "/_nodes/ingest?filter_path=nodes.*.ingest.processors",
-                "reading the ingest processors",
+                "/_nodes/ingest,plugins?filter_path=nodes.*.ingest.processors,nodes.*.modules.name",
+                "reading the ingest processors and modules",
             )
             .await?;
+        // Some managed offerings answer `GET /` with an error: then the
+        // rules are Elasticsearch's.
+        let root = self.send(HttpMethod::Get, "/", None).await;
+        let distribution = match root {
+            Ok(r) if r.success() => r.into_result().map(|v| Distribution::from_root(&v)),
+            _ => Ok(Distribution::Elasticsearch),
+        }
+        .unwrap_or_default();
         let mut cluster =
             state::Cluster::from_responses(&mappings, &aliases, templates).with_settings(&settings);
+        cluster.distribution = distribution;
         cluster.components = list(&components, "component_templates")
             .map(name_of)
             .collect();
@@ -101,7 +111,21 @@ impl ElasticsearchBackend {
             .as_object()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
-        cluster.processors = processors(&nodes);
+        cluster.processors = common(&nodes, |node| {
+            list(&node["ingest"], "processors")
+                .filter_map(|p| p.get("type").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        });
+        cluster.modules = common(&nodes, |node| {
+            node.get("modules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.get("name").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        });
         Ok(cluster)
     }
 
@@ -460,18 +484,15 @@ fn name_of(v: &Value) -> String {
         .to_string()
 }
 
-/// The processor types every node has, from `GET /_nodes/ingest`; `None`
-/// when the answer names none (then processors are left to the server).
-fn processors(nodes: &Value) -> Option<BTreeSet<String>> {
+/// The names every node of a `GET /_nodes` answer has (processor types,
+/// modules); `None` when it names none (then the server is left to judge).
+fn common(nodes: &Value, names: impl Fn(&Value) -> BTreeSet<String>) -> Option<BTreeSet<String>> {
     let mut common: Option<BTreeSet<String>> = None;
     for node in nodes.get("nodes").and_then(Value::as_object)?.values() {
-        let types: BTreeSet<String> = list(&node["ingest"], "processors")
-            .filter_map(|p| p.get("type").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect();
+        let these = names(node);
         common = Some(match common {
-            None => types,
-            Some(c) => c.intersection(&types).cloned().collect(),
+            None => these,
+            Some(c) => c.intersection(&these).cloned().collect(),
         });
     }
     common.filter(|c| !c.is_empty())

@@ -183,10 +183,20 @@ impl ElasticsearchBackend {
     ) -> std::result::Result<(), Failure> {
         let proceed = o.conflicts == Some(Conflicts::Proceed);
         let query = o.query.clone().map(Value::Object);
-        if self.server_has_reindex().await? {
+        let has_reindex = self.server_has_reindex().await?;
+        if o.script.is_some() && !has_reindex {
+            return Err(failure(
+                "a script runs only in the server's _update_by_query, and this cluster's nodes \
+                 lack the reindex module; nothing was changed",
+            ));
+        }
+        if has_reindex {
             let mut body = json!({});
             if let Some(q) = &query {
                 body["query"] = q.clone();
+            }
+            if let Some(s) = &o.script {
+                body["script"] = json!(s);
             }
             let shards = self.active_shards();
             let target = [o.index.as_str()];
@@ -205,6 +215,9 @@ impl ElasticsearchBackend {
             if let Some(w) = &shards {
                 request = request.wait_for_active_shards(w);
             }
+            if let Some(p) = &o.pipeline {
+                request = request.pipeline(p);
+            }
             let started = self.conn.ok(request.send().await).await?;
             let done = self
                 .wait_task(&started, &format!("update_by_query on {}", o.index))
@@ -213,7 +226,9 @@ impl ElasticsearchBackend {
             tracing::info!(database = %self.conn.database, index = %o.index, updated, "update_by_query done");
             return Ok(());
         }
-        self.rewrite_here(&o.index, query, proceed, true).await
+        let pipeline = o.pipeline.as_deref();
+        self.rewrite_here(&o.index, query, proceed, Some(pipeline))
+            .await
     }
 
     pub(super) async fn delete_by_query(
@@ -239,25 +254,28 @@ impl ElasticsearchBackend {
                 .await?;
             return Ok(());
         }
-        self.rewrite_here(&o.index, Some(query), false, false).await
+        self.rewrite_here(&o.index, Some(query), false, None).await
     }
 
-    /// `update_by_query` (`update`) or `delete_by_query` done here: every
-    /// matching document written back (or deleted) guarded by the sequence
-    /// number it was read with.
+    /// `update_by_query` (`update` is `Some(pipeline)`) or `delete_by_query`
+    /// (`None`) done here: every matching document written back (through
+    /// the pipeline) or deleted, guarded by the sequence number it was read
+    /// with.
     async fn rewrite_here(
         &self,
         index: &str,
         query: Option<Value>,
         proceed: bool,
-        update: bool,
+        update: Option<Option<&str>>,
     ) -> std::result::Result<(), Failure> {
-        let what = if update {
+        let what = if update.is_some() {
             "update_by_query"
         } else {
             "delete_by_query"
         };
-        let mut scan = self.scan(index, query, update, BATCH as u32).await?;
+        let mut scan = self
+            .scan(index, query, update.is_some(), BATCH as u32)
+            .await?;
         let mut logged = Instant::now();
         let (mut done, mut conflicts) = (0u64, 0u64);
         let result = async {
@@ -277,7 +295,10 @@ impl ElasticsearchBackend {
                     if let Some(r) = hit.get("_routing") {
                         target["routing"] = r.clone();
                     }
-                    if update {
+                    if let Some(pipeline) = update {
+                        if let Some(p) = pipeline {
+                            target["pipeline"] = json!(p);
+                        }
                         let source = hit.get("_source").cloned().ok_or_else(|| {
                             failure(format!(
                                 "document {} has no _source (is _source disabled?): it cannot be \

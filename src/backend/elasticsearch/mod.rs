@@ -23,6 +23,7 @@
 mod apply;
 mod conn;
 pub mod describe;
+pub mod distribution;
 mod documents;
 mod health;
 mod http;

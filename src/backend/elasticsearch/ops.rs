@@ -20,10 +20,12 @@ pub use crate::operations::OpError;
 
 pub mod documents;
 pub mod ingest;
+pub mod reindex;
 pub mod request;
 
 pub use documents::{Conflicts, DeleteByQuery, DeleteDocuments, IndexDocuments, UpdateByQuery};
 pub use ingest::{ComponentOnly, PipelineOnly, PutComponentTemplate, PutPipeline};
+pub use reindex::{DEFAULT_BATCH_SIZE, Reindex, Script};
 pub use request::{HttpMethod, Request};
 
 /// A JSON object, kept as written: settings and mappings are Elasticsearch's
@@ -195,37 +197,6 @@ pub struct TemplateOnly {
     pub name: String,
 }
 
-/// The documents copied per round trip when `batch_size` is not given.
-pub const DEFAULT_BATCH_SIZE: u32 = 1000;
-
-/// `reindex`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Reindex {
-    /// The alias readers use; it ends up on `to`.
-    pub alias: String,
-    /// The new index, created by this operation.
-    pub to: String,
-    /// The index to copy from; when absent, the one index behind `alias`.
-    pub from: Option<String>,
-    /// Settings of the new index.
-    pub settings: Option<Object>,
-    /// Mappings of the new index.
-    pub mappings: Option<Object>,
-    /// Documents per batch when strata copies them itself.
-    pub batch_size: Option<u32>,
-    /// Delete the source index in the same atomic request as the switch.
-    #[serde(default)]
-    pub delete_source: bool,
-}
-
-impl Reindex {
-    /// The batch size in effect.
-    pub fn batch(&self) -> u32 {
-        self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE)
-    }
-}
-
 impl Operation {
     /// The operation's name as written in files.
     pub fn name(&self) -> &'static str {
@@ -279,17 +250,7 @@ impl Operation {
                 o.index_patterns.join(", ")
             ),
             Operation::DeleteIndexTemplate(o) => format!("delete_index_template {}", o.name),
-            Operation::Reindex(o) => format!(
-                "reindex {}: {} -> {}{}",
-                o.alias,
-                o.from.as_deref().unwrap_or("(its index)"),
-                o.to,
-                if o.delete_source {
-                    ", delete the source"
-                } else {
-                    ""
-                }
-            ),
+            Operation::Reindex(o) => o.describe(),
             Operation::PutComponentTemplate(o) => format!("put_component_template {}", o.name),
             Operation::DeleteComponentTemplate(o) => {
                 format!("delete_component_template {}", o.name)
@@ -310,13 +271,14 @@ impl Operation {
                 format!("delete_documents {} ({} ids)", o.index, o.ids.len())
             }
             Operation::UpdateByQuery(o) => format!(
-                "update_by_query {} ({}{})",
+                "update_by_query {} ({}{}{})",
                 o.index,
                 if o.query.is_some() {
                     "matching documents"
                 } else {
                     "every document"
                 },
+                reindex::rewrite_notes(o.script.as_ref(), o.pipeline.as_deref()),
                 if o.conflicts == Some(Conflicts::Proceed) {
                     ", conflicts proceed"
                 } else {
@@ -571,7 +533,10 @@ fn check(op: &Operation) -> Check {
             name_ok("index", &o.index, "index")?;
             documents::check_delete_documents(o)
         }
-        Operation::UpdateByQuery(o) => name_ok("index", &o.index, "index"),
+        Operation::UpdateByQuery(o) => {
+            name_ok("index", &o.index, "index")?;
+            reindex::check_rewrite(o.script.as_ref(), o.pipeline.as_deref())
+        }
         Operation::DeleteByQuery(o) => name_ok("index", &o.index, "index"),
         Operation::Request(o) => request::check_request(o),
         Operation::Reindex(o) => {
@@ -579,17 +544,8 @@ fn check(op: &Operation) -> Check {
             name_ok("to", &o.to, "index")?;
             if let Some(from) = &o.from {
                 name_ok("from", from, "index")?;
-                if from == &o.to {
-                    return Err((".to".into(), "is the same index as `from`".into()));
-                }
             }
-            if o.to == o.alias {
-                return Err((".to".into(), "is the alias's own name".into()));
-            }
-            if !(1..=10_000).contains(&o.batch()) {
-                return Err((".batch_size".into(), "must be between 1 and 10000".into()));
-            }
-            Ok(())
+            reindex::check_reindex(o)
         }
     }
 }

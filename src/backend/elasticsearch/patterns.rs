@@ -41,9 +41,55 @@ pub fn overlap(a: &str, b: &str) -> bool {
     false
 }
 
+/// Whether `pattern` matches `text` taken literally (a `*` in `text` is
+/// just a character). Pure.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // reach[j]: the first i pattern characters can match the first j text
+    // characters.
+    let mut reach = vec![false; t.len() + 1];
+    reach[0] = true;
+    for c in p {
+        if c == '*' {
+            for j in 1..=t.len() {
+                reach[j] = reach[j] || reach[j - 1];
+            }
+        } else {
+            for j in (1..=t.len()).rev() {
+                reach[j] = reach[j - 1] && t[j - 1] == c;
+            }
+            reach[0] = false;
+        }
+    }
+    reach[t.len()]
+}
+
+/// OpenSearch 3's overlap: one pattern matches the other's text. Pure.
+pub fn literal_overlap(a: &str, b: &str) -> bool {
+    matches(a, b) || matches(b, a)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::overlap;
+    use super::{literal_overlap, overlap};
+
+    #[test]
+    fn literal_overlaps_as_opensearch_3_refuses_them() {
+        // Each pair against "audit-*" was refused by a real OpenSearch
+        // 3.8.0 at equal priority, or accepted, as the expectation says.
+        for (other, both) in [
+            ("aud*", true),
+            ("audit-x*", true),
+            ("*dit-*", true),
+            ("audit-abc", true),
+            ("audit-*", true),
+            ("*-trail", false),
+            ("a*t", false),
+        ] {
+            assert_eq!(literal_overlap("audit-*", other), both, "{other}");
+            assert_eq!(literal_overlap(other, "audit-*"), both, "{other}");
+        }
+    }
 
     #[test]
     fn overlapping_patterns_as_elasticsearch_refuses_them() {

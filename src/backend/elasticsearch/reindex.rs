@@ -2,10 +2,11 @@
 //! checked, then the alias switched in one atomic `_aliases` request.
 //!
 //! The copy uses the server's `_reindex` (started as a task and polled)
-//! when every node has the `reindex` module. Distributions without it (the
-//! test distribution, some managed offerings) get a client-side copy: a
-//! point-in-time search paged with `search_after` on `_shard_doc`, written
-//! back with `_bulk` in bounded batches, ids and routing preserved.
+//! when every node has the `reindex` module. Distributions without it
+//! (Elasticsearch's test distribution, some managed offerings) get a
+//! client-side copy: a point-in-time search paged with `search_after` on
+//! `_shard_doc`, written back with `_bulk` in bounded batches, ids, routing
+//! and the `pipeline` preserved; a `script` needs the server's copy.
 //!
 //! Documents written to the source while the copy runs are not copied:
 //! pause writers, or write through an alias that already points at the new
@@ -35,6 +36,12 @@ impl ElasticsearchBackend {
                 )));
             }
         };
+        if o.script.is_some() && !self.server_has_reindex().await? {
+            return Err(failure(
+                "a script runs only in the server's _reindex, and this cluster's nodes lack the \
+                 reindex module; nothing was copied",
+            ));
+        }
         let mut body = serde_json::Map::new();
         if let Some(s) = &o.settings {
             body.insert("settings".into(), Value::Object(s.clone()));
@@ -73,9 +80,9 @@ impl ElasticsearchBackend {
     /// number of documents.
     async fn copy_and_count(&mut self, source: &str, o: &Reindex) -> Result<(), Failure> {
         if self.server_has_reindex().await? {
-            self.copy_on_server(source, &o.to).await?;
+            self.copy_on_server(source, o).await?;
         } else {
-            self.copy_here(source, &o.to, o.batch()).await?;
+            self.copy_here(source, o).await?;
         }
         let (from_count, to_count) = (self.count(source).await?, self.count(&o.to).await?);
         if from_count != to_count {
@@ -118,7 +125,14 @@ impl ElasticsearchBackend {
     }
 
     /// `_reindex` as a task, polled until it completes.
-    async fn copy_on_server(&self, source: &str, to: &str) -> Result<(), Failure> {
+    async fn copy_on_server(&self, source: &str, o: &Reindex) -> Result<(), Failure> {
+        let mut body = json!({ "source": { "index": source }, "dest": { "index": o.to } });
+        if let Some(p) = &o.pipeline {
+            body["dest"]["pipeline"] = json!(p);
+        }
+        if let Some(s) = &o.script {
+            body["script"] = json!(s);
+        }
         let started = self
             .conn
             .ok(self
@@ -126,7 +140,7 @@ impl ElasticsearchBackend {
                 .client
                 .reindex()
                 .wait_for_completion(false)
-                .body(json!({ "source": { "index": source }, "dest": { "index": to } }))
+                .body(body)
                 .send()
                 .await)
             .await?;
@@ -134,14 +148,21 @@ impl ElasticsearchBackend {
     }
 
     /// The client-side copy: point-in-time pages into `_bulk`.
-    async fn copy_here(&self, source: &str, to: &str, batch: u32) -> Result<(), Failure> {
-        let mut scan = self.scan(source, None, true, batch).await?;
-        let copied = self.copy_pages(&mut scan, to).await;
+    async fn copy_here(&self, source: &str, o: &Reindex) -> Result<(), Failure> {
+        let mut scan = self.scan(source, None, true, o.batch()).await?;
+        let copied = self
+            .copy_pages(&mut scan, &o.to, o.pipeline.as_deref())
+            .await;
         self.close_scan(scan).await;
         copied
     }
 
-    async fn copy_pages(&self, scan: &mut Scan, to: &str) -> Result<(), Failure> {
+    async fn copy_pages(
+        &self,
+        scan: &mut Scan,
+        to: &str,
+        pipeline: Option<&str>,
+    ) -> Result<(), Failure> {
         loop {
             let hits = self.next_page(scan).await?;
             if hits.is_empty() {
@@ -158,6 +179,9 @@ impl ElasticsearchBackend {
                 let mut action = json!({ "_id": hit.get("_id") });
                 if let Some(routing) = hit.get("_routing") {
                     action["routing"] = routing.clone();
+                }
+                if let Some(p) = pipeline {
+                    action["pipeline"] = json!(p);
                 }
                 lines.push(JsonBody::new(json!({ "index": action })));
                 lines.push(JsonBody::new(doc));

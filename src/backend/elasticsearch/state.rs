@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::ops::{Object, Operation};
+use super::distribution::Distribution;
+use super::ops::{Object, Operation, Script};
 use super::patterns;
 
 /// One index: its field types (dotted paths), its aliases and the
@@ -91,6 +92,11 @@ pub struct Cluster {
     /// The ingest processor types every node has; `None` when unknown
     /// (then processors are not checked).
     pub processors: Option<BTreeSet<String>>,
+    /// The modules every node has (`reindex`, `lang-painless`, …); `None`
+    /// when unknown (then scripts are not checked).
+    pub modules: Option<BTreeSet<String>>,
+    /// Which server it is, where their rules differ.
+    pub distribution: Distribution,
 }
 
 /// The aliases of an `aliases` object marked `is_write_index: flag`. Pure.
@@ -267,6 +273,34 @@ impl Cluster {
         Ok(())
     }
 
+    /// A script runs only in the server's `_reindex`/`_update_by_query`
+    /// and needs its language's module; a named pipeline must exist.
+    fn rewrite_runs(&self, script: Option<&Script>, pipeline: Option<&str>) -> Result<(), Refusal> {
+        if let (Some(script), Some(modules)) = (script, &self.modules) {
+            for needed in ["reindex".to_string(), script.module()] {
+                if !modules.contains(&needed) {
+                    return Err((
+                        ".script".into(),
+                        format!(
+                            "a script needs the {needed} module, which this cluster's nodes lack \
+                             (they have: {}); strata's own copy cannot run scripts",
+                            modules.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(id) = pipeline
+            && !self.pipelines.contains(id)
+        {
+            return Err((
+                ".pipeline".into(),
+                format!("pipeline {id:?} does not exist"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Elasticsearch refuses a template when one index name could match
     /// both it and another template of the same priority (replacing a
     /// template by its own name does not count).
@@ -275,16 +309,22 @@ impl Cluster {
             if other == name || t.priority != new.priority {
                 continue;
             }
+            let overlap = if self.distribution.literal_template_overlap() {
+                patterns::literal_overlap
+            } else {
+                patterns::overlap
+            };
             for (i, mine) in new.patterns.iter().enumerate() {
-                if let Some(theirs) = t.patterns.iter().find(|p| patterns::overlap(mine, p)) {
+                if let Some(theirs) = t.patterns.iter().find(|p| overlap(mine, p)) {
                     return Err((
                         format!(".index_patterns[{i}]"),
                         format!(
                             "pattern {mine:?} overlaps pattern {theirs:?} of index template \
-                             {other:?}, which has the same priority ({}): Elasticsearch refuses \
-                             two templates that could match one index at equal priority; give \
-                             this one a different `priority`",
-                            new.priority
+                             {other:?}, which has the same priority ({}): {} refuses two \
+                             templates that could match one index at equal priority; give this \
+                             one a different `priority`",
+                            new.priority,
+                            self.distribution.name()
                         ),
                     ));
                 }
@@ -591,7 +631,7 @@ impl Cluster {
                     .filter(|(_, s)| s.pipelines.values().any(|p| *p == o.id))
                     .map(|(i, _)| i.as_str())
                     .collect();
-                if !users.is_empty() {
+                if !users.is_empty() && self.distribution.refuses_deleting_pipelines_in_use() {
                     return Err((
                         ".id".into(),
                         format!(
@@ -620,6 +660,7 @@ impl Cluster {
             Operation::UpdateByQuery(o) => {
                 let targets = self.resolve(&o.index, ".index")?;
                 self.pipelines_exist(&targets)?;
+                self.rewrite_runs(o.script.as_ref(), o.pipeline.as_deref())?;
             }
             Operation::DeleteDocuments(o) => {
                 self.resolve(&o.index, ".index")?;
@@ -631,6 +672,7 @@ impl Cluster {
             Operation::Request(_) => {}
             Operation::Reindex(o) => {
                 let source = self.reindex_source(o)?;
+                self.rewrite_runs(o.script.as_ref(), o.pipeline.as_deref())?;
                 self.absent(&o.to, ".to")?;
                 self.create(&o.to, o.settings.as_ref(), o.mappings.as_ref(), None);
                 for index in self.alias_targets(&o.alias) {

@@ -52,10 +52,9 @@ pub enum Conflicts {
     Proceed,
 }
 
-/// `update_by_query`: every matching document written again as it is, so
-/// it picks up mapping additions (a new multi-field) and the index's
-/// default pipeline. No script: the test distribution has no Painless,
-/// and a reindex-in-place needs none.
+/// `update_by_query`: every matching document written again, so it picks
+/// up mapping additions (a new multi-field) and the index's default
+/// pipeline; changed on the way by a script or a pipeline when given.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateByQuery {
@@ -65,6 +64,11 @@ pub struct UpdateByQuery {
     pub query: Option<Object>,
     /// `abort` (default) or `proceed`.
     pub conflicts: Option<Conflicts>,
+    /// Changes each document (`ctx._source`); needs the server's `reindex`
+    /// module and the script's language module.
+    pub script: Option<super::Script>,
+    /// The ingest pipeline each document goes through.
+    pub pipeline: Option<String>,
 }
 
 /// `delete_by_query`.

@@ -211,6 +211,47 @@ fn pipelines_are_checked_against_processors_and_users() {
 }
 
 #[test]
+fn scripts_need_the_reindex_and_language_modules_and_pipelines_must_exist() {
+    let with = |modules: &[&str]| {
+        let mut c = ingest_live();
+        c.modules = Some(modules.iter().map(|m| m.to_string()).collect());
+        c
+    };
+    let reindex = r#"[{"reindex": {"alias": "messages", "to": "messages_v2",
+                        "script": {"source": "ctx._source.x = 1"}}}]"#;
+    let e = run_on(with(&["lang-painless"]), reindex).unwrap_err();
+    assert!(
+        e.starts_with("$[0].reindex.script: a script needs the reindex module"),
+        "{e}"
+    );
+    run_on(with(&["reindex", "lang-painless"]), reindex).unwrap();
+    let e = run_on(
+        with(&["reindex", "lang-painless"]),
+        r#"[{"update_by_query": {"index": "messages",
+              "script": {"source": "1", "lang": "expression"}}}]"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("needs the lang-expression module"), "{e}");
+    // Unknown modules leave scripts to the server.
+    run_on(ingest_live(), reindex).unwrap();
+    let e = run_on(
+        ingest_live(),
+        r#"[{"reindex": {"alias": "messages", "to": "messages_v2", "pipeline": "later"}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("$[0].reindex.pipeline: pipeline \"later\" does not exist"),
+        "{e}"
+    );
+    run_on(
+        ingest_live(),
+        r#"[{"put_pipeline": {"id": "later", "processors": []}},
+            {"update_by_query": {"index": "messages", "pipeline": "later"}}]"#,
+    )
+    .unwrap();
+}
+
+#[test]
 fn writes_through_an_alias_of_several_indices_need_a_write_index() {
     let two = r#"[{"create_index": {"index": "a1", "aliases": {"both": {}}}},
                   {"create_index": {"index": "a2", "aliases": {"both": {}}}},
