@@ -398,7 +398,18 @@ async fn what_the_server_would_refuse_is_refused_before_anything_runs() {
         "$[0].update_by_query.script: a script needs the reindex module",
     );
     let script_case = (!scripts_run).then_some(&script_case);
-    for (text, data, names, expected) in cases.iter().chain(script_case) {
+    // Data streams on a cluster without them (the test distribution answers
+    // `GET /_data_stream` as a request for an index of that name).
+    let has_streams = es.call(Method::Get, "/_data_stream", None).await.0 == 200;
+    let stream_case: (&str, Option<&str>, &str, &str) = (
+        r#"[{"put_index_template": {"name": "logs", "index_patterns": ["logs-*"], "data_stream": {}}},
+            {"create_data_stream": {"name": "logs-app"}}]"#,
+        None,
+        "V2__bad.json",
+        "$[1].create_data_stream.name: this cluster has no data streams",
+    );
+    let stream_case = (!has_streams).then_some(&stream_case);
+    for (text, data, names, expected) in cases.iter().chain(script_case).chain(stream_case) {
         let p = project();
         p.migration("V1__base.json", base)
             .migration("V2__bad.json", text);

@@ -1,7 +1,8 @@
 //! The server-side paths, on a node with the modules: `reindex` with a
 //! script and a pipeline, `update_by_query` with a script, `delete_by_query`
-//! as server tasks, and ingest pipelines with real processors (`set`,
-//! `rename`, `script`). `tests/support/test.sh` runs this file against the
+//! as server tasks, ingest pipelines with real processors (`set`,
+//! `rename`, `script`), and data streams (OpenSearch core; a module
+//! Elasticsearch's test distribution lacks). `tests/support/test.sh` runs this file against the
 //! OpenSearch node it assembles from Maven Central with the `reindex`,
 //! `lang-painless`, `ingest-common` and `analysis-common` modules (Elastic
 //! publishes no distribution with them there); it fails on a node without
@@ -234,4 +235,87 @@ async fn a_script_or_processor_the_node_cannot_run_is_refused_before_anything_ru
         assert!(!es.exists("items_v1").await);
         assert_eq!(es.history().await, []);
     }
+}
+
+const V1_STREAM: &str = r#"[
+  {"put_index_template": {"name": "logs", "index_patterns": ["logs-*"], "priority": 5,
+     "data_stream": {},
+     "template": {"settings": {"number_of_replicas": 0},
+                  "mappings": {"properties": {"n": {"type": "integer"}}}}}},
+  {"create_data_stream": {"name": "logs-app"}},
+  {"index_documents": {"index": "logs-app", "documents": [
+     {"_id": "first", "@timestamp": "2026-12-01T00:00:00Z", "n": 1},
+     {"@timestamp": "2026-12-02T00:00:00Z", "n": 2}]}}
+]"#;
+
+#[tokio::test]
+async fn a_data_stream_is_created_from_its_template_written_to_and_rolled_back() {
+    let (_turn, es) = with_modules().await;
+    let p = project();
+    p.migration("V1__logs.json", V1_STREAM).rollback(
+        "U1__logs.json",
+        r#"[{"delete_data_stream": {"name": "logs-app"}},
+            {"delete_index_template": {"name": "logs"}}]"#,
+    );
+    migrate(&p, &["up"]).expect(0);
+    let stream = es.ok(Method::Get, "/_data_stream/logs-app", None).await;
+    assert_eq!(stream["data_streams"][0]["template"], "logs");
+    // Written with `create` actions, both documents are in the stream.
+    assert_eq!(es.count("logs-app").await, 2);
+
+    // What the server refuses, refused before anything runs: an index under
+    // the stream template's pattern, the template while the stream uses
+    // it, a document without the timestamp, a stream no template decides.
+    for (text, expected) in [
+        (
+            r#"[{"create_index": {"index": "logs-other"}}]"#,
+            "$[0].create_index.index: index template \"logs\" makes \"logs-other\" a data stream",
+        ),
+        (
+            r#"[{"delete_index_template": {"name": "logs"}}]"#,
+            "$[0].delete_index_template.name: index template \"logs\" is in use by data stream(s) logs-app",
+        ),
+        (
+            r#"[{"index_documents": {"index": "logs-app", "documents": [{"n": 3}]}}]"#,
+            "$[0].index_documents.documents[0]: has no \"@timestamp\"",
+        ),
+        (
+            r#"[{"create_data_stream": {"name": "metrics-app"}}]"#,
+            "$[0].create_data_stream.name: no index template matches \"metrics-app\"",
+        ),
+    ] {
+        p.migration("V2__bad.json", text);
+        let run = migrate(&p, &["up"]);
+        run.expect(2);
+        assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+    }
+    assert_eq!(es.history().await, [(1, true)]);
+    // The server says the same to the first two.
+    for (method, path, body, reason) in [
+        (
+            Method::Put,
+            "/logs-other",
+            Some(json!({})),
+            "use create data stream api instead",
+        ),
+        (
+            Method::Delete,
+            "/_index_template/logs",
+            None,
+            "in use by a data streams [logs-app]",
+        ),
+    ] {
+        let (status, answer) = es.call(method, path, body).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.to_string().contains(reason), "{answer}");
+    }
+    std::fs::remove_file(p.path().join("migrations/V2__bad.json")).unwrap();
+
+    migrate(&p, &["down", "--to", "0"]).expect(0);
+    assert_eq!(
+        es.call(Method::Get, "/_data_stream/logs-app", None).await.0,
+        404
+    );
+    assert!(!es.template_exists("logs").await);
+    assert_eq!(es.history().await, []);
 }

@@ -104,6 +104,16 @@ impl ElasticsearchBackend {
         let mut cluster =
             state::Cluster::from_responses(&mappings, &aliases, templates).with_settings(&settings);
         cluster.distribution = distribution;
+        // Without the data-streams API the path is taken for an index name
+        // (400) or not routed at all.
+        let streams = self.send(HttpMethod::Get, "/_data_stream", None).await;
+        cluster.data_streams = match streams {
+            Ok(r) if r.success() => r
+                .into_result()
+                .ok()
+                .map(|v| state::DataStream::from_response(&v)),
+            _ => None,
+        };
         cluster.components = list(&components, "component_templates")
             .map(name_of)
             .collect();
@@ -373,7 +383,9 @@ impl ElasticsearchBackend {
             | Operation::PutComponentTemplate(_)
             | Operation::DeleteComponentTemplate(_)
             | Operation::PutPipeline(_)
-            | Operation::DeletePipeline(_) => unreachable!("sent as simple requests above"),
+            | Operation::DeletePipeline(_)
+            | Operation::CreateDataStream(_)
+            | Operation::DeleteDataStream(_) => unreachable!("sent as simple requests above"),
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::ElasticsearchBackend;
 use super::http::Failure;
+use super::ops::HttpMethod;
 use super::ops::documents::{self, Conflicts, Document};
 use super::ops::{DeleteByQuery, DeleteDocuments, IndexDocuments, UpdateByQuery};
 use super::tasks::{PROGRESS_EVERY, failure, item_error};
@@ -106,16 +107,23 @@ impl ElasticsearchBackend {
         script_file: &Path,
     ) -> std::result::Result<(), Failure> {
         let docs = placed(o, script_file).map_err(|e| failure(e.to_string()))?;
+        // A data stream takes only `create` actions (a document with an id
+        // already there is refused rather than replaced).
+        let action = if self.is_data_stream(&o.index).await? {
+            "create"
+        } else {
+            "index"
+        };
         let mut errors = Vec::new();
         let chunks: Vec<&[Placed]> = docs.chunks(BATCH).collect();
         for (n, chunk) in chunks.iter().enumerate() {
             let mut lines = Vec::with_capacity(chunk.len() * 2);
             for p in *chunk {
-                let action = match &p.doc.id {
-                    Some(id) => json!({ "index": { "_id": id } }),
-                    None => json!({ "index": {} }),
+                let meta = match &p.doc.id {
+                    Some(id) => json!({ action: { "_id": id } }),
+                    None => json!({ action: {} }),
                 };
-                lines.push(JsonBody::new(action));
+                lines.push(JsonBody::new(meta));
                 lines.push(JsonBody::new(Value::Object(p.doc.source.clone())));
             }
             let last = n + 1 == chunks.len();
@@ -175,6 +183,15 @@ impl ElasticsearchBackend {
         } else {
             Err(refused("deletions were", ids.len(), &errors))
         }
+    }
+
+    /// Whether `name` is a data stream (never, on a cluster without them).
+    async fn is_data_stream(&self, name: &str) -> std::result::Result<bool, Failure> {
+        let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        let reply = self
+            .send(HttpMethod::Get, &format!("/_data_stream/{encoded}"), None)
+            .await?;
+        Ok(reply.success())
     }
 
     pub(super) async fn update_by_query(

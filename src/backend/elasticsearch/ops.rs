@@ -22,11 +22,13 @@ pub mod documents;
 pub mod ingest;
 pub mod reindex;
 pub mod request;
+pub mod streams;
 
 pub use documents::{Conflicts, DeleteByQuery, DeleteDocuments, IndexDocuments, UpdateByQuery};
 pub use ingest::{ComponentOnly, PipelineOnly, PutComponentTemplate, PutPipeline};
 pub use reindex::{DEFAULT_BATCH_SIZE, Reindex, Script};
 pub use request::{HttpMethod, Request};
+pub use streams::DataStreamOnly;
 
 /// A JSON object, kept as written: settings and mappings are Elasticsearch's
 /// own language, passed through unchanged.
@@ -76,6 +78,11 @@ pub enum Operation {
     DeleteByQuery(DeleteByQuery),
     /// Any other request, sent as written and not checked beforehand.
     Request(Request),
+    /// `PUT /_data_stream/<name>`: needs a matching index template with
+    /// `data_stream`.
+    CreateDataStream(DataStreamOnly),
+    /// `DELETE /_data_stream/<name>`, with its backing indices.
+    DeleteDataStream(DataStreamOnly),
 }
 
 /// `create_index`.
@@ -187,6 +194,10 @@ pub struct PutIndexTemplate {
     #[serde(rename = "_meta")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meta: Option<Object>,
+    /// Matching names become data streams (`create_data_stream`), not
+    /// indices: `{}`, or OpenSearch's `{"timestamp_field": {"name": …}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_stream: Option<Object>,
 }
 
 /// `delete_index_template`.
@@ -220,6 +231,8 @@ impl Operation {
             Operation::UpdateByQuery(_) => "update_by_query",
             Operation::DeleteByQuery(_) => "delete_by_query",
             Operation::Request(_) => "request",
+            Operation::CreateDataStream(_) => "create_data_stream",
+            Operation::DeleteDataStream(_) => "delete_data_stream",
         }
     }
 
@@ -288,6 +301,8 @@ impl Operation {
             Operation::DeleteByQuery(o) => {
                 format!("delete_by_query {} (matching documents)", o.index)
             }
+            Operation::CreateDataStream(o) => format!("create_data_stream {}", o.name),
+            Operation::DeleteDataStream(o) => format!("delete_data_stream {}", o.name),
             Operation::Request(o) => format!(
                 "request {} {} (unchecked: strata cannot know what it changes)",
                 o.method.as_str(),
@@ -338,6 +353,12 @@ impl Operation {
             ),
             Operation::DeletePipeline(o) => {
                 (HttpMethod::Delete, path("/_ingest/pipeline", &o.id), None)
+            }
+            Operation::CreateDataStream(o) => {
+                (HttpMethod::Put, path("/_data_stream", &o.name), None)
+            }
+            Operation::DeleteDataStream(o) => {
+                (HttpMethod::Delete, path("/_data_stream", &o.name), None)
             }
             _ => return None,
         })
@@ -539,6 +560,9 @@ fn check(op: &Operation) -> Check {
         }
         Operation::DeleteByQuery(o) => name_ok("index", &o.index, "index"),
         Operation::Request(o) => request::check_request(o),
+        Operation::CreateDataStream(o) | Operation::DeleteDataStream(o) => {
+            name_ok("name", &o.name, "data stream")
+        }
         Operation::Reindex(o) => {
             name_ok("alias", &o.alias, "alias")?;
             name_ok("to", &o.to, "index")?;

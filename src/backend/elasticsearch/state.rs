@@ -44,6 +44,8 @@ pub struct Template {
     pub priority: u64,
     /// The component templates it is composed of.
     pub composed_of: Vec<String>,
+    /// For a data-stream template, the timestamp field its documents need.
+    pub data_stream: Option<String>,
 }
 
 impl Template {
@@ -71,6 +73,10 @@ impl Template {
                         patterns: strings(body.get("index_patterns")),
                         priority: body.get("priority").and_then(Value::as_u64).unwrap_or(0),
                         composed_of: strings(body.get("composed_of")),
+                        data_stream: body
+                            .get("data_stream")
+                            .filter(|d| d.is_object())
+                            .map(super::ops::streams::timestamp_field),
                     },
                 ))
             })
@@ -97,6 +103,9 @@ pub struct Cluster {
     pub modules: Option<BTreeSet<String>>,
     /// Which server it is, where their rules differ.
     pub distribution: Distribution,
+    /// Data streams by name; `None` when the cluster has no data streams
+    /// (Elasticsearch without its data-streams module).
+    pub data_streams: Option<BTreeMap<String, DataStream>>,
 }
 
 /// The aliases of an `aliases` object marked `is_write_index: flag`. Pure.
@@ -352,6 +361,9 @@ impl Cluster {
         if self.indices.contains_key(name) {
             return Ok(vec![name.to_string()]);
         }
+        if let Some(stream) = self.streams().get(name) {
+            return Ok(stream.backing.clone());
+        }
         let targets = self.alias_targets(name);
         if targets.is_empty() {
             return Err((
@@ -376,7 +388,9 @@ impl Cluster {
     }
 
     fn absent(&self, name: &str, field: &str) -> Result<(), Refusal> {
-        if self.indices.contains_key(name) {
+        if self.is_stream(name) {
+            Err((field.to_string(), format!("{name:?} is a data stream")))
+        } else if self.indices.contains_key(name) {
             Err((field.to_string(), format!("index {name:?} already exists")))
         } else if self.is_alias(name) {
             Err((
@@ -417,6 +431,7 @@ impl Cluster {
         match op {
             Operation::CreateIndex(o) => {
                 self.absent(&o.index, ".index")?;
+                self.not_claimed_by_a_stream(&o.index)?;
                 if let Some(aliases) = &o.aliases {
                     for alias in aliases.keys() {
                         if self.indices.contains_key(alias) {
@@ -438,6 +453,7 @@ impl Cluster {
                 );
             }
             Operation::DeleteIndex(o) => {
+                self.not_backing(&o.index)?;
                 self.existing(&o.index, ".index")?;
                 self.indices.remove(&o.index);
             }
@@ -563,11 +579,16 @@ impl Cluster {
                     patterns: o.index_patterns.clone(),
                     priority: o.priority.unwrap_or(0),
                     composed_of: composed,
+                    data_stream: o
+                        .data_stream
+                        .as_ref()
+                        .map(|d| super::ops::streams::timestamp_field(&Value::Object(d.clone()))),
                 };
                 self.no_overlap(&o.name, &template)?;
                 self.templates.insert(o.name.clone(), template);
             }
             Operation::DeleteIndexTemplate(o) => {
+                self.template_unused(&o.name)?;
                 if self.templates.remove(&o.name).is_none() {
                     return Err((
                         ".name".into(),
@@ -644,6 +665,9 @@ impl Cluster {
                 }
                 self.pipelines.remove(&o.id);
             }
+            Operation::IndexDocuments(o) if self.is_stream(&o.index) => {
+                self.stream_documents(o)?;
+            }
             Operation::IndexDocuments(o) => {
                 let targets = self.resolve(&o.index, ".index").map_err(|(p, m)| {
                     (
@@ -663,6 +687,7 @@ impl Cluster {
                 self.rewrite_runs(o.script.as_ref(), o.pipeline.as_deref())?;
             }
             Operation::DeleteDocuments(o) => {
+                self.not_a_stream(&o.index, "delete_documents")?;
                 self.resolve(&o.index, ".index")?;
             }
             Operation::DeleteByQuery(o) => {
@@ -670,6 +695,8 @@ impl Cluster {
             }
             // Not modelled: later operations are checked as if it had not run.
             Operation::Request(_) => {}
+            Operation::CreateDataStream(o) => self.create_stream(&o.name)?,
+            Operation::DeleteDataStream(o) => self.delete_stream(&o.name)?,
             Operation::Reindex(o) => {
                 let source = self.reindex_source(o)?;
                 self.rewrite_runs(o.script.as_ref(), o.pipeline.as_deref())?;
@@ -736,6 +763,9 @@ impl crate::operations::Model<Operation> for Cluster {
         Cluster::apply(self, op)
     }
 }
+
+mod streams;
+pub use streams::DataStream;
 
 #[cfg(test)]
 mod tests;

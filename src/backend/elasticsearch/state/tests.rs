@@ -124,6 +124,7 @@ fn ingest_live() -> Cluster {
             patterns: vec!["logs-*".into()],
             priority: 0,
             composed_of: vec!["base".into()],
+            data_stream: None,
         },
     );
     c.pipelines = BTreeSet::from(["stamp".to_string()]);
@@ -429,4 +430,93 @@ fn templates_of_equal_priority_must_not_overlap() {
         e.starts_with("$[1].put_index_template.index_patterns[0]"),
         "{e}"
     );
+}
+
+#[test]
+fn data_streams_need_a_deciding_data_stream_template_and_keep_what_they_use() {
+    let with_streams = || {
+        let mut c = live();
+        c.data_streams = Some(BTreeMap::new());
+        c
+    };
+    let e = run_on(live(), r#"[{"create_data_stream": {"name": "logs-a"}}]"#).unwrap_err();
+    assert!(e.contains("this cluster has no data streams"), "{e}");
+    // `logs` matches but has no data_stream.
+    let e = run_on(
+        with_streams(),
+        r#"[{"create_data_stream": {"name": "logs-a"}}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("$[0].create_data_stream.name: index template \"logs\", which decides"),
+        "{e}"
+    );
+    let e = run_on(
+        with_streams(),
+        r#"[{"create_data_stream": {"name": "events"}}]"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("no index template matches \"events\""), "{e}");
+    let ds = r#"{"put_index_template": {"name": "ds", "index_patterns": ["logs-*"],
+                  "priority": 5, "data_stream": {}}}"#;
+    let mut c = with_streams();
+    for (i, op) in parse(&format!(
+        r#"[{ds}, {{"create_data_stream": {{"name": "logs-a"}}}},
+            {{"index_documents": {{"index": "logs-a",
+               "documents": [{{"@timestamp": "2026-01-01T00:00:00Z", "n": 1}}]}}}},
+            {{"update_by_query": {{"index": "logs-a"}}}}]"#
+    ))
+    .unwrap()
+    .iter()
+    .enumerate()
+    {
+        c.apply(op).unwrap_or_else(|e| panic!("{i}: {e:?}"));
+    }
+    for (op, expected) in [
+        (
+            r#"{"index_documents": {"index": "logs-a", "documents": [{"n": 1}]}}"#,
+            "$[0].index_documents.documents[0]: has no \"@timestamp\"",
+        ),
+        (
+            r#"{"create_index": {"index": "logs-b"}}"#,
+            "$[0].create_index.index: index template \"ds\" makes \"logs-b\" a data stream",
+        ),
+        (
+            r#"{"delete_index_template": {"name": "ds"}}"#,
+            "$[0].delete_index_template.name: index template \"ds\" is in use by data stream(s) logs-a",
+        ),
+        (
+            r#"{"create_data_stream": {"name": "logs-a"}}"#,
+            "data stream \"logs-a\" already exists",
+        ),
+        (
+            r#"{"delete_documents": {"index": "logs-a", "ids": ["1"]}}"#,
+            "is a data stream: delete_documents cannot address its documents by id",
+        ),
+        (
+            r#"{"delete_data_stream": {"name": "logs-z"}}"#,
+            "data stream \"logs-z\" does not exist",
+        ),
+    ] {
+        let e = run_on(c.clone(), &format!("[{op}]")).unwrap_err();
+        assert!(
+            e.starts_with(expected) || e.contains(expected),
+            "{expected}\n{e}"
+        );
+    }
+    // A live stream's backing index is not deleted by hand; deleting the
+    // stream frees its template.
+    c.data_streams
+        .as_mut()
+        .unwrap()
+        .get_mut("logs-a")
+        .unwrap()
+        .backing = vec!["messages_v1".into()];
+    let e = run_on(c.clone(), r#"[{"delete_index": {"index": "messages_v1"}}]"#).unwrap_err();
+    assert!(e.contains("backs data stream \"logs-a\""), "{e}");
+    run_on(
+        c,
+        r#"[{"delete_data_stream": {"name": "logs-a"}}, {"delete_index_template": {"name": "ds"}}]"#,
+    )
+    .unwrap();
 }
