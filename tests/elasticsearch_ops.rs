@@ -606,3 +606,102 @@ async fn every_refused_document_is_reported_with_its_position() {
         run.stderr
     );
 }
+
+/// A policy in the shape of the server's own lifecycle API, keeping data
+/// `days` days.
+fn policy(opensearch: bool, days: u32) -> Value {
+    if opensearch {
+        json!({"description": format!("keep {days} days"), "default_state": "hot", "states": [
+            {"name": "hot", "actions": [], "transitions": [
+                {"state_name": "gone", "conditions": {"min_index_age": format!("{days}d")}}]},
+            {"name": "gone", "actions": [{"delete": {}}], "transitions": []}]})
+    } else {
+        json!({"phases": {"hot": {"actions": {}},
+                          "delete": {"min_age": format!("{days}d"), "actions": {"delete": {}}}}})
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_policies_run_where_the_server_has_them_and_are_refused_where_not() {
+    let (_turn, es) = fresh().await;
+    let opensearch = es.is_opensearch().await;
+    let name = "strata-test-logs";
+    let put = |days| json!([{"put_lifecycle": {"name": name, "policy": policy(opensearch, days)}}]);
+    let p = project();
+    p.migration(
+        "V1__index.json",
+        &json!([{"create_index": {"index": "logs-1"}}]).to_string(),
+    )
+    .migration("V2__policy.json", &put(30).to_string());
+    let Some(api) = es.lifecycle_api().await else {
+        // Neither Elasticsearch's test distribution nor an OpenSearch node
+        // without the index-management plugin has policies: the server
+        // refuses the request, and strata refuses the file first.
+        let (status, _) = es
+            .call(
+                Method::Put,
+                &format!("/_ilm/policy/{name}"),
+                Some(json!({"policy": policy(false, 30)})),
+            )
+            .await;
+        assert!(!(200..300).contains(&status), "{status}");
+        let missing = if opensearch { "lacks ISM" } else { "lacks ILM" };
+        for command in ["plan", "up"] {
+            let run = migrate(&p, &[command]);
+            run.expect(2);
+            assert!(
+                run.stderr
+                    .contains("V2__policy.json: $[0].put_lifecycle.name")
+                    && run.stderr.contains(missing),
+                "{}",
+                run.stderr
+            );
+        }
+        assert!(!es.exists("logs-1").await);
+        assert_eq!(es.history().await, []);
+        return;
+    };
+    // On a server with them: put, replace (ISM needs the sequence number),
+    // refuse deleting one in use (ILM), roll back.
+    migrate(&p, &["up"]).expect(0);
+    let path = format!("{api}/{name}");
+    let stored = |answer: Value| answer.to_string();
+    assert!(stored(es.ok(Method::Get, &path, None).await).contains("30d"));
+    p.migration(
+        "U2__policy.json",
+        &json!([{"delete_lifecycle": {"name": name}}]).to_string(),
+    )
+    .migration("V3__longer.json", &put(90).to_string());
+    migrate(&p, &["up"]).expect(0);
+    assert!(stored(es.ok(Method::Get, &path, None).await).contains("90d"));
+    if !opensearch {
+        es.ok(
+            Method::Put,
+            "/logs-1/_settings",
+            Some(json!({"index.lifecycle.name": name})),
+        )
+        .await;
+        p.migration(
+            "V4__gone.json",
+            &json!([{"delete_lifecycle": {"name": name}}]).to_string(),
+        );
+        let run = migrate(&p, &["up"]);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("V4__gone.json")
+                && run.stderr.contains("in use by index(es) logs-1"),
+            "{}",
+            run.stderr
+        );
+        std::fs::remove_file(p.path().join("migrations/V4__gone.json")).unwrap();
+        es.ok(
+            Method::Put,
+            "/logs-1/_settings",
+            Some(json!({"index.lifecycle.name": null})),
+        )
+        .await;
+    }
+    p.migration("U3__longer.json", "[]");
+    migrate(&p, &["down", "--to", "1"]).expect(0);
+    assert_eq!(es.call(Method::Get, &path, None).await.0, 404);
+}

@@ -110,6 +110,13 @@ impl Es {
                 .await;
             }
         }
+        // The tests' lifecycle policies (a server may have its own).
+        if let Some(api) = self.lifecycle_api().await {
+            for name in ["strata-test-logs"] {
+                self.call(Method::Delete, &format!("{api}/{name}"), None)
+                    .await;
+            }
+        }
         let (_, pipelines) = self.call(Method::Get, "/_ingest/pipeline", None).await;
         for id in pipelines.as_object().into_iter().flatten().map(|(k, _)| k) {
             if !id.starts_with('.') && !id.contains('@') {
@@ -117,6 +124,24 @@ impl Es {
                     .await;
             }
         }
+    }
+
+    /// Whether the server is OpenSearch (Elasticsearch's test distribution
+    /// answers `GET /` with 405: it lacks the handler).
+    pub async fn is_opensearch(&self) -> bool {
+        self.call(Method::Get, "/", None).await.1["version"]["distribution"] == "opensearch"
+    }
+
+    /// Where this server keeps lifecycle policies (`/_ilm/policy` or
+    /// `/_plugins/_ism/policies`), when it has them: the listing answers
+    /// 200 only on a node with ILM or ISM.
+    pub async fn lifecycle_api(&self) -> Option<&'static str> {
+        let path = if self.is_opensearch().await {
+            "/_plugins/_ism/policies"
+        } else {
+            "/_ilm/policy"
+        };
+        (self.call(Method::Get, path, None).await.0 == 200).then_some(path)
     }
 
     /// Whether an index (or alias) exists.

@@ -15,7 +15,6 @@ use elasticsearch::indices::{
 use elasticsearch::params::{ExpandWildcards, WaitForStatus};
 use serde_json::{Value, json};
 
-use super::distribution::Distribution;
 use super::health::SHARDS_WAIT;
 use super::http::{Failure, Reply};
 use super::ops::request::HttpMethod;
@@ -28,7 +27,7 @@ use crate::step::Step;
 
 impl ElasticsearchBackend {
     /// Reads the live indices, mappings, aliases and templates.
-    async fn cluster(&self) -> Result<state::Cluster> {
+    async fn cluster(&mut self) -> Result<state::Cluster> {
         let wildcards = [ExpandWildcards::Open, ExpandWildcards::Closed];
         let mappings = self
             .conn
@@ -82,7 +81,7 @@ impl ElasticsearchBackend {
             .await?;
         let settings = self
             .get(
-                "/_all/_settings/index.default_pipeline,index.final_pipeline\
+                "/_all/_settings/index.default_pipeline,index.final_pipeline,index.lifecycle.name\
                  ?flat_settings=true&expand_wildcards=open,closed",
                 "reading the indices' pipelines",
             )
@@ -95,12 +94,7 @@ impl ElasticsearchBackend {
             .await?;
         // Some managed offerings answer `GET /` with an error: then the
         // rules are Elasticsearch's.
-        let root = self.send(HttpMethod::Get, "/", None).await;
-        let distribution = match root {
-            Ok(r) if r.success() => r.into_result().map(|v| Distribution::from_root(&v)),
-            _ => Ok(Distribution::Elasticsearch),
-        }
-        .unwrap_or_default();
+        let distribution = self.distribution().await;
         let mut cluster =
             state::Cluster::from_responses(&mappings, &aliases, templates).with_settings(&settings);
         cluster.distribution = distribution;
@@ -114,6 +108,7 @@ impl ElasticsearchBackend {
                 .map(|v| state::DataStream::from_response(&v)),
             _ => None,
         };
+        cluster.lifecycles = self.lifecycles(distribution).await;
         cluster.components = list(&components, "component_templates")
             .map(name_of)
             .collect();
@@ -378,6 +373,8 @@ impl ElasticsearchBackend {
             Operation::UpdateByQuery(o) => self.update_by_query(o).await?,
             Operation::DeleteByQuery(o) => self.delete_by_query(o).await?,
             Operation::Request(o) => self.request(o).await?,
+            Operation::PutLifecycle(o) => self.put_lifecycle(o).await?,
+            Operation::DeleteLifecycle(o) => self.delete_lifecycle(&o.name).await?,
             Operation::PutIndexTemplate(_)
             | Operation::DeleteIndexTemplate(_)
             | Operation::PutComponentTemplate(_)

@@ -27,6 +27,7 @@ pub mod distribution;
 mod documents;
 mod health;
 mod http;
+mod lifecycle;
 pub mod lint;
 mod lock;
 pub mod ops;
@@ -79,6 +80,8 @@ pub struct ElasticsearchBackend {
     history: String,
     lock: LeasedLock<LockStore>,
     has_reindex: Option<bool>,
+    /// The server's distribution, once read.
+    distribution: Option<distribution::Distribution>,
     /// `wait_for_active_shards` and `require_health`.
     waits: crate::config::cluster::ClusterWaits,
     /// Recorded as who applied each migration.
@@ -208,6 +211,7 @@ impl ElasticsearchBackend {
             conn,
             history: db.history_table.clone(),
             has_reindex: None,
+            distribution: None,
             waits: db.cluster,
             applied_by: crate::history::this_process(),
         })

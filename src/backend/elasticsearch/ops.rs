@@ -20,12 +20,14 @@ pub use crate::operations::OpError;
 
 pub mod documents;
 pub mod ingest;
+pub mod lifecycle;
 pub mod reindex;
 pub mod request;
 pub mod streams;
 
 pub use documents::{Conflicts, DeleteByQuery, DeleteDocuments, IndexDocuments, UpdateByQuery};
 pub use ingest::{ComponentOnly, PipelineOnly, PutComponentTemplate, PutPipeline};
+pub use lifecycle::{LifecycleOnly, PutLifecycle};
 pub use reindex::{DEFAULT_BATCH_SIZE, Reindex, Script};
 pub use request::{HttpMethod, Request};
 pub use streams::DataStreamOnly;
@@ -83,6 +85,11 @@ pub enum Operation {
     CreateDataStream(DataStreamOnly),
     /// `DELETE /_data_stream/<name>`, with its backing indices.
     DeleteDataStream(DataStreamOnly),
+    /// Creates or replaces a lifecycle policy (ILM on Elasticsearch, ISM
+    /// on OpenSearch).
+    PutLifecycle(PutLifecycle),
+    /// Deletes a lifecycle policy.
+    DeleteLifecycle(LifecycleOnly),
 }
 
 /// `create_index`.
@@ -233,6 +240,8 @@ impl Operation {
             Operation::Request(_) => "request",
             Operation::CreateDataStream(_) => "create_data_stream",
             Operation::DeleteDataStream(_) => "delete_data_stream",
+            Operation::PutLifecycle(_) => "put_lifecycle",
+            Operation::DeleteLifecycle(_) => "delete_lifecycle",
         }
     }
 
@@ -303,6 +312,8 @@ impl Operation {
             }
             Operation::CreateDataStream(o) => format!("create_data_stream {}", o.name),
             Operation::DeleteDataStream(o) => format!("delete_data_stream {}", o.name),
+            Operation::PutLifecycle(o) => format!("put_lifecycle {}", o.name),
+            Operation::DeleteLifecycle(o) => format!("delete_lifecycle {}", o.name),
             Operation::Request(o) => format!(
                 "request {} {} (unchecked: strata cannot know what it changes)",
                 o.method.as_str(),
@@ -563,6 +574,8 @@ fn check(op: &Operation) -> Check {
         Operation::CreateDataStream(o) | Operation::DeleteDataStream(o) => {
             name_ok("name", &o.name, "data stream")
         }
+        Operation::PutLifecycle(o) => policy_name(&o.name),
+        Operation::DeleteLifecycle(o) => policy_name(&o.name),
         Operation::Reindex(o) => {
             name_ok("alias", &o.alias, "alias")?;
             name_ok("to", &o.to, "index")?;
@@ -572,6 +585,26 @@ fn check(op: &Operation) -> Check {
             reindex::check_reindex(o)
         }
     }
+}
+
+/// A policy name both servers take: ILM's rules (a valid file name, not
+/// starting with `_`, at most 255 bytes); ISM ids are looser.
+fn policy_name(name: &str) -> Check {
+    const BAD: [char; 10] = ['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ','];
+    if name.is_empty() || name.starts_with('_') || name.len() > 255 || name.contains(BAD) {
+        return Err((
+            ".name".into(),
+            format!(
+                "{name:?} is not a lifecycle policy name: it must be 1 to 255 bytes, not start \
+                 with `_` and have none of {}",
+                BAD.iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn template_name(name: &str) -> Check {

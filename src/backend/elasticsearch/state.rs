@@ -33,6 +33,9 @@ pub struct IndexState {
     /// Aliases through which this index takes no writes (`is_write_index:
     /// false`), even when it is the alias's only index.
     pub read_only_aliases: BTreeSet<String>,
+    /// The lifecycle policy its settings attach it to
+    /// (`index.lifecycle.name`, Elasticsearch's ILM).
+    pub lifecycle: Option<String>,
 }
 
 /// One composable index template, as far as the checks need it.
@@ -106,6 +109,9 @@ pub struct Cluster {
     /// Data streams by name; `None` when the cluster has no data streams
     /// (Elasticsearch without its data-streams module).
     pub data_streams: Option<BTreeMap<String, DataStream>>,
+    /// Lifecycle policy names (ILM or ISM); `None` when the cluster has
+    /// neither.
+    pub lifecycles: Option<BTreeSet<String>>,
 }
 
 /// The aliases of an `aliases` object marked `is_write_index: flag`. Pure.
@@ -204,7 +210,8 @@ impl Cluster {
         }
     }
 
-    /// Records the pipelines each index's settings name, from a
+    /// Records the pipelines and the lifecycle policy each index's settings
+    /// name, from a
     /// `GET /_settings?flat_settings=true` answer.
     pub fn with_settings(mut self, settings: &Value) -> Self {
         for (name, body) in settings.as_object().into_iter().flatten() {
@@ -213,6 +220,7 @@ impl Cluster {
             {
                 state.pipelines = pipeline_settings(s);
                 state.pipelines.retain(|_, id| !id.is_empty());
+                state.lifecycle = super::ops::lifecycle::setting(s).flatten();
             }
         }
         self
@@ -421,6 +429,7 @@ impl Cluster {
                 pipelines,
                 write_aliases: aliases.into_iter().flat_map(|a| marked(a, true)).collect(),
                 read_only_aliases: aliases.into_iter().flat_map(|a| marked(a, false)).collect(),
+                lifecycle: settings.and_then(super::ops::lifecycle::setting).flatten(),
             },
         );
     }
@@ -481,8 +490,12 @@ impl Cluster {
             }
             Operation::PutSettings(o) => {
                 let changed = pipeline_settings(&o.settings);
+                let lifecycle = super::ops::lifecycle::setting(&o.settings);
                 for index in self.resolve(&o.index, ".index")? {
                     let state = self.indices.get_mut(&index).expect("resolved");
+                    if let Some(policy) = &lifecycle {
+                        state.lifecycle = policy.clone();
+                    }
                     for (setting, id) in &changed {
                         if id.is_empty() {
                             state.pipelines.remove(setting);
@@ -697,6 +710,8 @@ impl Cluster {
             Operation::Request(_) => {}
             Operation::CreateDataStream(o) => self.create_stream(&o.name)?,
             Operation::DeleteDataStream(o) => self.delete_stream(&o.name)?,
+            Operation::PutLifecycle(o) => self.put_lifecycle(o)?,
+            Operation::DeleteLifecycle(o) => self.delete_lifecycle(&o.name)?,
             Operation::Reindex(o) => {
                 let source = self.reindex_source(o)?;
                 self.rewrite_runs(o.script.as_ref(), o.pipeline.as_deref())?;
@@ -764,6 +779,7 @@ impl crate::operations::Model<Operation> for Cluster {
     }
 }
 
+mod lifecycle;
 mod streams;
 pub use streams::DataStream;
 

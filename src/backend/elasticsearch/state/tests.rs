@@ -520,3 +520,56 @@ fn data_streams_need_a_deciding_data_stream_template_and_keep_what_they_use() {
     )
     .unwrap();
 }
+
+#[test]
+fn lifecycle_policies_need_the_feature_their_shape_and_no_users() {
+    let ilm = r#"[{"put_lifecycle": {"name": "logs-30d", "policy": {"phases": {"delete": {"min_age": "30d", "actions": {"delete": {}}}}}}}]"#;
+    let err = run(ilm).unwrap_err();
+    assert!(err.contains("$[0].put_lifecycle.name"), "{err}");
+    assert!(err.contains("lacks ILM (the x-pack-ilm module"), "{err}");
+
+    let mut es = live();
+    es.lifecycles = Some(BTreeSet::from(["old".to_string()]));
+    let c = run_on(es.clone(), ilm).unwrap();
+    assert!(c.lifecycles.as_ref().unwrap().contains("logs-30d"));
+    // Attached by create_index, detached by put_settings: only then deletable.
+    let attach = r#"[{"create_index": {"index": "logs-1", "settings": {"index.lifecycle.name": "old"}}},
+                     {"delete_lifecycle": {"name": "old"}}]"#;
+    let err = run_on(es.clone(), attach).unwrap_err();
+    assert!(
+        err.contains("$[1].delete_lifecycle.name") && err.contains("in use by index(es) logs-1"),
+        "{err}"
+    );
+    let detach = r#"[{"create_index": {"index": "logs-1", "settings": {"index": {"lifecycle": {"name": "old"}}}}},
+                     {"put_settings": {"index": "logs-1", "settings": {"index.lifecycle.name": null}}},
+                     {"delete_lifecycle": {"name": "old"}},
+                     {"delete_lifecycle": {"name": "old"}}]"#;
+    let err = run_on(es.clone(), detach).unwrap_err();
+    assert!(
+        err.contains("$[3].delete_lifecycle.name") && err.contains("does not exist"),
+        "{err}"
+    );
+    // A live index attached to it, read from the settings answer.
+    let live_user =
+        es.with_settings(&json!({"other": {"settings": {"index.lifecycle.name": "old"}}}));
+    let err = run_on(live_user, r#"[{"delete_lifecycle": {"name": "old"}}]"#).unwrap_err();
+    assert!(err.contains("in use by index(es) other"), "{err}");
+
+    // OpenSearch: ISM's shape, and a policy in use may go.
+    let mut os = live();
+    os.distribution = Distribution::OpenSearch { major: 2 };
+    let err = run_on(os.clone(), ilm).unwrap_err();
+    assert!(err.contains("lacks ISM"), "{err}");
+    os.lifecycles = Some(BTreeSet::new());
+    let err = run_on(os.clone(), ilm).unwrap_err();
+    assert!(
+        err.contains("$[0].put_lifecycle.policy.description"),
+        "{err}"
+    );
+    let ism = r#"[{"put_lifecycle": {"name": "hot-delete", "policy": {"description": "d", "default_state": "hot",
+                   "states": [{"name": "hot", "actions": [], "transitions": []}]}}},
+                  {"create_index": {"index": "logs-1", "settings": {"index.lifecycle.name": "hot-delete"}}},
+                  {"delete_lifecycle": {"name": "hot-delete"}}]"#;
+    let c = run_on(os, ism).unwrap();
+    assert!(c.lifecycles.unwrap().is_empty());
+}
