@@ -454,3 +454,80 @@ async fn qdrant_history(url: &str) -> usize {
         .map(|r| r.result.len())
         .unwrap_or(0)
 }
+
+/// `status`'s drift line on PostgreSQL, checked without describing the
+/// schema when the catalog's fingerprint is the one recorded with it.
+#[tokio::test]
+async fn postgres_status_trusts_an_unchanged_catalog_and_sees_every_hand_change() {
+    let db = TestDb::new("drift_fingerprint").await;
+    let p = pg_project(&db, "");
+    p.migration(
+        "V1__shop.sql",
+        "CREATE TYPE mood AS ENUM ('sad', 'ok');\n\
+         CREATE DOMAIN price AS numeric(10, 2);\n\
+         CREATE SEQUENCE ticket;\n\
+         CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, cost price, m mood);\n\
+         CREATE INDEX items_name ON items (name);\n\
+         CREATE VIEW cheap AS SELECT id FROM items WHERE cost < 10;\n\
+         CREATE FUNCTION n() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM items $$;",
+    );
+    let migrate = pg(&p);
+    migrate(&["up"]).expect(0);
+    let drift = || {
+        let run = migrate(&["status"]);
+        run.expect(0);
+        run.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("schema drift: "))
+            .unwrap_or_else(|| panic!("{}", run.stdout))
+            .to_string()
+    };
+    assert_eq!(drift(), "none");
+    let mut c = db.connect().await;
+    let sql = |s: &'static str| sqlx::raw_sql(s);
+    // The recorded description is trusted while the catalog is unchanged,
+    // VACUUM and ANALYZE included: emptied, it still reads "none" ...
+    for s in [
+        "UPDATE schema_migrations_schema SET description = '{}'",
+        "VACUUM ANALYZE",
+    ] {
+        sql(s).execute(&mut c).await.unwrap();
+    }
+    assert_eq!(drift(), "none");
+    // ... and compared once the fingerprint differs (every object "added").
+    sql("UPDATE schema_migrations_schema SET catalog_fingerprint = 'old'")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        drift().contains("change(s) since the last run"),
+        "{}",
+        drift()
+    );
+    migrate(&["repair", "--accept-drift"]).expect(0);
+    assert_eq!(drift(), "none");
+    // Every kind of hand change is seen, each alone.
+    for change in [
+        "ALTER TABLE items ALTER COLUMN name DROP NOT NULL",
+        "ALTER TABLE items ALTER COLUMN name SET DEFAULT 'x'",
+        "ALTER TABLE items RENAME COLUMN m TO feeling",
+        "ALTER TABLE items ADD CONSTRAINT positive CHECK (cost > 0)",
+        "DROP INDEX items_name",
+        "CREATE OR REPLACE VIEW cheap AS SELECT id FROM items WHERE cost < 5",
+        "CREATE OR REPLACE FUNCTION n() RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$",
+        "ALTER TYPE mood ADD VALUE 'glad'",
+        "ALTER DOMAIN price ADD CONSTRAINT nonneg CHECK (VALUE >= 0)",
+        "ALTER SEQUENCE ticket INCREMENT BY 5",
+        "CREATE TABLE scratch (x int)",
+        "DROP TABLE scratch",
+    ] {
+        sqlx::raw_sql(change).execute(&mut c).await.unwrap();
+        assert!(
+            drift().contains("change(s) since the last run"),
+            "{change}: {}",
+            drift()
+        );
+        migrate(&["repair", "--accept-drift"]).expect(0);
+        assert_eq!(drift(), "none", "{change}");
+    }
+}

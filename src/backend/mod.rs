@@ -217,6 +217,17 @@ pub trait Backend {
     /// Records `schema` as what the next run expects, in the database
     /// beside the history.
     async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()>;
+
+    /// When the recorded description provably still describes the live
+    /// schema without describing it again (PostgreSQL: the catalog's
+    /// fingerprint is unchanged): when it was recorded. `None`: not known,
+    /// describe and compare.
+    async fn recorded_unchanged(
+        &mut self,
+        _scope: &crate::drift::Scope,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        Ok(None)
+    }
 }
 
 /// The findings of an operation file of `kind` (Elasticsearch, Qdrant);
@@ -503,5 +514,11 @@ impl Backend for AnyBackend {
     }
     async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()> {
         dispatch!(self, b => b.record_schema(schema).await)
+    }
+    async fn recorded_unchanged(
+        &mut self,
+        scope: &crate::drift::Scope,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        dispatch!(self, b => b.recorded_unchanged(scope).await)
     }
 }

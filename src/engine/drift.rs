@@ -15,6 +15,9 @@ pub async fn state(target: &Target, backend: &mut AnyBackend) -> Result<DriftSta
     if scope.on_drift == OnDrift::Off {
         return Ok(DriftState::Off);
     }
+    if let Some(recorded_at) = backend.recorded_unchanged(scope).await? {
+        return Ok(DriftState::None { recorded_at });
+    }
     let Some(recorded) = backend.recorded_schema().await? else {
         return Ok(DriftState::NotRecorded);
     };

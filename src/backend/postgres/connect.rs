@@ -209,6 +209,7 @@ impl PostgresBackend {
                 .split_once('.')
                 .map(|(schema, _)| schema.to_string()),
             file_session: None,
+            described_fingerprint: None,
             left_behind: false,
             lacks_applied_by: false,
             ddl: db.ddl_lock,

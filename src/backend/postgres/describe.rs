@@ -138,18 +138,89 @@ FROM ns WHERE {grants} AND nspacl IS NOT NULL
 "#;
 
 /// A string as an SQL literal.
-fn literal(s: &str) -> String {
+pub(super) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// The describing query for `scope`.
+fn describe_query(scope: &Scope) -> String {
+    let schemas = match scope.schemas.as_slice() {
+        [] => "true".to_string(),
+        list => format!(
+            "nspname IN ({})",
+            list.iter()
+                .map(|s| literal(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    DESCRIBE.replace("{schemas}", &schemas).replace(
+        "{grants}",
+        if scope.include_grants {
+            "true"
+        } else {
+            "false"
+        },
+    )
+}
+
 impl PostgresBackend {
+    /// strata's own tables here: the history and its companion, (schema,
+    /// table).
+    fn own_tables(&self) -> Vec<(String, String)> {
+        let schema = self.schema.clone().unwrap_or_else(|| "public".into());
+        let table = self.bare_table_name().to_string();
+        vec![
+            (schema.clone(), table.clone()),
+            (schema, format!("{table}_schema")),
+        ]
+    }
+
+    fn fingerprint_expression(&self, query: &str, scope: &Scope) -> String {
+        let own = self.own_tables();
+        super::fingerprint::expression(&own, &super::fingerprint::key(query, scope, &own))
+    }
+
+    /// When the recorded description provably still stands (the catalog's
+    /// fingerprint is the one recorded with it): when it was recorded.
+    /// `None` when it may not (then describe and compare). Not used with
+    /// `drift_include_grants`: a renamed role changes only a shared
+    /// catalog this cannot read.
+    pub(super) async fn recorded_unchanged(
+        &mut self,
+        scope: &Scope,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        if scope.include_grants {
+            return Ok(None);
+        }
+        self.resolve_schema().await?;
+        let sql = format!(
+            "SELECT recorded_at FROM {} WHERE id = 1 AND catalog_fingerprint = {}",
+            self.schema_table(),
+            self.fingerprint_expression(&describe_query(scope), scope)
+        );
+        // A simple query: one round trip, nothing to prepare.
+        match sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_optional(&mut self.conn)
+            .await
+        {
+            Ok(None) => Ok(None),
+            Ok(Some(row)) => sqlx::Row::try_get(&row, 0)
+                .map(Some)
+                .map_err(|e| self.db_error("reading the recorded schema failed", e)),
+            // No recorded schema yet, or one recorded before fingerprints.
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P01" | "42703")) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.db_error("reading the recorded schema failed", e)),
+        }
+    }
+
     /// The companion table holding the recorded description, quoted.
     fn schema_table(&self) -> String {
-        let name = self
-            .table_name
-            .rsplit('.')
-            .next()
-            .unwrap_or(&self.table_name);
+        let name = self.bare_table_name();
         format!(
             "\"{}\".\"{name}_schema\"",
             self.schema
@@ -162,27 +233,15 @@ impl PostgresBackend {
     /// The live schema as `scope` covers it.
     pub(super) async fn describe_schema(&mut self, scope: &Scope) -> Result<Schema> {
         self.resolve_schema().await?;
-        let schemas = match scope.schemas.as_slice() {
-            [] => "true".to_string(),
-            list => format!(
-                "nspname IN ({})",
-                list.iter()
-                    .map(|s| literal(s))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let query = DESCRIBE.replace("{schemas}", &schemas).replace(
-            "{grants}",
-            if scope.include_grants {
-                "true"
-            } else {
-                "false"
-            },
-        );
+        let query = describe_query(scope);
+        // The fingerprint first: a change made while the description is
+        // read is then in the description but not in the fingerprint, so
+        // the next look describes again rather than trusting a stale one.
+        let fingerprint = self.fingerprint_expression(&query, scope);
         let sql = format!(
-            "BEGIN READ ONLY; SET LOCAL search_path = pg_catalog; SET LOCAL TimeZone = 'UTC'; \
-             SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres';\n{query};\nCOMMIT"
+            "BEGIN READ ONLY; SELECT {fingerprint}; SET LOCAL search_path = pg_catalog; \
+             SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'; \
+             SET LOCAL IntervalStyle = 'postgres';\n{query};\nCOMMIT"
         );
         let rows = sqlx::raw_sql(AssertSqlSafe(sql))
             .fetch_all(&mut self.conn)
@@ -195,7 +254,12 @@ impl PostgresBackend {
             }
         };
         let mut entries = Vec::with_capacity(rows.len());
+        self.described_fingerprint = None;
         for row in rows {
+            if sqlx::Row::len(&row) == 1 {
+                self.described_fingerprint = sqlx::Row::try_get(&row, 0).ok();
+                continue;
+            }
             let get = |i: usize| -> std::result::Result<String, sqlx::Error> {
                 Ok(sqlx::Row::try_get::<Option<String>, _>(&row, i)?.unwrap_or_default())
             };
@@ -279,16 +343,20 @@ impl PostgresBackend {
                sha256 CHAR(64) NOT NULL,\n\
                description TEXT NOT NULL,\n\
                recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n\
-               recorded_by TEXT NOT NULL\n\
-             )"
+               recorded_by TEXT NOT NULL,\n\
+               catalog_fingerprint TEXT\n\
+             ); ALTER TABLE {table} ADD COLUMN IF NOT EXISTS catalog_fingerprint TEXT"
         );
         let upsert = format!(
-            "INSERT INTO {table} (id, sha256, description, recorded_at, recorded_by) \
-             VALUES (1, $1, $2, now(), $3) ON CONFLICT (id) DO UPDATE SET sha256 = EXCLUDED.sha256, \
-             description = EXCLUDED.description, recorded_at = EXCLUDED.recorded_at, \
-             recorded_by = EXCLUDED.recorded_by"
+            "INSERT INTO {table} (id, sha256, description, recorded_at, recorded_by, \
+             catalog_fingerprint) VALUES (1, $1, $2, now(), $3, $4) ON CONFLICT (id) DO UPDATE \
+             SET sha256 = EXCLUDED.sha256, description = EXCLUDED.description, \
+             recorded_at = EXCLUDED.recorded_at, recorded_by = EXCLUDED.recorded_by, \
+             catalog_fingerprint = EXCLUDED.catalog_fingerprint"
         );
         let applied_by = self.applied_by.clone();
+        // The fingerprint taken with the description being recorded.
+        let fingerprint = self.described_fingerprint.take();
         let (sha, json) = (schema.sha256(), schema.to_json());
         let written = self
             .conn
@@ -301,6 +369,7 @@ impl PostgresBackend {
                         .bind(sha)
                         .bind(json)
                         .bind(applied_by)
+                        .bind(fingerprint)
                         .execute(&mut **tx)
                         .await
                 })

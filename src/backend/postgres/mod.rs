@@ -25,6 +25,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 mod builds;
 mod connect;
 mod describe;
+mod fingerprint;
 mod format;
 mod reads;
 mod session;
@@ -79,6 +80,9 @@ pub struct PostgresBackend {
     options: Box<PgConnectOptions>,
     /// The server process of this session, once known (read with the lock).
     pid: Option<i32>,
+    /// The catalog fingerprint taken with the last description, for
+    /// recording beside it (see `fingerprint`).
+    described_fingerprint: Option<String>,
     /// Whether the last statement that failed part-way left something
     /// behind (an INVALID index), read when it failed.
     left_behind: bool,
@@ -189,14 +193,17 @@ impl PostgresBackend {
         }
     }
 
-    /// The error for a history table another tool made, if this is one.
-    async fn foreign_history(&mut self) -> Option<Error> {
-        let table = self
-            .table_name
+    /// The history table's name without its schema, as configured.
+    fn bare_table_name(&self) -> &str {
+        self.table_name
             .rsplit('.')
             .next()
             .unwrap_or(&self.table_name)
-            .to_string();
+    }
+
+    /// The error for a history table another tool made, if this is one.
+    async fn foreign_history(&mut self) -> Option<Error> {
+        let table = self.bare_table_name().to_string();
         let schema = self.schema.clone();
         let columns: Vec<String> = sqlx::query_scalar(
             "SELECT a.attname::text FROM pg_attribute a \
@@ -766,6 +773,13 @@ impl Backend for PostgresBackend {
 
     async fn record_schema(&mut self, schema: &crate::drift::Schema) -> Result<()> {
         self.write_schema(schema).await
+    }
+
+    async fn recorded_unchanged(
+        &mut self,
+        scope: &crate::drift::Scope,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        self.recorded_unchanged(scope).await
     }
 
     async fn close(self) -> Result<()> {
