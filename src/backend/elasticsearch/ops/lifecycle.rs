@@ -73,6 +73,22 @@ pub fn feature(distribution: Distribution) -> &'static str {
     }
 }
 
+/// The fields ISM reads in a policy (any other is refused).
+const ISM_FIELDS: [&str; 9] = [
+    "policy_id",
+    "description",
+    "last_updated_time",
+    "schema_version",
+    "error_notification",
+    "default_state",
+    "states",
+    "ism_template",
+    "user",
+];
+
+/// The fields ILM reads in a policy (any other is refused).
+const ILM_FIELDS: [&str; 3] = ["phases", "_meta", "deprecated"];
+
 /// ILM's phases, in the order it runs them.
 const PHASES: [&str; 5] = ["hot", "warm", "cold", "frozen", "delete"];
 
@@ -83,6 +99,20 @@ pub fn check_shape(distribution: Distribution, policy: &Object) -> Result<(), (S
     let refuse = |path: &str, why: String| Err((format!(".policy{path}"), why));
     match distribution {
         Distribution::Elasticsearch => {
+            if let Some(field) = policy.keys().find(|k| !ILM_FIELDS.contains(&k.as_str())) {
+                return refuse(
+                    &format!(".{field}"),
+                    format!(
+                        "ILM policies have no field {field:?} (they have: {}){}",
+                        ILM_FIELDS.join(", "),
+                        if ISM_FIELDS.contains(&field.as_str()) {
+                            "; it is OpenSearch's ISM, and this is an Elasticsearch cluster"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
             let Some(phases) = policy.get("phases").and_then(Value::as_object) else {
                 return refuse(
                     "",
@@ -105,6 +135,20 @@ pub fn check_shape(distribution: Distribution, policy: &Object) -> Result<(), (S
             Ok(())
         }
         Distribution::OpenSearch { .. } => {
+            if let Some(field) = policy.keys().find(|k| !ISM_FIELDS.contains(&k.as_str())) {
+                return refuse(
+                    &format!(".{field}"),
+                    format!(
+                        "ISM policies have no field {field:?} (they have: {}){}",
+                        ISM_FIELDS.join(", "),
+                        if field == "phases" {
+                            "; `phases` is Elasticsearch's ILM, and this is an OpenSearch cluster"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
             if !policy.get("description").is_some_and(Value::is_string) {
                 return refuse(
                     ".description",
@@ -116,6 +160,12 @@ pub fn check_shape(distribution: Distribution, policy: &Object) -> Result<(), (S
                     let mut names = Vec::new();
                     for (i, state) in states.iter().enumerate() {
                         match state.get("name").and_then(Value::as_str) {
+                            Some(name) if names.contains(&name) => {
+                                return refuse(
+                                    &format!(".states[{i}].name"),
+                                    format!("state {name:?} is named twice"),
+                                );
+                            }
                             Some(name) => names.push(name),
                             None => {
                                 return refuse(
@@ -136,6 +186,25 @@ pub fn check_shape(distribution: Distribution, policy: &Object) -> Result<(), (S
                     );
                 }
             };
+            for (i, state) in policy["states"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let transitions = state.get("transitions").and_then(Value::as_array);
+                for (j, t) in transitions.into_iter().flatten().enumerate() {
+                    let to = t.get("state_name").and_then(Value::as_str).unwrap_or("");
+                    if !states.contains(&to) {
+                        return refuse(
+                            &format!(".states[{i}].transitions[{j}].state_name"),
+                            format!(
+                                "transition to {to:?}, which is not one of the policy's states"
+                            ),
+                        );
+                    }
+                }
+            }
             match policy.get("default_state").and_then(Value::as_str) {
                 Some(d) if states.contains(&d) => Ok(()),
                 Some(d) => refuse(
@@ -214,8 +283,8 @@ mod tests {
         let ilm = object(json!({"phases": {"hot": {"actions": {}}, "delete": {}}}));
         assert_eq!(check_shape(es, &ilm), Ok(()));
         let (path, why) = check_shape(OS, &ilm).unwrap_err();
-        assert_eq!(path, ".policy.description");
-        assert!(why.contains("description"), "{why}");
+        assert_eq!(path, ".policy.phases");
+        assert!(why.contains("Elasticsearch's ILM"), "{why}");
         let bad = object(json!({"phases": {"lukewarm": {}}}));
         assert_eq!(
             check_shape(es, &bad).unwrap_err().0,
@@ -224,12 +293,31 @@ mod tests {
         let ism = object(json!({"description": "d", "default_state": "hot",
                                 "states": [{"name": "hot", "actions": []}]}));
         assert_eq!(check_shape(OS, &ism), Ok(()));
-        assert_eq!(check_shape(es, &ism).unwrap_err().0, ".policy");
+        let (path, why) = check_shape(es, &ism).unwrap_err();
+        assert_eq!(path, ".policy.default_state");
+        assert!(why.contains("OpenSearch's ISM"), "{why}");
+        let bare = object(json!({"_meta": {}}));
+        assert_eq!(check_shape(es, &bare).unwrap_err().0, ".policy");
         let mut wrong = ism.clone();
         wrong.insert("default_state".into(), json!("cold"));
         let (path, why) = check_shape(OS, &wrong).unwrap_err();
         assert_eq!(path, ".policy.default_state");
         assert!(why.contains("(hot)"), "{why}");
+        let twice = object(json!({"description": "d", "default_state": "hot",
+                                  "states": [{"name": "hot"}, {"name": "hot"}]}));
+        assert_eq!(
+            check_shape(OS, &twice).unwrap_err().0,
+            ".policy.states[1].name"
+        );
+        let nowhere = object(json!({"description": "d", "default_state": "hot",
+            "states": [{"name": "hot", "transitions": [{"state_name": "cold"}]}]}));
+        assert_eq!(
+            check_shape(OS, &nowhere).unwrap_err().0,
+            ".policy.states[0].transitions[0].state_name"
+        );
+        let mut extra = ism.clone();
+        extra.insert("phases".into(), json!({}));
+        assert_eq!(check_shape(OS, &extra).unwrap_err().0, ".policy.phases");
     }
 
     #[test]

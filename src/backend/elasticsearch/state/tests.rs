@@ -563,7 +563,7 @@ fn lifecycle_policies_need_the_feature_their_shape_and_no_users() {
     os.lifecycles = Some(BTreeSet::new());
     let err = run_on(os.clone(), ilm).unwrap_err();
     assert!(
-        err.contains("$[0].put_lifecycle.policy.description"),
+        err.contains("$[0].put_lifecycle.policy.phases") && err.contains("Elasticsearch's ILM"),
         "{err}"
     );
     let ism = r#"[{"put_lifecycle": {"name": "hot-delete", "policy": {"description": "d", "default_state": "hot",
