@@ -7,7 +7,8 @@
 # For each tool and run: a fresh database with TABLES monthly-partitioned
 # tables holding only the current month (plus what pg_partman's create_parent
 # makes), then one maintenance pass that creates MONTHS future partitions
-# per table, timed, while bench/insert_load.rs inserts into random tables.
+# per table, timed, while bench/insert_load.rs inserts into random tables;
+# then the same pass again with nothing left to do (the steady state).
 # Prints medians and the ratio. Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,7 +85,7 @@ run_strata() { # run -> line
   local before; before=$(children "$db")
   strata_config "$db" "$MONTHS"
   local line; line=$(under_load "$db" "$migrate" --config "$work/migrate.toml" partitions run)
-  echo "$line $(( $(children "$db") - before ))"
+  echo "$line $(( $(children "$db") - before )) $(idle "$migrate" --config "$work/migrate.toml" partitions run)"
 }
 
 run_partman() { # run -> line
@@ -98,7 +99,14 @@ run_partman() { # run -> line
   psql -q -X "$base/$db" -c "UPDATE partman.part_config SET premake = $MONTHS" >/dev/null
   local before; before=$(children "$db")
   local line; line=$(under_load "$db" psql -q -X "$base/$db" -c "SELECT partman.run_maintenance(p_analyze := false)")
-  echo "$line $(( $(children "$db") - before ))"
+  echo "$line $(( $(children "$db") - before )) $(idle psql -q -X "$base/$db" -c "SELECT partman.run_maintenance(p_analyze := false)")"
+}
+
+# The steady state: the same pass again, with nothing left to do (the
+# daemon's every cycle). Prints its seconds.
+idle() { # cmd...
+  /usr/bin/time -f "%e" -o "$work/idle.out" "$@" >/dev/null
+  cat "$work/idle.out"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -110,27 +118,28 @@ for tool in strata partman; do
   for r in $(seq 1 "$RUNS"); do
     "run_$tool" "$r" >> "$work/$tool.lines"
   done
-  # columns: seconds rss ok failed p50 p99 max created
-  for c in 1 2 3 4 5 6 7 8; do
+  # columns: seconds rss ok failed p50 p99 max created idle-seconds
+  for c in 1 2 3 4 5 6 7 8 9; do
     results[$tool,$c]=$(awk -v c=$c '{print $c}' "$work/$tool.lines" | median)
   done
 done
 
 echo
 echo "Partition maintenance: $TABLES tables, $MONTHS months ahead each, median of $RUNS runs, PostgreSQL $major"
-printf '%-10s %9s %9s %11s %9s %9s %9s %9s %9s\n' tool seconds created "max RSS kB" inserts failed "p50 µs" "p99 µs" "max µs"
+printf '%-10s %9s %9s %11s %9s %9s %9s %9s %9s %9s\n' tool seconds created "max RSS kB" inserts failed "p50 µs" "p99 µs" "max µs" "idle s"
 for tool in strata partman; do
   if [ "$tool" = partman ] && [ "$have_partman" = 0 ]; then
     echo "partman    not installed (postgresql-$major-partman unavailable)"; continue
   fi
-  printf '%-10s %9s %9s %11s %9s %9s %9s %9s %9s\n' "$tool" "${results[$tool,1]}" "${results[$tool,8]}" \
-    "${results[$tool,2]}" "${results[$tool,3]}" "${results[$tool,4]}" "${results[$tool,5]}" "${results[$tool,6]}" "${results[$tool,7]}"
+  printf '%-10s %9s %9s %11s %9s %9s %9s %9s %9s %9s\n' "$tool" "${results[$tool,1]}" "${results[$tool,8]}" \
+    "${results[$tool,2]}" "${results[$tool,3]}" "${results[$tool,4]}" "${results[$tool,5]}" "${results[$tool,6]}" "${results[$tool,7]}" \
+    "${results[$tool,9]}"
 done
 if [ "$have_partman" = 1 ]; then
   awk -v s="${results[strata,1]}" -v p="${results[partman,1]}" -v s99="${results[strata,6]}" -v p99="${results[partman,6]}" \
     'BEGIN { printf "ratio strata/partman: time %.2f, insert p99 %.2f (below 1: strata is better)\n", s/p, s99/p99 }'
 fi
-echo "(max RSS of pg_partman is psql's; its work runs inside the server)"
+echo "(max RSS of pg_partman is psql's; its work runs inside the server; idle s: the same pass again with nothing to do, as a daemon's every cycle)"
 
 # --- Moving DEFAULT-partition rows under load ---------------------------
 # One monthly table whose DEFAULT partition holds MOVE_ROWS rows for the

@@ -1310,3 +1310,66 @@ async fn maintenance_that_times_out_names_who_holds_the_parent() {
     sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
     run(&p, &db, &["run"]).expect(0);
 }
+
+/// The steady state reads every table in one look and takes no lock: a
+/// run with nothing to do finishes while another runner holds the lock
+/// (before, it waited for it); a run with work waits for the lock.
+#[tokio::test]
+async fn a_run_with_nothing_to_do_takes_no_lock() {
+    let db = TestDb::new("part_idle").await;
+    sql(&db, EVENTS).await;
+    sql(
+        &db,
+        "CREATE TABLE later_events (id bigint, at date NOT NULL) PARTITION BY RANGE (at)",
+    )
+    .await;
+    let p = project(
+        "table = \"events\"\npremake = 2\n\n[[partitions]]\ndatabase = \"app\"\n\
+         table = \"later_events\"\npremake = 1\n\n[[partitions]]\ndatabase = \"app\"\n\
+         table = \"not_yet\"",
+    );
+    let at = |now: &str| {
+        p.migrate_raw(
+            &[
+                "--lock-timeout",
+                "1",
+                "partitions",
+                "run",
+                "--allow-clock-skew",
+                "--now",
+                now,
+            ],
+            &[("APP_URL", db.url.as_str())],
+        )
+    };
+    at("2026-11-15T00:00:00Z").expect(0);
+    let holder = db.hold_migration_lock().await;
+    let idle = at("2026-11-20T00:00:00Z");
+    idle.expect(0);
+    assert!(idle.stdout.contains("nothing to do"), "{}", idle.stdout);
+    assert!(
+        idle.stdout.contains("not_yet does not exist yet"),
+        "{}",
+        idle.stdout
+    );
+    // A month on, partitions are due: the run needs the lock and waits.
+    let busy = at("2026-12-20T00:00:00Z");
+    assert_ne!(busy.code, 0, "{}", busy.stdout);
+    assert!(
+        busy.stdout.contains("not maintained") && busy.stdout.contains("lock"),
+        "{}\n{}",
+        busy.stdout,
+        busy.stderr
+    );
+    drop(holder);
+    at("2026-12-20T00:00:00Z").expect(0);
+    assert_eq!(
+        names(&children(&db, "events").await),
+        [
+            "events_2026_11",
+            "events_2026_12",
+            "events_2027_01",
+            "events_2027_02"
+        ]
+    );
+}

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod postgres;
 #[cfg(feature = "postgres")]
 pub mod scheduler;
+mod survey;
 
 pub use calendar::Interval;
 pub use plan::{Action, Observed, TablePlan};

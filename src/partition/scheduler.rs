@@ -24,6 +24,7 @@ use super::health::{self, Health};
 use super::plan::{Action, Observed, TablePlan, plan};
 use super::policy::Policy;
 use super::postgres::{ExecOptions, Inspection, execute, inspect, parent_exists};
+use super::survey;
 use crate::backend::postgres::PostgresBackend;
 use crate::backend::{Backend, LockWait};
 use crate::config::{Config, DatabaseConfig};
@@ -118,9 +119,9 @@ pub struct Maintenance {
 }
 
 /// One database's connection with the clock of this run.
-struct Session {
-    backend: PostgresBackend,
-    now: DateTime<Utc>,
+pub(super) struct Session {
+    pub(super) backend: PostgresBackend,
+    pub(super) now: DateTime<Utc>,
 }
 
 impl Maintenance {
@@ -171,7 +172,7 @@ impl Maintenance {
         self.databases.iter().flat_map(|(_, p)| p.iter())
     }
 
-    async fn connect(&self, db: &DatabaseConfig) -> Result<PostgresBackend> {
+    pub(super) async fn connect(&self, db: &DatabaseConfig) -> Result<PostgresBackend> {
         PostgresBackend::connect(db, self.options.connect_timeout).await
     }
 
@@ -227,7 +228,7 @@ impl Maintenance {
 
     /// The time this run goes by on `db`: the server's clock, or the
     /// given one (refused when the server's refutes it).
-    async fn settle(
+    pub(super) async fn settle(
         backend: &mut PostgresBackend,
         db: &DatabaseConfig,
         policies: &[Policy],
@@ -425,28 +426,28 @@ impl Maintenance {
         let keep = self.databases.len() <= self.jobs();
         let checked = self
             .each(|_, db, policies| async move {
-                let mut s = self.session(db, policies, clock).await?;
-                // A table that cannot be managed is not checked here: it
-                // fails alone in its own report, the others are maintained.
-                let checked = async {
-                    for p in policies {
-                        parent_exists(s.backend.connection(), p).await?;
-                    }
-                    Ok::<_, Error>(())
+                let (s, idle) = self.look(db, policies, clock).await?;
+                // Nothing to do anywhere: reported without the lock.
+                if let Some(idle) = idle {
+                    let _ = s.backend.close().await;
+                    return Ok((None, Some(survey::idle_reports(db, policies, &idle))));
                 }
-                .await;
-                if keep && checked.is_ok() {
-                    return Ok(Some(s));
+                if keep {
+                    return Ok((Some(s), None));
                 }
                 let _ = s.backend.close().await;
-                checked.map(|()| None)
+                Ok((None, None))
             })
             .await;
         let mut kept = Vec::new();
+        let mut idle = Vec::new();
         let mut refused = None;
         for c in checked {
             match c {
-                Ok(s) => kept.push(std::sync::Mutex::new(s)),
+                Ok((s, i)) => {
+                    kept.push(std::sync::Mutex::new(s));
+                    idle.push(i);
+                }
                 Err(e) => {
                     refused.get_or_insert(e);
                 }
@@ -464,7 +465,11 @@ impl Maintenance {
         let per_db = self
             .each(|i, db, policies| {
                 let kept = kept[i].lock().ok().and_then(|mut s| s.take());
+                let idle = idle[i].clone();
                 async move {
+                    if let Some(reports) = idle {
+                        return reports;
+                    }
                     let mut s = match kept {
                         Some(s) => s,
                         None => match self.session(db, policies, clock).await {
@@ -520,10 +525,7 @@ impl Maintenance {
         match parent_exists(backend.connection(), policy).await {
             Ok(true) => {}
             Ok(false) => {
-                report.note = Some(format!(
-                    "{} does not exist yet: nothing to maintain until a migration creates it",
-                    policy.qualified()
-                ));
+                report.note = Some(survey::not_yet(policy));
                 return report;
             }
             Err(e) => {
