@@ -131,11 +131,15 @@ for tool in strata partman; do
   if [ "$tool" = partman ] && [ "$have_partman" = 0 ]; then
     echo "partman    not installed (postgresql-$major-partman unavailable)"; continue
   fi
+  if ! [[ ${results[$tool,2]} =~ ^[0-9]+$ ]]; then
+    # /usr/bin/time's "Command exited with non-zero status" took the line.
+    echo "$tool    failed after ${results[$tool,1]} s (its error is above)"; failed_tool=1; continue
+  fi
   printf '%-10s %9s %9s %11s %9s %9s %9s %9s %9s %9s\n' "$tool" "${results[$tool,1]}" "${results[$tool,8]}" \
     "${results[$tool,2]}" "${results[$tool,3]}" "${results[$tool,4]}" "${results[$tool,5]}" "${results[$tool,6]}" "${results[$tool,7]}" \
     "${results[$tool,9]}"
 done
-if [ "$have_partman" = 1 ]; then
+if [ "$have_partman" = 1 ] && [ -z "${failed_tool:-}" ]; then
   awk -v s="${results[strata,1]}" -v p="${results[partman,1]}" -v s99="${results[strata,6]}" -v p99="${results[partman,6]}" \
     'BEGIN { printf "ratio strata/partman: time %.2f, insert p99 %.2f (below 1: strata is better)\n", s/p, s99/p99 }'
 fi
