@@ -48,6 +48,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("import", 9),
     ("partition::postgres", 9),
     ("partition::health", 9),
+    ("partition::survey", 9),
     ("partition::scheduler", 10),
     ("summary", 10),
     // The front door.

@@ -24,7 +24,6 @@ use super::health::{self, Health};
 use super::plan::{Action, Observed, TablePlan, plan};
 use super::policy::Policy;
 use super::postgres::{ExecOptions, Inspection, execute, inspect, parent_exists};
-use super::survey;
 use crate::backend::postgres::PostgresBackend;
 use crate::backend::{Backend, LockWait};
 use crate::config::{Config, DatabaseConfig};
@@ -107,6 +106,8 @@ fn not_maintained(db: &DatabaseConfig, policies: &[Policy], e: &Error) -> Vec<Ta
         .collect()
 }
 
+mod idle;
+
 /// How often the daemon looks again at a database whose server is a standby.
 const STANDBY_RECHECK: Duration = Duration::from_secs(2);
 
@@ -119,9 +120,9 @@ pub struct Maintenance {
 }
 
 /// One database's connection with the clock of this run.
-pub(super) struct Session {
-    pub(super) backend: PostgresBackend,
-    pub(super) now: DateTime<Utc>,
+struct Session {
+    backend: PostgresBackend,
+    now: DateTime<Utc>,
 }
 
 impl Maintenance {
@@ -172,7 +173,7 @@ impl Maintenance {
         self.databases.iter().flat_map(|(_, p)| p.iter())
     }
 
-    pub(super) async fn connect(&self, db: &DatabaseConfig) -> Result<PostgresBackend> {
+    async fn connect(&self, db: &DatabaseConfig) -> Result<PostgresBackend> {
         PostgresBackend::connect(db, self.options.connect_timeout).await
     }
 
@@ -228,7 +229,7 @@ impl Maintenance {
 
     /// The time this run goes by on `db`: the server's clock, or the
     /// given one (refused when the server's refutes it).
-    pub(super) async fn settle(
+    async fn settle(
         backend: &mut PostgresBackend,
         db: &DatabaseConfig,
         policies: &[Policy],
@@ -430,7 +431,7 @@ impl Maintenance {
                 // Nothing to do anywhere: reported without the lock.
                 if let Some(idle) = idle {
                     let _ = s.backend.close().await;
-                    return Ok((None, Some(survey::idle_reports(db, policies, &idle))));
+                    return Ok((None, Some(idle::idle_reports(db, policies, &idle))));
                 }
                 if keep {
                     return Ok((Some(s), None));
@@ -525,7 +526,7 @@ impl Maintenance {
         match parent_exists(backend.connection(), policy).await {
             Ok(true) => {}
             Ok(false) => {
-                report.note = Some(survey::not_yet(policy));
+                report.note = Some(idle::not_yet(policy));
                 return report;
             }
             Err(e) => {

@@ -18,10 +18,6 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use super::plan::{Child, parse_bound, plan};
 use super::policy::Policy;
-use super::scheduler::{Clock, Maintenance, Session, TableReport};
-use crate::backend::Backend;
-use crate::config::DatabaseConfig;
-use crate::error::Result;
 
 /// What one look found on a database.
 #[derive(Debug, Clone)]
@@ -135,69 +131,6 @@ pub fn idle(policies: &[Policy], look: &Look, now: DateTime<Utc>) -> Option<Vec<
             }
         })
         .collect()
-}
-
-impl Maintenance {
-    /// A session on `db` and one look at its parents (one query on the
-    /// server's clock); the idle tables when no table has work.
-    pub(super) async fn look(
-        &self,
-        db: &DatabaseConfig,
-        policies: &[Policy],
-        clock: Clock,
-    ) -> Result<(Session, Option<Vec<bool>>)> {
-        let mut backend = self.connect(db).await?;
-        let given = match clock {
-            Clock::Server => None,
-            _ => match Self::settle(&mut backend, db, policies, clock).await {
-                Ok(now) => Some(now),
-                Err(e) => {
-                    let _ = backend.close().await;
-                    return Err(e);
-                }
-            },
-        };
-        match look(backend.connection(), policies).await {
-            Ok(look) => {
-                let now = given.unwrap_or(look.now);
-                let idle = idle(policies, &look, now);
-                Ok((Session { backend, now }, idle))
-            }
-            Err(e) => {
-                let e = backend.db_error("reading the partitioned tables", e);
-                let _ = backend.close().await;
-                Err(e)
-            }
-        }
-    }
-}
-
-/// The reports of a database with nothing to do: `exists` per policy.
-pub(super) fn idle_reports(
-    db: &DatabaseConfig,
-    policies: &[Policy],
-    exists: &[bool],
-) -> Vec<TableReport> {
-    policies
-        .iter()
-        .zip(exists)
-        .map(|(p, exists)| TableReport {
-            database: db.name.clone(),
-            table: p.qualified(),
-            done: Vec::new(),
-            error: None,
-            note: (!exists).then(|| not_yet(p)),
-            standby: false,
-        })
-        .collect()
-}
-
-/// The note for a parent a migration has not created yet.
-pub(super) fn not_yet(p: &Policy) -> String {
-    format!(
-        "{} does not exist yet: nothing to maintain until a migration creates it",
-        p.qualified()
-    )
 }
 
 #[cfg(test)]
