@@ -193,14 +193,6 @@ impl PostgresBackend {
         }
     }
 
-    /// The history table's name without its schema, as configured.
-    fn bare_table_name(&self) -> &str {
-        self.table_name
-            .rsplit('.')
-            .next()
-            .unwrap_or(&self.table_name)
-    }
-
     /// The error for a history table another tool made, if this is one.
     async fn foreign_history(&mut self) -> Option<Error> {
         let table = self.bare_table_name().to_string();

@@ -135,12 +135,15 @@ impl PostgresBackend {
     /// Where the history lives, `schema.table`, once resolved.
     pub(crate) fn history_location(&self) -> Option<String> {
         let schema = self.schema.as_ref()?;
-        let table = self
-            .table_name
+        Some(format!("{schema}.{}", self.bare_table_name()))
+    }
+
+    /// The history table's name without its schema, as configured.
+    pub(super) fn bare_table_name(&self) -> &str {
+        self.table_name
             .rsplit('.')
             .next()
-            .unwrap_or(&self.table_name);
-        Some(format!("{schema}.{table}"))
+            .unwrap_or(&self.table_name)
     }
 
     /// Keeps the server checking for a gone client during long
