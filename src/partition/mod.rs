@@ -18,6 +18,7 @@ pub mod policy;
 pub mod postgres;
 #[cfg(feature = "postgres")]
 pub mod scheduler;
+#[cfg(feature = "postgres")]
 mod survey;
 
 pub use calendar::Interval;
