@@ -175,7 +175,9 @@ async fn rows_in_the_default_partition_are_refused_then_moved_without_loss() {
     sql(&db, EVENTS).await;
     sql(
         &db,
-        "CREATE TABLE events_default PARTITION OF events DEFAULT",
+        "CREATE TABLE events_default PARTITION OF events DEFAULT;\n\
+         CREATE INDEX \"Events by day\" ON events (date_trunc('day', created_at AT TIME ZONE 'UTC')) \
+           WHERE payload IS NOT NULL",
     )
     .await;
     sql(
@@ -248,6 +250,32 @@ async fn rows_in_the_default_partition_are_refused_then_moved_without_loss() {
         db.scalar::<i64>("SELECT count(*) FROM events_default")
             .await,
         1
+    );
+    // The moved partition's indexes (built before the attach, so that
+    // the attach does not build them under its lock) are the parent's
+    // three, each attached to its parent index, none twice.
+    assert_eq!(
+        db.scalar::<String>(
+            "SELECT string_agg(p.relname || '=' || x.indisunique, ',' ORDER BY p.relname) \
+             FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid \
+             JOIN pg_class p ON p.oid = i.inhparent WHERE x.indrelid = 'events_2026_12'::regclass"
+        )
+        .await,
+        "Events by day=false,events_payload_idx=false,events_pkey=true"
+    );
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'events_2026_12'::regclass"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        db.scalar::<String>(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'events_2026_12'::regclass AND contype = 'p'"
+        )
+        .await,
+        "events_2026_12_pkey"
     );
     let check = run(&p, &db, &["check-default"]);
     check.expect(1);

@@ -248,12 +248,59 @@ pub fn partition_name(pattern: &str, table: &str, from: DateTime<Utc>) -> String
         .replace("{Q}", &((from.month() - 1) / 3 + 1).to_string())
 }
 
+/// The placeholders of a naming pattern other than `{table}`: each stands
+/// for digits.
+const DATE_PLACEHOLDERS: [&str; 6] = ["{IYYY}", "{IW}", "{YYYY}", "{MM}", "{DD}", "{Q}"];
+
+/// A `LIKE` pattern matching every name [`partition_name`] can give for
+/// `pattern` and `table` (`\` escapes), so a run reads only the relation
+/// names its plan could collide with, not every name in the schema. Built
+/// the way the names are: `{table}` first, then each date placeholder
+/// becomes `%`.
+pub fn partition_name_like(pattern: &str, table: &str) -> String {
+    let named = pattern.replace("{table}", table);
+    let mut like = String::with_capacity(named.len() + 8);
+    let mut rest = named.as_str();
+    while let Some(c) = rest.chars().next() {
+        if let Some(p) = DATE_PLACEHOLDERS.iter().find(|p| rest.starts_with(**p)) {
+            like.push('%');
+            rest = &rest[p.len()..];
+            continue;
+        }
+        if matches!(c, '\\' | '%' | '_') {
+            like.push('\\');
+        }
+        like.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    like
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_name_like_pattern_matches_every_name_and_escapes_the_rest() {
+        assert_eq!(
+            partition_name_like("{table}_{YYYY}_{MM}", "t1"),
+            "t1\\_%\\_%"
+        );
+        assert_eq!(
+            partition_name_like("p%{table}_{IYYY}w{IW}", "a\\b"),
+            "p\\%a\\\\b\\_%w%"
+        );
+        // A placeholder written into the table's name is replaced too,
+        // as partition_name does.
+        assert_eq!(partition_name_like("{table}", "x{Q}"), "x%");
+        assert_eq!(
+            partition_name("{table}", "x{Q}", at("2026-05-01T00:00:00Z")),
+            "x2"
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //!
 //! Creating a partition with `CREATE TABLE … PARTITION OF` takes ACCESS
 //! EXCLUSIVE on the parent and stalls every writer. Instead, each new child
-//! is created standalone (`LIKE parent`), given a CHECK constraint matching
-//! its range (so the attach needs no scan), and attached with
-//! `ATTACH PARTITION`, which takes only SHARE UPDATE EXCLUSIVE on the parent:
+//! is created standalone (`LIKE parent`) and attached in the same
+//! transaction with `ATTACH PARTITION` (empty, it has nothing to scan),
+//! which takes only SHARE UPDATE EXCLUSIVE on the parent:
 //! inserts keep flowing. Each partition is one transaction under a short
 //! `lock_timeout`, retried with backoff, so maintenance never queues behind a
 //! long query while blocking everyone queued behind it.
@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection};
 
+use super::calendar::partition_name_like;
 use super::plan::{Action, Child, Then, parse_bound};
 use super::policy::Policy;
 use crate::error::{Error, Result};
@@ -265,14 +266,18 @@ pub async fn inspect(conn: &mut PgConnection, policy: &Policy) -> Result<Inspect
         .iter()
         .find(|c| c.bound == super::plan::Bound::Default)
         .map(|c| c.name.clone());
-    // Every relation name in the schema, and whether it is a standalone
-    // table carrying strata's bound constraint (a move in progress).
+    // The relation names in the schema the naming could give (reading
+    // every name made each table's run read the whole schema: 100,000
+    // names at 1000 tables), and whether each is a standalone table
+    // carrying strata's bound constraint (a move in progress).
     let taken: Vec<(String, bool)> = sqlx::query_as(
         "SELECT c.relname::text, c.relkind = 'r' AND NOT c.relispartition AND EXISTS \
            (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.conname = 'strata_partition_bound') \
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname LIKE $2",
     )
     .bind(&policy.schema)
+    .bind(partition_name_like(&policy.naming, &policy.table))
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| db_error(policy, "reading relation names", e))?;
@@ -456,6 +461,85 @@ fn move_rows(
     )
 }
 
+/// Runs one batch of a move after another, each its own transaction,
+/// until a batch comes back short. Returns the rows moved.
+async fn move_batches(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    name: &str,
+    batch: &str,
+) -> Result<u64> {
+    let mut moved = 0u64;
+    loop {
+        let n = transaction(conn, batch)
+            .await
+            .map_err(|e| db_error(policy, &format!("moving DEFAULT rows into {name}"), e))?;
+        moved += n;
+        if n < u64::from(policy.move_batch_rows) {
+            return Ok(moved);
+        }
+    }
+}
+
+/// Readies a standalone child that rows were moved into for a short
+/// attach. Under the attach's lock, PostgreSQL would build each of the
+/// parent's indexes on the child and scan the DEFAULT partition, dead
+/// rows of the move included: at 10 million rows, seconds of stalled
+/// inserts. So the indexes are built now, on the table nobody uses yet
+/// (named by the server as an attach names them; skipped when the child
+/// has indexes already, from an interrupted run), and the DEFAULT
+/// partition is vacuumed, which inserts do not wait for. The vacuum is
+/// best effort: the attach is correct without it.
+async fn ready_for_attach(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    parent: &str,
+    child: &str,
+    default: &str,
+    timeout: &str,
+) -> Result<()> {
+    let ddl: Vec<String> = sqlx::query_scalar(
+        "SELECT CASE WHEN k.oid IS NOT NULL \
+                  THEN format('ALTER TABLE %s ADD %s', $2, pg_get_constraintdef(k.oid)) \
+                  ELSE format('CREATE %sINDEX ON %s USING %s', \
+                         CASE WHEN x.indisunique THEN 'UNIQUE ' ELSE '' END, $2, \
+                         substr(d.def, length(d.head) + 1)) END \
+         FROM pg_index x \
+         JOIN pg_class ic ON ic.oid = x.indexrelid \
+         JOIN pg_class pc ON pc.oid = x.indrelid \
+         JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
+         LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid \
+           AND k.contype IN ('p', 'u') \
+         CROSS JOIN LATERAL (SELECT pg_get_indexdef(x.indexrelid) AS def, \
+           format('CREATE %sINDEX %I ON ONLY %I.%I USING ', \
+             CASE WHEN x.indisunique THEN 'UNIQUE ' ELSE '' END, ic.relname, pn.nspname, pc.relname) AS head) d \
+         WHERE x.indrelid = $1::regclass AND (k.oid IS NOT NULL OR starts_with(d.def, d.head)) \
+           AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indrelid = $2::regclass) \
+         ORDER BY x.indexrelid",
+    )
+    .bind(parent)
+    .bind(child)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| db_error(policy, "reading the parent's indexes", e))?;
+    if !ddl.is_empty() {
+        transaction(conn, &ddl.join(";\n"))
+            .await
+            .map_err(|e| db_error(policy, &format!("indexing {child}"), e))?;
+    }
+    // VACUUM runs on its own, outside any transaction (a string of
+    // statements is one): its wait is bounded by the session's timeout.
+    let vacuumed = match exec(conn, format!("SET lock_timeout = '{timeout}'")).await {
+        Ok(_) => exec(conn, format!("VACUUM {default}")).await,
+        Err(e) => Err(e),
+    };
+    let _ = exec(conn, "RESET lock_timeout".into()).await;
+    if let Err(e) = vacuumed {
+        tracing::warn!(partition = %default, error = %e, "vacuuming the DEFAULT partition before the attach failed");
+    }
+    Ok(())
+}
+
 /// One attempt at detaching a partition.
 async fn detach_once(
     conn: &mut PgConnection,
@@ -535,27 +619,33 @@ pub async fn execute(
                 ),
                 None => (String::new(), String::new()),
             };
+            let table = format!(
+                "CREATE TABLE {child} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
+                   INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS){by};\n{subs}"
+            );
+            let attach_only = format!(
+                "ALTER TABLE {parent} ATTACH PARTITION {child} FOR VALUES FROM ({lo}) TO ({hi});"
+            );
+            // A child rows are moved into first carries a CHECK constraint
+            // matching its range, so its attach skips scanning it; a new,
+            // empty one attached in the transaction that made it has
+            // nothing to scan (adding and dropping the constraint there
+            // made each partition a third slower).
             let create = format!(
-                "SET LOCAL lock_timeout = '{timeout}';\n\
-                 CREATE TABLE {child} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
-                   INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS){by};\n\
-                 {subs}\
+                "SET LOCAL lock_timeout = '{timeout}';\n{table}\
                  ALTER TABLE {child} ADD CONSTRAINT strata_partition_bound \
                    CHECK ({col} IS NOT NULL AND {col} >= {lo} AND {col} < {hi});"
             );
-            // The CHECK constraint makes the attach skip scanning the child.
             let attach = format!(
-                "ALTER TABLE {parent} ATTACH PARTITION {child} FOR VALUES FROM ({lo}) TO ({hi});\n\
-                 ALTER TABLE {child} DROP CONSTRAINT strata_partition_bound;"
+                "{attach_only}\nALTER TABLE {child} DROP CONSTRAINT strata_partition_bound;"
             );
             let staged = insp.staged.contains(name);
             match (&insp.default, stray > 0 || staged) {
                 // The common case: one transaction, one round trip.
                 (_, false) => {
-                    let r = with_retries!(
-                        options,
-                        transaction(conn, &format!("{create}\n{attach}")).await
-                    );
+                    let sql =
+                        format!("SET LOCAL lock_timeout = '{timeout}';\n{table}{attach_only}");
+                    let r = with_retries!(options, transaction(conn, &sql).await);
                     failed(conn, policy, &parent, &format!("creating {name}"), r).await?;
                 }
                 (None, true) => {
@@ -587,16 +677,12 @@ pub async fn execute(
                         &columns,
                         Some(policy.move_batch_rows),
                     );
-                    let mut moved = 0u64;
-                    loop {
-                        let n = transaction(conn, &batch).await.map_err(|e| {
-                            db_error(policy, &format!("moving DEFAULT rows into {name}"), e)
-                        })?;
-                        moved += n;
-                        if n < u64::from(policy.move_batch_rows) {
-                            break;
-                        }
-                    }
+                    let mut moved = move_batches(conn, policy, name, &batch).await?;
+                    ready_for_attach(conn, policy, &parent, &child, &default, &timeout).await?;
+                    // Rows for the range kept arriving while the indexes
+                    // were built: moved the same way, so the last step
+                    // finds only a batch's worth.
+                    moved += move_batches(conn, policy, name, &batch).await?;
                     // The short last step moves the latecomers and attaches.
                     // It holds inserts into the parent back for its few
                     // milliseconds: PostgreSQL fails an insert routed to the

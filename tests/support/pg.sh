@@ -10,6 +10,8 @@
 #              is on too: the role strata_tls (password in
 #              STRATA_TEST_PG_TLS_PASSWORD) may connect only over TLS, and
 #              strata_cert only with a client certificate (cert auth);
+#              STRATA_PG_SETTINGS adds server settings (`-c name=value ...`,
+#              as the benchmarks' statement counts need);
 #   pg_stop    stops it and removes the temp dir. Safe to call twice.
 
 pg_bindir() {
@@ -58,7 +60,7 @@ pg_start() {
     tls="-c ssl=on -c ssl_cert_file=$PG_TMP/tls/server.crt -c ssl_key_file=$PG_TMP/tls/server.key -c ssl_ca_file=$PG_TMP/tls/ca.crt"
   fi
   pg_as_owner "$bin/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 \
-    -o "-p $PG_PORT -k $PG_TMP -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off $tls" \
+    -o "-p $PG_PORT -k $PG_TMP -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off $tls ${STRATA_PG_SETTINGS:-}" \
     start >/dev/null || { cat "$PG_TMP/server.log" >&2; return 1; }
   if [ -n "$tls" ]; then
     STRATA_TEST_PG_TLS_PASSWORD="tls-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
