@@ -49,13 +49,16 @@ cargo build --quiet --release --bin migrate --example insert_load
 migrate=target/release/migrate
 load=target/release/examples/insert_load
 
-export STRATA_PG_SETTINGS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_utility=off -c pg_stat_statements.max=20000"
+# BENCH_PG_SETTINGS adds server settings; BENCH_SERVER_LOG keeps the
+# server's log there (say, with `-c log_lock_waits=on`, to see who held
+# a writer up).
+export STRATA_PG_SETTINGS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_utility=off -c pg_stat_statements.max=20000 ${BENCH_PG_SETTINGS:-}"
 trap pg_stop EXIT
 pg_start
 admin=$STRATA_TEST_PG_URL
 base=${admin%/postgres}
 work=$(mktemp -d)
-trap 'pg_stop; rm -rf "$work"' EXIT
+trap '[ -z "${BENCH_SERVER_LOG:-}" ] || cp "$PG_TMP/server.log" "$BENCH_SERVER_LOG"; pg_stop; rm -rf "$work"' EXIT
 psql -q -X "$admin" -c "CREATE EXTENSION pg_stat_statements"
 
 create_tables() { # db

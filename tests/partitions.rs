@@ -277,6 +277,15 @@ async fn rows_in_the_default_partition_are_refused_then_moved_without_loss() {
         .await,
         "events_2026_12_pkey"
     );
+    // Autovacuum, kept off the child while rows moved in, is back.
+    assert_eq!(
+        db.scalar::<String>(
+            "SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class \
+             WHERE oid = 'events_2026_12'::regclass"
+        )
+        .await,
+        ""
+    );
     let check = run(&p, &db, &["check-default"]);
     check.expect(1);
     assert!(

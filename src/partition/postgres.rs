@@ -481,22 +481,16 @@ async fn move_batches(
     }
 }
 
-/// Readies a standalone child that rows were moved into for a short
-/// attach. Under the attach's lock, PostgreSQL would build each of the
-/// parent's indexes on the child and scan the DEFAULT partition, dead
-/// rows of the move included: at 10 million rows, seconds of stalled
-/// inserts. So the indexes are built now, on the table nobody uses yet
-/// (named by the server as an attach names them; skipped when the child
-/// has indexes already, from an interrupted run), and the DEFAULT
-/// partition is vacuumed, which inserts do not wait for. The vacuum is
-/// best effort: the attach is correct without it.
-async fn ready_for_attach(
+/// Builds the parent's indexes on a standalone child that rows were
+/// moved into. An attach would build each of them under its lock (at 10
+/// million rows, seconds of stalled inserts); built now, on the table
+/// nobody uses yet, nobody waits. Named by the server as an attach names
+/// them; skipped when the child has indexes already (an interrupted run).
+async fn index_like_parent(
     conn: &mut PgConnection,
     policy: &Policy,
     parent: &str,
     child: &str,
-    default: &str,
-    timeout: &str,
 ) -> Result<()> {
     let ddl: Vec<String> = sqlx::query_scalar(
         "SELECT CASE WHEN k.oid IS NOT NULL \
@@ -527,6 +521,16 @@ async fn ready_for_attach(
             .await
             .map_err(|e| db_error(policy, &format!("indexing {child}"), e))?;
     }
+    Ok(())
+}
+
+/// Vacuums the DEFAULT partition rows were moved out of, which inserts do
+/// not wait for. The attach scans the DEFAULT partition under its lock,
+/// and so does the last step's move: emptied of the moved rows' dead
+/// versions, and cut short where its tail is empty, it scans in
+/// milliseconds instead of reading the whole file the moved rows left.
+/// Best effort: the attach is correct without it.
+async fn vacuum(conn: &mut PgConnection, default: &str, timeout: &str) {
     // VACUUM runs on its own, outside any transaction (a string of
     // statements is one): its wait is bounded by the session's timeout.
     let vacuumed = match exec(conn, format!("SET lock_timeout = '{timeout}'")).await {
@@ -537,7 +541,6 @@ async fn ready_for_attach(
     if let Err(e) = vacuumed {
         tracing::warn!(partition = %default, error = %e, "vacuuming the DEFAULT partition before the attach failed");
     }
-    Ok(())
 }
 
 /// One attempt at detaching a partition.
@@ -631,13 +634,19 @@ pub async fn execute(
             // empty one attached in the transaction that made it has
             // nothing to scan (adding and dropping the constraint there
             // made each partition a third slower).
+            // Autovacuum is kept off the child until it is attached: the
+            // attach needs it alone, and waiting for an autovacuum of the
+            // moved rows to be cancelled (deadlock_timeout, 1 s) while
+            // holding inserts back stalled them past a second.
             let create = format!(
                 "SET LOCAL lock_timeout = '{timeout}';\n{table}\
                  ALTER TABLE {child} ADD CONSTRAINT strata_partition_bound \
-                   CHECK ({col} IS NOT NULL AND {col} >= {lo} AND {col} < {hi});"
+                   CHECK ({col} IS NOT NULL AND {col} >= {lo} AND {col} < {hi});\n\
+                 ALTER TABLE {child} SET (autovacuum_enabled = false);"
             );
             let attach = format!(
-                "{attach_only}\nALTER TABLE {child} DROP CONSTRAINT strata_partition_bound;"
+                "{attach_only}\nALTER TABLE {child} DROP CONSTRAINT strata_partition_bound;\n\
+                 ALTER TABLE {child} RESET (autovacuum_enabled);"
             );
             let staged = insp.staged.contains(name);
             match (&insp.default, stray > 0 || staged) {
@@ -677,11 +686,16 @@ pub async fn execute(
                         &columns,
                         Some(policy.move_batch_rows),
                     );
+                    // Then, with nobody waiting: the indexes, the rows
+                    // that arrived meanwhile, a vacuum of the DEFAULT
+                    // partition (the rows that arrived meanwhile sat at
+                    // the end of its file, so their move lets it be cut
+                    // short), and the rows that arrived during the vacuum,
+                    // so the last step finds a batch's worth at most.
                     let mut moved = move_batches(conn, policy, name, &batch).await?;
-                    ready_for_attach(conn, policy, &parent, &child, &default, &timeout).await?;
-                    // Rows for the range kept arriving while the indexes
-                    // were built: moved the same way, so the last step
-                    // finds only a batch's worth.
+                    index_like_parent(conn, policy, &parent, &child).await?;
+                    moved += move_batches(conn, policy, name, &batch).await?;
+                    vacuum(conn, &default, &timeout).await;
                     moved += move_batches(conn, policy, name, &batch).await?;
                     // The short last step moves the latecomers and attaches.
                     // It holds inserts into the parent back for its few
@@ -691,6 +705,7 @@ pub async fn execute(
                     // fail.
                     let last = format!(
                         "SET LOCAL lock_timeout = '{timeout}';\n\
+                         LOCK TABLE {child} IN ACCESS EXCLUSIVE MODE;\n\
                          LOCK TABLE {parent} IN SHARE ROW EXCLUSIVE MODE;\n\
                          LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE;\n{};\n{attach}",
                         move_rows(&default, &child, &col, &lo, &hi, &columns, None)
