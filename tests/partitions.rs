@@ -738,6 +738,54 @@ async fn sub_partitioned_months_get_sub_partitioned_successors() {
 }
 
 #[tokio::test]
+async fn default_rows_move_into_a_sub_partitioned_successor() {
+    let db = TestDb::new("part_sub_default").await;
+    let (this, next, suffix) = server_months(&db).await;
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE sales (id bigint, region text NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);\n\
+             CREATE INDEX sales_at ON sales (at);\n\
+             CREATE TABLE sales_{suffix} PARTITION OF sales FOR VALUES FROM ('{this} 00:00+00') TO ('{next} 00:00+00') \
+               PARTITION BY LIST (region);\n\
+             CREATE TABLE sales_{suffix}_eu PARTITION OF sales_{suffix} FOR VALUES IN ('eu');\n\
+             CREATE TABLE sales_{suffix}_us PARTITION OF sales_{suffix} FOR VALUES IN ('us');\n\
+             CREATE TABLE sales_default PARTITION OF sales DEFAULT;\n\
+             INSERT INTO sales SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, \
+               timestamptz '{next} 00:00+00' + g * interval '1 minute' FROM generate_series(1, 500) g;"
+        ),
+    )
+    .await;
+    let p = project("table = \"sales\"\npremake = 1");
+    run(&p, &db, &["run", "--move-default-rows"]).expect(0);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM sales_default").await,
+        0
+    );
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sales").await, 500);
+    // The rows sit in the new month's sub-partitions, reached through
+    // the parent, and the new month has the parent's index.
+    assert_eq!(
+        db.scalar::<String>(
+            "SELECT string_agg(tableoid::regclass::text || '=' || n, ',' ORDER BY tableoid::regclass::text) \
+             FROM (SELECT tableoid, count(*) n FROM sales GROUP BY tableoid) t"
+        )
+        .await
+        .matches('=')
+        .count(),
+        2
+    );
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'sales_at'::regclass"
+        )
+        .await,
+        3
+    );
+}
+
+#[tokio::test]
 async fn a_table_strata_cannot_manage_fails_alone() {
     let db = TestDb::new("part_alone").await;
     sql(&db, EVENTS).await;

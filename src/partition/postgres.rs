@@ -638,15 +638,22 @@ pub async fn execute(
             // attach needs it alone, and waiting for an autovacuum of the
             // moved rows to be cancelled (deadlock_timeout, 1 s) while
             // holding inserts back stalled them past a second.
+            // (A partitioned child takes no storage parameters; its
+            // sub-partitions are new and small until the attach.)
+            let (no_autovacuum, autovacuum) = match insp.sub {
+                None => (
+                    format!("\nALTER TABLE {child} SET (autovacuum_enabled = false);"),
+                    format!("\nALTER TABLE {child} RESET (autovacuum_enabled);"),
+                ),
+                Some(_) => (String::new(), String::new()),
+            };
             let create = format!(
                 "SET LOCAL lock_timeout = '{timeout}';\n{table}\
                  ALTER TABLE {child} ADD CONSTRAINT strata_partition_bound \
-                   CHECK ({col} IS NOT NULL AND {col} >= {lo} AND {col} < {hi});\n\
-                 ALTER TABLE {child} SET (autovacuum_enabled = false);"
+                   CHECK ({col} IS NOT NULL AND {col} >= {lo} AND {col} < {hi});{no_autovacuum}"
             );
             let attach = format!(
-                "{attach_only}\nALTER TABLE {child} DROP CONSTRAINT strata_partition_bound;\n\
-                 ALTER TABLE {child} RESET (autovacuum_enabled);"
+                "{attach_only}\nALTER TABLE {child} DROP CONSTRAINT strata_partition_bound;{autovacuum}"
             );
             let staged = insp.staged.contains(name);
             match (&insp.default, stray > 0 || staged) {
