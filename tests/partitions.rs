@@ -690,21 +690,23 @@ async fn a_month_made_by_hand_in_local_time_leaves_no_hole_and_check_sees_holes(
     run(&p, &db, &["check"]).expect(0);
 }
 
+/// A `sales` table ranged by month whose current month is itself
+/// partitioned by region.
+fn sales(this: &str, next: &str, suffix: &str) -> String {
+    format!(
+        "CREATE TABLE sales (id bigint, region text NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);\n\
+         CREATE TABLE sales_{suffix} PARTITION OF sales FOR VALUES FROM ('{this} 00:00+00') TO ('{next} 00:00+00') \
+           PARTITION BY LIST (region);\n\
+         CREATE TABLE sales_{suffix}_eu PARTITION OF sales_{suffix} FOR VALUES IN ('eu');\n\
+         CREATE TABLE sales_{suffix}_us PARTITION OF sales_{suffix} FOR VALUES IN ('us');"
+    )
+}
+
 #[tokio::test]
 async fn sub_partitioned_months_get_sub_partitioned_successors() {
     let db = TestDb::new("part_sub").await;
     let (this, next, suffix) = server_months(&db).await;
-    sql(
-        &db,
-        &format!(
-            "CREATE TABLE sales (id bigint, region text NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);\n\
-             CREATE TABLE sales_{suffix} PARTITION OF sales FOR VALUES FROM ('{this} 00:00+00') TO ('{next} 00:00+00') \
-               PARTITION BY LIST (region);\n\
-             CREATE TABLE sales_{suffix}_eu PARTITION OF sales_{suffix} FOR VALUES IN ('eu');\n\
-             CREATE TABLE sales_{suffix}_us PARTITION OF sales_{suffix} FOR VALUES IN ('us');"
-        ),
-    )
-    .await;
+    sql(&db, &sales(&this, &next, &suffix)).await;
     let p = project("table = \"sales\"\npremake = 1");
     run(&p, &db, &["run"]).expect(0);
     let kids = children(&db, "sales").await;
@@ -744,15 +746,12 @@ async fn default_rows_move_into_a_sub_partitioned_successor() {
     sql(
         &db,
         &format!(
-            "CREATE TABLE sales (id bigint, region text NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);\n\
+            "{}\n\
              CREATE INDEX sales_at ON sales (at);\n\
-             CREATE TABLE sales_{suffix} PARTITION OF sales FOR VALUES FROM ('{this} 00:00+00') TO ('{next} 00:00+00') \
-               PARTITION BY LIST (region);\n\
-             CREATE TABLE sales_{suffix}_eu PARTITION OF sales_{suffix} FOR VALUES IN ('eu');\n\
-             CREATE TABLE sales_{suffix}_us PARTITION OF sales_{suffix} FOR VALUES IN ('us');\n\
              CREATE TABLE sales_default PARTITION OF sales DEFAULT;\n\
              INSERT INTO sales SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, \
-               timestamptz '{next} 00:00+00' + g * interval '1 minute' FROM generate_series(1, 500) g;"
+               timestamptz '{next} 00:00+00' + g * interval '1 minute' FROM generate_series(1, 500) g;",
+            sales(&this, &next, &suffix)
         ),
     )
     .await;
