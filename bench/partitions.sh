@@ -125,6 +125,16 @@ idle() { # db cmd...
   echo "$(cat "$work/idle.out") $(statements "$db")"
 }
 
+# The steady state as strata's daemon lives it: cycles a second apart,
+# each looking again only at parents whose children changed. Prints the
+# median milliseconds of the cycles after the first (which reads every
+# bound), from the daemon's own log.
+cycle() {
+  timeout -s TERM 8 "$migrate" --config "$work/migrate.toml" -v partitions daemon --every 1s \
+    2> "$work/daemon.err" >/dev/null || true
+  grep -o 'run finished.* ms=[0-9]*' "$work/daemon.err" | sed 's/.*ms=//' | tail -n +2 | median
+}
+
 # Sets PASS to the command of one maintenance pass of a tool.
 pass_cmd() { # tool db
   case $1 in
@@ -145,7 +155,7 @@ partman_setup() { # db [start]
 
 # One creation pass under load, then the idle pass: prints the line
 # "seconds rss ok failed p50 p99 max statements catalog created idle
-# idle_statements idle_catalog".
+# idle_statements idle_catalog cycle_ms" (cycle_ms: strata's daemon).
 create_run() { # tool run
   local tool=$1 db="c${1}_$2"
   psql -q -X "$admin" -c "CREATE DATABASE $db"
@@ -161,9 +171,10 @@ create_run() { # tool run
   local before; before=$(children "$db")
   pass_cmd "$tool" "$db"
   local line; line=$(under_load "$db" "${PASS[@]}")
-  local idle_line="- - -"
+  local idle_line="- - -" cycle_ms=-
   [[ $line =~ failed ]] || idle_line=$(idle "$db" "${PASS[@]}")
-  echo "$line $(( $(children "$db") - before )) $idle_line"
+  [[ $line =~ failed || $tool != strata ]] || cycle_ms=$(cycle)
+  echo "$line $(( $(children "$db") - before )) $idle_line $cycle_ms"
 }
 
 # One retention pass under load over 13 past months per table: prints
@@ -231,10 +242,11 @@ runs() { # phase
 if [[ " $PHASES " == *" create "* ]]; then
   runs create
   echo "Creating: $TABLES tables, $MONTHS months ahead each, median of $RUNS runs, PostgreSQL $major"
-  printf '%-13s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s\n' tool seconds created "max RSS kB" \
-    inserts failed "p50 µs" "p99 µs" "max µs" statements catalog "idle s" "idle stmts"
-  for tool in $tools; do report create "$tool" 1 10 2 3 4 5 6 7 8 9 11 12; done
-  echo "(max RSS of pg_partman is psql's: its work runs inside the server; idle: the same pass again with nothing to do)"
+  printf '%-13s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s\n' tool seconds created "max RSS kB" \
+    inserts failed "p50 µs" "p99 µs" "max µs" statements catalog "idle s" "idle stmts" "cycle ms"
+  for tool in $tools; do report create "$tool" 1 10 2 3 4 5 6 7 8 9 11 12 14; done
+  echo "(max RSS of pg_partman is psql's: its work runs inside the server; idle: the same pass again with nothing to do;"
+  echo " cycle: strata's daemon, median of its cycles after the first; pg_partman's background worker runs its idle pass)"
 fi
 
 if [[ " $PHASES " == *" retire "* ]]; then

@@ -820,17 +820,25 @@ async fn a_table_strata_cannot_manage_fails_alone() {
     assert!(!check.all().contains("public.events:"), "{}", check.all());
 }
 
+/// A config, as a service builds it, keeping `premake` months of
+/// `events` ahead on `db`.
+fn events_config(db: &TestDb, premake: u32) -> strata::Config {
+    let text = format!(
+        "[databases.app]\nkind = \"postgres\"\nurl = \"${{APP_URL}}\"\n\
+         [[partitions]]\ndatabase = \"app\"\ntable = \"events\"\npremake = {premake}\n"
+    );
+    let url = db.url.clone();
+    strata::Config::parse(&text, "inline", std::path::Path::new("."), &move |n| {
+        (n == "APP_URL").then(|| url.clone())
+    })
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_service_can_run_maintenance_as_a_task() {
     let db = TestDb::new("part_task").await;
     sql(&db, EVENTS).await;
-    let text = "[databases.app]\nkind = \"postgres\"\nurl = \"${APP_URL}\"\n\
-                [[partitions]]\ndatabase = \"app\"\ntable = \"events\"\npremake = 1\n";
-    let url = db.url.clone();
-    let config = strata::Config::parse(text, "inline", std::path::Path::new("."), &move |n| {
-        (n == "APP_URL").then(|| url.clone())
-    })
-    .unwrap();
+    let config = events_config(&db, 1);
     let task = strata::partition::scheduler::Maintenance::new(&config, &[])
         .unwrap()
         .spawn(Duration::from_secs(3600));
@@ -1456,4 +1464,97 @@ async fn a_run_with_nothing_to_do_takes_no_lock() {
             "events_2027_02"
         ]
     );
+}
+
+#[tokio::test]
+async fn a_daemon_reads_again_only_the_parents_that_changed() {
+    use strata::partition::scheduler::{Clock, Maintenance, TableReport};
+    let db = TestDb::new("part_known").await;
+    sql(&db, EVENTS).await;
+    let config = events_config(&db, 2);
+    let options = strata::engine::Options {
+        lock_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let maintenance = || {
+        Maintenance::new(&config, &[])
+            .unwrap()
+            .with_options(options.clone())
+    };
+    let done = |reports: &[TableReport]| -> usize {
+        for r in reports {
+            assert!(r.error.is_none(), "{r:?}");
+        }
+        reports.iter().map(|r| r.done.len()).sum()
+    };
+    // One value runs again and again, as the daemon does.
+    let daemon = maintenance();
+    assert_eq!(done(&daemon.run(Clock::Server).await.unwrap()), 3);
+    assert_eq!(done(&daemon.run(Clock::Server).await.unwrap()), 0);
+    let months = children(&db, "events").await;
+    let [(this, _), _, (last, last_bound)] = &months[..] else {
+        panic!("{months:?}");
+    };
+
+    // Behind pg_inherits' back, the catalog now says the last month's
+    // child is another child of this month: read again, the last month is
+    // missing and the run needs the lock to create it; the daemon, whose
+    // parent's children have not changed, does not read them again and
+    // takes no lock.
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE saved AS SELECT oid, relname, relpartbound FROM pg_class WHERE relname = '{last}';\n\
+             UPDATE pg_class SET relname = 'tampered', \
+             relpartbound = (SELECT relpartbound FROM pg_class WHERE relname = '{this}') \
+             WHERE relname = '{last}'"
+        ),
+    )
+    .await;
+    let holder = db.hold_migration_lock().await;
+    assert_eq!(done(&daemon.run(Clock::Server).await.unwrap()), 0);
+    let fresh = maintenance().run(Clock::Server).await.unwrap();
+    assert!(
+        fresh[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("not maintained") && e.contains("lock")),
+        "{fresh:?}"
+    );
+    drop(holder);
+    sql(
+        &db,
+        "UPDATE pg_class c SET relname = s.relname, relpartbound = s.relpartbound \
+         FROM saved s WHERE c.oid = s.oid",
+    )
+    .await;
+
+    // Changes made the ordinary way change the parent's children: the
+    // daemon reads them again and sees what they did.
+    sql(&db, &format!("DROP TABLE {last}")).await;
+    assert_eq!(done(&daemon.run(Clock::Server).await.unwrap()), 1);
+    assert_eq!(children(&db, "events").await, months);
+    // Last month's child attached again, renamed, for its first half
+    // only: its second half gets a partition of its own.
+    let from = last_bound.split('\'').nth(1).unwrap().to_string();
+    let half = from.replacen("-01 ", "-15 ", 1);
+    sql(
+        &db,
+        &format!(
+            "ALTER TABLE events DETACH PARTITION {last};\n\
+             ALTER TABLE {last} RENAME TO by_hand;\n\
+             ALTER TABLE events ATTACH PARTITION by_hand FOR VALUES FROM ('{from}') TO ('{half}')"
+        ),
+    )
+    .await;
+    assert_eq!(done(&daemon.run(Clock::Server).await.unwrap()), 1);
+    let now = children(&db, "events").await;
+    assert_eq!(
+        now.iter()
+            .find(|(name, _)| name == last)
+            .map(|(_, b)| b.split('\'').nth(1)),
+        Some(Some(half.as_str())),
+        "{now:?}"
+    );
+    assert_eq!(done(&daemon.run(Clock::Server).await.unwrap()), 0);
 }

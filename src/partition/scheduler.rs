@@ -14,7 +14,9 @@
 //! ([`Options::jobs`]), each with one connection at a time: a group of
 //! hundreds of tenants never holds hundreds of connections.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -117,6 +119,10 @@ pub struct Maintenance {
     databases: Vec<(DatabaseConfig, Vec<Policy>)>,
     options: Options,
     exec: ExecOptions,
+    /// What earlier runs' looks read, by database: a daemon's cycle with
+    /// nothing to do reads only the parents that changed (shared by
+    /// clones, which run the same policies).
+    known: Arc<Mutex<HashMap<String, crate::partition::survey::Known>>>,
 }
 
 /// One database's connection with the clock of this run.
@@ -147,6 +153,7 @@ impl Maintenance {
             databases,
             options: Options::default(),
             exec: ExecOptions::default(),
+            known: Arc::default(),
         })
     }
 
@@ -629,6 +636,7 @@ impl Maintenance {
         // often, maintained once promoted.
         let mut standbys: std::collections::BTreeSet<String> = Default::default();
         loop {
+            let started = std::time::Instant::now();
             let outcome = tokio::select! {
                 outcome = self.run(Clock::Server) => outcome,
                 _ = &mut shutdown => return,
@@ -667,6 +675,7 @@ impl Maintenance {
                         created,
                         retired,
                         failed,
+                        ms = started.elapsed().as_millis() as u64,
                         "partition maintenance run finished"
                     );
                     for r in reports.iter().filter(|r| r.error.is_some() && !r.standby) {

@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use crate::config::DatabaseConfig;
 use crate::error::Result;
 use crate::partition::policy::Policy;
-use crate::partition::survey::{idle, look};
+use crate::partition::survey::{Known, idle, look};
 
 impl Maintenance {
     /// A session on `db` and one look at its parents (one query on the
@@ -28,7 +28,14 @@ impl Maintenance {
                 }
             },
         };
-        match look(backend.connection(), policies).await {
+        // What earlier runs read of this database's parents (taken out
+        // while this look runs: no lock is held across the query).
+        let mut known = self.known(db);
+        let looked = look(backend.connection(), policies, &mut known).await;
+        if looked.is_ok() {
+            self.remember(db, known);
+        }
+        match looked {
             Ok(look) => {
                 let now = given.unwrap_or(look.now);
                 let idle = idle(policies, &look, now);
@@ -40,6 +47,20 @@ impl Maintenance {
                 Err(e)
             }
         }
+    }
+}
+
+impl Maintenance {
+    /// What earlier looks read of `db`'s parents.
+    fn known(&self, db: &DatabaseConfig) -> Known {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.remove(&db.name).unwrap_or_default()
+    }
+
+    /// Keeps what a look read of `db`'s parents for the next run.
+    fn remember(&self, db: &DatabaseConfig, looked: Known) {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.insert(db.name.clone(), looked);
     }
 }
 
