@@ -48,9 +48,7 @@ impl Maintenance {
             }
         }
     }
-}
 
-impl Maintenance {
     /// What earlier looks read of `db`'s parents.
     fn known(&self, db: &DatabaseConfig) -> Known {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
