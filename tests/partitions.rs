@@ -1251,9 +1251,10 @@ async fn the_daemon_logs_each_run_and_writes_metrics_atomically() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn default_rows_move_under_load_without_loss_or_failed_inserts() {
-    let db = TestDb::new("part_move").await;
+/// `events` with a DEFAULT partition holding `rows` rows for December
+/// 2026 (payload `old …`), November made by a first run.
+async fn december_in_default(name: &str, rows: u32) -> TestDb {
+    let db = TestDb::new(name).await;
     sql(&db, EVENTS).await;
     sql(
         &db,
@@ -1267,14 +1268,54 @@ async fn default_rows_move_under_load_without_loss_or_failed_inserts() {
         &["run", "--allow-clock-skew", "--now", "2026-11-15T00:00:00Z"],
     )
     .expect(0);
-    // 100,000 rows for December wait in the DEFAULT partition.
     sql(
         &db,
-        "INSERT INTO events (payload, created_at) SELECT 'old ' || g, \
-         timestamptz '2026-12-01 00:00:00+00' + (g % 40000) * interval '1 minute' \
-         FROM generate_series(1, 100000) g",
+        &format!(
+            "INSERT INTO events (payload, created_at) SELECT 'old ' || g, \
+             timestamptz '2026-12-01 00:00:00+00' + (g % 40000) * interval '1 minute' \
+             FROM generate_series(1, {rows}) g"
+        ),
     )
     .await;
+    db
+}
+
+/// The run that moves December's DEFAULT rows, verbose.
+const MOVE: [&str; 7] = [
+    "-v",
+    "partitions",
+    "run",
+    "--allow-clock-skew",
+    "--now",
+    "2026-11-15T00:00:00Z",
+    "--move-default-rows",
+];
+
+/// [`MOVE`] on a thread of its own, so the test's tasks go on beside it.
+async fn move_beside(p: Project, db: &TestDb) -> Run {
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || p.migrate_raw(&MOVE, &[("APP_URL", url.as_str())]))
+        .await
+        .unwrap()
+}
+
+/// Nothing of a copy is left: no trigger, function or table.
+async fn no_copy_left(db: &TestDb) {
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'strata_copy%') \
+             + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'strata_copy%') \
+             + (SELECT count(*) FROM pg_class WHERE relname LIKE 'strata_copy%')"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn default_rows_move_under_load_without_loss_or_failed_inserts() {
+    // 100,000 rows for December wait in the DEFAULT partition.
+    let db = december_in_default("part_move", 100_000).await;
     let before: i64 = db.scalar("SELECT count(*) FROM events").await;
     // Four writers: two into December (the DEFAULT, then the new
     // partition), two into November (an existing partition).
@@ -1314,25 +1355,43 @@ async fn default_rows_move_under_load_without_loss_or_failed_inserts() {
         assert!(Instant::now() < deadline, "the writers never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // A reader counts the December rows through the parent all along:
+    // they are copied while they stay where they are, then switched.
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (url, on) = (db.url.clone(), watching.clone());
+        tokio::spawn(async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            let (mut fewest, mut looks) = (i64::MAX, 0);
+            while on.load(std::sync::atomic::Ordering::SeqCst) {
+                let n: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM events WHERE payload LIKE 'old %'")
+                        .fetch_one(&mut c)
+                        .await
+                        .unwrap();
+                fewest = fewest.min(n);
+                looks += 1;
+            }
+            (fewest, looks)
+        })
+    };
     let p = project("table = \"events\"\npremake = 1\nmove_batch_rows = 10000");
     let started = Instant::now();
-    let db_url = db.url.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        p.migrate_raw(
-            &[
-                "partitions",
-                "run",
-                "--allow-clock-skew",
-                "--now",
-                "2026-11-15T00:00:00Z",
-                "--move-default-rows",
-            ],
-            &[("APP_URL", db_url.as_str())],
-        )
-    })
-    .await
-    .unwrap();
+    let r = move_beside(p, &db).await;
     let took = started.elapsed();
+    watching.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (fewest, looks) = watcher.await.unwrap();
+    assert!(looks > 1, "the reader looked {looks} time(s)");
+    assert_eq!(
+        fewest, 100_000,
+        "rows went missing through the parent during the move"
+    );
+    assert!(
+        r.stderr
+            .contains("copied DEFAULT partition rows and switched"),
+        "{}",
+        r.stderr
+    );
     // Writers go on a moment after the attach, then stop.
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -1370,6 +1429,8 @@ async fn default_rows_move_under_load_without_loss_or_failed_inserts() {
         .await,
         0
     );
+    // Nothing of the copy is left: no trigger, function or table.
+    no_copy_left(&db).await;
 }
 
 #[tokio::test]
@@ -1557,4 +1618,108 @@ async fn a_daemon_reads_again_only_the_parents_that_changed() {
         "{now:?}"
     );
     assert_eq!(done(&daemon.run(Clock::Server).await.unwrap()), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rows_deleted_during_the_copy_send_the_move_the_batched_way() {
+    let db = december_in_default("part_copy_back", 50_000).await;
+    // A deleter removes December rows one by one, before and all through
+    // the move: the copy sees its deletes and leaves the rows to batches.
+    let deleting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let deleter = {
+        let (url, on) = (db.url.clone(), deleting.clone());
+        tokio::spawn(async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            let mut deleted = 0u64;
+            while on.load(std::sync::atomic::Ordering::SeqCst) {
+                deleted += sqlx::query(
+                    "DELETE FROM events WHERE id = (SELECT min(id) FROM events WHERE payload LIKE 'old %')",
+                )
+                .execute(&mut c)
+                .await
+                .unwrap()
+                .rows_affected();
+            }
+            deleted
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.scalar::<i64>("SELECT count(*) FROM events").await > 49_990 {
+        assert!(Instant::now() < deadline, "the deleter never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let p = project("table = \"events\"\npremake = 1");
+    let r = move_beside(p, &db).await;
+    deleting.store(false, std::sync::atomic::Ordering::SeqCst);
+    let deleted = deleter.await.unwrap();
+    r.expect(0);
+    assert!(
+        r.stderr.contains("moving them in batches instead"),
+        "{}",
+        r.stderr
+    );
+    let left = 50_000 - i64::try_from(deleted).unwrap();
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM events").await, left);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM events_2026_12")
+            .await,
+        left
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(DISTINCT id) FROM events")
+            .await,
+        left
+    );
+    no_copy_left(&db).await;
+}
+
+#[tokio::test]
+async fn an_interrupted_copy_is_undone_then_the_rows_moved() {
+    let db = december_in_default("part_copy_cut", 500_000).await;
+    let p = project("table = \"events\"\npremake = 1");
+    let args = &MOVE[1..];
+    let mut child = std::process::Command::new(support::migrate_bin())
+        .args(args)
+        .current_dir(p.path())
+        .env("APP_URL", &db.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once the copy's trigger is in place: its log, its trigger
+    // and a child holding copies are left behind.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while db
+        .scalar::<i64>("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'strata_copy%'")
+        .await
+        == 0
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its copy was seen"
+        );
+        assert!(Instant::now() < deadline, "no copy started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server ends the dead client's statement (strata asks it to look
+    // every 2 s); until then the next run waits for its locks.
+    let r = p.migrate_raw(args, &[("APP_URL", db.url.as_str())]);
+    r.expect(0);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM events").await,
+        500_000
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM events_2026_12")
+            .await,
+        500_000
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(DISTINCT id) FROM events")
+            .await,
+        500_000
+    );
+    no_copy_left(&db).await;
 }

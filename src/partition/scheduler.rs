@@ -91,24 +91,8 @@ fn all_or_first_error<T>(per_db: Vec<(String, Result<Vec<T>>)>) -> Result<Vec<T>
     Ok(all)
 }
 
-/// A report per table of a database that could not be maintained at all
-/// (its lock or its connection failed after the check): the other
-/// databases' reports stand beside it.
-fn not_maintained(db: &DatabaseConfig, policies: &[Policy], e: &Error) -> Vec<TableReport> {
-    policies
-        .iter()
-        .map(|p| TableReport {
-            database: db.name.clone(),
-            table: p.qualified(),
-            done: Vec::new(),
-            error: Some(format!("not maintained: {}", reason(&db.name, e))),
-            note: None,
-            standby: matches!(e, Error::Standby { .. }),
-        })
-        .collect()
-}
-
 mod idle;
+use idle::not_maintained;
 
 /// How often the daemon looks again at a database whose server is a standby.
 const STANDBY_RECHECK: Duration = Duration::from_secs(2);

@@ -1,10 +1,11 @@
 //! The steady state of a run: one look at a database's tables (see
-//! `partition::survey`), and the reports of a database with nothing to do.
+//! `partition::survey`), and the reports of a database with nothing to do
+//! or that could not be maintained at all.
 
-use super::{Clock, Maintenance, Session, TableReport};
+use super::{Clock, Maintenance, Session, TableReport, reason};
 use crate::backend::Backend;
 use crate::config::DatabaseConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::partition::policy::Policy;
 use crate::partition::survey::{Known, idle, look};
 
@@ -88,4 +89,25 @@ pub(super) fn not_yet(p: &Policy) -> String {
         "{} does not exist yet: nothing to maintain until a migration creates it",
         p.qualified()
     )
+}
+
+/// A report per table of a database that could not be maintained at all
+/// (its lock or its connection failed after the check): the other
+/// databases' reports stand beside it.
+pub(super) fn not_maintained(
+    db: &DatabaseConfig,
+    policies: &[Policy],
+    e: &Error,
+) -> Vec<TableReport> {
+    policies
+        .iter()
+        .map(|p| TableReport {
+            database: db.name.clone(),
+            table: p.qualified(),
+            done: Vec::new(),
+            error: Some(format!("not maintained: {}", reason(&db.name, e))),
+            note: None,
+            standby: matches!(e, Error::Standby { .. }),
+        })
+        .collect()
 }
