@@ -1723,3 +1723,76 @@ async fn an_interrupted_copy_is_undone_then_the_rows_moved() {
     );
     no_copy_left(&db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_writer_with_no_right_on_the_copy_keeps_inserting_through_it() {
+    let db = december_in_default("part_copy_role", 200_000).await;
+    // The application's role: SELECT and INSERT on the table, nothing
+    // else (the copy's trigger writes its log with strata's rights).
+    let role = format!("{}_writer", db.name);
+    sql(
+        &db,
+        &format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'writer-secret';\n\
+             GRANT SELECT, INSERT ON events TO {role};\n\
+             GRANT USAGE ON SEQUENCE events_id_seq TO {role}"
+        ),
+    )
+    .await;
+    let host = &db.url[db.url.rfind('@').unwrap() + 1..];
+    let url = format!("postgres://{role}:writer-secret@{host}");
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let on = writing.clone();
+        tokio::spawn(async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            let (mut ok, mut failed) = (0i64, Vec::new());
+            while on.load(std::sync::atomic::Ordering::SeqCst) {
+                match sqlx::query(
+                    "INSERT INTO events (payload, created_at) VALUES ('w', '2026-12-10T12:00:00Z')",
+                )
+                .execute(&mut c)
+                .await
+                {
+                    Ok(_) => ok += 1,
+                    Err(e) => failed.push(e.to_string()),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db
+        .scalar::<i64>("SELECT count(*) FROM events WHERE payload = 'w'")
+        .await
+        < 10
+    {
+        assert!(Instant::now() < deadline, "the writer never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let r = move_beside(project("table = \"events\"\npremake = 1"), &db).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    writing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (inserted, failed) = writer.await.unwrap();
+    assert!(failed.is_empty(), "{failed:?}");
+    r.expect(0);
+    // It wrote all through the copy, whose trigger fired on each of its
+    // rows: none failed.
+    assert!(
+        r.stderr
+            .contains("copied DEFAULT partition rows and switched"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM events").await,
+        200_000 + inserted
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM events_default")
+            .await,
+        0
+    );
+    no_copy_left(&db).await;
+    sql(&db, &format!("DROP OWNED BY {role}; DROP ROLE {role}")).await;
+}
